@@ -1,0 +1,55 @@
+"""The ``canbao`` command line: a thin layer over the Python API.
+
+Each domain registers its commands in its own module under :mod:`canbao.cli`; this module holds
+the app, the shared options and the one error handler that renders :class:`CanbaoError` (Chinese
+first, English reason in brackets) and maps exit codes: 0 ok, 1 failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from canbao import __version__
+
+# Command modules register themselves on import.
+from canbao.cli import demo as _demo  # noqa: F401,E402
+from canbao.cli import standards as _standards  # noqa: F401,E402
+from canbao.cli._app import app, console_err
+from canbao.errors import CanbaoError
+
+
+def run(args: Sequence[str]) -> int:
+    """Run the CLI with ``args`` and return the exit code (never raises for user errors)."""
+    cmd = typer.main.get_command(app)
+    try:
+        rv = cmd.main(args=list(args), prog_name="canbao", standalone_mode=False)
+    except typer.Exit as e:
+        return int(e.exit_code or 0)
+    except typer.Abort:
+        console_err.print("已取消（aborted）")
+        return 130
+    except typer.TyperException as e:  # usage errors from the parser: exit 2
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            console_err.print(e.format_message())
+        return e.exit_code
+    except CanbaoError as e:
+        console_err.print(f"[bold red]错误：[/]{e.render()}", highlight=False)
+        return e.exit_code
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8", errors="replace")
+    sys.exit(run(sys.argv[1:]))
+
+
+__all__ = ["app", "main", "run", "__version__"]

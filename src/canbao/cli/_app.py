@@ -1,0 +1,54 @@
+"""The Typer app and options shared by every command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from canbao import __version__
+
+console = Console(highlight=False)
+console_err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="canbao",
+    help="参保 Canbao：全民参保登记、扩面征缴与任务督导平台（universal social-insurance registration）。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"canbao {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="显示版本号并退出。"),
+    ] = False,
+) -> None:
+    """参保 Canbao command line."""
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("CANBAO_DATA_DIR", "canbao-data"))
+
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="CANBAO_DATA_DIR",
+        help="数据目录（data directory; default ./canbao-data or $CANBAO_DATA_DIR）。",
+    ),
+]

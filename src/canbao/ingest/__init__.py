@@ -1,0 +1,1 @@
+"""Ingest departmental extracts: readers, header mapping, normalisation, validation, batches."""

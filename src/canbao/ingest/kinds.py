@@ -1,0 +1,215 @@
+"""Record kinds, schemes and the canonical fields of each kind — the contract between the
+synthetic city (:mod:`canbao.synth`), ingest and everything downstream.
+
+Each canonical field lists the Chinese headers departments really use for it. The synthetic city
+picks its headers from these lists (different departments, different words); ingest maps any of
+them back to the field. Field names are English snake_case; values after ingest:
+
+- ``id``: the citizen ID as delivered (text); ingest adds id18 / id_valid / id_errors from
+  :mod:`canbao.standards.citizen_id`.
+- dates are ISO dates; ``birth_date`` may be partial (year-month, 出生年月) and stays partial.
+- money (``wage``, ``base``, ``due``, ``paid``) is integer fen after ingest; files carry yuan.
+- ``period`` is the contribution month ``YYYY-MM`` (费款所属期).
+- ``county_code`` is a 6-digit GB/T 2260 code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal[
+    "population",
+    "enrollment",
+    "employer",
+    "employment",
+    "declaration",
+    "payment",
+    "death",
+    "special_group",
+]
+KINDS: tuple[str, ...] = (
+    "population",
+    "enrollment",
+    "employer",
+    "employment",
+    "declaration",
+    "payment",
+    "death",
+    "special_group",
+)
+KIND_LABELS_ZH = {
+    "population": "户籍人口",
+    "enrollment": "参保登记",
+    "employer": "单位登记",
+    "employment": "个税扣缴明细",
+    "declaration": "缴费申报",
+    "payment": "缴费到账",
+    "death": "死亡人员",
+    "special_group": "重点人群",
+}
+
+SCHEMES: tuple[str, ...] = (
+    "employee_pension",
+    "resident_pension",
+    "employee_medical",
+    "resident_medical",
+    "work_injury",
+    "maternity",
+    "unemployment",
+)
+SCHEME_LABELS_ZH = {
+    "employee_pension": "城镇职工基本养老保险",
+    "resident_pension": "城乡居民基本养老保险",
+    "employee_medical": "职工基本医疗保险",
+    "resident_medical": "城乡居民基本医疗保险",
+    "work_injury": "工伤保险",
+    "maternity": "生育保险",
+    "unemployment": "失业保险",
+}
+# Schemes an employer declares and pays for (the employee schemes).
+EMPLOYER_SCHEMES = (
+    "employee_pension",
+    "employee_medical",
+    "work_injury",
+    "maternity",
+    "unemployment",
+)
+
+# Values of coded fields (canonical codes; ingest maps the Chinese words listed here).
+SEX_VALUES = {"M": ["男", "1", "M", "男性"], "F": ["女", "2", "F", "女性"]}
+ENROLLMENT_STATUS = {
+    "active": ["参保缴费", "正常参保", "正常", "在保", "参保", "1"],
+    "suspended": ["暂停缴费", "中断", "暂停", "停保", "2"],
+    "ended": ["终止参保", "终止", "注销", "退保", "3"],
+}
+OWNERSHIP = {
+    "private": ["私营企业", "民营企业", "私营", "有限责任公司(自然人投资或控股)"],
+    "state": ["国有企业", "国有", "国有独资"],
+    "collective": ["集体企业", "集体"],
+    "public_institution": ["事业单位", "机关事业单位", "机关"],
+    "individual": ["个体工商户", "个体"],
+}
+SPECIAL_GROUPS = {
+    "low_income": ["城乡低保", "低保户", "低保", "最低生活保障"],
+    "extreme_poverty": ["特困供养", "特困人员"],
+    "land_expropriated": ["被征地农民", "失地农民"],
+    "village_cadre": ["村干部", "村(社区)干部"],
+    "flexible_worker": ["灵活就业人员", "灵活就业"],
+    "disabled": ["重度残疾人", "残疾人"],
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label_zh: str
+    headers: tuple[str, ...]  # Chinese headers seen in real extracts (first = preferred)
+    required: bool = False
+
+
+def _f(name: str, label: str, *headers: str, required: bool = False) -> Field:
+    return Field(name, label, (label, *headers), required)
+
+
+# Shared person fields
+ID = _f("id", "公民身份号码", "身份证号码", "身份证号", "证件号码", "社会保障号码", "社保号",
+        "身份证", "证件号", "个人社保编号")  # fmt: skip
+NAME = _f("name", "姓名", "人员姓名", "参保人姓名", "职工姓名", "户主姓名", "死者姓名")
+SEX = _f("sex", "性别")
+BIRTH = _f("birth_date", "出生日期", "出生年月", "出生时间", "生日")
+ADDRESS = _f("address", "住址", "户籍地址", "联系地址", "现住址", "家庭住址", "居住地址")
+PHONE = _f("phone", "联系电话", "手机号码", "电话", "手机号")
+COUNTY = _f("county_code", "行政区划代码", "区划代码", "所属区县代码", "统筹区编码",
+            "参保地区划", "户籍地区划")  # fmt: skip
+TOWNSHIP = _f("township", "乡镇(街道)", "乡镇街道", "街道", "乡镇", "所属乡镇")
+# Shared employer fields
+CREDIT = _f("credit_code", "统一社会信用代码", "信用代码", "社会信用代码", "纳税人识别号",
+            "单位统一社会信用代码", "扣缴义务人识别号")  # fmt: skip
+ORG = _f("org_code", "组织机构代码", "单位组织机构代码", "机构代码")
+EMP_NAME = _f("employer_name", "单位名称", "企业名称", "用人单位名称", "扣缴义务人名称",
+              "参保单位名称", "缴费单位名称", "名称")  # fmt: skip
+PERIOD = _f("period", "费款所属期", "所属期", "所得所属期", "缴费年月", "税款所属期", "申报月份")
+
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "population": (
+        ID, NAME, SEX, BIRTH, ADDRESS, COUNTY, TOWNSHIP, PHONE,
+        _f("household_id", "户号", "户编号"),
+        _f("relation", "与户主关系", "户主关系"),
+        _f("hukou_status", "户口状态", "人员状态"),
+        _f("event", "变动类型", "变动情况", "迁移类型"),
+        _f("event_date", "变动日期", "迁移日期", "登记日期"),
+    ),
+    "enrollment": (
+        ID, NAME, SEX, BIRTH, COUNTY, PHONE,
+        _f("status", "参保状态", "缴费状态", "人员参保状态"),
+        _f("start_date", "参保日期", "参保时间", "首次参保日期", "开始日期"),
+        _f("end_date", "终止日期", "停保日期", "中断日期", "结束日期"),
+        CREDIT, ORG, EMP_NAME,
+        _f("person_type", "人员类别", "参保身份", "缴费类型"),
+        _f("base", "缴费基数", "缴费工资", "申报工资"),
+        _f("benefit", "待遇状态", "是否领取待遇", "领取待遇"),
+    ),
+    "employer": (
+        CREDIT, ORG, EMP_NAME,
+        _f("ownership", "经济类型", "企业类型", "单位类型", "所有制性质", "经济性质"),
+        _f("industry", "行业", "所属行业", "行业类别", "国民经济行业"),
+        _f("risk_class", "工伤风险类别", "行业风险类别", "风险类别"),
+        COUNTY,
+        _f("park", "园区企业", "是否园区企业", "所属园区"),
+        _f("registered_date", "成立日期", "登记日期", "参保登记日期", "注册日期"),
+        _f("status", "登记状态", "经营状态", "单位状态"),
+        _f("legal_rep", "法定代表人", "负责人", "法人代表"),
+        _f("address", "住所", "单位地址", "经营场所", "注册地址"),
+        _f("si_number", "单位社保编号", "单位编号", "社保登记证号"),
+    ),
+    "employment": (
+        ID, NAME, CREDIT, ORG, EMP_NAME, PERIOD,
+        _f("wage", "收入额", "本期收入", "工资薪金收入", "应发工资", "收入"),
+        _f("tax", "已扣缴税额", "应扣缴税额", "本期应扣缴税额"),
+    ),
+    "declaration": (
+        CREDIT, ORG, EMP_NAME, PERIOD,
+        _f("scheme", "险种", "险种类型", "征收项目"),
+        _f("headcount", "申报人数", "参保人数", "缴费人数"),
+        _f("base", "缴费基数", "申报缴费基数", "缴费工资总额", "缴费基数合计"),
+        _f("due", "应缴金额", "应缴费额", "应缴合计"),
+    ),
+    "payment": (
+        CREDIT, ORG, EMP_NAME, PERIOD,
+        _f("scheme", "险种", "险种类型", "征收项目"),
+        _f("due", "应缴金额", "应缴费额", "应缴合计"),
+        _f("paid", "实缴金额", "实缴费额", "到账金额", "实缴合计"),
+        _f("paid_date", "缴费日期", "到账日期", "入库日期"),
+    ),
+    "death": (
+        ID, NAME, SEX,
+        _f("death_date", "死亡日期", "死亡时间"),
+        ADDRESS, COUNTY,
+        _f("cause", "死亡原因"),
+    ),
+    "special_group": (
+        ID, NAME, COUNTY, TOWNSHIP, ADDRESS,
+        _f("group", "人员类别", "救助类别", "保障类别", "群体类别"),
+        _f("start_date", "认定日期", "起始日期", "享受开始日期"),
+        _f("end_date", "退出日期", "终止日期"),
+    ),
+}  # fmt: skip
+
+# Kinds whose rows are about a person (they carry id/name) and about an employer.
+PERSON_KINDS = ("population", "enrollment", "employment", "death", "special_group")
+EMPLOYER_KINDS = ("employer", "employment", "declaration", "payment", "enrollment")
+
+
+def fields(kind: str) -> tuple[Field, ...]:
+    return FIELDS[kind]
+
+
+def header_synonyms(kind: str) -> dict[str, str]:
+    """Chinese header → canonical field, for one kind."""
+    out: dict[str, str] = {}
+    for f in FIELDS[kind]:
+        for h in f.headers:
+            out.setdefault(h, f.name)
+        out.setdefault(f.name, f.name)
+    return out

@@ -8,6 +8,8 @@ python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 # pdftoppm turns report PDFs into PNG pages for review.
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+# Headless Chromium prints the HTML 通报 to PDF (canbao report).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "需要安装系统软件包 (missing system packages): ${need[*]} — 请以 root 运行 (run as root)" >&2

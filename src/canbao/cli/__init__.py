@@ -16,6 +16,8 @@ from canbao import __version__
 
 # Command modules register themselves on import.
 from canbao.cli import demo as _demo  # noqa: F401,E402
+from canbao.cli import plan as _plan  # noqa: F401,E402
+from canbao.cli import registry as _registry  # noqa: F401,E402
 from canbao.cli import standards as _standards  # noqa: F401,E402
 from canbao.cli._app import app, console_err
 from canbao.errors import CanbaoError

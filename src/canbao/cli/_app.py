@@ -40,8 +40,12 @@ def _root(
     """参保 Canbao command line."""
 
 
+DEFAULT_DATA_DIR = Path("canbao-data")
+"""Default data directory; ``--data-dir`` or ``$CANBAO_DATA_DIR`` override it (Typer envvar)."""
+
+
 def default_data_dir() -> Path:
-    return Path(os.environ.get("CANBAO_DATA_DIR", "canbao-data"))
+    return Path(os.environ.get("CANBAO_DATA_DIR", str(DEFAULT_DATA_DIR)))
 
 
 DataDir = Annotated[
@@ -52,3 +56,9 @@ DataDir = Annotated[
         help="数据目录（data directory; default ./canbao-data or $CANBAO_DATA_DIR）。",
     ),
 ]
+
+
+export_app = typer.Typer(help="导出数据（export registry data）。", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+OutFile = Annotated[Path, typer.Option("--out", help="输出文件（.csv / .xlsx / .parquet）")]

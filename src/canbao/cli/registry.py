@@ -1,0 +1,131 @@
+"""``canbao build``, ``canbao review`` and ``canbao export links|persons|employers``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from canbao.cli._app import DEFAULT_DATA_DIR, DataDir, OutFile, app, console, export_app
+from canbao.registry import api
+
+review_app = typer.Typer(
+    help="人工复核疑似同一人（review uncertain pairs）。", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
+
+
+@app.command("build")
+def build_cmd(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    full: Annotated[bool, typer.Option("--full", help="全量重建（rebuild every pair）")] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="重新训练概率模型（retrain the model）")
+    ] = False,
+) -> None:
+    """Build the registry from the current batches (incremental unless --full).
+
+    Example: canbao build --data-dir canbao-data
+    """
+    with console.status("正在建立登记库 (building the registry)…") as status:
+        result = api.build(
+            data_dir, full=full, retrain=retrain, progress=lambda m: status.update(m)
+        )
+    mode = "全量 (full)" if result.mode == "full" else "增量 (incremental)"
+    console.print(f"[bold green]登记库已更新[/]（{mode}）：build {result.build_id}")
+    table = Table("项目 (item)", "数量 (count)")
+    labels = {
+        "person_records": "人员记录 (person records)",
+        "persons": "主人员 (master persons)",
+        "review_items": "待复核 (to review)",
+        "id_corrections": "建议更正身份证号 (proposed ID corrections)",
+        "employers": "主单位 (master employers)",
+        "enrollments": "参保记录 (enrolment records)",
+    }
+    for key, label in labels.items():
+        table.add_row(label, f"{result.counts.get(key, 0):,}")
+    console.print(table)
+    console.print(f"用时 (seconds): {sum(result.seconds.values()):.1f}")
+
+
+@review_app.command("list")
+def review_list(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    limit: Annotated[int, typer.Option("--limit", help="最多显示条数")] = 20,
+    out: Annotated[str, typer.Option("--out", help="同时导出到文件 (.csv/.xlsx)")] = "",
+) -> None:
+    """List uncertain pairs with their evidence (IDs masked)."""
+    items = api.review_items(data_dir)
+    if out:
+        from pathlib import Path
+
+        api.export_table(items, Path(out))
+    if items.height == 0:
+        console.print("复核队列为空（nothing to review）。")
+        return
+    table = Table(
+        "编号",
+        "原因",
+        "概率",
+        "左：姓名",
+        "右：姓名",
+        "左：证件",
+        "右：证件",
+        "左：生日",
+        "右：生日",
+    )
+    for r in items.head(limit).iter_rows(named=True):
+        table.add_row(
+            r["pair_id"],
+            "模糊" if r["reason"] == "ambiguous" else "不确定",
+            f"{r['match_probability']:.3f}",
+            r["left_name"] or "",
+            r["right_name"] or "",
+            r["left_id"] or "",
+            r["right_id"] or "",
+            r["left_birth"] or "",
+            r["right_birth"] or "",
+        )
+    console.print(table)
+    console.print(
+        f"共 {items.height} 条待复核（open items）。用 canbao review decide 编号 same|different 作出决定。"
+    )
+
+
+@review_app.command("decide")
+def review_decide(
+    pair_id: Annotated[str, typer.Argument(help="复核编号 (pair_id)")],
+    decision: Annotated[str, typer.Argument(help="same（同一人）或 different（不同人）")],
+    note: Annotated[str, typer.Option("--note", help="备注")] = "",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Decide a pair; every later build respects the decision."""
+    entry = api.decide(data_dir, pair_id, decision, note)
+    console.print(
+        f"已记录决定（recorded）：{pair_id} → {entry['decision']}；下次 canbao build 生效。"
+    )
+
+
+def _export(df: pl.DataFrame, out: OutFile) -> None:
+    path = api.export_table(df, out)
+    console.print(f"已导出 {df.height:,} 行到 {path}（exported）")
+
+
+@export_app.command("links")
+def export_links(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """source,row,person_key for every ingested person-bearing record."""
+    _export(api.links(data_dir).select("source", "row", "person_key"), out)
+
+
+@export_app.command("persons")
+def export_persons(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Master person records (.csv, .xlsx or .parquet)."""
+    _export(api.persons(data_dir), out)
+
+
+@export_app.command("employers")
+def export_employers(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Master employer records."""
+    _export(api.employers(data_dir), out)

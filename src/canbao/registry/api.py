@@ -1,0 +1,149 @@
+"""Public registry API: build, exports, review and as-of queries (the CLI is a thin layer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from canbao.errors import NotFoundError, UsageError
+from canbao.registry import decisions, snapshot
+from canbao.registry.build import BuildResult, Progress, RecordSource
+from canbao.registry.build import build as _build
+from canbao.standards import citizen_id
+
+__all__ = [
+    "BuildResult",
+    "build",
+    "decide",
+    "enrolled_as_of",
+    "export_table",
+    "links",
+    "persons",
+    "employers",
+    "review_items",
+]
+
+
+def build(
+    data_dir: Path,
+    *,
+    full: bool = False,
+    retrain: bool = False,
+    source: RecordSource | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    return _build(data_dir, full=full, retrain=retrain, source=source, progress=progress)
+
+
+def _read(data_dir: Path, table: str) -> pl.DataFrame:
+    snap = snapshot.require_current(data_dir)
+    return pl.read_parquet(snap.table(table))
+
+
+def links(data_dir: Path) -> pl.DataFrame:
+    """source,row,person_key for every linked person-bearing record (plus batch and method)."""
+    return _read(data_dir, "links")
+
+
+def persons(data_dir: Path) -> pl.DataFrame:
+    return _read(data_dir, "persons")
+
+
+def employers(data_dir: Path) -> pl.DataFrame:
+    return _read(data_dir, "employers")
+
+
+def enrolled_as_of(data_dir: Path, on: dt.date, scheme: str | None = None) -> pl.DataFrame:
+    """Who was enrolled where on a given date (from the enrolment history of the registry).
+
+    A record counts when its start date (if any) is on or before the date, its end date (if any)
+    on or after, and its status is not ``ended`` before the date. Records with no dates mean
+    "enrolled as of the extract's as-of date" and count from that date on.
+    """
+    en = _read(data_dir, "enrollments")
+    start = pl.coalesce(pl.col("start_date"), pl.col("as_of"))
+    on_lit = pl.lit(on)
+    active = (
+        (start <= on_lit)
+        & (pl.col("end_date").is_null() | (pl.col("end_date") >= on_lit))
+        & ~((pl.col("status") == "ended") & pl.col("end_date").is_null())
+    )
+    out = en.filter(active)
+    if scheme is not None:
+        out = out.filter(pl.col("scheme") == scheme)
+    return out
+
+
+def review_items(data_dir: Path) -> pl.DataFrame:
+    """Open review items with both sides' fields (IDs masked) and the weight breakdown."""
+    snap = snapshot.require_current(data_dir)
+    con = duckdb.connect()
+    for t in ("review_items", "nodes", "pairs"):
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{snap.table(t)}')")
+    df = con.sql(
+        """
+        WITH r AS (
+            SELECT ri.*,
+                   CASE WHEN ri.right_key LIKE 'A:%' THEN
+                       (SELECT min(node_id) FROM nodes n
+                        WHERE n.cluster_hint = substr(ri.right_key, 3))
+                   ELSE ri.right_key END AS right_node
+            FROM review_items ri
+        )
+        SELECT r.pair_id, r.reason, r.prob AS match_probability, r.mw AS match_weight,
+               r.left_key, r.right_key,
+               l.name_norm AS left_name, rn.name_norm AS right_name,
+               l.id_norm AS left_id, rn.id_norm AS right_id,
+               l.birth AS left_birth, rn.birth AS right_birth,
+               l.sex AS left_sex, rn.sex AS right_sex,
+               l.county_code AS left_county, rn.county_code AS right_county,
+               p.mw_id, p.mw_name, p.mw_tf_adj_name, p.mw_birth, p.mw_sex, p.mw_county,
+               p.mw_household
+        FROM r
+        JOIN nodes l ON l.node_id = r.left_key
+        LEFT JOIN nodes rn ON rn.node_id = r.right_node
+        LEFT JOIN pairs p ON p.node_id_l = least(r.left_key, r.right_node)
+                         AND p.node_id_r = greatest(r.left_key, r.right_node)
+        ORDER BY r.prob DESC, r.pair_id
+        """
+    ).pl()
+    con.close()
+    return df.with_columns(
+        left_id=citizen_id.mask_expr(pl.col("left_id").fill_null("")),
+        right_id=citizen_id.mask_expr(pl.col("right_id").fill_null("")),
+    )
+
+
+def decide(data_dir: Path, pair_id: str, decision: str, note: str = "") -> dict[str, str]:
+    """Record a decision on a review item; the next build respects it."""
+    items = _read(data_dir, "review_items").filter(pl.col("pair_id") == pair_id)
+    if items.height == 0:
+        raise NotFoundError(
+            f"复核队列中没有编号为 {pair_id} 的记录对", f"no review item with pair_id {pair_id}"
+        )
+    row = items.row(0, named=True)
+    return decisions.record(data_dir, row["left_key"], row["right_key"], decision, note)
+
+
+def export_table(df: pl.DataFrame, out: Path) -> Path:
+    """Write a frame as csv, xlsx or parquet, chosen by the file extension."""
+    suffix = out.suffix.lower()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    flat = df.with_columns(
+        [pl.col(c).list.join(";") for c, t in df.schema.items() if isinstance(t, pl.List)]
+    )
+    if suffix == ".csv":
+        flat.write_csv(out)
+    elif suffix == ".parquet":
+        df.write_parquet(out)
+    elif suffix == ".xlsx":
+        flat.write_excel(out, autofit=True)
+    else:
+        raise UsageError(
+            f"不支持的导出格式：{out.suffix}（可用 .csv / .xlsx / .parquet）",
+            f"unsupported export format {out.suffix!r}",
+        )
+    return out

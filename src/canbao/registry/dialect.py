@@ -1,0 +1,46 @@
+"""The engine seam: SQL fragments that differ between DuckDB and Spark live here, and only here.
+
+Registry SQL is written in the common subset of DuckDB and Spark SQL; where a function differs,
+the SQL calls a method of :class:`Dialect` instead of spelling the function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    def array_contains(self, array: str, value: str) -> str:
+        if self.name == "spark":
+            return f"array_contains({array}, {value})"
+        return f"list_contains({array}, {value})"
+
+    def hash_hex(self, expr: str, length: int = 16) -> str:
+        """A stable hexadecimal digest of a text expression (for keys, not security)."""
+        if self.name == "spark":
+            return f"substr(sha2({expr}, 256), 1, {length})"
+        return f"substr(sha256({expr}), 1, {length})"
+
+    def damerau_levenshtein(self, a: str, b: str) -> str:
+        return f"damerau_levenshtein({a}, {b})"
+
+    def levenshtein(self, a: str, b: str) -> str:
+        return f"levenshtein({a}, {b})"
+
+    def explode(self, array: str) -> str:
+        if self.name == "spark":
+            return f"explode({array})"
+        return f"unnest({array})"
+
+    def date_text(self, expr: str) -> str:
+        """A date as YYYYMMDD text."""
+        if self.name == "spark":
+            return f"date_format({expr}, 'yyyyMMdd')"
+        return f"strftime({expr}, '%Y%m%d')"
+
+
+DUCKDB = Dialect("duckdb")
+SPARK = Dialect("spark")

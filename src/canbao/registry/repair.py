@@ -1,0 +1,75 @@
+"""Deterministic repair links and the ID corrections they propose.
+
+- An ID invalid only through its check character has one-edit repair candidates
+  (:func:`canbao.standards.citizen_id.repair_candidates_frame`). If exactly one candidate is a
+  trusted ID whose anchor name agrees with the record's name, the record links to that person
+  and the candidate is proposed as the correction.
+- An ID that went through Excel kept its first 15 significant digits: if exactly one trusted ID
+  starts with them and its anchor name agrees, the record links to it.
+
+Several agreeing candidates (e.g. two namesakes one edit apart) are not guessed between: the pair
+goes to the review queue.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from canbao.standards import citizen_id
+
+
+def build_candidates(con: duckdb.DuckDBPyConnection) -> None:
+    todo = con.sql("SELECT rec_key, id_norm FROM person_records WHERE checksum_only").pl()
+    if todo.height:
+        cands = citizen_id.repair_candidates_frame(todo["id_norm"])
+        frame = todo.select("rec_key").with_columns(candidates=cands["candidates"])
+    else:
+        frame = pl.DataFrame(schema={"rec_key": pl.Utf8, "candidates": pl.List(pl.Utf8)})
+    con.register("_cands", frame.to_arrow())
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE id_candidates AS
+        SELECT rec_key, unnest(candidates) AS candidate FROM _cands
+        """
+    )
+    con.unregister("_cands")
+
+
+def build_repair_links(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE repair_hits AS
+        WITH trusted_ids AS (
+            SELECT DISTINCT t.id18, a.anchor_name, a.anchor_pinyin
+            FROM trusted t JOIN id_anchor a USING (id18)
+        ), by_candidate AS (
+            SELECT c.rec_key, t.id18, 'check_character' AS method
+            FROM id_candidates c
+            JOIN person_records r USING (rec_key)
+            JOIN trusted_ids t ON t.id18 = c.candidate
+            WHERE r.name_norm = t.anchor_name OR r.name_pinyin = t.anchor_pinyin
+        ), by_prefix AS (
+            SELECT r.rec_key, t.id18, 'excel_prefix' AS method
+            FROM person_records r
+            JOIN trusted_ids t ON substr(t.id18, 1, length(r.id_prefix15)) = r.id_prefix15
+            WHERE r.id_prefix15 IS NOT NULL
+              AND (r.name_norm = t.anchor_name OR r.name_pinyin = t.anchor_pinyin)
+        )
+        SELECT * FROM by_candidate UNION ALL SELECT * FROM by_prefix
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE repair_links AS
+        SELECT rec_key, min(id18) AS id18, min(method) AS method
+        FROM repair_hits GROUP BY rec_key HAVING count(DISTINCT id18) = 1
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE repair_ambiguous AS
+        SELECT rec_key, list(DISTINCT id18 ORDER BY id18) AS id18s
+        FROM repair_hits GROUP BY rec_key HAVING count(DISTINCT id18) > 1
+        """
+    )

@@ -1,0 +1,119 @@
+"""Record → person, person keys, and the master person record (survivorship).
+
+Survivorship, per field, in one place:
+- name: the ID's anchor name for a trusted ID; otherwise the household register's name, then
+  the most frequent name, then the most recent extract.
+- birth date and sex: those coded in a trusted ID; otherwise the household register's, then
+  the record's own.
+- county, township, address, household, phone: the household register first, then the other
+  sources by :data:`canbao.registry.person_records.KIND_PRIORITY`, newest extract first.
+- date of death: the death list (earliest date recorded).
+
+Person key: ``P`` + a digest of the trusted ID (the same every build), or ``S`` + a digest of the
+smallest node of a cluster without any trusted ID.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from canbao.registry.dialect import DUCKDB, Dialect
+
+FIELD_PRIORITY_FIELDS = ("county_code", "township", "address", "household_id", "phone")
+
+
+def record_clusters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
+    pkey_id = "'P' || " + d.hash_hex("'canbao-person:' || substr(cluster_id, 3)", 15)
+    pkey_s = "'S' || " + d.hash_hex("'canbao-surrogate:' || substr(cluster_id, 3)", 15)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE record_cluster AS
+        WITH rc AS (
+            SELECT rec_key, 'I:' || id18 AS cluster_id, 'trusted' AS method FROM trusted
+            UNION ALL
+            SELECT rec_key, 'I:' || id18, method FROM repair_links
+            UNION ALL
+            SELECT m.rec_key, c.cluster_id, c.method
+            FROM node_members m JOIN node_cluster c USING (node_id)
+            WHERE m.node_type = 'B'
+        )
+        SELECT rec_key, cluster_id, method,
+               CASE WHEN cluster_id LIKE 'I:%' THEN substr(cluster_id, 3) END AS id18,
+               CASE WHEN cluster_id LIKE 'I:%' THEN {pkey_id} ELSE {pkey_s} END AS person_key
+        FROM rc
+        """
+    )
+
+
+def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
+    order_key = f"(kind_rank * 100000000 + (99999999 - CAST({d.date_text('as_of')} AS BIGINT)))"
+    picks = ",\n".join(
+        f"arg_min({f}, {order_key}) FILTER (WHERE {f} IS NOT NULL) AS {f}"
+        for f in FIELD_PRIORITY_FIELDS
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE rc_records AS
+        SELECT r.*, c.person_key, c.cluster_id, c.method AS link_method, c.id18 AS key_id18
+        FROM person_records r JOIN record_cluster c USING (rec_key)
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE persons AS
+        WITH names AS (
+            SELECT person_key, name_norm, min(kind_rank) AS best_rank, count(*) AS n,
+                   max(as_of) AS latest
+            FROM rc_records WHERE name_norm IS NOT NULL GROUP BY person_key, name_norm
+        ), name_pick AS (
+            SELECT person_key, arg_min(name_norm, rk) AS name_pick FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY person_key ORDER BY best_rank, n DESC, latest DESC, name_norm
+                ) AS rk FROM names) GROUP BY person_key
+        ), fields AS (
+            SELECT person_key,
+                   min(key_id18) AS id18,
+                   arg_min(birth, kind_rank) FILTER (WHERE birth IS NOT NULL) AS birth_rec,
+                   arg_min(sex, kind_rank) FILTER (WHERE sex IS NOT NULL) AS sex_rec,
+                   min(death_date) AS death_date,
+                   {picks},
+                   count(*) AS n_records,
+                   list(DISTINCT source ORDER BY source) AS sources
+            FROM rc_records GROUP BY person_key
+        )
+        SELECT f.person_key, f.id18,
+               coalesce(a.anchor_name, np.name_pick) AS name,
+               CASE WHEN f.id18 IS NOT NULL THEN
+                   strptime(substr(f.id18, 7, 8), '%Y%m%d')::DATE ELSE f.birth_rec END
+                   AS birth_date,
+               CASE WHEN f.id18 IS NULL THEN f.sex_rec
+                    WHEN CAST(substr(f.id18, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END
+                   AS sex,
+               f.county_code, f.township, f.address, f.household_id, f.phone, f.death_date,
+               CASE WHEN f.id18 IS NOT NULL THEN 'trusted' ELSE 'none' END AS id_status,
+               f.n_records, f.sources
+        FROM fields f
+        LEFT JOIN id_anchor a ON a.id18 = f.id18
+        LEFT JOIN name_pick np ON np.person_key = f.person_key
+        ORDER BY f.person_key
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE links AS
+        SELECT source, "row", person_key, batch_id, kind, scheme, link_method AS method, rec_key
+        FROM rc_records ORDER BY source, "row"
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE id_corrections AS
+        SELECT r.source, r."row", r.batch_id, r.person_key, r.id_norm AS id_as_delivered,
+               r.key_id18 AS proposed_id18, r.link_method AS method, r.id_errors,
+               r.name_norm
+        FROM rc_records r
+        WHERE r.key_id18 IS NOT NULL AND NOT coalesce(r.id_valid, false)
+          AND r.id_norm IS NOT NULL
+        ORDER BY r.source, r."row"
+        """
+    )

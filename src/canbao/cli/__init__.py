@@ -16,6 +16,7 @@ from canbao import __version__
 
 # Command modules register themselves on import.
 from canbao.cli import demo as _demo  # noqa: F401,E402
+from canbao.cli import ingest as _ingest  # noqa: F401,E402
 from canbao.cli import plan as _plan  # noqa: F401,E402
 from canbao.cli import registry as _registry  # noqa: F401,E402
 from canbao.cli import standards as _standards  # noqa: F401,E402

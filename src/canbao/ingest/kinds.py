@@ -76,6 +76,18 @@ EMPLOYER_SCHEMES = (
     "unemployment",
 )
 
+# Words for a scheme in a declaration/payment file's 险种 column (besides SCHEME_LABELS_ZH).
+SCHEME_VALUES = {
+    "employee_pension": ["企业职工基本养老保险", "职工养老保险", "基本养老保险", "养老保险", "养老",
+                         "企业养老保险", "机关事业单位养老保险", "110", "11"],
+    "resident_pension": ["城乡居民养老保险", "居民养老保险", "城乡居民社会养老保险", "居民养老", "120"],
+    "employee_medical": ["职工医疗保险", "基本医疗保险", "职工医保", "医疗保险", "医疗", "310", "31"],
+    "resident_medical": ["城乡居民医疗保险", "居民医疗保险", "城乡居民医保", "居民医保", "390"],
+    "work_injury": ["工伤保险", "工伤", "410", "41"],
+    "maternity": ["生育保险", "生育", "510", "51"],
+    "unemployment": ["失业保险", "失业", "210", "21"],
+}  # fmt: skip
+
 # Values of coded fields (canonical codes; ingest maps the Chinese words listed here).
 SEX_VALUES = {"M": ["男", "1", "M", "男性"], "F": ["女", "2", "F", "女性"]}
 ENROLLMENT_STATUS = {

@@ -1,0 +1,117 @@
+"""The ingest interface for everything downstream (registry, coverage, Spark jobs).
+
+- :func:`ingest` / :func:`ingest_manifest`: load files into batches.
+- :func:`batches`, :func:`current_batches`: the batch catalog as a Polars DataFrame.
+- :func:`current_records`: accepted canonical rows of the current batches of a kind (LazyFrame).
+- :func:`current_quarantine`: quarantined rows of the current batches (original row as JSON).
+
+See docs/ingest.md for the columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from canbao.errors import UsageError
+from canbao.ingest import kinds, normalize
+from canbao.ingest.batches import META_COLUMNS, IngestResult, ingest_file
+from canbao.warehouse import catalog
+from canbao.warehouse.catalog import BatchInfo
+from canbao.warehouse.datadir import DataLayout
+
+__all__ = [
+    "IngestResult",
+    "BatchInfo",
+    "batches",
+    "batches_frame",
+    "current_batches",
+    "current_quarantine",
+    "current_records",
+    "ingest_file",
+    "record_schema",
+]
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "batch_id": pl.Utf8(),
+    "source": pl.Utf8(),
+    "kind": pl.Utf8(),
+    "scheme": pl.Utf8(),
+    "as_of": pl.Date(),
+    "row": pl.Int64(),
+    "reason": pl.Utf8(),
+    "reason_zh": pl.Utf8(),
+    "original": pl.Utf8(),
+}
+
+
+def record_schema(kind: str) -> dict[str, pl.DataType]:
+    """The columns (and dtypes) of :func:`current_records` for ``kind``."""
+    _check_kind(kind)
+    body = normalize.record_schema(kind)
+    meta: dict[str, pl.DataType] = {
+        "batch_id": pl.Utf8(),
+        "source": pl.Utf8(),
+        "kind": pl.Utf8(),
+        "scheme": pl.Utf8(),
+        "as_of": pl.Date(),
+        "row": pl.Int64(),
+    }
+    return meta | {k: v for k, v in body.items() if k not in META_COLUMNS}
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in kinds.KINDS:
+        raise UsageError(f"未知的记录类型“{kind}”", f"unknown kind {kind!r}")
+
+
+def batches(data_dir: Path) -> list[BatchInfo]:
+    """Every batch (current and superseded), oldest ingest first."""
+    return catalog.list_batches(Path(data_dir))
+
+
+def current_batches(data_dir: Path, kind: str | None = None) -> list[BatchInfo]:
+    """The batches a build uses: not superseded, optionally of one kind."""
+    if kind is not None:
+        _check_kind(kind)
+    return [b for b in batches(data_dir) if b.current and (kind is None or b.kind == kind)]
+
+
+def batches_frame(data_dir: Path) -> pl.DataFrame:
+    """:func:`batches` as a DataFrame (with ``current`` and ``superseded_by``)."""
+    return catalog.batches_frame(batches(data_dir))
+
+
+def _paths(data_dir: Path, kind: str, scheme: str | None, name: str) -> list[str]:
+    layout = DataLayout(Path(data_dir))
+    return [
+        str(layout.batch(b.batch_id) / name)
+        for b in catalog.list_batches(Path(data_dir))
+        if b.current
+        and b.kind == kind
+        and (scheme is None or b.scheme == scheme or kind != "enrollment")
+    ]
+
+
+def current_records(data_dir: Path, kind: str, scheme: str | None = None) -> pl.LazyFrame:
+    """Accepted rows of the current batches of ``kind`` (optionally one scheme)."""
+    schema = record_schema(kind)
+    paths = _paths(data_dir, kind, scheme, "records.parquet")
+    if not paths:
+        return pl.LazyFrame(schema=schema)
+    lf = pl.scan_parquet(paths).select(list(schema))
+    if scheme is not None:
+        lf = lf.filter(pl.col("scheme") == scheme)
+    return lf
+
+
+def current_quarantine(data_dir: Path, kind: str | None = None) -> pl.LazyFrame:
+    """Quarantined rows of current batches: meta columns, reason, and ``original`` (JSON text of
+    the row as delivered, header → cell text)."""
+    kinds_ = [kind] if kind else list(kinds.KINDS)
+    paths = [p for k in kinds_ for p in _paths(data_dir, k, None, "quarantine.parquet")]
+    if not paths:
+        return pl.LazyFrame(schema=QUARANTINE_SCHEMA)
+    frames = [pl.scan_parquet(p).select(list(QUARANTINE_SCHEMA)) for p in paths]
+    return pl.concat(frames, how="vertical_relaxed")

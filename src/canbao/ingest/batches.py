@@ -1,0 +1,235 @@
+"""Ingest one file as one batch: read → map headers → normalise → validate → write Parquet and
+the report into a temporary directory → rename into place. Nothing partial is ever visible."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from canbao.errors import UsageError
+from canbao.ingest import headers, kinds, normalize, profiles, readers, report, validate
+from canbao.warehouse import catalog
+from canbao.warehouse.catalog import BatchInfo
+from canbao.warehouse.datadir import DataLayout, slug
+
+STEPS = ("读取文件", "识别表头", "标准化", "校验", "写入批次")
+Progress = Callable[[int, str], None]  # (step index, label)
+
+META_COLUMNS = ("batch_id", "source", "kind", "scheme", "as_of", "row")
+SCHEME_KINDS = ("enrollment", "declaration", "payment")
+
+
+@dataclass
+class IngestResult:
+    batch: BatchInfo
+    skipped: bool
+    message_zh: str
+    report: dict[str, Any] = field(default_factory=dict)
+    report_paths: list[Path] = field(default_factory=list)
+
+
+def check_kind(kind: str, scheme: str | None) -> None:
+    if kind not in kinds.KINDS:
+        raise UsageError(
+            f"未知的记录类型“{kind}”，可用："
+            + "、".join(f"{k}（{kinds.KIND_LABELS_ZH[k]}）" for k in kinds.KINDS),
+            f"unknown kind {kind!r}",
+        )
+    if scheme is not None and scheme not in kinds.SCHEMES:
+        raise UsageError(
+            f"未知的险种“{scheme}”，可用："
+            + "、".join(f"{s}（{kinds.SCHEME_LABELS_ZH[s]}）" for s in kinds.SCHEMES),
+            f"unknown scheme {scheme!r}",
+        )
+    if kind == "enrollment" and scheme is None:
+        raise UsageError(
+            "参保登记数据必须用 --scheme 指明险种（每个文件一个险种）",
+            "kind enrollment needs --scheme",
+        )
+    if scheme is not None and kind not in SCHEME_KINDS:
+        raise UsageError(
+            f"记录类型“{kinds.KIND_LABELS_ZH[kind]}”不区分险种，请不要指定 --scheme",
+            f"--scheme is only for {', '.join(SCHEME_KINDS)}",
+        )
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parse_as_of(value: str | dt.date | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as e:
+        raise UsageError(
+            f"截止日期“{value}”格式不对，应为 YYYY-MM-DD", f"bad as-of date {value!r}"
+        ) from e
+
+
+def ingest_file(
+    data_dir: Path,
+    path: Path,
+    *,
+    source: str,
+    kind: str,
+    scheme: str | None = None,
+    as_of: str | dt.date | None = None,
+    mapping: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    step: Progress = progress or (lambda _i, _s: None)
+    if not source or not source.strip():
+        raise UsageError("必须用 --source 指明数据来源（如 police_hukou）", "--source is required")
+    source = source.strip()
+    check_kind(kind, scheme)
+    as_of_date = parse_as_of(as_of)
+    overrides = dict(mapping or {})
+    headers.check_overrides(kind, overrides)
+    step(0, STEPS[0])
+    readers.file_format(path)
+    readers.check_file(path)
+    sha = sha256_of(path)
+    layout = DataLayout(data_dir)
+    existing = catalog.find(data_dir, sha, source)
+    if existing is not None:
+        return IngestResult(
+            existing,
+            True,
+            f"文件“{path.name}”已于 {existing.ingested_at} 导入（批次 {existing.batch_id}），内容未变，本次不重复导入",
+        )
+    raw = readers.read_table(path, kind, sheet=sheet, encoding_claim=encoding)
+    notes = list(raw.notes)
+    if as_of_date is None:
+        as_of_date = dt.date.fromtimestamp(path.stat().st_mtime)
+        notes.append(f"未指定截止日期（--as-of），按文件修改日期 {as_of_date} 计")
+
+    step(1, STEPS[1])
+    profile = profiles.load(data_dir, source, kind)
+    m = headers.map_columns(kind, raw.data.columns, overrides, profile, path.name)
+    headers.require_identity(kind, m, raw.data.columns, path.name)
+    f2c = m.field_to_column()
+    n = raw.data.height
+    text = raw.data.select(
+        pl.int_range(1, n + 1, dtype=pl.Int64).alias("row"),
+        *[
+            (pl.col(f2c[f.name]) if f.name in f2c else pl.lit(None, dtype=pl.Utf8)).alias(f.name)
+            for f in kinds.FIELDS[kind]
+        ],
+    )
+    numeric_id = raw.numeric_cells(f2c["id"]) if "id" in f2c else None
+    if numeric_id is not None and numeric_id.any():
+        notes.append(
+            f"身份证号码列“{f2c['id']}”中有 {int(numeric_id.sum())} 个单元格被 Excel 存为数字，号码可能已损坏（标记为 excel_number）"
+        )
+
+    step(2, STEPS[2])
+    records = normalize.normalize(text, kind, scheme=scheme, numeric_id=numeric_id)
+
+    step(3, STEPS[3])
+    reasons = validate.quarantine_reason(records, raw.data, kind)
+    ingested_at = dt.datetime.now().isoformat(timespec="seconds")
+    batch_id = f"{slug(source)}-{as_of_date:%Y%m%d}-{sha[:12]}"
+    meta = {
+        "batch_id": pl.lit(batch_id),
+        "source": pl.lit(source),
+        "kind": pl.lit(kind),
+        "as_of": pl.lit(as_of_date, dtype=pl.Date),
+    }
+    keep = reasons.is_null()
+    accepted = records.filter(keep).with_columns(**meta)
+    order = [*META_COLUMNS, *[c for c in accepted.columns if c not in META_COLUMNS]]
+    accepted = accepted.select(order)
+    q_rows = raw.data.with_columns(row=text["row"], reason=reasons).filter(~keep)
+    orig_cols = raw.data.columns
+    quarantine = q_rows.select(
+        *[v.alias(k) for k, v in meta.items()],
+        pl.lit(scheme, dtype=pl.Utf8).alias("scheme"),
+        "row",
+        "reason",
+        pl.col("reason")
+        .replace_strict(validate.QUARANTINE_REASONS, default=None, return_dtype=pl.Utf8)
+        .alias("reason_zh"),
+        (pl.struct(orig_cols).struct.json_encode() if orig_cols else pl.lit("{}")).alias(
+            "original"
+        ),
+        *[
+            pl.col(c).alias(
+                c if c not in META_COLUMNS + ("reason", "reason_zh", "original") else f"{c}_原"
+            )
+            for c in orig_cols
+        ],
+    )
+    info = BatchInfo(
+        batch_id=batch_id,
+        source=source,
+        kind=kind,
+        scheme=scheme,
+        as_of=as_of_date,
+        file_name=path.name,
+        file_path=str(path.resolve()),
+        sha256=sha,
+        format=raw.format,
+        rows=n,
+        accepted=accepted.height,
+        quarantined=quarantine.height,
+        warned=int((accepted["warnings"].list.len() > 0).sum()),
+        ingested_at=ingested_at,
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
+        sheet=raw.sheet,
+        header_row=raw.header_row,
+        mapping=m.columns,
+    )
+    assert info.accepted + info.quarantined == n  # every data row is accounted for
+    rep = report.build(
+        batch=info.to_json(),
+        raw=raw,
+        mapping=m,
+        records=records,
+        reasons=reasons,
+        text=text,
+        notes=notes,
+    )
+
+    step(4, STEPS[4])
+    layout.ensure()
+    tmp = layout.new_tmp()
+    try:
+        accepted.write_parquet(tmp / "records.parquet")
+        quarantine.write_parquet(tmp / "quarantine.parquet")
+        report.write_json(rep, tmp / "report.json")
+        report.write_xlsx(rep, tmp / "report.xlsx")
+        (tmp / "batch.json").write_text(
+            json.dumps(info.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        final = layout.batch(batch_id)
+        if final.exists():  # a concurrent ingest of the same file finished first
+            shutil.rmtree(tmp)
+            return IngestResult(info, True, f"文件“{path.name}”已导入（批次 {batch_id}）")
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if overrides:
+        profiles.save(data_dir, source, kind, overrides)
+    msg = (
+        f"已导入“{path.name}”：{n} 行，接收 {info.accepted} 行"
+        f"（其中 {info.warned} 行有警告），隔离 {info.quarantined} 行；批次 {batch_id}"
+    )
+    return IngestResult(info, False, msg, rep, [final / "report.json", final / "report.xlsx"])

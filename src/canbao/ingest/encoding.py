@@ -1,0 +1,95 @@
+"""Text encodings of departmental CSV extracts: UTF-8, UTF-8 with BOM, GB18030 (a superset of
+GBK and GB2312). Detection is by strict decoding, not guessing: a file that decodes as UTF-8 is
+UTF-8 (GB18030 text with Chinese characters practically never does); otherwise GB18030.
+
+An encoding *claim* (from a manifest or ``--encoding``) is checked against the bytes: a claim of
+GBK for a UTF-8 file, or of UTF-8 for a GB18030 file, is an error rather than mojibake.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+from canbao.errors import InputFileError, UsageError
+
+BOM_UTF8 = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+# Accepted claims → the canonical codec used to decode.
+CLAIMS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    "utf_8_sig": "utf-8-sig",
+    "gb18030": "gb18030",
+    "gbk": "gb18030",  # GB18030 is a superset of GBK: decode with it
+    "cp936": "gb18030",
+    "gb2312": "gb18030",
+}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str  # what the bytes turned out to be: utf-8 | utf-8-sig | gb18030
+    claimed: str | None
+
+
+def looks_binary(head: bytes) -> bool:
+    """NUL bytes (or a zip/OLE signature) in the first block: not a text file."""
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"PAR1")):
+        return True
+    return b"\x00" in head[:8192]
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def decode(data: bytes, claim: str | None = None, name: str = "") -> Decoded:
+    """Decode a text file, checking ``claim`` when one is given."""
+    if data.startswith(_UTF16_BOMS):
+        raise InputFileError(
+            f"文件“{name}”是 UTF-16 编码，请另存为 UTF-8 或 GB18030 后再导入",
+            "UTF-16 text is not supported; save as UTF-8 or GB18030",
+        )
+    codec = None
+    if claim:
+        codec = CLAIMS.get(claim.strip().lower().replace("_", "-"))
+        if codec is None:
+            raise UsageError(
+                f"不支持的编码“{claim}”，可用：utf-8、utf-8-sig、gb18030、gbk",
+                f"unsupported encoding claim {claim!r}",
+            )
+    has_bom = data.startswith(BOM_UTF8)
+    body = data[len(BOM_UTF8) :] if has_bom else data
+    as_utf8 = _utf8(body)
+    if codec in (None, "utf-8", "utf-8-sig"):
+        if as_utf8 is not None:
+            return Decoded(as_utf8, "utf-8-sig" if has_bom else "utf-8", claim)
+        if codec is not None:
+            raise InputFileError(
+                f"文件“{name}”声明为 {claim} 编码，但内容不是有效的 UTF-8（可能是 GBK/GB18030）",
+                f"claimed {claim} but the bytes are not valid UTF-8",
+                claimed=claim,
+            )
+    elif has_bom or (as_utf8 is not None and not as_utf8.isascii()):
+        # A GB claim for bytes that are valid UTF-8 with Chinese text would give mojibake.
+        raise InputFileError(
+            f"文件“{name}”声明为 {claim} 编码，但内容是 UTF-8 编码",
+            f"claimed {claim} but the bytes are UTF-8",
+            claimed=claim,
+        )
+    try:
+        text = body.decode("gb18030")
+    except UnicodeDecodeError as e:
+        what = f"声明为 {claim} 编码，但" if claim else ""
+        raise InputFileError(
+            f"文件“{name}”{what}无法按 UTF-8 或 GB18030 解码（第 {e.start} 字节附近），可能不是文本文件或已损坏",
+            f"cannot decode as UTF-8 or GB18030 near byte {e.start}",
+        ) from e
+    return Decoded(text, "gb18030", claim)

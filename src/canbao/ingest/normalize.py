@@ -1,0 +1,323 @@
+"""Raw text columns → canonical typed records, vectorised (Polars expressions; Python only per
+distinct value through :mod:`canbao.standards`).
+
+Every parse failure is kept: the value becomes null and the row gets a warning code
+``<field>_invalid`` in its ``warnings`` list (the original text stays in the source file and in the
+report examples).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import polars as pl
+
+from canbao.ingest import kinds
+from canbao.standards import citizen_id, credit_code, divisions, names
+from canbao.standards._text import to_halfwidth_expr
+
+DATE_FIELDS = ("event_date", "start_date", "end_date", "registered_date", "death_date", "paid_date")
+MONEY_FIELDS = ("wage", "tax", "base", "due", "paid")
+INT_FIELDS = ("headcount",)
+PERSON_DERIVED: dict[str, pl.DataType] = {
+    "id_raw": pl.Utf8(),
+    "id_norm": pl.Utf8(),
+    "id18": pl.Utf8(),
+    "id_valid": pl.Boolean(),
+    "id_errors": pl.List(pl.Utf8()),
+    "id_birth": pl.Date(),
+    "id_sex": pl.Utf8(),
+    "id_region": pl.Utf8(),
+    "name_norm": pl.Utf8(),
+    "name_pinyin": pl.Utf8(),
+}
+EMPLOYER_DERIVED: dict[str, pl.DataType] = {
+    "cc_valid": pl.Boolean(),
+    "cc_kind": pl.Utf8(),
+    "cc_errors": pl.List(pl.Utf8()),
+    "employer_name_norm": pl.Utf8(),
+    "employer_name_key": pl.Utf8(),
+}
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def field_dtype(name: str) -> pl.DataType:
+    if name in DATE_FIELDS:
+        return pl.Date()
+    if name in MONEY_FIELDS or name in INT_FIELDS:
+        return pl.Int64()
+    return pl.Utf8()
+
+
+def _clean(expr: pl.Expr) -> pl.Expr:
+    return to_halfwidth_expr(expr).str.strip_chars().replace("", None)
+
+
+def _code_map(values: Mapping[str, list[str]]) -> tuple[list[str], list[str]]:
+    src, dst = [], []
+    for code, words in values.items():
+        for w in [code, *words]:
+            key = w.strip().upper()
+            if key not in src:
+                src.append(key)
+                dst.append(code)
+    return src, dst
+
+
+def coded(expr: pl.Expr, values: Mapping[str, list[str]]) -> pl.Expr:
+    src, dst = _code_map(values)
+    key = _clean(expr).str.replace_all(r"\s", "").str.to_uppercase()
+    return key.replace_strict(src, dst, default=None, return_dtype=pl.Utf8)
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def _date_text(expr: pl.Expr) -> pl.Expr:
+    """Unify separators: 1990年5月1日 / 1990.05.01 / 1990/5/1 / '1990-05-01 00:00:00' → 1990-5-1."""
+    t = _clean(expr)
+    t = t.str.replace(r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
+    t = t.str.replace_all(r"[年月/.]", "-").str.replace_all(r"[日号]", "").str.strip_chars("-")
+    return t
+
+
+def parse_date(expr: pl.Expr) -> pl.Expr:
+    """Full dates only (Date or null): ISO-like, YYYYMMDD, and Excel serial day numbers."""
+    t = _date_text(expr)
+    dashed = t.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    compact = pl.when(t.str.contains(r"^\d{8}$")).then(t.str.to_date("%Y%m%d", strict=False))
+    serial_n = pl.when(t.str.contains(r"^\d{5}(\.0+)?$")).then(
+        t.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
+    )
+    serial = pl.when(serial_n.is_between(10_000, 80_000)).then(
+        pl.lit(EXCEL_EPOCH) + pl.duration(days=serial_n)
+    )
+    return pl.coalesce(
+        pl.when(t.str.contains(r"^\d{4}-\d{1,2}-\d{1,2}$")).then(dashed), compact, serial
+    ).cast(pl.Date)
+
+
+def parse_year_month(expr: pl.Expr) -> pl.Expr:
+    """'1990-5', '199005', '1990年5月' → '1990-05' (text) or null."""
+    t = _date_text(expr)
+    m = t.str.extract_groups(r"^(?<y>\d{4})-?(?<m>\d{1,2})$")
+    y, mo = m.struct.field("y"), m.struct.field("m").cast(pl.Int32, strict=False)
+    ok = mo.is_between(1, 12) & y.cast(pl.Int32, strict=False).is_between(1850, 2200)
+    return pl.when(ok).then(pl.concat_str(y, pl.lit("-"), mo.cast(pl.Utf8).str.zfill(2)))
+
+
+def parse_period(expr: pl.Expr) -> pl.Expr:
+    """费款所属期 → 'YYYY-MM'; a full date gives its month."""
+    full = parse_date(expr)
+    return pl.coalesce(parse_year_month(expr), full.dt.strftime("%Y-%m"))
+
+
+# --- money --------------------------------------------------------------------------------------
+
+
+def parse_money(expr: pl.Expr) -> pl.Expr:
+    """Yuan text → integer fen (Int64), exact decimal arithmetic, half-up beyond 2 decimals."""
+    t = _clean(expr).str.replace_all(r"[,，¥￥元\s]", "")
+    g = t.str.extract_groups(r"^(?<s>[+-]?)(?<i>\d+)(?:\.(?<f>\d*))?$")
+    sign = pl.when(g.struct.field("s") == "-").then(-1).otherwise(1)
+    whole = g.struct.field("i").cast(pl.Int64, strict=False)
+    frac = pl.concat_str(g.struct.field("f").fill_null(""), pl.lit("000")).str.slice(0, 3)
+    cents = frac.str.slice(0, 2).cast(pl.Int64, strict=False)
+    up = (frac.str.slice(2, 1).cast(pl.Int64, strict=False) >= 5).cast(pl.Int64)
+    return pl.when(whole.is_not_null() & (g.struct.field("i").str.len_chars() <= 15)).then(
+        sign * (whole * 100 + cents + up)
+    )
+
+
+def parse_int(expr: pl.Expr) -> pl.Expr:
+    t = _clean(expr).str.replace_all(r"[,，人\s]", "").str.replace(r"\.0+$", "")
+    return pl.when(t.str.contains(r"^\d{1,12}$")).then(t.cast(pl.Int64, strict=False))
+
+
+def parse_county(expr: pl.Expr) -> pl.Expr:
+    t = _clean(expr).str.replace_all(r"\s", "")
+    six = pl.when(t.str.contains(r"^\d{6}(\d{6})?$")).then(t.str.slice(0, 6))
+    return pl.when(six.is_in(pl.Series(sorted(divisions.all_codes())).implode())).then(six)
+
+
+# --- the whole frame ---------------------------------------------------------------------------
+
+
+def _warn(code: str, cond: pl.Expr) -> pl.Expr:
+    return pl.when(cond).then(pl.lit(code))
+
+
+def normalize(
+    text: pl.DataFrame,
+    kind: str,
+    *,
+    scheme: str | None,
+    numeric_id: pl.Series | None = None,
+) -> pl.DataFrame:
+    """``text`` has one Utf8 column per canonical field (null when the file lacks it), plus
+    ``row``. Returns typed fields, derived identity columns and ``warnings`` (list[str])."""
+    fields = [f.name for f in kinds.FIELDS[kind]]
+    out = text.select("row", *fields)
+    exprs: list[pl.Expr] = []
+    warns: list[pl.Expr] = []
+    for f in fields:
+        c = pl.col(f)
+        present = _clean(c).is_not_null()
+        if f in DATE_FIELDS:
+            full = parse_date(c)
+            ym = parse_year_month(c)
+            # A year-month in a date field becomes the 1st of the month, flagged <field>_partial.
+            value = pl.coalesce(full, pl.when(ym.is_not_null()).then((ym + "-01").str.to_date()))
+            exprs.append(value.alias(f))
+            warns.append(_warn(f"{f}_partial", full.is_null() & ym.is_not_null()))
+            warns.append(_warn(f"{f}_invalid", present & full.is_null() & ym.is_null()))
+        elif f in MONEY_FIELDS:
+            exprs.append(parse_money(c).alias(f))
+            warns.append(_warn(f"{f}_invalid", present & parse_money(c).is_null()))
+        elif f in INT_FIELDS:
+            exprs.append(parse_int(c).alias(f))
+            warns.append(_warn(f"{f}_invalid", present & parse_int(c).is_null()))
+        elif f == "period":
+            exprs.append(parse_period(c).alias(f))
+            warns.append(_warn("period_invalid", present & parse_period(c).is_null()))
+        elif f == "birth_date":
+            full = parse_date(c)
+            ym = parse_year_month(c)
+            exprs.append(pl.coalesce(full.dt.strftime("%Y-%m-%d"), ym).alias("birth_date"))
+            exprs.append(full.alias("birth_date_value"))
+            warns.append(_warn("birth_date_invalid", present & full.is_null() & ym.is_null()))
+        elif f == "sex":
+            exprs.append(coded(c, kinds.SEX_VALUES).alias(f))
+            warns.append(_warn("sex_invalid", present & coded(c, kinds.SEX_VALUES).is_null()))
+        elif f == "status" and kind == "enrollment":
+            st = coded(c, kinds.ENROLLMENT_STATUS)
+            # No status in the extract: enrolled as of the extract's as-of date.
+            exprs.append(pl.when(present).then(st).otherwise(pl.lit("active")).alias(f))
+            warns.append(_warn("status_invalid", present & st.is_null()))
+        elif f == "ownership":
+            exprs.append(coded(c, kinds.OWNERSHIP).alias(f))
+            warns.append(_warn("ownership_invalid", present & coded(c, kinds.OWNERSHIP).is_null()))
+        elif f == "group":
+            exprs.append(coded(c, kinds.SPECIAL_GROUPS).alias(f))
+            warns.append(_warn("group_invalid", present & coded(c, kinds.SPECIAL_GROUPS).is_null()))
+        elif f == "scheme":
+            words = {k: [kinds.SCHEME_LABELS_ZH[k], *v] for k, v in kinds.SCHEME_VALUES.items()}
+            sc = coded(c, words)
+            exprs.append(pl.coalesce(sc, pl.lit(scheme, dtype=pl.Utf8)).alias(f))
+            warns.append(_warn("scheme_invalid", present & sc.is_null()))
+        elif f == "county_code":
+            exprs.append(parse_county(c).alias(f))
+            warns.append(_warn("county_code_invalid", present & parse_county(c).is_null()))
+        elif f in ("id", "credit_code", "org_code"):
+            exprs.append(c.alias(f))
+        else:
+            exprs.append(_clean(c).alias(f))
+    out = out.with_columns(
+        *exprs, _w=pl.concat_list(warns) if warns else pl.lit([], pl.List(pl.Utf8))
+    )
+
+    if kind in kinds.PERSON_KINDS:
+        out = _person(out, numeric_id)
+    if kind in kinds.EMPLOYER_KINDS:
+        out = _employer(out, kind)
+    if "scheme" not in fields:
+        out = out.with_columns(scheme=pl.lit(scheme, dtype=pl.Utf8))
+    out = out.with_columns(warnings=pl.col("_w").list.drop_nulls()).drop("_w")
+    return out
+
+
+def _person(df: pl.DataFrame, numeric_id: pl.Series | None) -> pl.DataFrame:
+    ids = df["id"].rename("id_input")
+    chk = citizen_id.check_frame(ids)
+    if numeric_id is not None:
+        damaged = numeric_id.fill_null(False)
+        chk = (
+            chk.with_columns(_num=damaged)
+            .with_columns(
+                id_errors=pl.when(
+                    pl.col("_num") & ~pl.col("id_errors").list.contains("excel_number")
+                )
+                .then(pl.col("id_errors").list.concat(pl.lit(["excel_number"])))
+                .otherwise(pl.col("id_errors")),
+                id_valid=pl.col("id_valid") & ~pl.col("_num"),
+                id18=pl.when(pl.col("_num")).then(None).otherwise(pl.col("id18")),
+            )
+            .drop("_num")
+        )
+    name_norm = names.person_name_series(df["name"].cast(pl.Utf8))
+    df = df.with_columns(
+        id_raw=pl.col("id"),
+        id_norm=chk["id_norm"],
+        id18=chk["id18"],
+        id_valid=chk["id_valid"],
+        id_errors=chk["id_errors"],
+        id_birth=chk["id_birth"],
+        id_sex=chk["id_sex"],
+        id_region=chk["id_region"],
+        name_norm=name_norm,
+        name_pinyin=names.pinyin_key_series(name_norm),
+    )
+    has_id = pl.col("id_norm").is_not_null() & (pl.col("id_norm") != "")
+    extra = [
+        pl.when(~has_id).then(pl.lit("id_missing")),
+        pl.when(has_id & ~pl.col("id_valid")).then(pl.lit("id_invalid")),
+        pl.when(pl.col("name_norm").is_null()).then(pl.lit("name_missing")),
+    ]
+    if "birth_date_value" in df.columns:
+        extra.append(
+            pl.when(
+                pl.col("birth_date_value").is_not_null()
+                & pl.col("id_birth").is_not_null()
+                & (pl.col("birth_date_value") != pl.col("id_birth"))
+            ).then(pl.lit("birth_date_mismatch"))
+        )
+    if "sex" in df.columns:
+        extra.append(
+            pl.when(
+                pl.col("sex").is_not_null()
+                & pl.col("id_sex").is_not_null()
+                & (pl.col("sex") != pl.col("id_sex"))
+            ).then(pl.lit("sex_mismatch"))
+        )
+    return df.with_columns(_w=pl.col("_w").list.concat(pl.concat_list(extra)))
+
+
+def _employer(df: pl.DataFrame, kind: str) -> pl.DataFrame:
+    cc = credit_code.check_frame(df["credit_code"].cast(pl.Utf8))
+    org = credit_code.check_frame(df["org_code"].cast(pl.Utf8))
+    emp_norm = names.employer_name_series(df["employer_name"].cast(pl.Utf8))
+    has_cc = cc["cc_norm"].is_not_null() & (cc["cc_norm"] != "")
+    has_org = org["cc_norm"].is_not_null() & (org["cc_norm"] != "")
+    df = df.with_columns(
+        credit_code=pl.when(has_cc).then(cc["cc_norm"]),
+        cc_valid=cc["cc_valid"],
+        cc_kind=cc["cc_kind"],
+        cc_errors=cc["cc_errors"],
+        org_code=pl.coalesce(
+            pl.when(cc["cc_valid"]).then(cc["cc_org_code"]),
+            pl.when(has_org).then(pl.coalesce(org["cc_org_code"], org["cc_norm"])),
+            cc["cc_org_code"],
+        ),
+        employer_name_norm=emp_norm,
+        employer_name_key=names.employer_name_key_series(df["employer_name"].cast(pl.Utf8)),
+    )
+    extra = [
+        pl.when(has_cc & ~pl.col("cc_valid")).then(pl.lit("credit_code_invalid")),
+        pl.when(
+            pl.lit(kind == "employment")
+            & pl.col("credit_code").is_null()
+            & pl.col("org_code").is_null()
+            & pl.col("employer_name_norm").is_null()
+        ).then(pl.lit("employer_missing")),
+    ]
+    return df.with_columns(_w=pl.col("_w").list.concat(pl.concat_list(extra)))
+
+
+def record_schema(kind: str) -> dict[str, pl.DataType]:
+    """Column → dtype of a kind's records (without the batch columns)."""
+    empty = pl.DataFrame(
+        {"row": pl.Series([], dtype=pl.Int64)}
+        | {f.name: pl.Series([], dtype=pl.Utf8) for f in kinds.FIELDS[kind]}
+    )
+    return dict(normalize(empty, kind, scheme=None).schema)

@@ -1,0 +1,196 @@
+"""Read a departmental extract into a table of text: every column as text (IDs never become
+numbers), the header found under any title rows, fully empty rows dropped.
+
+The result is a :class:`RawTable`. Data rows are numbered 1, 2, … in file order after the header
+(title and header rows not counted, fully empty rows skipped); that number is the ``row`` of the
+record or quarantine entry everywhere downstream.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from canbao.errors import InputFileError, UsageError
+from canbao.ingest import encoding, headers
+
+FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+           ".xls": "xls", ".parquet": "parquet"}  # fmt: skip
+DELIMITERS = (",", "\t", ";", "|")
+DELIMITER_LABELS = {",": "逗号", "\t": "制表符", ";": "分号", "|": "竖线"}
+
+
+@dataclass
+class RawTable:
+    data: pl.DataFrame  # all Utf8, columns = header names, data rows only
+    format: str
+    header_row: int  # 1-based row/line of the (last) header row in the file
+    title_rows: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)  # reader remarks for the report (Chinese)
+    # For Excel: column name → Boolean Series (one per data row) "cell stored as a number".
+    numeric_cells: Callable[[str], pl.Series | None] = lambda _c: None
+
+
+def file_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"不支持的文件类型“{path.suffix}”（{path.name}），支持：csv、txt、xlsx、xls、parquet",
+            f"unsupported file type {path.suffix!r}",
+        )
+    return fmt
+
+
+def check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError(f"文件不存在：{path}", f"file not found: {path}")
+    if not path.is_file():
+        raise InputFileError(f"不是文件：{path}", f"not a regular file: {path}")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"文件“{path.name}”是空文件", f"empty file: {path.name}")
+
+
+def _strip_empty(df: pl.DataFrame) -> pl.DataFrame:
+    """Trim cells, blank → null, drop rows where every cell is empty."""
+    cols = [c for c in df.columns if c != "_i"]  # _i: a row index carried along
+    if not cols:
+        return df
+    df = df.with_columns(
+        pl.col(c).cast(pl.Utf8).str.strip_chars(" \t\r\n\u3000\ufeff").replace("", None)
+        for c in cols
+    )
+    return df.filter(~pl.all_horizontal(pl.col(cols).is_null()))
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def sniff_delimiter(lines: list[str]) -> str:
+    """The candidate that splits the most-split line into the most fields, preferring the one
+    whose count is the same on the following lines."""
+    best, best_key = ",", (-1, -1)
+    for d in DELIMITERS:
+        counts = [len(next(csv.reader([ln], delimiter=d))) - 1 for ln in lines if ln.strip()]
+        if not counts:
+            continue
+        top = max(counts)
+        consistent = sum(1 for c in counts if c == top)
+        key = (consistent if top > 0 else 0, top)
+        if key > best_key:
+            best, best_key = d, key
+    return best
+
+
+def read_csv(path: Path, kind: str, claim: str | None = None) -> RawTable:
+    data = path.read_bytes()
+    if encoding.looks_binary(data[:8192]):
+        raise InputFileError(
+            f"文件“{path.name}”不是文本文件（可能是 Excel 或其他二进制文件，请检查扩展名）",
+            "binary content in a text file",
+        )
+    dec = encoding.decode(data, claim, path.name)
+    text = dec.text
+    if not text.strip():
+        raise InputFileError(f"文件“{path.name}”没有内容", f"no content: {path.name}")
+    head_lines = text[:256_000].splitlines(keepends=True)[:60]
+    if len(head_lines) > 1 and len(text) > 256_000:
+        head_lines = head_lines[:-1]  # the last may be cut
+    delim = sniff_delimiter([ln.rstrip("\r\n") for ln in head_lines[:30]])
+    parsed = [next(csv.reader([ln.rstrip("\r\n")], delimiter=delim), []) for ln in head_lines]
+    rows: list[list[str | None]] = [[c if c.strip() else None for c in r] for r in parsed]
+    h = headers.locate_header(rows, kind)
+    names = list(rows[h]) if h < len(rows) else []
+    while names and names[-1] is None:
+        names.pop()
+    skip = h + 1
+    sub = headers.compose_two_row_header(names, rows[h + 1], kind) if h + 1 < len(rows) else None
+    if sub is not None:
+        names, skip = list(sub), h + 2
+    cols = headers.finalize_names(names, path.name)
+    offset = sum(len(ln) for ln in head_lines[:skip])
+    body = text[offset:] if skip <= len(head_lines) else ""
+    notes: list[str] = []
+    if not cols:
+        raise InputFileError(f"文件“{path.name}”找不到表头行", "no header row found")
+    common = dict(
+        has_header=False,
+        separator=delim,
+        infer_schema=False,
+        new_columns=cols,
+        quote_char='"',
+    )
+    raw = body.encode("utf-8")
+    if not body.strip():
+        df = pl.DataFrame({c: pl.Series([], dtype=pl.Utf8) for c in cols})
+    else:
+        try:
+            df = pl.read_csv(io.BytesIO(raw), **common)  # type: ignore[arg-type]
+        except pl.exceptions.ComputeError:
+            df = pl.read_csv(io.BytesIO(raw), truncate_ragged_lines=True, **common)  # type: ignore[arg-type]
+            notes.append("部分行的字段数多于表头，多出的字段未读取（ragged lines truncated）")
+        if df.width > len(cols):  # polars may add columns for trailing delimiters
+            df = df.select(cols)
+    title = [" ".join(c for c in r if c) for r in rows[:h] if any(r)]
+    return RawTable(
+        data=_strip_empty(df),
+        format="csv",
+        header_row=skip,
+        title_rows=title,
+        encoding=dec.encoding,
+        delimiter=delim,
+        notes=notes,
+    )
+
+
+# --- Parquet ----------------------------------------------------------------------------------
+
+
+def read_parquet(path: Path, kind: str) -> RawTable:
+    try:
+        df = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise InputFileError(
+            f"文件“{path.name}”不是有效的 Parquet 文件或已损坏", f"cannot read parquet: {e}"
+        ) from e
+    floats = {c for c, t in df.schema.items() if t.is_float()}
+    headers.finalize_names(df.columns, path.name)
+    text = df.with_columns(pl.all().cast(pl.Utf8))
+    keep = _strip_empty(text.with_row_index("_i"))
+    data = keep.drop("_i")
+    idx = keep["_i"]
+
+    def numeric(col: str) -> pl.Series | None:
+        if col not in floats:
+            return None
+        return df[col].gather(idx).is_not_null()
+
+    return RawTable(data=data, format="parquet", header_row=0, numeric_cells=numeric)
+
+
+def read_table(
+    path: Path,
+    kind: str,
+    *,
+    sheet: str | None = None,
+    encoding_claim: str | None = None,
+) -> RawTable:
+    """Read any supported extract (chosen by extension)."""
+    fmt = file_format(path)
+    check_file(path)
+    if fmt == "csv":
+        return read_csv(path, kind, encoding_claim)
+    if fmt == "parquet":
+        return read_parquet(path, kind)
+    from canbao.ingest import excel
+
+    if fmt == "xlsx":
+        return excel.read_xlsx(path, kind, sheet)
+    return excel.read_xls(path, kind, sheet)

@@ -1,0 +1,2 @@
+"""The data directory and the warehouse seam (DuckDB embedded by default; Parquet files that Spark
+reads as well)."""

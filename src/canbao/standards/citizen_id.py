@@ -92,6 +92,17 @@ def _region_codes() -> pl.Series:
     return pl.Series("code", sorted(divisions.all_codes()), dtype=pl.Utf8)
 
 
+def _weighted_sum(expr: pl.Expr) -> pl.Expr:
+    return pl.sum_horizontal(
+        [expr.str.slice(i, 1).cast(pl.Int8, strict=False).cast(pl.Int32) * w
+         for i, w in enumerate(WEIGHTS)]
+    )  # fmt: skip
+
+
+def _check_char(sum_expr: pl.Expr) -> pl.Expr:
+    return sum_expr.mod(11).replace_strict(list(range(11)), list(CHECK_CHARS), return_dtype=pl.Utf8)
+
+
 def check_frame(values: pl.Series | Sequence[Any], today: dt.date | None = None) -> pl.DataFrame:
     """Validate a column of ID numbers. One output row per input row, same order.
 
@@ -104,87 +115,88 @@ def check_frame(values: pl.Series | Sequence[Any], today: dt.date | None = None)
     if not isinstance(values, pl.Series):
         values = pl.Series("id_input", [safe_str(v) if v is not None else None for v in values])
     values = values.cast(pl.Utf8).rename("id_input")
-    regions = _region_codes()
     s = pl.col("id_norm")
-    n = s.str.len_chars()
-    is_sci = s.str.contains(_SCI_RE) | s.str.contains(_DECIMAL_RE)
-    digits18 = s.str.contains(r"^[0-9]{17}[0-9X]$")
-    digits15 = s.str.contains(r"^[0-9]{15}$")
-    good_chars = s.str.contains(r"^[0-9]*X?$")
-
-    body_sum = pl.sum_horizontal(
-        [s.str.slice(i, 1).cast(pl.Int32, strict=False) * w for i, w in enumerate(WEIGHTS)]
-    )
-    expected_check = body_sum.mod(11).replace_strict(
-        list(range(11)), list(CHECK_CHARS), return_dtype=pl.Utf8
-    )
-    checksum_ok = expected_check == s.str.slice(17, 1)
-    # Excel keeps 15 significant digits: an 18-digit number comes back ending in 000.
-    lost_digits = digits18 & s.str.ends_with("000") & ~checksum_ok
-
-    birth_text = (
-        pl.when(digits18)
-        .then(s.str.slice(6, 8))
-        .when(digits15)
-        .then(pl.concat_str(pl.lit("19"), s.str.slice(6, 6)))
-    )
-    birth = birth_text.str.strptime(pl.Date, "%Y%m%d", strict=False)
-    birth_ok = birth.is_not_null() & (birth >= EARLIEST_BIRTH) & (birth <= today)
-    region = pl.when(digits18 | digits15).then(s.str.slice(0, 6))
-    region_ok = region.is_in(regions.implode())
-    seq_digit = pl.when(digits18).then(s.str.slice(16, 1)).when(digits15).then(s.str.slice(14, 1))
-    sex = (
-        pl.when(seq_digit.is_null())
-        .then(None)
-        .when(seq_digit.cast(pl.Int32, strict=False).mod(2) == 1)
-        .then(pl.lit("M"))
-        .otherwise(pl.lit("F"))
-    )
-
-    empty = s.is_null() | (n == 0)
-    excel = ~empty & (is_sci | lost_digits)
-    structural = ~empty & ~excel
-    charset_bad = structural & (~good_chars | (s.str.contains("X") & ~digits18))
-    length_bad = structural & ~n.is_in([15, 18])
-    parsed = digits18 | digits15
-    errors = pl.concat_list(
-        [
-            pl.when(empty).then(pl.lit("empty")),
-            pl.when(length_bad).then(pl.lit("length")),
-            pl.when(charset_bad).then(pl.lit("charset")),
-            pl.when(excel).then(pl.lit("excel_number")),
-            pl.when(structural & parsed & ~region_ok).then(pl.lit("region")),
-            pl.when(structural & parsed & ~birth_ok).then(pl.lit("birth_date")),
-            pl.when(structural & digits18 & ~checksum_ok).then(pl.lit("checksum")),
-        ]
-    ).list.drop_nulls()
-
+    c = pl.col
+    # Each step materialises its columns, so no expression is evaluated twice.
     df = pl.DataFrame(values).with_columns(id_norm=normalize_expr(pl.col("id_input")))
     df = df.with_columns(
-        id_errors=errors,
-        id_format=pl.when(structural & digits18)
-        .then(pl.lit("18"))
-        .when(structural & digits15)
-        .then(pl.lit("15")),
-        id_region=pl.when(structural & region_ok).then(region),
-        id_birth=pl.when(structural & birth_ok).then(birth),
-        id_sex=pl.when(structural).then(sex),
-        _upgrade_body=pl.concat_str(s.str.slice(0, 6), pl.lit("19"), s.str.slice(6, 9)),
-    )
-    df = df.with_columns(id_valid=pl.col("id_errors").list.len() == 0)
-    up = pl.col("_upgrade_body")
-    up_sum = pl.sum_horizontal(
-        [up.str.slice(i, 1).cast(pl.Int32, strict=False) * w for i, w in enumerate(WEIGHTS)]
-    )
-    up_check = up_sum.mod(11).replace_strict(
-        list(range(11)), list(CHECK_CHARS), return_dtype=pl.Utf8
+        _n=s.str.len_chars(),
+        _sci=s.str.contains(_SCI_RE) | s.str.contains(_DECIMAL_RE),
+        _d18=s.str.contains(r"^[0-9]{17}[0-9X]$"),
+        _d15=s.str.contains(r"^[0-9]{15}$"),
+        _chars_ok=s.str.contains(r"^[0-9]*X?$"),
+        _has_x=s.str.contains("X", literal=True),
     )
     df = df.with_columns(
-        id18=pl.when(pl.col("id_valid") & (pl.col("id_format") == "18"))
+        _empty=s.is_null() | (c("_n") == 0),
+        _body=pl.when(c("_d18"))
+        .then(s.str.slice(0, 17))
+        .when(c("_d15"))
+        .then(pl.concat_str(s.str.slice(0, 6), pl.lit("19"), s.str.slice(6, 9))),
+        _birth_text=pl.when(c("_d18"))
+        .then(s.str.slice(6, 8))
+        .when(c("_d15"))
+        .then(pl.concat_str(pl.lit("19"), s.str.slice(6, 6))),
+        _region=pl.when(c("_d18") | c("_d15")).then(s.str.slice(0, 6)),
+        _seq=pl.when(c("_d18")).then(s.str.slice(16, 1)).when(c("_d15")).then(s.str.slice(14, 1)),
+    )
+    df = df.with_columns(_expected=_check_char(_weighted_sum(c("_body"))))
+    df = df.with_columns(
+        _checksum_ok=c("_expected") == s.str.slice(17, 1),
+        _birth=c("_birth_text").str.strptime(pl.Date, "%Y%m%d", strict=False),
+        _region_ok=c("_region").is_in(_region_codes().implode()),
+    )
+    df = df.with_columns(
+        # Excel keeps 15 significant digits: an 18-digit number comes back ending in 000.
+        _excel=~c("_empty")
+        & (c("_sci") | (c("_d18") & s.str.ends_with("000") & ~c("_checksum_ok"))),
+        _birth_ok=c("_birth").is_not_null()
+        & (c("_birth") >= EARLIEST_BIRTH)
+        & (c("_birth") <= today),
+    )
+    df = df.with_columns(_structural=~c("_empty") & ~c("_excel"))
+    df = df.with_columns(_parsed=c("_structural") & (c("_d18") | c("_d15")))
+    df = df.with_columns(
+        _err_text=pl.concat_str(
+            [
+                pl.when(c("_empty")).then(pl.lit("empty")),
+                pl.when(c("_structural") & ~c("_n").is_in([15, 18])).then(pl.lit("length")),
+                pl.when(c("_structural") & (~c("_chars_ok") | (c("_has_x") & ~c("_d18")))).then(
+                    pl.lit("charset")
+                ),
+                pl.when(c("_excel")).then(pl.lit("excel_number")),
+                pl.when(c("_parsed") & ~c("_region_ok")).then(pl.lit("region")),
+                pl.when(c("_parsed") & ~c("_birth_ok")).then(pl.lit("birth_date")),
+                pl.when(c("_parsed") & c("_d18") & ~c("_checksum_ok")).then(pl.lit("checksum")),
+            ],
+            separator=",",
+            ignore_nulls=True,
+        ),
+        id_format=pl.when(c("_parsed") & c("_d18"))
+        .then(pl.lit("18"))
+        .when(c("_parsed") & c("_d15"))
+        .then(pl.lit("15")),
+        id_region=pl.when(c("_structural") & c("_region_ok")).then(c("_region")),
+        id_birth=pl.when(c("_structural") & c("_birth_ok")).then(c("_birth")),
+        id_sex=pl.when(c("_structural") & c("_seq").is_not_null()).then(
+            pl.when(c("_seq").cast(pl.Int32, strict=False).mod(2) == 1)
+            .then(pl.lit("M"))
+            .otherwise(pl.lit("F"))
+        ),
+    )
+    df = df.with_columns(
+        id_valid=c("_err_text") == "",
+        # a list column, built from the joined text (much cheaper than concat_list of whens)
+        id_errors=pl.when(c("_err_text") == "")
+        .then(pl.lit([], dtype=pl.List(pl.Utf8)))
+        .otherwise(c("_err_text").str.split(",")),
+    )
+    df = df.with_columns(
+        id18=pl.when(c("id_valid") & (c("id_format") == "18"))
         .then(s)
-        .when(pl.col("id_valid") & (pl.col("id_format") == "15"))
-        .then(pl.concat_str(up, up_check))
-    ).drop("_upgrade_body")
+        .when(c("id_valid") & (c("id_format") == "15"))
+        .then(pl.concat_str(c("_body"), c("_expected")))
+    )
     return df.select(
         "id_input",
         "id_norm",

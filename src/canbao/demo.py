@@ -33,4 +33,8 @@ def run_demo(out: Path) -> dict[str, str]:
         encoding="utf-8",
     )
     where["身份证号与信用代码校验示例 (ID and credit-code checks)"] = str(path)
+
+    from canbao.plan.demo import run_plan_demo
+
+    where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报
     return where

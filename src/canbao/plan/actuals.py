@@ -1,0 +1,223 @@
+"""Actuals (实际完成数) handed to the progress engine, and the seam where they come from.
+
+The interface is a Polars frame with columns ``unit`` (unit code), ``indicator`` (indicator
+code), ``value`` (string or number, base measure: persons, yuan, fraction) and optionally
+``as_of`` (date). :func:`normalize_actuals` validates such a frame and turns it into a
+dict keyed by (unit, indicator) of Decimal, keeping for each key the latest row on or before the
+report date.
+
+Sources:
+
+* :class:`FileActuals` — ``canbao report --actuals FILE`` (csv or xlsx). Long form with columns
+  unit/indicator/value (Chinese headers 单位/指标/完成数 … accepted; names or codes), or the 附件1
+  layout of :mod:`canbao.plan.xlsx_io` filled with actuals instead of targets.
+* :class:`FrameActuals` — an in-memory frame (tests, other modules).
+* :func:`default_actuals_source` — **the seam for coverage/collection**: it returns None today.
+  When the coverage and collection modules exist, they provide an :class:`ActualsSource` here
+  that computes enrolment and collection per unit from the warehouse as of the date.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+
+from canbao.errors import DataError, InputFileError
+from canbao.plan.indicators import Indicator, normalize_base, resolve_indicator
+from canbao.plan.model import Plan
+from canbao.plan.units import resolve_unit
+
+ActualsMap = dict[tuple[str, str], Decimal]
+
+UNIT_COLS = ("unit", "单位", "单位名称", "单位代码", "地区", "县(市、区)", "县市区")
+INDICATOR_COLS = ("indicator", "指标", "指标代码", "指标名称")
+VALUE_COLS = ("value", "完成数", "实际完成数", "实际值", "数值", "完成值", "实际数")
+AS_OF_COLS = ("as_of", "截至日期", "统计日期", "日期")
+
+
+class ActualsSource(Protocol):
+    """Anything that can give actuals for a plan as of a date (see module docstring)."""
+
+    label: str  # shown in the report, e.g. file name or 示例数据
+
+    def actuals(self, plan: Plan, as_of: date) -> pl.DataFrame: ...
+
+
+@dataclass
+class FrameActuals:
+    frame: pl.DataFrame
+    label: str = "内存数据"
+
+    def actuals(self, plan: Plan, as_of: date) -> pl.DataFrame:
+        return self.frame
+
+
+def _norm(text: object) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
+
+
+def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
+    wanted = {_norm(n) for n in names}
+    for c in columns:
+        if _norm(c) in wanted:
+            return c
+    return None
+
+
+@dataclass
+class FileActuals:
+    path: Path
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.path.name
+
+    def actuals(self, plan: Plan, as_of: date) -> pl.DataFrame:
+        path = self.path
+        if not path.is_file():
+            raise InputFileError(f"实际完成数文件不存在：{path}", "actuals file not found")
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            try:
+                raw = path.read_bytes()
+                try:
+                    text = raw.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    text = raw.decode("gb18030")
+                frame = pl.read_csv(text.encode("utf-8"), infer_schema=False)
+            except (pl.exceptions.PolarsError, UnicodeDecodeError) as e:
+                raise InputFileError(f"无法读取 CSV：{path.name}", str(e)) from e
+            return self._long(frame)
+        if suffix in (".xlsx", ".xlsm"):
+            try:
+                frame = pl.read_excel(path, infer_schema_length=0)
+            except (pl.exceptions.PolarsError, OSError, ValueError) as e:
+                raise InputFileError(f"无法读取 xlsx：{path.name}", str(e)) from e
+            if _pick(frame.columns, UNIT_COLS) and _pick(frame.columns, INDICATOR_COLS):
+                return self._long(frame)
+            return self._wide(plan)
+        raise InputFileError(
+            f"实际完成数文件须为 .csv 或 .xlsx：{path.name}", "actuals must be csv or xlsx"
+        )
+
+    def _long(self, frame: pl.DataFrame) -> pl.DataFrame:
+        cols = frame.columns
+        u, i, v = _pick(cols, UNIT_COLS), _pick(cols, INDICATOR_COLS), _pick(cols, VALUE_COLS)
+        missing = [
+            n for n, c in (("unit/单位", u), ("indicator/指标", i), ("value/完成数", v)) if not c
+        ]
+        if missing:
+            raise DataError(
+                f"实际完成数文件缺少列：{'、'.join(missing)}（{self.path.name}）",
+                f"missing columns {missing}",
+            )
+        assert u and i and v
+        sel = [pl.col(u).alias("unit"), pl.col(i).alias("indicator"), pl.col(v).alias("value")]
+        a = _pick(cols, AS_OF_COLS)
+        if a:
+            sel.append(pl.col(a).alias("as_of"))
+        return frame.select(sel)
+
+    def _wide(self, plan: Plan) -> pl.DataFrame:
+        from canbao.plan.xlsx_io import read_targets
+
+        res = read_targets(self.path, plan.period.code)
+        return pl.DataFrame(
+            {
+                "unit": [t.unit for t in res.targets],
+                "indicator": [t.indicator for t in res.targets],
+                "value": [str(t.value) for t in res.targets],
+            }
+        )
+
+
+def _parse_value(raw: object, ind: Indicator) -> Decimal:
+    if isinstance(raw, bool):
+        raise ValueError
+    if isinstance(raw, float):
+        return Decimal(repr(raw))
+    text = _norm(raw).replace(",", "")
+    pct = text.endswith("%")
+    if pct:
+        text = text[:-1]
+    out = Decimal(text)
+    if not out.is_finite():
+        raise ValueError
+    if pct:
+        if ind.measure != "ratio":
+            raise ValueError
+        out = out / 100
+    return out
+
+
+def _as_date(raw: object) -> date | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, date):
+        return raw
+    return date.fromisoformat(str(raw).strip()[:10])
+
+
+def normalize_actuals(frame: pl.DataFrame, as_of: date, source: str = "") -> ActualsMap:
+    """Validate an actuals frame and reduce it to {(unit, indicator): value} as of ``as_of``.
+
+    Units and indicators may be codes or Chinese names. Rows dated after ``as_of`` are ignored;
+    among the rest the latest row per (unit, indicator) wins (rows without date count as
+    ``as_of``). Errors name the row (1-based data row)."""
+    for col in ("unit", "indicator", "value"):
+        if col not in frame.columns:
+            raise DataError(f"实际完成数缺少列 {col}", f"actuals frame lacks column {col}")
+    has_date = "as_of" in frame.columns
+    best: dict[tuple[str, str], tuple[date, Decimal]] = {}
+    errors: list[str] = []
+    rows = frame.select(["unit", "indicator", "value", *(["as_of"] if has_date else [])])
+    for n, row in enumerate(rows.iter_rows(), start=1):  # small: units × indicators
+        unit_raw, ind_raw, val_raw = row[0], row[1], row[2]
+        if unit_raw is None and ind_raw is None:
+            continue
+        u = resolve_unit(unit_raw)
+        ind = resolve_indicator(ind_raw)
+        if u is None:
+            errors.append(f"第{n}行 未知单位“{unit_raw}”")
+            continue
+        if ind is None:
+            errors.append(f"第{n}行 未知指标“{ind_raw}”")
+            continue
+        if val_raw is None or _norm(val_raw) in ("", "-"):
+            continue
+        try:
+            value = normalize_base(ind.measure, _parse_value(val_raw, ind))
+        except (ValueError, InvalidOperation):
+            errors.append(f"第{n}行 完成数不是数字：“{val_raw}”")
+            continue
+        try:
+            day = (_as_date(row[3]) if has_date else None) or as_of
+        except ValueError:
+            errors.append(f"第{n}行 日期无法识别：“{row[3]}”")
+            continue
+        if day > as_of:
+            continue
+        key = (u.code, ind.code)
+        if key not in best or best[key][0] <= day:
+            best[key] = (day, value)
+    if errors:
+        shown = "；".join(errors[:20])
+        raise DataError(f"实际完成数有误（{source or '数据'}）：{shown}", f"{len(errors)} bad rows")
+    return {k: v for k, (_, v) in best.items()}
+
+
+def default_actuals_source(data_dir: Path | None) -> ActualsSource | None:
+    """Actuals computed from the data directory's warehouse — not wired yet.
+
+    Coverage (enrolled.*) and collection (collected.*, clearance_rate.*, new_arrears_ratio.*)
+    will plug in here by returning an :class:`ActualsSource` whose ``actuals`` frame has the
+    columns described in the module docstring. Until then this returns None and reports need
+    ``--actuals``."""
+    return None

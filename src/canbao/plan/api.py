@@ -1,0 +1,88 @@
+"""Python API behind ``canbao plan …`` and ``canbao report`` (the CLI is a thin layer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from canbao.plan import catalog, xlsx_io
+from canbao.plan.actuals import ActualsSource, default_actuals_source, normalize_actuals
+from canbao.plan.indicators import indicator
+from canbao.plan.model import Plan
+from canbao.plan.progress import compute_progress
+from canbao.plan.report import ReportFiles, build_report, write_report
+
+
+def targets_json(plan: Plan) -> list[dict[str, object]]:
+    """[{"unit", "indicator", "value", "period"}]: value in base measure (persons, yuan,
+    fraction) as a JSON number (integers for persons/yuan when whole)."""
+    out: list[dict[str, object]] = []
+    for t in plan.targets:
+        v = t.value
+        value: object = int(v) if v == v.to_integral_value() else float(v)
+        out.append({"unit": t.unit, "indicator": t.indicator, "value": value, "period": t.period})
+    return out
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    path: Path
+    plan: Plan
+    n_targets: int
+    added: int
+    replaced: int
+    units: tuple[str, ...]
+    period: str
+
+
+def import_task_table(
+    xlsx: Path, data_dir: Path, plan_code: str = catalog.DEFAULT_PLAN
+) -> ImportSummary:
+    """Merge a 附件1 xlsx into the plan (stored or shipped; a new plan if neither) and store it."""
+    if catalog.exists(plan_code, data_dir):
+        base = catalog.load(plan_code, data_dir)
+    else:
+        shipped = catalog.shipped(catalog.DEFAULT_PLAN)
+        res = xlsx_io.read_targets(xlsx, shipped.period.code)
+        from dataclasses import replace
+
+        from canbao.plan.model import Period
+
+        year = int(res.period) if res.period.isdigit() else shipped.period.start.year
+        base = Plan(
+            code=plan_code,
+            title=f"{plan_code}（由任务分解表导入）",
+            period=Period(str(res.period), date(year, 1, 1), date(year, 12, 31), f"{year}年"),
+        )
+        base = replace(base)
+    merged, result, added, replaced = xlsx_io.import_into(base, xlsx)
+    path = catalog.save(merged, data_dir)
+    return ImportSummary(
+        path, merged, len(result.targets), added, replaced, result.units, result.period
+    )
+
+
+def make_report(
+    plan: Plan,
+    as_of: date,
+    out_dir: Path,
+    *,
+    actuals: ActualsSource | None = None,
+    data_dir: Path | None = None,
+    illustrative: bool = False,
+    pdf: bool = True,
+) -> ReportFiles:
+    source = actuals or default_actuals_source(data_dir)
+    amap = {}
+    label = ""
+    if source is not None:
+        amap = normalize_actuals(source.actuals(plan, as_of), as_of, source.label)
+        label = source.label
+    progress = compute_progress(plan, amap, as_of, actuals_label=label)
+    data = build_report(plan, progress, illustrative=illustrative)
+    return write_report(data, out_dir, pdf=pdf)
+
+
+def indicator_name(code: str) -> str:
+    return indicator(code).name

@@ -1,0 +1,153 @@
+"""Everything a 通报 shows, computed once and rendered as xlsx, HTML and PDF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from canbao.plan import fmt
+from canbao.plan.indicators import Indicator, indicators
+from canbao.plan.model import Plan
+from canbao.plan.narrative import Paragraph, narrative
+from canbao.plan.progress import Progress, ProgressRow
+from canbao.plan.ranking import COMPLETION_CAP, RankedUnit, rank_units
+from canbao.plan.report.svg import Bar, bar_chart
+from canbao.plan.units import CITY, CITY_LEVEL
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: str
+    compact: bool = False
+
+
+@dataclass
+class ReportData:
+    plan: Plan
+    progress: Progress
+    ranking: list[RankedUnit]
+    paragraphs: list[Paragraph]
+    title: str
+    subtitle: str
+    illustrative: bool
+    charts: list[Chart] = field(default_factory=list)
+
+    @property
+    def main_charts(self) -> list[Chart]:
+        return [c for c in self.charts if not c.compact]
+
+    @property
+    def small_charts(self) -> list[Chart]:
+        return [c for c in self.charts if c.compact]
+
+    @property
+    def as_of(self) -> date:
+        return self.progress.as_of
+
+    def unit_name(self, code: str) -> str:
+        return self.plan.unit(code).name
+
+    def group_name(self, code: str) -> str:
+        g = self.plan.supervision_group_of(code)
+        return g.name if g else ""
+
+    def ranking_rows(self) -> list[dict[str, Any]]:
+        tp = self.progress.time_progress
+        rows = []
+        for r in self.ranking:
+            flag = (
+                "后三位·通报"
+                if r.bottom
+                else (
+                    "前列·表扬"
+                    if r.top and r.score and r.score >= tp
+                    else ("前列" if r.top else "")
+                )
+            )
+            rows.append(
+                {
+                    "rank": r.rank,
+                    "unit": self.unit_name(r.unit),
+                    "group": self.group_name(r.unit),
+                    "score": r.score,
+                    "time_progress": tp if r.score is not None else None,
+                    "gap": (r.score - tp) if r.score is not None else None,
+                    "n": r.n_indicators,
+                    "flag": flag,
+                    "top": r.top,
+                    "bottom": r.bottom,
+                }
+            )
+        return rows
+
+    def detail_rows(self, units: list[str] | None = None) -> list[ProgressRow]:
+        order = {u.code: i for i, u in enumerate(self.plan.units)}
+        ind_order = {ind.code: i for i, ind in enumerate(indicators())}
+        rows = [r for r in self.progress.rows if units is None or r.unit in units]
+        return sorted(rows, key=lambda r: (order.get(r.unit, 999), ind_order[r.indicator]))
+
+    def city_rows(self) -> list[ProgressRow]:
+        return self.detail_rows([CITY, CITY_LEVEL])
+
+    def county_indicators(self) -> list[Indicator]:
+        """Indicators with a target for at least one ranked unit (the columns of the matrix)."""
+        ranked = {u.code for u in self.plan.ranked_units()}
+        have = {r.indicator for r in self.progress.rows if r.unit in ranked}
+        return [i for i in indicators() if i.code in have]
+
+    def matrix(self) -> list[tuple[str, list[ProgressRow | None]]]:
+        inds = self.county_indicators()
+        out = []
+        for u in self.plan.ranked_units():
+            out.append((u.name, [self.progress.row(u.code, i.code) for i in inds]))
+        return out
+
+
+def _kind(r: RankedUnit) -> str:
+    return "bottom" if r.bottom else ("top" if r.top else "normal")
+
+
+def build_report(
+    plan: Plan, progress: Progress, *, illustrative: bool = False, n_bottom: int = 3
+) -> ReportData:
+    units = [u.code for u in plan.ranked_units()]
+    ranking = rank_units(progress, units, n_bottom=n_bottom) if progress.has_actuals else []
+    label = progress.period.label or progress.period.code
+    title = f"{label}全市社会保险扩面征缴工作进展情况通报"
+    d = progress.as_of
+    subtitle = f"截至{d.year}年{d.month}月{d.day}日"
+    if illustrative:
+        subtitle += "　示例数据（合成的任务分解与完成数，非真实统计）"
+    elif progress.actuals_label:
+        subtitle += f"　完成数来源：{progress.actuals_label}"
+    data = ReportData(
+        plan, progress, ranking, narrative(plan, progress, ranking), title, subtitle, illustrative
+    )
+    tp = progress.time_progress
+    if ranking:
+        bars = [Bar(plan.unit(r.unit).name, r.score, _kind(r)) for r in ranking]
+        data.charts.append(
+            Chart(
+                "综合完成率",
+                bar_chart(
+                    f"各县（市、区）综合完成率（单项封顶{fmt.pct(COMPLETION_CAP, 0)}）",
+                    bars,
+                    reference=tp,
+                ),
+            )
+        )
+        for ind in data.county_indicators():
+            if not ind.cumulative:
+                continue
+            rows = [(u, progress.row(u.code, ind.code)) for u in plan.ranked_units()]
+            vals = [(u, r) for u, r in rows if r is not None and r.completion is not None]
+            if not vals:
+                continue
+            vals.sort(key=lambda x: -(x[1].completion or Decimal(0)))
+            bars = [Bar(u.name, r.completion, "behind" if r.behind else "normal") for u, r in vals]
+            svg = bar_chart(f"{ind.name}完成率", bars, reference=tp, compact=True)
+            data.charts.append(Chart(ind.name, svg, compact=True))
+    return data

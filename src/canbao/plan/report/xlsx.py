@@ -1,0 +1,159 @@
+"""The 通报 as a formatted workbook (Chinese sheet names, frozen headers, number formats)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from canbao.plan import xlsx_style as st
+from canbao.plan.indicators import from_base
+from canbao.plan.report.data import ReportData
+from canbao.plan.report.definitions import DEFINITIONS
+
+PCT = "0.0%"
+NUM = "#,##0.00"
+
+
+def _title(ws: Worksheet, data: ReportData, width: int, title: str) -> None:
+    ws.cell(row=1, column=1, value=title).font = st.TITLE_FONT
+    ws.cell(row=1, column=1).alignment = st.CENTER
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    ws.row_dimensions[1].height = 28
+    ws.cell(row=2, column=1, value=data.subtitle).font = st.GREY
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+
+
+def _headers(ws: Worksheet, row: int, headers: Sequence[tuple[str, float]]) -> None:
+    for c, (h, w) in enumerate(headers, start=1):
+        st.header_cell(ws, row, c, h)
+        ws.column_dimensions[get_column_letter(c)].width = w
+    ws.freeze_panes = ws.cell(row=row + 1, column=1)
+
+
+def _sheet_text(ws: Worksheet, data: ReportData) -> None:
+    _title(ws, data, 8, data.title)
+    ws.column_dimensions["A"].width = 12
+    for c in "BCDEFGH":
+        ws.column_dimensions[c].width = 14
+    r = 4
+    tp = data.progress
+    ws.cell(row=r, column=1, value="时间进度").font = st.BOLD
+    ws.cell(row=r, column=2, value=tp.time_progress).number_format = PCT
+    ws.cell(row=r, column=3, value="实施阶段").font = st.BOLD
+    ws.cell(row=r, column=4, value=tp.phase.name if tp.phase else "—")
+    r += 2
+    for p in data.paragraphs:
+        ws.cell(row=r, column=1, value=p.heading).font = st.BOLD
+        cell = ws.cell(row=r, column=2, value=p.text)
+        cell.font = st.PLAIN
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=8)
+        ws.row_dimensions[r].height = max(18, 15 * (len(p.text) // 48 + 1))
+        r += 1
+    ws.freeze_panes = "A3"
+
+
+def _sheet_ranking(ws: Worksheet, data: ReportData) -> None:
+    headers = [
+        ("排名", 7), ("单位", 14), ("督导组", 13), ("综合完成率", 12), ("时间进度", 11),
+        ("差距", 10), ("计入指标数", 11), ("标记", 14),
+    ]  # fmt: skip
+    _title(ws, data, len(headers), "各县（市、区）综合完成率排名")
+    _headers(ws, 3, headers)
+    for i, row in enumerate(data.ranking_rows(), start=4):
+        vals = [
+            (row["rank"], None), (row["unit"], None), (row["group"], None),
+            (row["score"], PCT), (row["time_progress"], PCT), (row["gap"], PCT),
+            (row["n"], "0"), (row["flag"], None),
+        ]  # fmt: skip
+        for c, (v, f) in enumerate(vals, start=1):
+            st.body_cell(ws, i, c, v if v is not None else "—", f)
+            if row["bottom"]:
+                ws.cell(row=i, column=c).fill = st.RED_FILL
+            elif row["top"]:
+                ws.cell(row=i, column=c).fill = st.GREEN_FILL
+    if not data.ranking:
+        ws.cell(row=4, column=1, value="暂无完成数据，不作排名。")
+
+
+def _sheet_detail(ws: Worksheet, data: ReportData) -> None:
+    headers = [
+        ("单位", 12), ("指标", 30), ("要求", 8), ("计量单位", 9), ("目标", 14), ("完成数", 14),
+        ("完成率", 10), ("进度要求", 10), ("差距", 10), ("是否达标", 9),
+    ]  # fmt: skip
+    _title(ws, data, len(headers), "各单位各项指标完成情况")
+    _headers(ws, 3, headers)
+    for i, r in enumerate(data.detail_rows(), start=4):
+        ind = r.ind
+        vals = [
+            (data.unit_name(r.unit), None),
+            (ind.name, None),
+            ("不低于" if ind.direction == "minimum" else "不超过", None),
+            (ind.display_unit, None),
+            (
+                from_base(ind, r.target) / (100 if ind.measure == "ratio" else 1),
+                PCT if ind.measure == "ratio" else NUM,
+            ),
+            (
+                (from_base(ind, r.actual) / (100 if ind.measure == "ratio" else 1))
+                if r.actual is not None
+                else "—",
+                PCT if ind.measure == "ratio" else NUM,
+            ),
+            (r.completion if r.completion is not None else "—", PCT),
+            (r.benchmark, PCT),
+            (r.gap if r.gap is not None else "—", PCT),
+            ("—" if r.met is None else ("是" if r.met else "否"), None),
+        ]
+        for c, (v, f) in enumerate(vals, start=1):
+            st.body_cell(ws, i, c, v, f)
+        if r.behind:
+            ws.cell(row=i, column=9).fill = st.RED_FILL
+
+
+def _sheet_matrix(ws: Worksheet, data: ReportData) -> None:
+    inds = data.county_indicators()
+    headers = [("单位", 12)] + [(i.name, 14) for i in inds]
+    _title(ws, data, max(2, len(headers)), "各县（市、区）分项完成率")
+    _headers(ws, 3, headers)
+    ws.row_dimensions[3].height = 45
+    ws.freeze_panes = "B4"
+    for i, (name, cells) in enumerate(data.matrix(), start=4):
+        st.body_cell(ws, i, 1, name)
+        for c, r in enumerate(cells, start=2):
+            v = r.completion if r is not None and r.completion is not None else "—"
+            st.body_cell(ws, i, c, v, PCT)
+            if r is not None and r.behind:
+                ws.cell(row=i, column=c).fill = st.RED_FILL
+
+
+def _sheet_definitions(ws: Worksheet) -> None:
+    st.header_cell(ws, 1, 1, "口径")
+    st.header_cell(ws, 1, 2, "说明")
+    ws.column_dimensions["A"].width = 16
+    ws.column_dimensions["B"].width = 100
+    for i, (k, v) in enumerate(DEFINITIONS, start=2):
+        st.body_cell(ws, i, 1, k)
+        st.body_cell(ws, i, 2, v)
+        ws.cell(row=i, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "A2"
+
+
+def write_xlsx(data: ReportData, path: Path) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "通报"
+    _sheet_text(ws, data)
+    _sheet_ranking(wb.create_sheet("综合排名"), data)
+    _sheet_detail(wb.create_sheet("完成情况明细"), data)
+    _sheet_matrix(wb.create_sheet("县区分项完成率"), data)
+    _sheet_definitions(wb.create_sheet("指标口径"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from canbao.ingest import api, normalize
+from canbao.ingest.batches import ingest_file
+from canbao.standards import credit_code
+from tests.ingest.helpers import write_csv
+
+
+def test_money_known_answers() -> None:
+    s = pl.DataFrame(
+        {"m": ["3000", "3,000.5", "￥12.345", "12.344", "-1.2", "1.2.3", "abc", None, "0.07元"]}
+    )
+    got = s.select(normalize.parse_money(pl.col("m"))).to_series().to_list()
+    assert got == [300000, 300050, 1235, 1234, -120, None, None, None, 7]
+
+
+@given(st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=2))
+def test_money_exact_for_two_decimals(d: Decimal) -> None:
+    got = pl.DataFrame({"m": [str(d)]}).select(normalize.parse_money(pl.col("m"))).item()
+    assert got == int(d * 100)
+
+
+def test_dates_and_periods() -> None:
+    s = pl.DataFrame(
+        {
+            "d": [
+                "2017-3-5",
+                "2017年3月5日",
+                "20170305",
+                "2017/03/05 00:00:00",
+                "42799",
+                "2017-02-30",
+                "2017-03",
+                None,
+            ]
+        }
+    )
+    dates = s.select(normalize.parse_date(pl.col("d"))).to_series().to_list()
+    d = dt.date(2017, 3, 5)
+    assert dates == [d, d, d, d, d, None, None, None]
+    p = pl.DataFrame(
+        {"p": ["201703", "2017-3", "2017年03月", "2017.03", "2017-03-01", "201713", "x"]}
+    )
+    assert p.select(normalize.parse_period(pl.col("p"))).to_series().to_list() == [
+        "2017-03", "2017-03", "2017-03", "2017-03", "2017-03", None, None,
+    ]  # fmt: skip
+
+
+def test_payment_file_with_org_codes(tmp_path: Path) -> None:
+    uscc = credit_code.make_uscc("9", "1", "360402", "MA35X000")
+    org_only = "MA35X001" + credit_code.compute_org_check("MA35X001")
+    path = write_csv(tmp_path / "pay.csv", [
+        "单位名称,统一社会信用代码,组织机构代码,费款所属期,险种,应缴金额,实缴金额,到账日期",
+        f"九江甲有限公司,{uscc},,201703,企业职工基本养老保险,1000.00,800,2017-04-10",
+        f"九江乙厂,,{org_only[:8]}-{org_only[8]},2017年3月,工伤保险,50,50,",
+        "九江丙公司,,,,失业,1,1,",  # no period: quarantined
+        "合计,,,,,1051,851,",
+    ], encoding="gb18030")  # fmt: skip
+    data = tmp_path / "data"
+    res = ingest_file(data, path, source="tax_si", kind="payment", as_of="2017-04-30")
+    assert (res.batch.accepted, res.batch.quarantined) == (2, 2)
+    df = api.current_records(data, "payment").collect().sort("row")
+    assert df["credit_code"].to_list() == [uscc, None]
+    assert df["org_code"].to_list() == [uscc[8:17], org_only]
+    assert df["cc_valid"].to_list() == [True, False]  # absent credit code: not valid
+    assert df["scheme"].to_list() == ["employee_pension", "work_injury"]
+    assert df["due"].to_list() == [100000, 5000] and df["paid"].to_list() == [80000, 5000]
+    assert df["period"].to_list() == ["2017-03", "2017-03"]
+    assert df["employer_name_key"][0] is not None
+    q = api.current_quarantine(data, "payment").collect().sort("row")
+    assert q["reason"].to_list() == ["period_invalid", "summary_row"]

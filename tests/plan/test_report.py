@@ -66,7 +66,7 @@ def test_xlsx_report_formatting(plan: Plan, tmp_path: Path) -> None:
     html = files.html.read_text(encoding="utf-8")
     assert html.count("<svg") == 13  # composite + 12 cumulative indicators
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
-    assert "【示例数据】" in html and "综合完成率" in html
+    assert 'class="sub demo">截至2017年9月30日　示例数据' in html and "综合完成率" in html
 
 
 def test_report_without_actuals_lists_targets_only(tmp_path: Path) -> None:

@@ -113,7 +113,8 @@ def import_cmd(
     s = api.import_task_table(file, _dd(data_dir), plan)
     console.print(
         f"已导入 {s.n_targets} 项目标（新增 {s.added}，修改 {s.replaced}），"
-        f"{len(s.units)} 个单位，期间 {s.period} → {s.path}"
+        f"{len(s.units)} 个单位，期间 {s.period} → {s.path}",
+        soft_wrap=True,
     )
 
 
@@ -131,7 +132,7 @@ def template(
     """
     p = catalog.load(plan, _dd(data_dir)) if plan else None
     path = xlsx_io.write_template(out, p)
-    console.print(f"已生成任务分解表模板：{path}")
+    console.print(f"已生成任务分解表模板：{path}", soft_wrap=True)
 
 
 @app.command("report")
@@ -166,8 +167,8 @@ def report(
     files = api.make_report(
         p, day, out, actuals=source, data_dir=dd, illustrative=illustrative, pdf=not no_pdf
     )
-    console.print(f"Excel：{files.xlsx}\nHTML：{files.html}")
+    console.print(f"Excel：{files.xlsx}\nHTML：{files.html}", soft_wrap=True)
     if files.pdf:
-        console.print(f"PDF：{files.pdf}")
+        console.print(f"PDF：{files.pdf}", soft_wrap=True)
     if files.pdf_error is not None:
         raise files.pdf_error

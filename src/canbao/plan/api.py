@@ -9,7 +9,7 @@ from pathlib import Path
 from canbao.plan import catalog, xlsx_io
 from canbao.plan.actuals import ActualsSource, default_actuals_source, normalize_actuals
 from canbao.plan.indicators import indicator
-from canbao.plan.model import Plan
+from canbao.plan.model import Period, Plan
 from canbao.plan.progress import compute_progress
 from canbao.plan.report import ReportFiles, build_report, write_report
 
@@ -42,20 +42,14 @@ def import_task_table(
     """Merge a 附件1 xlsx into the plan (stored or shipped; a new plan if neither) and store it."""
     if catalog.exists(plan_code, data_dir):
         base = catalog.load(plan_code, data_dir)
-    else:
-        shipped = catalog.shipped(catalog.DEFAULT_PLAN)
-        res = xlsx_io.read_targets(xlsx, shipped.period.code)
-        from dataclasses import replace
-
-        from canbao.plan.model import Period
-
-        year = int(res.period) if res.period.isdigit() else shipped.period.start.year
+    else:  # a new plan made of the sheet alone (Jiujiang units, calendar-year period)
+        period = xlsx_io.read_targets(xlsx).period
+        year = int(period) if period.isdigit() else date.today().year
         base = Plan(
             code=plan_code,
             title=f"{plan_code}（由任务分解表导入）",
-            period=Period(str(res.period), date(year, 1, 1), date(year, 12, 31), f"{year}年"),
+            period=Period(str(year), date(year, 1, 1), date(year, 12, 31), f"{year}年"),
         )
-        base = replace(base)
     merged, result, added, replaced = xlsx_io.import_into(base, xlsx)
     path = catalog.save(merged, data_dir)
     return ImportSummary(

@@ -173,7 +173,7 @@ class ImportResult:
     period: str
     sheet: str
     columns: dict[str, str]  # indicator code → display unit used in the sheet
-    units: tuple[str, ...]  # unit codes with at least one row
+    units: tuple[str, ...]  # unit codes with at least one target
 
 
 class _Sheet:
@@ -411,7 +411,7 @@ def read_targets(path: Path, default_period: str = "2017", *, max_errors: int = 
         period,
         ws.title,
         {ind.code: unit for ind, _, unit in columns.values()},
-        tuple(unit_rows),
+        tuple(dict.fromkeys(t.unit for t in targets)),
     )
 
 

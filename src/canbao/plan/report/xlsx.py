@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -11,12 +12,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from canbao.plan import xlsx_style as st
-from canbao.plan.indicators import from_base
+from canbao.plan.indicators import Indicator, from_base
 from canbao.plan.report.data import ReportData
 from canbao.plan.report.definitions import DEFINITIONS
 
 PCT = "0.0%"
-NUM = "#,##0.00"
+NUM = "#,##0.00##"
 
 
 def _title(ws: Worksheet, data: ReportData, width: int, title: str) -> None:
@@ -81,6 +82,13 @@ def _sheet_ranking(ws: Worksheet, data: ReportData) -> None:
         ws.cell(row=4, column=1, value="暂无完成数据，不作排名。")
 
 
+def _shown(ind: Indicator, v: Decimal | None) -> object:
+    """Display value: 万人/万元 for counts and money, the fraction itself for ratios (% format)."""
+    if v is None:
+        return "—"
+    return v if ind.measure == "ratio" else from_base(ind, v)
+
+
 def _sheet_detail(ws: Worksheet, data: ReportData) -> None:
     headers = [
         ("单位", 12), ("指标", 30), ("要求", 8), ("计量单位", 9), ("目标", 14), ("完成数", 14),
@@ -90,21 +98,14 @@ def _sheet_detail(ws: Worksheet, data: ReportData) -> None:
     _headers(ws, 3, headers)
     for i, r in enumerate(data.detail_rows(), start=4):
         ind = r.ind
-        vals = [
+        ratio = ind.measure == "ratio"
+        vals: list[tuple[object, str | None]] = [
             (data.unit_name(r.unit), None),
             (ind.name, None),
             ("不低于" if ind.direction == "minimum" else "不超过", None),
             (ind.display_unit, None),
-            (
-                from_base(ind, r.target) / (100 if ind.measure == "ratio" else 1),
-                PCT if ind.measure == "ratio" else NUM,
-            ),
-            (
-                (from_base(ind, r.actual) / (100 if ind.measure == "ratio" else 1))
-                if r.actual is not None
-                else "—",
-                PCT if ind.measure == "ratio" else NUM,
-            ),
+            (_shown(ind, r.target), PCT if ratio else NUM),
+            (_shown(ind, r.actual), PCT if ratio else NUM),
             (r.completion if r.completion is not None else "—", PCT),
             (r.benchmark, PCT),
             (r.gap if r.gap is not None else "—", PCT),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -222,3 +223,39 @@ def test_normalize_actuals_rejects_unknowns() -> None:
     with pytest.raises(Exception, match="第1行 未知单位“火星县”.*第2行 未知指标") as ei:
         normalize_actuals(bad, date(2017, 9, 30))
     assert type(ei.value).__name__ == "DataError"
+
+
+def test_file_actuals_xlsx_long_and_wide_and_gb18030_csv(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from canbao.plan import catalog, xlsx_io
+    from canbao.plan.actuals import FileActuals
+
+    plan = catalog.shipped("jiujiang-2017")
+    day = date(2017, 9, 30)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["单位", "指标", "完成数", "截至日期"])
+    ws.append(["九江县", "城镇职工基本养老保险参保人数", 30000, date(2017, 9, 30)])
+    ws.append(["开发区", "collected.medical", 12345.5, None])
+    ws.append(["全市", "清欠率民营私营企业", "85%", None])
+    long_xlsx = tmp_path / "long.xlsx"
+    wb.save(long_xlsx)
+    got = normalize_actuals(FileActuals(long_xlsx).actuals(plan, day), day)
+    assert got == {
+        ("360404", "enrolled.employee_pension"): D(30_000),
+        ("devzone", "collected.medical"): D("12345.5"),
+        ("city", "clearance_rate.private"): D("0.85"),
+    }
+    wide = xlsx_io.write_template(tmp_path / "wide.xlsx", plan)  # 附件1 layout
+    got = normalize_actuals(FileActuals(wide).actuals(plan, day), day)
+    assert got[("city", "collected.employee_pension")] == D(3_096_000_000)
+    assert len(got) == 32
+    csv = tmp_path / "gbk.csv"
+    csv.write_bytes("单位,指标,完成数\n瑞昌市,失业保险参保人数,4567\n".encode("gb18030"))
+    got = normalize_actuals(FileActuals(csv).actuals(plan, day), day)
+    assert got == {("360481", "enrolled.unemployment"): D(4567)}
+    with pytest.raises(Exception, match="缺少列"):
+        csv.write_text("单位,数值x\n瑞昌市,1\n", encoding="utf-8")
+        FileActuals(csv).actuals(plan, day)

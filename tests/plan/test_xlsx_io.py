@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from canbao.errors import DataError, InputFileError
 from canbao.plan import catalog, sample, xlsx_io
-from canbao.plan.indicators import indicator, to_base
+from canbao.plan.indicators import indicator, indicators, to_base
 from canbao.plan.model import Plan
+from canbao.plan.units import jiujiang_units
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +176,50 @@ def test_hand_typed_fujian1_without_code_row(tmp_path: Path) -> None:
         ("devzone", "enrolled.employee_pension"): Decimal(10_000),
         ("devzone", "collected.employee_pension"): Decimal(30_000_000),
     }
+
+
+_IND_CODES = [i.code for i in indicators()]
+_UNIT_CODES = [u.code for u in jiujiang_units()]
+
+
+@st.composite
+def _targets(draw: st.DrawFn) -> list[tuple[str, str, Decimal]]:
+    keys = draw(
+        st.lists(
+            st.tuples(st.sampled_from(_UNIT_CODES), st.sampled_from(_IND_CODES)),
+            min_size=1,
+            max_size=25,
+            unique=True,
+        )
+    )
+    out = []
+    for unit, code in keys:
+        measure = indicator(code).measure
+        if measure == "persons":
+            v = Decimal(draw(st.integers(0, 50_000_000)))
+        elif measure == "yuan":
+            v = Decimal(draw(st.integers(0, 10**12))) / 100  # fen precision
+        else:
+            v = Decimal(draw(st.integers(0, 2_000_000))) / 1_000_000
+        out.append((unit, code, v))
+    return out
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_targets())
+def test_round_trip_property(tmp_path: Path, targets: list[tuple[str, str, Decimal]]) -> None:
+    from canbao.plan.indicators import normalize_base
+    from canbao.plan.model import Period, Target
+
+    plan = Plan(
+        code="p",
+        title="p",
+        period=Period("2019", date(2019, 1, 1), date(2019, 12, 31)),
+        targets=tuple(Target(u, c, "2019", v) for u, c, v in targets),
+    )
+    path = xlsx_io.write_template(tmp_path / "p.xlsx", plan)
+    got = {(t.unit, t.indicator, t.period): t.value for t in xlsx_io.read_targets(path).targets}
+    want = {(u, c, "2019"): normalize_base(indicator(c).measure, v) for u, c, v in targets}
+    assert got == want

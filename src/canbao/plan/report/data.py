@@ -111,8 +111,11 @@ def _kind(r: RankedUnit) -> str:
 
 
 def build_report(
-    plan: Plan, progress: Progress, *, illustrative: bool = False, n_bottom: int = 3
+    plan: Plan, progress: Progress, *, illustrative: bool = False, n_bottom: int | None = None
 ) -> ReportData:
+    """Rank, narrate and chart ``progress``; ``n_bottom`` defaults to the plan's rule (后3位)."""
+    if n_bottom is None:
+        n_bottom = int(plan.document.get("bottom_n", 3))
     units = [u.code for u in plan.ranked_units()]
     ranking = rank_units(progress, units, n_bottom=n_bottom) if progress.has_actuals else []
     label = progress.period.label or progress.period.code

@@ -35,8 +35,20 @@ def _source() -> Source:
         {"id": B, "name": "王伟", "sex": "M", "birth_date": "1980-01-01", "household_id": "H2"},
         {"id": C, "name": "李  娜", "sex": "F", "birth_date": "1955-05-05", "household_id": "H3"},
         {"id": KID, "name": "王小明", "sex": "M", "birth_date": "2005-06-06", "household_id": "H1"},
-        {"id": TWIN1, "name": "陈思远", "sex": "M", "birth_date": "1990-03-03", "household_id": "H4"},
-        {"id": TWIN2, "name": "陈思齐", "sex": "M", "birth_date": "1990-03-03", "household_id": "H4"},
+        {
+            "id": TWIN1,
+            "name": "陈思远",
+            "sex": "M",
+            "birth_date": "1990-03-03",
+            "household_id": "H4",
+        },
+        {
+            "id": TWIN2,
+            "name": "陈思齐",
+            "sex": "M",
+            "birth_date": "1990-03-03",
+            "household_id": "H4",
+        },
         {"id": OLD, "name": "赵老", "sex": "F", "birth_date": "1949-12-31", "household_id": "H5"},
     ]
     for r in pop:

@@ -21,7 +21,12 @@ def _month2(src: Source) -> Source:
             {"id": NEW, "name": "周敏", "scheme": "resident_medical"},
             {"id": None, "name": "周敏", "birth_date": "1977-07-07", "scheme": "resident_medical"},
             {"id": base.C, "name": "李娜", "scheme": "resident_medical"},
-            {"id": None, "name": "王小明", "birth_date": "2005-06-06", "scheme": "resident_medical"},
+            {
+                "id": None,
+                "name": "王小明",
+                "birth_date": "2005-06-06",
+                "scheme": "resident_medical",
+            },
         ],
         "si_resident_medical",
         "b3",
@@ -75,15 +80,38 @@ def test_incremental_scores_only_new_nodes(tmp_path: Path) -> None:
     assert result.counts["nodes"] > n_before
 
 
-def test_review_decisions_are_respected(tmp_path: Path) -> None:
-    api.build(tmp_path, source=_month2(base._source()))
+def _with_namesake_query() -> Source:
+    src = _month2(base._source())
+    # no ID, the name and birthday of two trusted namesakes: the model must not guess
+    src.add(
+        "special_group",
+        [{"id": None, "name": "王伟", "birth_date": "1980-01-01", "county_code": "360402"}],
+        "civil_low_income",
+        "b5",
+    )
+    return src
+
+
+def test_ambiguous_namesake_goes_to_review_and_decision_is_respected(tmp_path: Path) -> None:
+    api.build(tmp_path, source=_with_namesake_query())
     items = api.review_items(tmp_path)
-    links_before = api.links(tmp_path)
-    if items.height == 0:  # nothing uncertain in this tiny city: decide a model pair directly
-        return
-    first = items.row(0, named=True)
-    api.decide(tmp_path, first["pair_id"], "different")
-    api.build(tmp_path, source=_month2(base._source()))
-    after = api.review_items(tmp_path)
-    assert first["pair_id"] not in after["pair_id"].to_list()
-    assert api.links(tmp_path).height == links_before.height
+    keys = {
+        (r["source"], r["row"]): r["person_key"] for r in api.links(tmp_path).iter_rows(named=True)
+    }
+    query_key = keys[("civil_low_income", 1)]
+    assert query_key not in (keys[("police_hukou", 1)], keys[("police_hukou", 2)])
+    mine = items.filter(pl.col("left_name") == "王伟")
+    assert mine.height >= 1, "the namesake query must be queued for review"
+    target = mine.row(0, named=True)
+    api.decide(tmp_path, target["pair_id"], "same", note="核实为同一人")
+    api.build(tmp_path, source=_with_namesake_query())
+    keys2 = {
+        (r["source"], r["row"]): r["person_key"] for r in api.links(tmp_path).iter_rows(named=True)
+    }
+    owner = [
+        k
+        for k, v in keys2.items()
+        if k[0] == "police_hukou" and k[1] in (1, 2) and v == keys2[("civil_low_income", 1)]
+    ]
+    assert len(owner) == 1, "after the decision the record joins exactly the chosen person"
+    assert target["pair_id"] not in api.review_items(tmp_path)["pair_id"].to_list()

@@ -98,12 +98,24 @@ class ReportData:
         have = {r.indicator for r in self.progress.rows if r.unit in ranked}
         return [i for i in indicators() if i.code in have]
 
-    def matrix(self) -> list[tuple[str, list[ProgressRow | None]]]:
-        inds = self.county_indicators()
+    def matrix(
+        self, inds: list[Indicator] | None = None
+    ) -> list[tuple[str, list[ProgressRow | None]]]:
+        inds = self.county_indicators() if inds is None else inds
         out = []
         for u in self.plan.ranked_units():
             out.append((u.name, [self.progress.row(u.code, i.code) for i in inds]))
         return out
+
+    def matrix_groups(self) -> list[tuple[str, list[Indicator]]]:
+        """The county matrix split so each table fits an A4 page: 参保人数, 基金征缴, 比率."""
+        inds = self.county_indicators()
+        groups = [
+            ("参保人数完成率", [i for i in inds if i.category == "enrolled"]),
+            ("基金征缴完成率", [i for i in inds if i.category == "collected"]),
+            ("清欠率、新欠比例与争资完成率", [i for i in inds if not i.cumulative]),
+        ]
+        return [(title, g) for title, g in groups if g]
 
 
 def _kind(r: RankedUnit) -> str:

@@ -173,6 +173,8 @@ def test_document_numbers(plan: Plan) -> None:
     assert [a["no"] for a in doc["attachments"]] == [1, 2, 3, 4]
     assert doc["attachments"][0]["title"] == "2017年度九江市社会保险扩面征缴任务分解表"
     assert len(doc["supervision_content"]) == 6
+    assert "12333全国统一咨询日" in doc["publicity_events"]
+    assert doc["data_sharing_departments"] == ["公安", "工商", "税务", "民政", "统计"]
     assert plan.period.start == date(2017, 1, 1) and plan.period.end == date(2017, 12, 31)
 
 

@@ -34,6 +34,10 @@ def run_demo(out: Path) -> dict[str, str]:
     )
     where["身份证号与信用代码校验示例 (ID and credit-code checks)"] = str(path)
 
+    from canbao.ingest.demo import run_ingest_demo
+
+    where.update(run_ingest_demo(out))  # ingest OUT/city/manifest.json (after the synth step)
+
     from canbao.plan.demo import run_plan_demo
 
     where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报

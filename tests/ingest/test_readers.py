@@ -130,3 +130,25 @@ def test_parquet_reader(tmp_path: Path) -> None:
     df = _ingest(tmp_path, path, kind="death")
     assert df["death_date"].to_list() == [dt.date(2017, 1, 2), None]
     assert df["warnings"].to_list() == [[], ["death_date_invalid", "id_missing"]]
+
+
+def test_xlsx_date_cells_stored_as_serial_numbers(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["姓名", "身份证号码", "出生日期", "死亡日期"])
+    old = (dt.date(1920, 5, 1) - dt.date(1899, 12, 30)).days  # 7427: a 4-digit serial
+    ws.append(["甲", ID_A, old, 43000])
+    ws.append(["乙", ID_B, "1920-05-01", "2017-09-22"])
+    ws.append(["丙", ID_C, "7427", None])  # text, not a number: not a date
+    path = tmp_path / "d.xlsx"
+    wb.save(path)
+    df = _ingest(tmp_path, path, kind="death")
+    assert df["death_date"].to_list() == [dt.date(2017, 9, 22), dt.date(2017, 9, 22), None]
+    raw = readers.read_table(path, "death")
+    assert raw.numeric_cells("出生日期") is not None
+    recs = _ingest(tmp_path / "p", path, kind="population")
+    assert recs["birth_date"].to_list() == ["1920-05-01", "1920-05-01", None]
+    assert "birth_date_invalid" in recs["warnings"][2].to_list()

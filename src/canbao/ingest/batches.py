@@ -138,8 +138,17 @@ def ingest_file(
             f"身份证号码列“{f2c['id']}”中有 {int(numeric_id.sum())} 个单元格被 Excel 存为数字，号码可能已损坏（标记为 excel_number）"
         )
 
+    numeric_dates = {}
+    for f, col in f2c.items():
+        if f in normalize.DATE_FIELDS or f == "birth_date":
+            mask = raw.numeric_cells(col)
+            if mask is not None and mask.any():
+                numeric_dates[f] = mask
+
     step(2, STEPS[2])
-    records = normalize.normalize(text, kind, scheme=scheme, numeric_id=numeric_id)
+    records = normalize.normalize(
+        text, kind, scheme=scheme, numeric_id=numeric_id, numeric_cells=numeric_dates
+    )
 
     step(3, STEPS[3])
     reasons = validate.quarantine_reason(records, raw.data, kind)

@@ -82,9 +82,16 @@ def _date_text(expr: pl.Expr) -> pl.Expr:
     return t
 
 
-def parse_date(expr: pl.Expr) -> pl.Expr:
-    """Full dates only (Date or null): ISO-like, YYYYMMDD, and Excel serial day numbers."""
+def parse_date(expr: pl.Expr, excel_number: pl.Expr | None = None) -> pl.Expr:
+    """Full dates only (Date or null): ISO-like, YYYYMMDD, and Excel serial day numbers (any
+    cell Excel stored as a number when ``excel_number`` says so; otherwise 5-digit text)."""
     t = _date_text(expr)
+    if excel_number is not None:
+        n = t.str.extract(r"^(\d{1,6})(\.\d+)?$", 1).cast(pl.Int64, strict=False)
+        from_cell = pl.when(excel_number & n.is_between(1, 2_958_465)).then(
+            pl.lit(EXCEL_EPOCH) + pl.duration(days=n)
+        )
+        return pl.coalesce(from_cell.cast(pl.Date), parse_date(expr))
     dashed = t.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     compact = pl.when(t.str.contains(r"^\d{8}$")).then(t.str.to_date("%Y%m%d", strict=False))
     serial_n = pl.when(t.str.contains(r"^\d{5}(\.0+)?$")).then(
@@ -144,6 +151,34 @@ def parse_county(expr: pl.Expr) -> pl.Expr:
 # --- the whole frame ---------------------------------------------------------------------------
 
 
+def _join_warnings(parts: list[pl.Expr]) -> pl.Expr:
+    """Warning codes as one comma-joined text (much faster than building lists row by row)."""
+    if not parts:
+        return pl.lit(None, dtype=pl.Utf8)
+    joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
+
+
+def _dates(text: pl.Series, excel_number: pl.Series | None) -> tuple[pl.Series, pl.Series]:
+    """(full Date, year-month text) per value. ISO dates take a fast path; only the rest go
+    through the format-tolerant parser."""
+    full = text.str.to_date("%Y-%m-%d", strict=False)
+    ym = pl.Series(text.name, [None] * text.len(), dtype=pl.Utf8)
+    rest = full.is_null() & text.is_not_null()
+    if excel_number is not None:
+        rest = rest | (excel_number.fill_null(False) & text.is_not_null())
+    if not rest.any():
+        return full, ym
+    idx = rest.arg_true()
+    sub = pl.DataFrame({"x": text.gather(idx)})
+    num = None
+    if excel_number is not None:
+        sub = sub.with_columns(n=excel_number.fill_null(False).gather(idx))
+        num = pl.col("n")
+    parsed = sub.select(full=parse_date(pl.col("x"), num), ym=parse_year_month(pl.col("x")))
+    return full.scatter(idx, parsed["full"]), ym.scatter(idx, parsed["ym"])
+
+
 def _warn(code: str, cond: pl.Expr) -> pl.Expr:
     return pl.when(cond).then(pl.lit(code))
 
@@ -154,68 +189,83 @@ def normalize(
     *,
     scheme: str | None,
     numeric_id: pl.Series | None = None,
+    numeric_cells: Mapping[str, pl.Series] | None = None,
 ) -> pl.DataFrame:
     """``text`` has one Utf8 column per canonical field (null when the file lacks it), plus
-    ``row``. Returns typed fields, derived identity columns and ``warnings`` (list[str])."""
+    ``row``. Returns typed fields, derived identity columns and ``warnings`` (list[str]).
+    ``numeric_cells``: field → Boolean Series, cells an Excel file stored as numbers (a date
+    field's numbers are Excel serial days)."""
     fields = [f.name for f in kinds.FIELDS[kind]]
-    out = text.select("row", *fields)
+    numeric_cells = numeric_cells or {}
+    text = text.select("row", *[_clean(pl.col(f)).alias(f) for f in fields])
+    out = text
     exprs: list[pl.Expr] = []
     warns: list[pl.Expr] = []
     for f in fields:
         c = pl.col(f)
-        present = _clean(c).is_not_null()
-        if f in DATE_FIELDS:
-            full = parse_date(c)
-            ym = parse_year_month(c)
+        if text[f].null_count() == text.height:  # the file has no such column
+            if f == "birth_date":
+                exprs.append(pl.lit(None, dtype=pl.Utf8).alias(f))
+                exprs.append(pl.lit(None, dtype=pl.Date).alias("birth_date_value"))
+            elif f == "status" and kind == "enrollment":
+                # No status in the extract: enrolled as of the extract's as-of date.
+                exprs.append(pl.lit("active").alias(f))
+            elif f == "scheme":
+                exprs.append(pl.lit(scheme, dtype=pl.Utf8).alias(f))
+            else:
+                exprs.append(pl.lit(None, dtype=field_dtype(f)).alias(f))
+            continue
+        present = c.is_not_null()
+        num = numeric_cells.get(f)
+        if f in DATE_FIELDS or f == "birth_date":
+            full_s, ym_s = _dates(text[f], num)
+            full, ym = pl.lit(full_s), pl.lit(ym_s)
+            if f == "birth_date":
+                exprs.append(pl.coalesce(full.dt.strftime("%Y-%m-%d"), ym).alias("birth_date"))
+                exprs.append(full.alias("birth_date_value"))
+                warns.append(_warn("birth_date_invalid", present & full.is_null() & ym.is_null()))
+                continue
             # A year-month in a date field becomes the 1st of the month, flagged <field>_partial.
             value = pl.coalesce(full, pl.when(ym.is_not_null()).then((ym + "-01").str.to_date()))
             exprs.append(value.alias(f))
             warns.append(_warn(f"{f}_partial", full.is_null() & ym.is_not_null()))
             warns.append(_warn(f"{f}_invalid", present & full.is_null() & ym.is_null()))
-        elif f in MONEY_FIELDS:
-            exprs.append(parse_money(c).alias(f))
-            warns.append(_warn(f"{f}_invalid", present & parse_money(c).is_null()))
+            continue
+        if f in MONEY_FIELDS:
+            value = pl.lit(text.select(parse_money(c)).to_series())
+            name = f
         elif f in INT_FIELDS:
-            exprs.append(parse_int(c).alias(f))
-            warns.append(_warn(f"{f}_invalid", present & parse_int(c).is_null()))
+            value, name = parse_int(c), f
         elif f == "period":
-            exprs.append(parse_period(c).alias(f))
-            warns.append(_warn("period_invalid", present & parse_period(c).is_null()))
-        elif f == "birth_date":
-            full = parse_date(c)
-            ym = parse_year_month(c)
-            exprs.append(pl.coalesce(full.dt.strftime("%Y-%m-%d"), ym).alias("birth_date"))
-            exprs.append(full.alias("birth_date_value"))
-            warns.append(_warn("birth_date_invalid", present & full.is_null() & ym.is_null()))
+            value, name = pl.lit(text.select(parse_period(c)).to_series()), "period"
         elif f == "sex":
-            exprs.append(coded(c, kinds.SEX_VALUES).alias(f))
-            warns.append(_warn("sex_invalid", present & coded(c, kinds.SEX_VALUES).is_null()))
+            value, name = coded(c, kinds.SEX_VALUES), "sex"
         elif f == "status" and kind == "enrollment":
             st = coded(c, kinds.ENROLLMENT_STATUS)
-            # No status in the extract: enrolled as of the extract's as-of date.
             exprs.append(pl.when(present).then(st).otherwise(pl.lit("active")).alias(f))
             warns.append(_warn("status_invalid", present & st.is_null()))
+            continue
         elif f == "ownership":
-            exprs.append(coded(c, kinds.OWNERSHIP).alias(f))
-            warns.append(_warn("ownership_invalid", present & coded(c, kinds.OWNERSHIP).is_null()))
+            value, name = coded(c, kinds.OWNERSHIP), f
         elif f == "group":
-            exprs.append(coded(c, kinds.SPECIAL_GROUPS).alias(f))
-            warns.append(_warn("group_invalid", present & coded(c, kinds.SPECIAL_GROUPS).is_null()))
+            value, name = coded(c, kinds.SPECIAL_GROUPS), f
         elif f == "scheme":
             words = {k: [kinds.SCHEME_LABELS_ZH[k], *v] for k, v in kinds.SCHEME_VALUES.items()}
             sc = coded(c, words)
             exprs.append(pl.coalesce(sc, pl.lit(scheme, dtype=pl.Utf8)).alias(f))
             warns.append(_warn("scheme_invalid", present & sc.is_null()))
+            continue
         elif f == "county_code":
-            exprs.append(parse_county(c).alias(f))
-            warns.append(_warn("county_code_invalid", present & parse_county(c).is_null()))
+            value, name = parse_county(c), f
         elif f in ("id", "credit_code", "org_code"):
             exprs.append(c.alias(f))
+            continue
         else:
             exprs.append(_clean(c).alias(f))
-    out = out.with_columns(
-        *exprs, _w=pl.concat_list(warns) if warns else pl.lit([], pl.List(pl.Utf8))
-    )
+            continue
+        exprs.append(value.alias(f))
+        warns.append(_warn(f"{name}_invalid", present & value.is_null()))
+    out = out.with_columns(*exprs, _w=_join_warnings(warns))
 
     if kind in kinds.PERSON_KINDS:
         out = _person(out, numeric_id)
@@ -223,7 +273,12 @@ def normalize(
         out = _employer(out, kind)
     if "scheme" not in fields:
         out = out.with_columns(scheme=pl.lit(scheme, dtype=pl.Utf8))
-    out = out.with_columns(warnings=pl.col("_w").list.drop_nulls()).drop("_w")
+    w = pl.col("_w")
+    out = out.with_columns(
+        warnings=pl.when(w.is_not_null() & (w != ""))
+        .then(w.str.split(","))
+        .otherwise(pl.lit([], dtype=pl.List(pl.Utf8)))
+    ).drop("_w")
     return out
 
 
@@ -280,7 +335,7 @@ def _person(df: pl.DataFrame, numeric_id: pl.Series | None) -> pl.DataFrame:
                 & (pl.col("sex") != pl.col("id_sex"))
             ).then(pl.lit("sex_mismatch"))
         )
-    return df.with_columns(_w=pl.col("_w").list.concat(pl.concat_list(extra)))
+    return df.with_columns(_w=_join_warnings([pl.col("_w"), *extra]))
 
 
 def _employer(df: pl.DataFrame, kind: str) -> pl.DataFrame:
@@ -311,7 +366,7 @@ def _employer(df: pl.DataFrame, kind: str) -> pl.DataFrame:
             & pl.col("employer_name_norm").is_null()
         ).then(pl.lit("employer_missing")),
     ]
-    return df.with_columns(_w=pl.col("_w").list.concat(pl.concat_list(extra)))
+    return df.with_columns(_w=_join_warnings([pl.col("_w"), *extra]))
 
 
 def record_schema(kind: str) -> dict[str, pl.DataType]:

@@ -101,7 +101,7 @@ def review_items(data_dir: Path) -> pl.DataFrame:
                l.sex AS left_sex, rn.sex AS right_sex,
                l.county_code AS left_county, rn.county_code AS right_county,
                p.mw_id, p.mw_name, p.mw_tf_adj_name, p.mw_birth, p.mw_sex, p.mw_county,
-               p.mw_household
+               p.mw_household, p.mw_phone, p.mw_employer
         FROM r
         JOIN nodes l ON l.node_id = r.left_key
         LEFT JOIN nodes rn ON rn.node_id = r.right_node

@@ -2,11 +2,12 @@
 
 Rules (one place):
 - An unresolved record (B node) joins the trusted person (A) it matches best, if that match is at
-  or above the upper threshold and no other trusted person is within ``MARGIN`` match weight of it
-  (namesakes: same name and birthday, both trusted, are never guessed between: review).
+  or above the upper threshold ``UPPER`` and no other trusted person is within ``MARGIN`` match weight of it
+  (namesakes: same name and birthday, both trusted, are never guessed between: review), and
+  neither the names nor the ID numbers (where both are present) differ entirely.
 - Trusted persons never merge with each other: A–A pairs are never even scored.
 - B nodes that join no trusted person are clustered among themselves (connected components over
-  B–B pairs at or above the upper threshold) and get a surrogate key.
+  B–B pairs at or above the stricter ``UPPER_BB``) and get a surrogate key.
 - Pairs between the lower and the upper threshold, and ambiguous best matches, go to the review
   queue with their evidence. A stored decision ("same" / "different") overrides the model in
   every later build.
@@ -20,9 +21,11 @@ from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from canbao.registry.dialect import DUCKDB, Dialect
 
-UPPER = 0.99
+UPPER = 0.90  # B→A: join a trusted person (only if no other trusted person is close)
+UPPER_BB = 0.99  # B–B: two records without a trusted ID are one person
 LOWER = 0.50
 MARGIN = 3.0  # match weight (log2 Bayes factor) a best match must lead the runner-up by
+GAMMA_ELSE = 0  # Splink's comparison-vector value of a comparison's ELSE level
 
 
 def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
@@ -33,7 +36,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         -- B→A pairs, with the A side as its trusted ID (cluster)
         SELECT CASE WHEN nl.node_type = 'B' THEN p.node_id_l ELSE p.node_id_r END AS b_node,
                CASE WHEN nl.node_type = 'B' THEN nr.cluster_hint ELSE nl.cluster_hint END AS id18,
-               p.match_weight, p.match_probability
+               p.match_weight, p.match_probability, p.gamma_id, p.gamma_name
         FROM pairs p
         JOIN nodes nl ON nl.node_id = p.node_id_l
         JOIN nodes nr ON nr.node_id = p.node_id_r
@@ -45,6 +48,8 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         CREATE OR REPLACE TABLE ba_best AS
         WITH agg AS (
             SELECT x.b_node, x.id18, max(x.match_weight) AS mw, max(x.match_probability) AS prob,
+                   arg_max(x.gamma_id, x.match_weight) AS gamma_id,
+                   arg_max(x.gamma_name, x.match_weight) AS gamma_name,
                    max(CASE WHEN dec.decision = 'same' THEN 1 ELSE 0 END) AS forced,
                    max(CASE WHEN dec.decision = 'different' THEN 1 ELSE 0 END) AS refused
             FROM directed x
@@ -52,7 +57,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
             GROUP BY x.b_node, x.id18
             UNION ALL
             -- a "same" decision counts even when the model did not score the pair
-            SELECT dec.left_key, substr(dec.right_key, 3), 99.0, 1.0, 1, 0
+            SELECT dec.left_key, substr(dec.right_key, 3), 99.0, 1.0, -1, -1, 1, 0
             FROM decisions dec
             JOIN nodes n ON n.node_id = dec.left_key
             WHERE dec.decision = 'same' AND dec.right_key LIKE 'A:%'
@@ -77,7 +82,9 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         FROM ba_best
         WHERE forced = 1
            OR (prob >= {UPPER} AND (next_prob IS NULL OR next_prob < {UPPER}
-                                    OR mw - next_mw >= {MARGIN}))
+                                    OR mw - next_mw >= {MARGIN})
+               -- never on a wholly different name or a clearly different ID number
+               AND gamma_name <> {GAMMA_ELSE} AND gamma_id <> {GAMMA_ELSE})
         """
     )
     # B–B edges among the nodes that joined no trusted person
@@ -106,7 +113,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         CREATE OR REPLACE TABLE bb_links AS
         SELECT node_id_l, node_id_r FROM bb_edges
         WHERE coalesce(decision, '') <> 'different'
-          AND (decision = 'same' OR match_probability >= {UPPER})
+          AND (decision = 'same' OR match_probability >= {UPPER_BB})
         """
     )
     _components(con)
@@ -138,7 +145,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
             UNION ALL
             SELECT node_id_l, node_id_r, match_weight, match_probability, 'uncertain'
             FROM bb_edges
-            WHERE decision IS NULL AND match_probability < {UPPER}
+            WHERE decision IS NULL AND match_probability < {UPPER_BB}
         )
         SELECT {pair_id} AS pair_id, * FROM items
         WHERE NOT EXISTS (SELECT 1 FROM decisions dec

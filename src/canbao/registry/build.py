@@ -127,7 +127,7 @@ def build(
     nodes.build_nodes(con)
     lap("deterministic")
 
-    if retrain or not (model_dir / scoring.MODEL_FILE).exists():
+    if retrain or not scoring.model_is_current(model_dir):
         say("训练概率模型 (training the probabilistic model)")
         scoring.train(con, model_dir)
     model_id = _model_id(model_dir)

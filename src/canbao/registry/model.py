@@ -30,8 +30,12 @@ BLOCKING_RULES = [
     "r.owner_household = l.household_key",
     "l.id_prefix15 = substr(r.id_norm, 1, 15)",
     "r.id_prefix15 = substr(l.id_norm, 1, 15)",
+    "l.id_prefix15_alt = substr(r.id_norm, 1, 15)",
+    "r.id_prefix15_alt = substr(l.id_norm, 1, 15)",
     "substr(l.id_norm, 1, 14) = substr(r.id_norm, 1, 14) AND l.surname_py = r.surname_py",
     "substr(l.id_norm, 7, 12) = substr(r.id_norm, 7, 12) AND l.surname_py = r.surname_py",
+    "l.phone_key = r.phone_key",
+    "l.employer_org = r.employer_org AND l.surname_py = r.surname_py",
 ]
 
 
@@ -61,7 +65,9 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
                 _level(f"{dl('id_norm_l', 'id_norm_r')} <= 1", "一处之差 (one edit)", 0.80),
                 _level(
                     "id_prefix15_l = substr(id_norm_r, 1, 15) "
-                    "OR id_prefix15_r = substr(id_norm_l, 1, 15)",
+                    "OR id_prefix15_r = substr(id_norm_l, 1, 15) "
+                    "OR id_prefix15_alt_l = substr(id_norm_r, 1, 15) "
+                    "OR id_prefix15_alt_r = substr(id_norm_l, 1, 15)",
                     "Excel前15位相同 (Excel prefix)",
                     0.10,
                 ),
@@ -77,7 +83,7 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
                 _level(
                     "name_norm_l = name_norm_r",
                     "姓名相同 (exact)",
-                    0.88,
+                    0.90,
                     tf_adjustment_column="name_norm",
                     tf_adjustment_weight=1.0,
                 ),
@@ -86,9 +92,11 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
                     f"{d.levenshtein('name_norm_l', 'name_norm_r')} <= 1 "
                     "AND length(name_norm_l) = length(name_norm_r)",
                     "一字之差 (one character)",
-                    0.03,
+                    0.015,
                 ),
-                _level("ELSE", "不同 (different)", 0.01),
+                # after normalisation (spaces, traditional, homophones) a person's names
+                # rarely differ entirely; siblings' names often differ in one character
+                _level("ELSE", "不同 (different)", 0.005),
             ],
         ),
         CustomComparison(
@@ -130,13 +138,40 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
                     "缺失 (null)",
                     is_null_level=True,
                 ),
-                _level("household_key_l = household_key_r", "同户 (same household)", 0.55),
+                # u fixed: sharing a household says little among the household's members
+                _level(
+                    "household_key_l = household_key_r",
+                    "同户 (same household)",
+                    0.55,
+                    u_probability=0.002,
+                    fix_u_probability=True,
+                ),
                 _level(
                     "owner_household_l = household_key_r OR owner_household_r = household_key_l",
                     "与证件号主人同户 (lives with the ID's owner)",
                     0.35,
+                    u_probability=0.002,
+                    fix_u_probability=True,
                 ),
                 _level("ELSE", "不同 (different)", 0.10),
+            ],
+        ),
+        CustomComparison(
+            output_column_name="phone",
+            comparison_description="联系电话 (phone)",
+            comparison_levels=[
+                _null("phone_key"),
+                _level("phone_key_l = phone_key_r", "相同 (same)", 0.60),
+                _level("ELSE", "不同 (different)", 0.40),
+            ],
+        ),
+        CustomComparison(
+            output_column_name="employer",
+            comparison_description="工作单位 (employer)",
+            comparison_levels=[
+                _null("employer_org"),
+                _level("employer_org_l = employer_org_r", "同一单位 (same employer)", 0.70),
+                _level("ELSE", "不同 (different)", 0.30),
             ],
         ),
     ]

@@ -19,6 +19,7 @@ from canbao.registry.dialect import DUCKDB, Dialect
 NODE_FIELDS = (
     "id_norm",
     "id_prefix15",
+    "id_prefix15_alt",
     "name_norm",
     "name_pinyin",
     "surname_py",
@@ -27,6 +28,8 @@ NODE_FIELDS = (
     "county_code",
     "household_key",
     "owner_household",
+    "phone_key",
+    "employer_org",
 )
 
 
@@ -41,26 +44,28 @@ def build_nodes(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         WITH a_rec AS (
             SELECT r.rec_key, 'A' AS node_type, t.id18 AS cluster_hint,
                    t.id18 AS id_norm, CAST(NULL AS varchar) AS id_prefix15,
+                   CAST(NULL AS varchar) AS id_prefix15_alt,
                    coalesce(r.name_norm, a.anchor_name) AS name_norm,
                    coalesce(r.name_pinyin, a.anchor_pinyin) AS name_pinyin,
                    r.surname_py,
                    {d.date_text("r.id_birth")} AS birth,
                    r.id_sex AS sex, r.county_code, r.household_key,
-                   CAST(NULL AS varchar) AS owner_household
+                   CAST(NULL AS varchar) AS owner_household, r.phone_key, r.employer_org
             FROM person_records r
             JOIN trusted t USING (rec_key)
             LEFT JOIN id_anchor a ON a.id18 = t.id18
         ), b_rec AS (
             SELECT r.rec_key, 'B' AS node_type, CAST(NULL AS varchar) AS cluster_hint,
                    CASE WHEN r.id_valid THEN NULL ELSE r.id_norm END AS id_norm,
-                   r.id_prefix15,
+                   r.id_prefix15, r.id_prefix15_alt,
                    r.name_norm, r.name_pinyin, r.surname_py,
                    CASE WHEN r.birth IS NOT NULL THEN {d.date_text("r.birth")}
                         WHEN NOT r.id_valid THEN {d.date_text("r.id_birth")} END AS birth,
                    CASE WHEN r.sex IS NOT NULL THEN r.sex
                         WHEN NOT r.id_valid THEN r.id_sex END AS sex,
                    r.county_code, r.household_key,
-                   CASE WHEN r.id_valid THEN h.household_key END AS owner_household
+                   CASE WHEN r.id_valid THEN h.household_key END AS owner_household,
+                   r.phone_key, r.employer_org
             FROM person_records r
             LEFT JOIN trusted t USING (rec_key)
             LEFT JOIN repair_links x ON x.rec_key = r.rec_key

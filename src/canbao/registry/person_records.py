@@ -39,6 +39,8 @@ COLUMNS: dict[str, pl.DataType] = {
     "household_id": pl.Utf8(),
     "phone": pl.Utf8(),
     "death_date": pl.Date(),
+    "org_code": pl.Utf8(),
+    "cc_valid": pl.Boolean(),
 }
 
 
@@ -68,24 +70,32 @@ def assemble(source: RecordSource) -> pl.DataFrame:
 
 
 def _derive(df: pl.DataFrame) -> pl.DataFrame:
-    # Excel damage keeps the leading significant digits: keep them for a prefix comparison.
-    mantissa = (
-        pl.col("id_norm")
-        .str.extract(r"^([0-9]+(?:\.[0-9]*)?)(?:[Ee]\+?[0-9]+)?$", 1)
-        .str.replace(".", "", literal=True)
-    )
+    # Excel keeps 15 significant digits, rounded: the true first 15 digits are the shown ones
+    # or, when Excel rounded up, one less. Scientific form 3.6040219900101E+17 drops trailing
+    # zeros of the mantissa: pad back to 15 digits.
+    norm = pl.col("id_norm")
+    sci = norm.str.extract_groups(r"^([0-9])\.?([0-9]*)[Ee]\+?(17)$")
+    sci_digits = pl.concat_str(sci.struct.field("1"), sci.struct.field("2"))
+    exact = sci_digits.str.len_chars() >= 16  # a program's repr: 16-17 exact digits
+    sci_prefix = sci_digits.str.pad_end(15, "0").str.slice(0, 15)
+    decimal_prefix = norm.str.extract(r"^([0-9]{18})\.0*$", 1).str.slice(0, 15)
+    zeros_prefix = pl.when(norm.str.contains(r"^[0-9]{15}000$")).then(norm.str.slice(0, 15))
     excel = pl.col("id_errors").list.contains("excel_number").fill_null(False)
-    prefix = (
-        pl.when(excel & pl.col("id_norm").str.contains(r"^[0-9]{18}$"))
-        .then(pl.col("id_norm").str.slice(0, 15))
-        .when(excel)
-        .then(mantissa.str.slice(0, 15))
+    prefix = pl.coalesce(
+        pl.when(excel).then(pl.coalesce(sci_prefix, decimal_prefix, zeros_prefix)),
+        # a valid ID ending in 000 may be Excel damage that happens to pass the check
+        pl.when(pl.col("id_valid").fill_null(False)).then(zeros_prefix),
     )
+    rounded_down = (prefix.cast(pl.Int64, strict=False) - 1).cast(pl.Utf8).str.pad_start(15, "0")
     surname = names.surname_expr(pl.col("name_norm"))
     df = df.with_columns(
         rec_key=pl.concat_str("batch_id", pl.lit(":"), pl.col("row").cast(pl.Utf8)),
         kind_rank=pl.col("kind").replace_strict(KIND_PRIORITY, default=9, return_dtype=pl.Int32),
-        id_prefix15=pl.when(prefix.str.len_chars() >= 12).then(prefix),
+        id_prefix15=pl.when(prefix.str.len_chars() == 15).then(prefix),
+        id_prefix15_alt=pl.when((prefix.str.len_chars() == 15) & ~exact.fill_null(False)).then(
+            rounded_down
+        ),
+        excel_suspect=~excel & pl.col("id_valid").fill_null(False) & zeros_prefix.is_not_null(),
         surname=surname,
         household_key=pl.coalesce(
             pl.col("household_id"),
@@ -93,6 +103,8 @@ def _derive(df: pl.DataFrame) -> pl.DataFrame:
         ),
         birth=pl.col("birth_date_value"),
         checksum_only=(pl.col("id_errors").list.join(",") == "checksum").fill_null(False),
+        phone_key=pl.col("phone").str.replace_all(r"[^0-9]", "").str.slice(-11),
+        employer_org=pl.when(pl.col("cc_valid").fill_null(False)).then(pl.col("org_code")),
     )
     surname_py = names.pinyin_key_series(df["surname"])
     pinyin = df["name_pinyin"]

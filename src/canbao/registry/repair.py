@@ -37,6 +37,8 @@ def build_candidates(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def build_repair_links(con: duckdb.DuckDBPyConnection) -> None:
+    """Also removes from ``trusted`` the valid-looking IDs ending in 000 that are Excel damage
+    of another trusted person's ID (same 15 leading digits, same name)."""
     con.execute(
         """
         CREATE OR REPLACE TABLE repair_hits AS
@@ -52,9 +54,12 @@ def build_repair_links(con: duckdb.DuckDBPyConnection) -> None:
         ), by_prefix AS (
             SELECT r.rec_key, t.id18, 'excel_prefix' AS method
             FROM person_records r
-            JOIN trusted_ids t ON substr(t.id18, 1, length(r.id_prefix15)) = r.id_prefix15
+            JOIN trusted_ids t
+              ON substr(t.id18, 1, 15) = r.id_prefix15 OR substr(t.id18, 1, 15) = r.id_prefix15_alt
             WHERE r.id_prefix15 IS NOT NULL
               AND (r.name_norm = t.anchor_name OR r.name_pinyin = t.anchor_pinyin)
+              -- a valid-looking ID ending in 000 moves only to another person's ID
+              AND (NOT r.excel_suspect OR t.id18 <> r.id18)
         )
         SELECT * FROM by_candidate UNION ALL SELECT * FROM by_prefix
         """
@@ -64,6 +69,11 @@ def build_repair_links(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE repair_links AS
         SELECT rec_key, min(id18) AS id18, min(method) AS method
         FROM repair_hits GROUP BY rec_key HAVING count(DISTINCT id18) = 1
+        """
+    )
+    con.execute(
+        """
+        DELETE FROM trusted WHERE rec_key IN (SELECT rec_key FROM repair_links)
         """
     )
     con.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -12,6 +13,7 @@ from splink import DuckDBAPI, Linker
 from canbao.registry import model
 
 MODEL_FILE = "person_model.json"
+VERSION_FILE = "model_code_version.txt"
 TF_FILE = "tf_name_norm.parquet"
 SEED = 20170628
 
@@ -26,6 +28,8 @@ PAIR_COLUMNS = (
     "gamma_sex",
     "gamma_county",
     "gamma_household",
+    "gamma_phone",
+    "gamma_employer",
     "mw_id",
     "mw_name",
     "mw_tf_adj_name",
@@ -33,6 +37,8 @@ PAIR_COLUMNS = (
     "mw_sex",
     "mw_county",
     "mw_household",
+    "mw_phone",
+    "mw_employer",
 )
 
 logging.getLogger("splink").setLevel(logging.WARNING)
@@ -57,9 +63,10 @@ def train(con: duckdb.DuckDBPyConnection, model_dir: Path) -> None:
     )
     if n >= 2:
         linker.training.estimate_u_using_random_sampling(
-            max_pairs=min(2e6, max(n * (n - 1) / 2, 1.0)), seed=SEED, min_count_per_level=None
+            max_pairs=min(5e5, max(n * (n - 1) / 2, 1.0)), seed=SEED
         )
     settings = linker.misc.save_model_to_json()
+    (model_dir / VERSION_FILE).write_text(code_version(), encoding="utf-8")
     settings["probability_two_random_records_match"] = prior(con)
     (model_dir / MODEL_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
     con.execute(
@@ -72,14 +79,34 @@ def train(con: duckdb.DuckDBPyConnection, model_dir: Path) -> None:
     )
 
 
+def code_version() -> str:
+    """A digest of the model as written in code (comparisons, levels, m values, blocking)."""
+    settings = model.settings().create_settings_dict("duckdb")
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def model_is_current(model_dir: Path) -> bool:
+    """True when a trained model exists and was trained from the model code now running."""
+    version = model_dir / VERSION_FILE
+    return (
+        (model_dir / MODEL_FILE).exists()
+        and version.exists()
+        and version.read_text(encoding="utf-8").strip() == code_version()
+    )
+
+
 def prior(con: duckdb.DuckDBPyConnection) -> float:
-    """The prior match probability of two random nodes: each unresolved node (B) is expected to
-    have one true match among all nodes."""
-    n, b = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE node_type = 'B') FROM nodes"
-    ).fetchall()[0]
-    pairs = max(n * (n - 1) / 2, 1.0)
-    return float(min(max(b, 1) / pairs, 0.5))
+    """The prior probability that a compared pair matches.
+
+    Only pairs with an unresolved node (B) are ever compared, and such a node is one person out
+    of the city's N: the prior is 1/N, with N the number of trusted persons (at least 1,000, so
+    that a tiny extract does not make every pair look likely).
+    """
+    n = con.execute(
+        "SELECT count(DISTINCT cluster_hint) FROM nodes WHERE node_type = 'A'"
+    ).fetchall()[0][0]
+    return 1.0 / max(int(n), 1000)
 
 
 def _register_tf(linker: Linker, con: duckdb.DuckDBPyConnection, model_dir: Path) -> None:

@@ -6,7 +6,8 @@ a prefix), and the record's name agrees with the ID's anchor name (the same name
 pinyin: homophone typing errors). The anchor name of an ID is the name most of its otherwise
 consistent records carry, the household register breaking ties. A valid ID that fails these tests
 is probably a relative's (parents' IDs on children's records are common): the record goes to the
-probabilistic linkage with its ID set aside.
+probabilistic linkage with its ID set aside. Names confirmed by a record that states the full
+birth date and sex coded in the ID rank first: a relative's records may outnumber the owner's.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ def build_anchors(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE id_anchor AS
         WITH counted AS (
             SELECT r.id18, r.name_norm, min(r.name_pinyin) AS name_pinyin,
-                   min(r.kind_rank) AS best_rank, count(*) AS n
+                   min(r.kind_rank) AS best_rank, count(*) AS n,
+                   -- a record that states the full birth date and the sex coded in the ID
+                   max(CASE WHEN length(r.birth_date) = 10 AND r.sex IS NOT NULL
+                            THEN 1 ELSE 0 END) AS confirmed
             FROM person_records r
             WHERE {_CONSISTENT} AND r.name_norm IS NOT NULL
             GROUP BY r.id18, r.name_norm
         ), ranked AS (
             SELECT *, row_number() OVER (
-                PARTITION BY id18 ORDER BY n DESC, best_rank, name_norm) AS rn
+                PARTITION BY id18 ORDER BY confirmed DESC, n DESC, best_rank, name_norm) AS rn
             FROM counted
         )
         SELECT id18, name_norm AS anchor_name, name_pinyin AS anchor_pinyin

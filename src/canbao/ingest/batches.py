@@ -220,8 +220,10 @@ def ingest_file(
     layout.ensure()
     tmp = layout.new_tmp()
     try:
-        accepted.write_parquet(tmp / "records.parquet")
-        quarantine.write_parquet(tmp / "quarantine.parquet")
+        accepted.write_parquet(tmp / "records.parquet", compression="zstd", compression_level=1)
+        quarantine.write_parquet(
+            tmp / "quarantine.parquet", compression="zstd", compression_level=1
+        )
         report.write_json(rep, tmp / "report.json")
         report.write_xlsx(rep, tmp / "report.xlsx")
         (tmp / "batch.json").write_text(

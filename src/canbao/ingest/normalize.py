@@ -9,7 +9,7 @@ report examples).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import polars as pl
 
@@ -218,7 +218,11 @@ def normalize(
         present = c.is_not_null()
         num = numeric_cells.get(f)
         if f in DATE_FIELDS or f == "birth_date":
-            full_s, ym_s = _dates(text[f], num)
+            if num is None:
+                both = by_distinct(text[f], _dates_frame)
+                full_s, ym_s = both.to_series(0), both.to_series(1)
+            else:
+                full_s, ym_s = _dates(text[f], num)
             full, ym = pl.lit(full_s), pl.lit(ym_s)
             if f == "birth_date":
                 exprs.append(pl.coalesce(full.dt.strftime("%Y-%m-%d"), ym).alias("birth_date"))
@@ -232,14 +236,14 @@ def normalize(
             warns.append(_warn(f"{f}_invalid", present & full.is_null() & ym.is_null()))
             continue
         if f in MONEY_FIELDS:
-            value = pl.lit(text.select(parse_money(c)).to_series())
+            value = _distinct(text[f], parse_money)
             name = f
         elif f in INT_FIELDS:
-            value, name = parse_int(c), f
+            value, name = _distinct(text[f], parse_int), f
         elif f == "period":
-            value, name = pl.lit(text.select(parse_period(c)).to_series()), "period"
+            value, name = _distinct(text[f], parse_period), "period"
         elif f == "sex":
-            value, name = coded(c, kinds.SEX_VALUES), "sex"
+            value, name = _distinct(text[f], lambda e: coded(e, kinds.SEX_VALUES)), "sex"
         elif f == "status" and kind == "enrollment":
             st = coded(c, kinds.ENROLLMENT_STATUS)
             exprs.append(pl.when(present).then(st).otherwise(pl.lit("active")).alias(f))
@@ -256,7 +260,7 @@ def normalize(
             warns.append(_warn("scheme_invalid", present & sc.is_null()))
             continue
         elif f == "county_code":
-            value, name = parse_county(c), f
+            value, name = _distinct(text[f], parse_county), f
         elif f in ("id", "credit_code", "org_code"):
             exprs.append(c.alias(f))
             continue
@@ -282,9 +286,52 @@ def normalize(
     return out
 
 
+def by_distinct(
+    values: pl.Series, fn: Callable[[pl.Series], pl.DataFrame], *, ratio: float = 0.7
+) -> pl.DataFrame:
+    """``fn`` (one output row per input, same order) run on the distinct values only and joined
+    back in row order: extracts repeat the same employer, name or ID on many rows."""
+    values = values.cast(pl.Utf8)
+    uniq = values.unique()
+    if uniq.len() > ratio * values.len():
+        return fn(values)
+    res = fn(uniq).with_columns(uniq.alias("_key"))
+    return (
+        values.rename("_key")
+        .to_frame()
+        .join(res, on="_key", how="left", nulls_equal=True, maintain_order="left")
+        .drop("_key")
+    )
+
+
+def _dates_frame(values: pl.Series) -> pl.DataFrame:
+    full, ym = _dates(values, None)
+    return pl.DataFrame({"full": full, "ym": ym})
+
+
+def _distinct(values: pl.Series, parse: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """A parser expression evaluated once per distinct value, as a literal column."""
+    out = by_distinct(values, lambda u: u.rename("x").to_frame().select(parse(pl.col("x"))))
+    return pl.lit(out.to_series(0))
+
+
+def _names(values: pl.Series) -> pl.DataFrame:
+    norm = names.person_name_series(values)
+    return pl.DataFrame({"name_norm": norm, "name_pinyin": names.pinyin_key_series(norm)})
+
+
+def _employer_names(values: pl.Series) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "employer_name_norm": names.employer_name_series(values),
+            "employer_name_key": names.employer_name_key_series(values),
+        }
+    )
+
+
 def _person(df: pl.DataFrame, numeric_id: pl.Series | None) -> pl.DataFrame:
     ids = df["id"].rename("id_input")
-    chk = citizen_id.check_frame(ids)
+    chk = by_distinct(ids, citizen_id.check_frame)
     if numeric_id is not None:
         damaged = numeric_id.fill_null(False)
         chk = (
@@ -300,7 +347,7 @@ def _person(df: pl.DataFrame, numeric_id: pl.Series | None) -> pl.DataFrame:
             )
             .drop("_num")
         )
-    name_norm = names.person_name_series(df["name"].cast(pl.Utf8))
+    nm = by_distinct(df["name"], _names)
     df = df.with_columns(
         id_raw=pl.col("id"),
         id_norm=chk["id_norm"],
@@ -310,8 +357,8 @@ def _person(df: pl.DataFrame, numeric_id: pl.Series | None) -> pl.DataFrame:
         id_birth=chk["id_birth"],
         id_sex=chk["id_sex"],
         id_region=chk["id_region"],
-        name_norm=name_norm,
-        name_pinyin=names.pinyin_key_series(name_norm),
+        name_norm=nm["name_norm"],
+        name_pinyin=nm["name_pinyin"],
     )
     has_id = pl.col("id_norm").is_not_null() & (pl.col("id_norm") != "")
     extra = [
@@ -339,9 +386,9 @@ def _person(df: pl.DataFrame, numeric_id: pl.Series | None) -> pl.DataFrame:
 
 
 def _employer(df: pl.DataFrame, kind: str) -> pl.DataFrame:
-    cc = credit_code.check_frame(df["credit_code"].cast(pl.Utf8))
-    org = credit_code.check_frame(df["org_code"].cast(pl.Utf8))
-    emp_norm = names.employer_name_series(df["employer_name"].cast(pl.Utf8))
+    cc = by_distinct(df["credit_code"], credit_code.check_frame)
+    org = by_distinct(df["org_code"], credit_code.check_frame)
+    emp = by_distinct(df["employer_name"], _employer_names)
     has_cc = cc["cc_norm"].is_not_null() & (cc["cc_norm"] != "")
     has_org = org["cc_norm"].is_not_null() & (org["cc_norm"] != "")
     df = df.with_columns(
@@ -354,8 +401,8 @@ def _employer(df: pl.DataFrame, kind: str) -> pl.DataFrame:
             pl.when(has_org).then(pl.coalesce(org["cc_org_code"], org["cc_norm"])),
             cc["cc_org_code"],
         ),
-        employer_name_norm=emp_norm,
-        employer_name_key=names.employer_name_key_series(df["employer_name"].cast(pl.Utf8)),
+        employer_name_norm=emp["employer_name_norm"],
+        employer_name_key=emp["employer_name_key"],
     )
     extra = [
         pl.when(has_cc & ~pl.col("cc_valid")).then(pl.lit("credit_code_invalid")),

@@ -130,3 +130,23 @@ def test_current_records_schema_without_batches(tmp_path: Path) -> None:
         assert col in schema
     assert schema["wage"] == pl.Int64 and schema["as_of"] == pl.Date
     assert lf.collect().height == 0
+
+
+def test_repeated_header_lines_and_mapped_headers_under_titles(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    lines = [
+        "某镇花名册",
+        "人员名字,号码,备注",
+        f"张三,{ID_A},x",
+        "人员名字,号码,备注",
+        f"李四,{ID_B},y",
+    ]
+    path = write_csv(tmp_path / "a.csv", lines)
+    res = ingest_file(
+        data, path, source="town", kind="special_group", as_of="2017-01-31",
+        mapping={"人员名字": "name", "号码": "id"},
+    )  # fmt: skip
+    assert res.batch.header_row == 2
+    assert (res.batch.rows, res.batch.accepted, res.batch.quarantined) == (3, 2, 1)
+    q = api.current_quarantine(data).collect()
+    assert q["reason"].to_list() == ["repeated_header"] and q["row"].to_list() == [2]

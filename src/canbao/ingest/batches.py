@@ -113,14 +113,20 @@ def ingest_file(
             True,
             f"文件“{path.name}”已于 {existing.ingested_at} 导入（批次 {existing.batch_id}），内容未变，本次不重复导入",
         )
-    raw = readers.read_table(path, kind, sheet=sheet, encoding_claim=encoding)
+    profile = profiles.load(data_dir, source, kind)
+    raw = readers.read_table(
+        path,
+        kind,
+        sheet=sheet,
+        encoding_claim=encoding,
+        known_headers=[*overrides, *profile],
+    )
     notes = list(raw.notes)
     if as_of_date is None:
         as_of_date = dt.date.fromtimestamp(path.stat().st_mtime)
         notes.append(f"未指定截止日期（--as-of），按文件修改日期 {as_of_date} 计")
 
     step(1, STEPS[1])
-    profile = profiles.load(data_dir, source, kind)
     m = headers.map_columns(kind, raw.data.columns, overrides, profile, path.name)
     headers.require_identity(kind, m, raw.data.columns, path.name)
     f2c = m.field_to_column()

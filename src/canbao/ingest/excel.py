@@ -14,7 +14,7 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 
 import fastexcel
@@ -84,6 +84,7 @@ def _build(
     row_off: int,
     col_offs: list[int],
     numeric_lookup: object,
+    known_headers: Collection[str] = (),
 ) -> RawTable:
     """Shared part: header detection and merged cells on a grid (list of rows or DataFrame)."""
     if isinstance(grid, pl.DataFrame):
@@ -118,7 +119,7 @@ def _build(
         for r in range(r0, min(r1, head_n - 1) + 1):
             for c in range(c0, c1 + 1):
                 head[r][c] = v
-    h = headers.locate_header(head, kind)
+    h = headers.locate_header(head, kind, extra=known_headers)
     names: list[str | None] = list(head[h])
     skip = h + 1
     if h + 1 < len(head):
@@ -212,7 +213,9 @@ def _first_valued_row(xml: bytes) -> int:
     return best or 0
 
 
-def read_xlsx(path: Path, kind: str, sheet: str | None = None) -> RawTable:
+def read_xlsx(
+    path: Path, kind: str, sheet: str | None = None, known_headers: Collection[str] = ()
+) -> RawTable:
     try:
         reader = fastexcel.read_excel(str(path))
         idx = _pick_sheet(path, reader.sheet_names, sheet)
@@ -240,7 +243,16 @@ def read_xlsx(path: Path, kind: str, sheet: str | None = None) -> RawTable:
         return pl.Series(rows, dtype=pl.Int64)
 
     return _build(
-        path, kind, "xlsx", reader.sheet_names[idx], grid, merges, row_off, col_offs, numeric_rows
+        path,
+        kind,
+        "xlsx",
+        reader.sheet_names[idx],
+        grid,
+        merges,
+        row_off,
+        col_offs,
+        numeric_rows,
+        known_headers,
     )
 
 
@@ -263,7 +275,9 @@ def _xls_text(cell: xlrd.sheet.Cell, datemode: int) -> str | None:
     return str(v)
 
 
-def read_xls(path: Path, kind: str, sheet: str | None = None) -> RawTable:
+def read_xls(
+    path: Path, kind: str, sheet: str | None = None, known_headers: Collection[str] = ()
+) -> RawTable:
     try:
         book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
         idx = _pick_sheet(path, book.sheet_names(), sheet)
@@ -292,4 +306,5 @@ def read_xls(path: Path, kind: str, sheet: str | None = None) -> RawTable:
         0,
         list(range(sh.ncols)),
         numeric.get,
+        known_headers,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from canbao.errors import DataError, UsageError
@@ -47,25 +47,28 @@ def _all_headers() -> set[str]:
     return out
 
 
-def header_score(row: Sequence[str | None], kind: str) -> int:
+def header_score(row: Sequence[str | None], kind: str, extra: Collection[str] = ()) -> int:
     vocab = _vocabulary(kind)
     known = _all_headers()
+    mapped = {clean_header(e) for e in extra}
     score = 0
     for cell in row:
         c = clean_header(cell)
-        if c in vocab:
+        if c in vocab or (c and c in mapped):
             score += 2
         elif c in known:
             score += 1
     return score
 
 
-def locate_header(rows: Sequence[Sequence[str | None]], kind: str, scan: int = 30) -> int:
+def locate_header(
+    rows: Sequence[Sequence[str | None]], kind: str, scan: int = 30, extra: Collection[str] = ()
+) -> int:
     """Index of the header row among the first ``scan`` rows: the row that names the most known
     fields (title rows above it name none). Falls back to the first row with ≥2 non-empty cells."""
     best, best_score = -1, 0
     for i, row in enumerate(rows[:scan]):
-        s = header_score(row, kind)
+        s = header_score(row, kind, extra)
         if s > best_score:
             best, best_score = i, s
     if best >= 0:

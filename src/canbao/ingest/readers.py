@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +89,9 @@ def sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
-def read_csv(path: Path, kind: str, claim: str | None = None) -> RawTable:
+def read_csv(
+    path: Path, kind: str, claim: str | None = None, known_headers: Collection[str] = ()
+) -> RawTable:
     data = path.read_bytes()
     if encoding.looks_binary(data[:8192]):
         raise InputFileError(
@@ -106,7 +108,7 @@ def read_csv(path: Path, kind: str, claim: str | None = None) -> RawTable:
     delim = sniff_delimiter([ln.rstrip("\r\n") for ln in head_lines[:30]])
     parsed = [next(csv.reader([ln.rstrip("\r\n")], delimiter=delim), []) for ln in head_lines]
     rows: list[list[str | None]] = [[c if c.strip() else None for c in r] for r in parsed]
-    h = headers.locate_header(rows, kind)
+    h = headers.locate_header(rows, kind, extra=known_headers)
     names = list(rows[h]) if h < len(rows) else []
     while names and names[-1] is None:
         names.pop()
@@ -181,16 +183,18 @@ def read_table(
     *,
     sheet: str | None = None,
     encoding_claim: str | None = None,
+    known_headers: Collection[str] = (),
 ) -> RawTable:
-    """Read any supported extract (chosen by extension)."""
+    """Read any supported extract (chosen by extension). ``known_headers``: column names the
+    caller will map explicitly (``--map``), recognised as header cells too."""
     fmt = file_format(path)
     check_file(path)
     if fmt == "csv":
-        return read_csv(path, kind, encoding_claim)
+        return read_csv(path, kind, encoding_claim, known_headers)
     if fmt == "parquet":
         return read_parquet(path, kind)
     from canbao.ingest import excel
 
     if fmt == "xlsx":
-        return excel.read_xlsx(path, kind, sheet)
-    return excel.read_xls(path, kind, sheet)
+        return excel.read_xlsx(path, kind, sheet, known_headers)
+    return excel.read_xls(path, kind, sheet, known_headers)

@@ -12,6 +12,7 @@ import polars as pl
 from canbao.ingest import kinds
 
 QUARANTINE_REASONS = {
+    "repeated_header": "表头在数据中重复出现（分页导出），不是数据行",
     "summary_row": "合计/制表人等说明行，不是数据行",
     "no_identity": "既没有可用的身份证号码，也没有姓名",
     "no_employer": "既没有统一社会信用代码/组织机构代码，也没有单位名称",
@@ -56,6 +57,13 @@ def quarantine_reason(records: pl.DataFrame, original: pl.DataFrame, kind: str) 
         first_cell.str.contains(_SUMMARY_RE).fill_null(False)
     ).to_series()
     conds: list[tuple[str, pl.Expr]] = []
+    if original.width >= 2:
+        # a header line repeated inside the data (paged exports): most cells equal their header
+        same = original.select(
+            pl.sum_horizontal([(pl.col(c) == c).fill_null(False) for c in original.columns])
+        ).to_series()
+        filled = original.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
+        conds.append(("repeated_header", pl.lit((same * 2 >= filled) & (same >= 2))))
     if kind in kinds.PERSON_KINDS:
         usable_id = (
             pl.col("id_norm").is_not_null()

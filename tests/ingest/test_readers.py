@@ -152,3 +152,15 @@ def test_xlsx_date_cells_stored_as_serial_numbers(tmp_path: Path) -> None:
     recs = _ingest(tmp_path / "p", path, kind="population")
     assert recs["birth_date"].to_list() == ["1920-05-01", "1920-05-01", None]
     assert "birth_date_invalid" in recs["warnings"][2].to_list()
+
+
+@pytest.mark.parametrize("enc", ["utf-8-sig", "gb18030"])
+def test_crlf_title_rows_and_padded_cells(tmp_path: Path, enc: str) -> None:
+    lines = ["九江市户籍人口名单,,,,", *population_lines()]
+    lines[2] = lines[2].replace("李四", "  李四 ")
+    path = tmp_path / "p.csv"
+    path.write_bytes("\r\n".join(lines).encode(enc) + b"\r\n")
+    df = _ingest(tmp_path, path)
+    assert df["name"].to_list() == ["张三", "李四", "王五"]
+    assert df["row"].to_list() == [1, 2, 3]
+    assert df["address"].to_list() == ["浔阳区甘棠街1号", "濂溪区", "德安县"]

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from canbao.errors import DataError, UsageError
 from canbao.ingest import kinds
@@ -30,6 +31,7 @@ def clean_header(text: str | None) -> str:
     return _DECOR_RE.sub("", t)
 
 
+@cache
 def _vocabulary(kind: str) -> dict[str, tuple[str, int]]:
     """clean header → (field, preference rank); lower rank = preferred."""
     out: dict[str, tuple[str, int]] = {}
@@ -40,11 +42,12 @@ def _vocabulary(kind: str) -> dict[str, tuple[str, int]]:
     return out
 
 
-def _all_headers() -> set[str]:
+@cache
+def _all_headers() -> frozenset[str]:
     out: set[str] = set()
     for kind in kinds.KINDS:
         out |= set(_vocabulary(kind))
-    return out
+    return frozenset(out)
 
 
 def header_score(row: Sequence[str | None], kind: str, extra: Collection[str] = ()) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,10 +64,15 @@ def _strip_empty(df: pl.DataFrame) -> pl.DataFrame:
     cols = [c for c in df.columns if c != "_i"]  # _i: a row index carried along
     if not cols:
         return df
-    df = df.with_columns(
-        pl.col(c).cast(pl.Utf8).str.strip_chars(" \t\r\n\u3000\ufeff").replace("", None)
-        for c in cols
-    )
+    df = df.with_columns(pl.col(c).cast(pl.Utf8) for c in cols)
+    # trim only the columns that need it (most do not; trimming copies every string)
+    ws = r"^[ \t\r\n\u3000\ufeff]|[ \t\r\n\u3000\ufeff]$|^$"
+    dirty = df.select(pl.col(c).str.contains(ws).any() for c in cols).row(0)
+    todo = [c for c, d in zip(cols, dirty, strict=True) if d]
+    if todo:
+        df = df.with_columns(
+            pl.col(c).str.strip_chars(" \t\r\n\u3000\ufeff").replace("", None) for c in todo
+        )
     return df.filter(~pl.all_horizontal(pl.col(cols).is_null()))
 
 
@@ -102,7 +108,7 @@ def read_csv(
     text = dec.text
     if not text.strip():
         raise InputFileError(f"文件“{path.name}”没有内容", f"no content: {path.name}")
-    head_lines = text[:256_000].splitlines(keepends=True)[:60]
+    head_lines = re.findall(r"[^\n]*\n|[^\n]+$", text[:256_000])[:60]
     if len(head_lines) > 1 and len(text) > 256_000:
         head_lines = head_lines[:-1]  # the last may be cut
     delim = sniff_delimiter([ln.rstrip("\r\n") for ln in head_lines[:30]])
@@ -117,8 +123,15 @@ def read_csv(
     if sub is not None:
         names, skip = list(sub), h + 2
     cols = headers.finalize_names(names, path.name)
-    offset = sum(len(ln) for ln in head_lines[:skip])
-    body = text[offset:] if skip <= len(head_lines) else ""
+    head_text = "".join(head_lines[:skip])
+    if dec.encoding.startswith("utf-8"):  # hand Polars the original bytes, no re-encoding
+        start = (len(encoding.BOM_UTF8) if dec.encoding == "utf-8-sig" else 0) + len(
+            head_text.encode("utf-8")
+        )
+        raw = data[start:]
+    else:
+        raw = text[len(head_text) :].encode("utf-8")
+    del text
     notes: list[str] = []
     if not cols:
         raise InputFileError(f"文件“{path.name}”找不到表头行", "no header row found")
@@ -129,8 +142,7 @@ def read_csv(
         new_columns=cols,
         quote_char='"',
     )
-    raw = body.encode("utf-8")
-    if not body.strip():
+    if not raw.strip():
         df = pl.DataFrame({c: pl.Series([], dtype=pl.Utf8) for c in cols})
     else:
         try:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from canbao.cli._app import app, console
+from canbao.errors import UsageError
 from canbao.synth import DamageRates, generate
 
 
@@ -33,8 +34,6 @@ def synth_command(
     r = DamageRates.from_json(rates) if rates else DamageRates()
     if damage_scale != 1.0:
         if damage_scale < 0:
-            from canbao.errors import UsageError
-
             raise UsageError("--damage-scale 不能为负数", "--damage-scale must be >= 0")
         r = r.scaled(damage_scale)
     path = generate(persons, seed, out, year=year, rates=r)

@@ -101,10 +101,14 @@ def build_reality(
     for scheme in ("maternity", "unemployment"):
         target = _share(scheme) * cfg.persons * 1.12  # suspended and ended records do not count
         order = np.argsort(rng.exponential(size=m) / np.maximum(pref, 1e-9) + (cov_n == 0) * 1e9)
-        cum = np.cumsum(cov_n[order])
-        k = int(np.searchsorted(cum, target)) + 1
+        # greedy fill in preference order, skipping employers that would overshoot
         flag = np.zeros(m, dtype=bool)
-        flag[order[:k]] = True
+        total = 0
+        for e in order.tolist():  # one step per employer (tens of thousands at city scale)
+            c = int(cov_n[e])
+            if c and total + c <= target:
+                flag[e] = True
+                total += c
         part[scheme] = flag & reg
     emp = emp.with_columns(
         registered=pl.Series(reg), under_headcount=pl.Series(under_h), under_base=pl.Series(under_b),

@@ -150,3 +150,15 @@ def test_repeated_header_lines_and_mapped_headers_under_titles(tmp_path: Path) -
     assert (res.batch.rows, res.batch.accepted, res.batch.quarantined) == (3, 2, 1)
     q = api.current_quarantine(data).collect()
     assert q["reason"].to_list() == ["repeated_header"] and q["row"].to_list() == [2]
+
+
+def test_header_only_file_is_an_empty_batch_and_report_opens(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    data = tmp_path / "data"
+    path = write_csv(tmp_path / "deaths.csv", ["姓名,身份证号码,死亡日期"])
+    res = ingest_file(data, path, source="civil", kind="death", as_of="2017-12-31")
+    assert (res.batch.rows, res.batch.accepted, res.batch.quarantined) == (0, 0, 0)
+    assert api.current_records(data, "death").collect().height == 0
+    wb = load_workbook(res.report_paths[1], read_only=True)
+    assert wb.sheetnames == ["汇总", "隔离与警告", "示例", "列映射"]

@@ -119,8 +119,10 @@ def test_mask() -> None:
     assert cid.mask("360402199001011234") == "360402********1234"
     assert cid.mask("110105491231002") == "110105*****1002"
     assert cid.mask("") == ""
-    masked = cid.check_frame(["360402199001011234"]).select(m=cid.mask_expr(pl.col("id_norm")))
-    assert masked["m"][0] == "360402********1234"
+    masked = cid.check_frame(["360402199001011234", "", "12", "1234567"]).select(
+        m=cid.mask_expr(pl.col("id_norm"))
+    )
+    assert masked["m"].to_list() == ["360402********1234", "", "12", "12*****"]
 
 
 def test_candidates_only_for_checksum_errors() -> None:

@@ -85,13 +85,12 @@ def review_items(data_dir: Path) -> pl.DataFrame:
         con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{snap.table(t)}')")
     df = con.sql(
         """
-        WITH r AS (
-            SELECT ri.*,
-                   CASE WHEN ri.right_key LIKE 'A:%' THEN
-                       (SELECT min(node_id) FROM nodes n
-                        WHERE n.cluster_hint = substr(ri.right_key, 3))
-                   ELSE ri.right_key END AS right_node
-            FROM review_items ri
+        WITH a_rep AS (
+            SELECT 'A:' || cluster_hint AS right_key, min(node_id) AS node_id
+            FROM nodes WHERE node_type = 'A' GROUP BY cluster_hint
+        ), r AS (
+            SELECT ri.*, coalesce(a.node_id, ri.right_key) AS right_node
+            FROM review_items ri LEFT JOIN a_rep a USING (right_key)
         )
         SELECT r.pair_id, r.reason, r.prob AS match_probability, r.mw AS match_weight,
                r.left_key, r.right_key,

@@ -24,6 +24,7 @@ from canbao.errors import StateError
 SNAPSHOT_TABLES = (
     "person_records",
     "nodes",
+    "node_members",
     "pairs",
     "persons",
     "links",

@@ -66,18 +66,24 @@ def mask(value: str | None) -> str:
 
 
 def mask_expr(expr: pl.Expr) -> pl.Expr:
-    n = expr.str.len_chars()
+    # Polars evaluates every branch: keep repeat counts non-negative (clip) for short values.
+    n = expr.str.len_chars().cast(pl.Int64)
     return (
         pl.when(n > 10)
         .then(
             pl.concat_str(
                 expr.str.slice(0, 6),
-                pl.lit("*").repeat_by(n - 10).list.join(""),
+                pl.lit("*").repeat_by((n - 10).clip(lower_bound=0)).list.join(""),
                 expr.str.slice(-4, 4),
             )
         )
         .when(n > 0)
-        .then(pl.concat_str(expr.str.slice(0, 2), pl.lit("*").repeat_by(n - 2).list.join("")))
+        .then(
+            pl.concat_str(
+                expr.str.slice(0, 2),
+                pl.lit("*").repeat_by((n - 2).clip(lower_bound=0)).list.join(""),
+            )
+        )
         .otherwise(pl.lit(""))
     )
 

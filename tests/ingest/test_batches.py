@@ -162,3 +162,35 @@ def test_header_only_file_is_an_empty_batch_and_report_opens(tmp_path: Path) -> 
     assert api.current_records(data, "death").collect().height == 0
     wb = load_workbook(res.report_paths[1], read_only=True)
     assert wb.sheetnames == ["汇总", "隔离与警告", "示例", "列映射"]
+
+
+def test_ingest_directory_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "delivery"
+    (src / "gongan").mkdir(parents=True)
+    write_csv(src / "gongan" / "huji.csv", population_lines(), encoding="gb18030")
+    write_csv(src / "bad.csv", ["编号,备注", "1,x"])
+    manifest = {
+        "format": "canbao-manifest/1",
+        "as_of": "2017-12-31",
+        "files": [
+            {"path": "gongan/huji.csv", "source": "police_hukou", "kind": "population",
+             "scheme": None, "encoding": "gb18030", "as_of": None, "sheet": None, "map": {}},
+            {"path": "bad.csv", "source": "mystery", "kind": "death"},
+        ],
+    }  # fmt: skip
+    (src / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    data = tmp_path / "data"
+    assert run(["ingest", str(src), "--data-dir", str(data)]) == 1  # one file failed
+    out = capsys.readouterr()
+    assert "失败" in out.out and "1 个文件导入失败" in out.err
+    [b] = api.batches(data)
+    assert (b.source, b.as_of, b.rows, b.encoding) == (
+        "police_hukou",
+        dt.date(2017, 12, 31),
+        3,
+        "gb18030",
+    )
+    assert run(["ingest", str(src), "--data-dir", str(data), "--kind", "death"]) == 2
+    assert run(["batches", "--data-dir", str(data), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [x["batch_id"] for x in listed] == [b.batch_id]

@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-BENCHMARKS = ["bench_citizen_id", "bench_ingest"]
+BENCHMARKS = ["bench_citizen_id", "bench_ingest", "bench_registry"]
 
 
 def main(argv: list[str]) -> None:
@@ -39,17 +39,23 @@ def write_markdown() -> None:
     ]
     for path in sorted((HERE / "results").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        parts.append(f"## {data['title']}")
-        parts.append("")
-        parts.append(f"Measured {data['measured_at']}. {data.get('note', '')}".rstrip())
-        parts.append("")
-        cols = data["columns"]
-        parts.append("| " + " | ".join(cols) + " |")
-        parts.append("|" + "---|" * len(cols))
-        for row in data["rows"]:
-            parts.append("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |")
-        parts.append("")
+        for section in data.get("sections", [data]):
+            _section(parts, section)
     (HERE.parent / "docs" / "benchmarks.md").write_text("\n".join(parts), encoding="utf-8")
+
+
+def _section(parts: list[str], data: dict) -> None:
+    """One table: {title, measured_at, note, columns, rows}."""
+    parts.append(f"## {data['title']}")
+    parts.append("")
+    parts.append(f"Measured {data['measured_at']}. {data.get('note', '')}".rstrip())
+    parts.append("")
+    cols = data["columns"]
+    parts.append("| " + " | ".join(cols) + " |")
+    parts.append("|" + "---|" * len(cols))
+    for row in data["rows"]:
+        parts.append("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |")
+    parts.append("")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ def run_demo(out: Path) -> dict[str, str]:
 
     where.update(run_ingest_demo(out))  # ingest OUT/city/manifest.json (after the synth step)
 
+    from canbao.registry.demo import run_registry_demo
+
+    where.update(run_registry_demo(out))  # build the registry on OUT/data, export masked lists
+
     from canbao.plan.demo import run_plan_demo
 
     where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报

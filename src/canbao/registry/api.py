@@ -127,8 +127,59 @@ def decide(data_dir: Path, pair_id: str, decision: str, note: str = "") -> dict[
     return decisions.record(data_dir, row["left_key"], row["right_key"], decision, note)
 
 
+# Column headers of xlsx exports (people read these; csv/parquet keep the English contract).
+COLUMN_LABELS_ZH = {
+    "person_key": "人员主键",
+    "id18": "公民身份号码",
+    "name": "姓名",
+    "birth_date": "出生日期",
+    "sex": "性别",
+    "county_code": "区县代码",
+    "township": "乡镇(街道)",
+    "address": "住址",
+    "household_id": "户号",
+    "phone": "联系电话",
+    "death_date": "死亡日期",
+    "id_status": "身份证号状态",
+    "n_records": "来源记录数",
+    "sources": "来源",
+    "employer_key": "单位主键",
+    "credit_code": "统一社会信用代码",
+    "org_code": "组织机构代码",
+    "ownership": "经济类型",
+    "industry": "行业",
+    "risk_class": "工伤风险类别",
+    "park": "园区企业",
+    "registered_date": "登记日期",
+    "status": "状态",
+    "si_registered": "已办理社保登记",
+    "source": "来源",
+    "row": "行号",
+    "pair_id": "复核编号",
+    "reason": "原因",
+    "match_probability": "匹配概率",
+    "match_weight": "匹配权重",
+    "left_name": "左：姓名",
+    "right_name": "右：姓名",
+    "left_id": "左：证件号",
+    "right_id": "右：证件号",
+    "left_birth": "左：出生日期",
+    "right_birth": "右：出生日期",
+    "left_sex": "左：性别",
+    "right_sex": "右：性别",
+    "left_county": "左：区县",
+    "right_county": "右：区县",
+    "id_as_delivered": "原始证件号",
+    "proposed_id18": "建议证件号",
+    "method": "关联方式",
+    "id_errors": "证件号错误",
+    "name_norm": "姓名",
+}
+
+
 def export_table(df: pl.DataFrame, out: Path) -> Path:
-    """Write a frame as csv, xlsx or parquet, chosen by the file extension."""
+    """Write a frame as csv, xlsx or parquet, chosen by the file extension (xlsx headers in
+    Chinese, with the English column name where no label is defined)."""
     suffix = out.suffix.lower()
     out.parent.mkdir(parents=True, exist_ok=True)
     flat = df.with_columns(
@@ -139,7 +190,12 @@ def export_table(df: pl.DataFrame, out: Path) -> Path:
     elif suffix == ".parquet":
         df.write_parquet(out)
     elif suffix == ".xlsx":
-        flat.write_excel(out, autofit=True)
+        labelled = flat.rename(
+            {c: COLUMN_LABELS_ZH[c] for c in flat.columns if c in COLUMN_LABELS_ZH}
+        )
+        if len(set(labelled.columns)) < len(labelled.columns):
+            labelled = flat
+        labelled.write_excel(out, autofit=True, freeze_panes=(1, 0))
     else:
         raise UsageError(
             f"不支持的导出格式：{out.suffix}（可用 .csv / .xlsx / .parquet）",

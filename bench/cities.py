@@ -1,0 +1,58 @@
+"""Synthetic cities for benchmarks, generated and ingested once and cached in bench/.cache/."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from canbao.ingest import manifest  # noqa: E402
+from canbao.ingest.batches import ingest_file  # noqa: E402
+from canbao.synth import generate  # noqa: E402
+
+CACHE = HERE / ".cache"
+
+
+def city(persons: int, seed: int = 7) -> Path:
+    root = CACHE / f"city-{persons}-{seed}"
+    if not (root / "manifest.json").exists():
+        if root.exists():
+            shutil.rmtree(root)
+        generate(persons, seed, root)
+    return root
+
+
+def ingested(persons: int, seed: int = 7) -> tuple[Path, Path]:
+    """(city dir, data dir with every file ingested; no registry build)."""
+    c = city(persons, seed)
+    data = CACHE / f"data-{persons}-{seed}"
+    done = data / ".ingested"
+    if not done.exists():
+        if data.exists():
+            shutil.rmtree(data)
+        for f in manifest.load(c).files:
+            ingest_file(
+                data,
+                f.path,
+                source=f.source,
+                kind=f.kind,
+                scheme=f.scheme,
+                as_of=f.as_of,
+                mapping=f.map,
+                sheet=f.sheet,
+                encoding=f.encoding,
+            )
+        done.write_text("ok")
+    return c, data
+
+
+def fresh_copy(data: Path, name: str) -> Path:
+    """A copy of an ingested data dir without any registry, to build into."""
+    dest = CACHE / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(data, dest, ignore=shutil.ignore_patterns("registry"))
+    return dest

@@ -1,0 +1,57 @@
+"""Demo step: build the registry on OUT/data and export what a bureau user looks at."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from canbao.registry import api, quality, snapshot
+from canbao.standards import citizen_id
+
+
+def run_registry_demo(out: Path) -> dict[str, str]:
+    data = out / "data"
+    if not (data / "batches").exists():
+        return {}
+    result = api.build(data, full=True)
+    exports = out / "registry"
+    exports.mkdir(parents=True, exist_ok=True)
+    # lists people look at: IDs masked
+    persons = api.persons(data).with_columns(
+        id18=citizen_id.mask_expr(pl.col("id18").fill_null("")),
+        phone=pl.col("phone").str.slice(0, 3) + "****" + pl.col("phone").str.slice(-4),
+    )
+    api.export_table(persons, exports / "persons.xlsx")
+    api.export_table(api.employers(data), exports / "employers.xlsx")
+    api.export_table(api.links(data).select("source", "row", "person_key"), exports / "links.csv")
+    api.export_table(api.review_items(data), exports / "review-queue.xlsx")
+    corr = pl.read_parquet(snapshot.require_current(data).table("id_corrections"))
+    api.export_table(
+        corr.with_columns(
+            id_as_delivered=citizen_id.mask_expr(pl.col("id_as_delivered").fill_null("")),
+            proposed_id18=citizen_id.mask_expr(pl.col("proposed_id18").fill_null("")),
+        ),
+        exports / "id-corrections.xlsx",
+    )
+    where = {
+        "主人员索引 (master persons, IDs masked)": str(exports / "persons.xlsx"),
+        "主单位 (master employers)": str(exports / "employers.xlsx"),
+        "待人工复核 (review queue)": str(exports / "review-queue.xlsx"),
+        "建议更正的身份证号 (proposed ID corrections)": str(exports / "id-corrections.xlsx"),
+    }
+    city = out / "city"
+    if (city / "truth" / "links.csv").exists():
+        q = quality.evaluate_synthetic(api.links(data), city)
+        path = exports / "linkage-quality.json"
+        path.write_text(
+            json.dumps(
+                {"build": result.build_id, "counts": result.counts, "quality": q},
+                ensure_ascii=False,
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+        where["关联质量（对照合成真值）(linkage quality vs truth)"] = str(path)
+    return where

@@ -220,5 +220,6 @@ def build_employment(
         )
         .filter(pl.col("end_month") >= pl.col("start_month"))
         .drop("dm")
+        .sort("pid", "start_month", "eid")  # joins do not keep row order
     )
     return spells.with_row_index("spell_id", offset=1)

@@ -149,13 +149,25 @@ def _persons_cols(persons: pl.DataFrame) -> pl.DataFrame:
     rel_row[order] = np.where(pick >= 0, order[np.maximum(pick, 0)], -1)
     ids = persons["id18"]
     rel_id = ids.gather(pl.Series(np.maximum(rel_row, 0)))
-    rel = pl.DataFrame({"pid": persons["pid"], "_rel_id": rel_id}).with_columns(
-        _rel_id=pl.when(pl.Series(rel_row >= 0)).then("_rel_id")
-    )
+    rel = pl.select(_rel_id=pl.when(pl.lit(pl.Series(rel_row >= 0))).then(pl.lit(rel_id)))
     return persons.select(
         "pid", pl.col("id18").alias("id"), "name", "sex", "birth_date", "address",
         pl.col("old_address").alias("_old_address"), "county_code", "township", "phone",
-    ).join(rel, on="pid", how="left")  # fmt: skip
+    ).hstack(rel)  # fmt: skip
+
+
+def _with_person(frame: pl.DataFrame, pc: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """Attach person columns by position (pc row i is pid i + 1): no hash join, order kept."""
+    idx = frame["pid"] - 1
+    return frame.hstack(pc.select([c for c in cols if c not in frame.columns]).gather(idx))
+
+
+def _with_employer(frame: pl.DataFrame, ecols: pl.DataFrame) -> pl.DataFrame:
+    """Attach employer columns by position (ecols row i is eid i + 1); null eid → nulls."""
+    eid = frame["eid"]
+    got = ecols.drop("eid").gather(eid.fill_null(1) - 1)
+    mask = eid.is_not_null()
+    return frame.hstack(got.select(pl.when(pl.lit(mask)).then(pl.all())))
 
 
 def _shuffle(frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -181,9 +193,9 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         return finish(frame, spec, rng, rates)
 
     # --- police: the household register (hukou residents only) ------------------------------
-    hk = persons.filter("in_hukou").join(pc.select("pid", "_rel_id"), on="pid", how="left")
+    hk = persons.hstack(pc.select("_rel_id")).filter("in_hukou")
     hk = hk.sort(
-        "county_code", "township", "household_id", pl.col("relation") != "户主", "birth_date"
+        "county_code", "township", "household_id", pl.col("relation") != "户主", "birth_date", "pid"
     )
     hk = hk.select(
         "pid", "household_id", pl.col("id18").alias("id"), "name",
@@ -224,7 +236,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     yield finish(si_emp, sp["si_employer"], rng, rates)
 
     # --- tax withholding: damage per employee record, then one row per month --------------------
-    spells = reality.spells.join(ecols, on="eid")
+    spells = _with_employer(reality.spells, ecols)
     sfr = spells.select(
         "spell_id",
         "pid",
@@ -235,27 +247,25 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         "declared_base",
         "employer_name",
         "credit_code",
-    ).join(pc.select("pid", "id", "name", "_rel_id"), on="pid")
+    )
+    sfr = _with_person(sfr, pc, ["id", "name", "_rel_id"])
     spec = sp["tax_iit"]
     rng = stream(cfg.seed, "extract:tax_iit")
     sfr = damage_person_columns(sfr, spec, rng, rates)
-    months = pl.DataFrame({"month": np.array(sorted(cfg.tax_months), dtype=np.int32)})
-    tax = (
-        sfr.join(months, how="cross")
-        .filter(
-            (pl.col("month") >= pl.col("start_month")) & (pl.col("month") <= pl.col("end_month"))
-        )
-        .sort("credit_code", "month", "spell_id")
-    )
     taxable = (pl.col("wage") - pl.col("declared_base") * 105 // 1000 - 350_000).clip(lower_bound=0)
-    tax = tax.with_columns(
-        period=pl.concat_str(pl.lit(str(y)), pl.col("month").cast(pl.Utf8).str.zfill(2)),
-        tax=pl.when(taxable <= 150_000).then(taxable * 3 // 100)
-        .when(taxable <= 450_000).then(taxable * 10 // 100 - 10_500)
-        .when(taxable <= 900_000).then(taxable * 20 // 100 - 55_500)
-        .otherwise(taxable * 25 // 100 - 100_500),
-    )  # fmt: skip
-    yield finish(tax, spec, rng, rates)
+    sfr = sfr.sort("credit_code", "spell_id")
+    for part, month in enumerate(sorted(cfg.tax_months)):  # one monthly batch at a time
+        tax = sfr.filter((pl.col("start_month") <= month) & (pl.col("end_month") >= month))
+        tax = tax.with_columns(
+            period=pl.lit(f"{y}{month:02d}"),
+            tax=pl.when(taxable <= 150_000).then(taxable * 3 // 100)
+            .when(taxable <= 450_000).then(taxable * 10 // 100 - 10_500)
+            .when(taxable <= 900_000).then(taxable * 20 // 100 - 55_500)
+            .otherwise(taxable * 25 // 100 - 100_500),
+        )  # fmt: skip
+        r = finish(tax, spec, rng, rates)
+        r.part = part
+        yield r
 
     # --- civil affairs: deaths -----------------------------------------------------------------
     rng = stream(cfg.seed, "extract:civil_deaths")
@@ -263,9 +273,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     dead = dead.filter(pl.Series(rng.random(dead.height) < cfg.behaviour.death_in_civil))
     causes = np.array(["病故", "病故", "病故", "意外", "其他"])
     deaths = (
-        dead.select("pid")
-        .join(pc, on="pid")
-        .join(persons.select("pid", "death_date"), on="pid")
+        _with_person(dead.select("pid", "death_date"), pc, pc.columns)
         .with_columns(
             sex=pl.col("sex").replace_strict(SEX_WORDS["cn"]),
             cause=pl.Series(causes[rng.integers(0, len(causes), dead.height)]),
@@ -275,7 +283,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     yield person_extract("civil_deaths", deaths)
 
     # --- special groups ---------------------------------------------------------------------------
-    special = reality.special.join(pc, on="pid").with_columns(
+    special = _with_person(reality.special, pc, pc.columns).with_columns(
         group=pl.col("group").replace_strict(GROUP_WORDS)
     )
     low = special.filter(pl.col("group").is_in(["城乡低保", "特困供养"])).sort(
@@ -296,10 +304,9 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     for scheme in ("employee_pension", "employee_medical", "work_injury", "maternity", "unemployment",
                    "resident_pension", "resident_medical"):  # fmt: skip
         source = "si_" + scheme
-        f = (
-            enr.filter(pl.col("scheme") == scheme)
-            .join(pc, on="pid", how="left", suffix="_p")
-            .join(ecols, on="eid", how="left")
+        f = enr.filter(pl.col("scheme") == scheme)
+        f = _with_employer(
+            _with_person(f, pc, ["id", "name", "sex", "birth_date", "phone", "_rel_id"]), ecols
         )
         f = f.with_columns(
             sex=pl.col("sex").replace_strict(SEX_WORDS[SEX_STYLE.get(source, "cn")]),
@@ -317,7 +324,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     ):
         rng = stream(cfg.seed, "extract:" + source)
         f = (
-            frame.join(ecols, on="eid")
+            _with_employer(frame, ecols)
             .with_columns(
                 period=pl.concat_str(pl.lit(f"{y}-"), pl.col("month").cast(pl.Utf8).str.zfill(2)),
                 scheme=pl.col("scheme").replace_strict(labels),

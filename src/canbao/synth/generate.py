@@ -50,7 +50,8 @@ def generate(
         for rendered in render_all(cfg, people, reality):
             write(rendered, root)
             truth.add(rendered)
-            specs.append(rendered.spec)
+            if not rendered.part:
+                specs.append(rendered.spec)
     finally:
         truth.close()
     gaps = write_gaps(root, cfg.year, people, reality)

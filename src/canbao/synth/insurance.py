@@ -52,7 +52,11 @@ def build_reality(
     # --- employers' behaviour -------------------------------------------------------------
     m = employers.height
     size = spells.group_by("eid").agg(n=pl.len())
-    emp = employers.join(size, on="eid", how="left").with_columns(pl.col("n").fill_null(0))
+    emp = (
+        employers.join(size, on="eid", how="left")
+        .with_columns(pl.col("n").fill_null(0))
+        .sort("eid")
+    )
     n_staff = emp["n"].to_numpy()
     own = emp["ownership"].to_numpy()
     small = np.where(n_staff <= 5, 3.0, np.where(n_staff <= 20, 1.0, 0.1))
@@ -73,7 +77,7 @@ def build_reality(
     sp = spells.join(
         pl.DataFrame({"eid": emp["eid"], "registered": reg, "omit": omit_share, "bf": base_factor}),
         on="eid",
-    )
+    ).sort("spell_id")
     sp = (
         sp.with_columns(
             omitted=pl.Series(rng.random(sp.height)) < pl.col("omit"),
@@ -132,9 +136,13 @@ def build_reality(
 
     last = covered.sort("pid", "end_month").group_by("pid").agg(pl.all().last())
     first_month = covered.group_by("pid").agg(fm=pl.col("start_month").min())
-    last = last.join(first_month, on="pid").join(
-        emp.select("eid", pl.col("county_code").alias("ecounty"), "maternity", "unemployment"),
-        on="eid",
+    last = (
+        last.join(first_month, on="pid")
+        .join(
+            emp.select("eid", pl.col("county_code").alias("ecounty"), "maternity", "unemployment"),
+            on="eid",
+        )
+        .sort("pid")
     )
     start_back = pl.lit(pl.Series(rng.integers(0, 15 * 365, last.height)))
     employees = last.with_columns(
@@ -207,6 +215,7 @@ def build_reality(
     rp_rows = (
         person_rows(rp, "城乡居民", False, None)
         .join(pl.DataFrame({"pid": rp, "_b": rp_age >= 60}), on="pid")
+        .sort("pid")
         .with_columns(
             benefit=pl.col("_b"),
             person_type=pl.when(pl.col("_b"))
@@ -259,8 +268,10 @@ def build_reality(
 
     # deaths and moves end the record — except the deceased still enrolled
     still = persons.select("pid", still=pl.Series(rng.random(N) < b.deceased_still_enrolled))
-    enr = enr.join(p.select("pid", "death_date", "hukou_status", "event_date"), on="pid").join(
-        still, on="pid"
+    enr = (
+        enr.join(p.select("pid", "death_date", "hukou_status", "event_date"), on="pid")
+        .join(still, on="pid")
+        .sort("scheme", "pid", "county_code", "start_date")
     )
     dead = pl.col("death_date").is_not_null()
     moved = pl.col("hukou_status") == "迁出"
@@ -319,20 +330,26 @@ def _declarations(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     money = cfg.money
     year = cfg.year
-    months = pl.DataFrame({"month": np.arange(1, 13, dtype=np.int32)})
-    sm = sp.join(months, how="cross").filter(
-        (pl.col("month") >= pl.col("start_month")) & (pl.col("month") <= pl.col("end_month"))
+    slim = sp.select(
+        "eid", "start_month", "end_month", "registered", "omitted", "true_base", "declared_base"
     )
-    true = sm.group_by("eid", "month").agg(
-        true_headcount=pl.len().cast(pl.Int64), true_base=pl.col("true_base").sum()
-    )
-    cov = (
-        sm.filter(pl.col("registered") & ~pl.col("omitted"))
-        .group_by("eid", "month")
-        .agg(headcount=pl.len().cast(pl.Int64), base=pl.col("declared_base").sum())
-    )
+    trues, covs = [], []
+    for month in range(1, 13):  # month by month: no 12-fold cross join in memory
+        sm = slim.filter((pl.col("start_month") <= month) & (pl.col("end_month") >= month))
+        trues.append(
+            sm.group_by("eid")
+            .agg(true_headcount=pl.len().cast(pl.Int64), true_base=pl.col("true_base").sum())
+            .with_columns(month=pl.lit(month, dtype=pl.Int32))
+        )
+        covs.append(
+            sm.filter(pl.col("registered") & ~pl.col("omitted"))
+            .group_by("eid")
+            .agg(headcount=pl.len().cast(pl.Int64), base=pl.col("declared_base").sum())
+            .with_columns(month=pl.lit(month, dtype=pl.Int32))
+        )
+    true = pl.concat(trues)
+    cov = pl.concat(covs)
     schemes = []
-    wi_bp = pl.Series(list(money.work_injury_bp))
     ep = emp.select("eid", "risk_class", "maternity", "unemployment", "arrears", "late")
     for scheme in (
         "employee_pension",
@@ -345,16 +362,8 @@ def _declarations(
         if scheme in ("maternity", "unemployment"):
             d = d.filter(pl.col(scheme))
         if scheme == "work_injury":
-            bp = (
-                pl.col("risk_class").map_elements(
-                    lambda r: int(wi_bp[r - 1]), return_dtype=pl.Int64
-                )
-                if False
-                else (
-                    pl.col("risk_class").replace_strict(
-                        list(range(1, 9)), list(money.work_injury_bp), return_dtype=pl.Int64
-                    )
-                )
+            bp = pl.col("risk_class").replace_strict(
+                list(range(1, 9)), list(money.work_injury_bp), return_dtype=pl.Int64
             )
         else:
             bp = pl.lit(money.rates_bp[scheme], dtype=pl.Int64)

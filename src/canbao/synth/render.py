@@ -55,6 +55,7 @@ class Rendered:
     numeric: dict[str, np.ndarray] = field(
         default_factory=dict
     )  # header → cells to write as numbers
+    part: int = 0  # CSV extracts may come in parts (0 = first); later parts are appended
 
     @property
     def rows(self) -> int:
@@ -141,15 +142,30 @@ def finish(
     return Rendered(spec, table, pid, eid, bits, numeric)
 
 
+CSV_CHUNK = 250_000
+
+
 def write(rendered: Rendered, root: Path) -> Path:
+    """Write (or, for a later part, append) the extract; CSV text is encoded chunk by chunk."""
     path = root / rendered.spec.path
     path.parent.mkdir(parents=True, exist_ok=True)
     if rendered.spec.xlsx:
+        if rendered.part:
+            raise ValueError("xlsx extracts are written in one part")
         _write_xlsx(rendered, path)
-    else:
-        text = rendered.table.write_csv(null_value="")
-        enc = rendered.spec.encoding or "utf-8"
-        path.write_bytes(text.encode(enc))  # utf-8-sig adds the BOM itself
+        return path
+    enc = rendered.spec.encoding or "utf-8"
+    table = rendered.table
+    with path.open("ab" if rendered.part else "wb") as f:
+        if enc == "utf-8-sig" and not rendered.part:
+            f.write(b"\xef\xbb\xbf")
+        for start in range(0, max(table.height, 1), CSV_CHUNK):
+            chunk = table.slice(start, CSV_CHUNK)
+            header = start == 0 and not rendered.part
+            if enc in ("utf-8", "utf-8-sig"):
+                chunk.write_csv(f, include_header=header, null_value="")
+            else:
+                f.write(chunk.write_csv(include_header=header, null_value="").encode(enc))
     return path
 
 

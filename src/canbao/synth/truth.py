@@ -48,7 +48,8 @@ class TruthWriter:
     def add(self, r: Rendered) -> None:
         n = r.rows
         src = r.spec.source
-        row = np.arange(1, n + 1, dtype=np.int64)
+        offset = self.counts[src]["rows"] if r.part else 0
+        row = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
         if r.pid is not None:
             pl.DataFrame({"source": [src] * n, "row": row, "pid": r.pid}).write_csv(
                 self._links, include_header=False
@@ -67,11 +68,12 @@ class TruthWriter:
                 "kinds": pl.Series(text.tolist(), dtype=pl.Utf8),
             }
         ).write_csv(self._damage, include_header=False)
-        counts: dict[str, int] = {"rows": n}
+        counts = self.counts[src] if r.part else {"rows": 0}
+        counts["rows"] += n
         for i, k in enumerate(DAMAGE_KINDS):
             c = int(((r.bits >> i) & 1).sum())
             if c:
-                counts[k] = c
+                counts[k] = counts.get(k, 0) + c
         self.counts[src] = counts
 
     def close(self) -> None:

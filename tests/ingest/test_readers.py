@@ -164,3 +164,13 @@ def test_crlf_title_rows_and_padded_cells(tmp_path: Path, enc: str) -> None:
     assert df["name"].to_list() == ["张三", "李四", "王五"]
     assert df["row"].to_list() == [1, 2, 3]
     assert df["address"].to_list() == ["浔阳区甘棠街1号", "濂溪区", "德安县"]
+
+
+def test_id_raw_is_as_delivered(tmp_path: Path) -> None:
+    fullwidth = ID_B.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    path = write_csv(
+        tmp_path / "p.csv", ["姓名,身份证号码", f"甲,{fullwidth}", f"乙,{ID_A.lower()}"]
+    )
+    df = _ingest(tmp_path, path)
+    assert df["id_raw"].to_list() == [fullwidth, ID_A.lower()]
+    assert df["id18"].to_list() == [ID_B, ID_A]

@@ -197,7 +197,11 @@ def normalize(
     field's numbers are Excel serial days)."""
     fields = [f.name for f in kinds.FIELDS[kind]]
     numeric_cells = numeric_cells or {}
-    text = text.select("row", *[_clean(pl.col(f)).alias(f) for f in fields])
+    # IDs and codes stay as delivered (their checks normalise); other text is cleaned once
+    raw_fields = ("id", "credit_code", "org_code")
+    text = text.select(
+        "row", *[pl.col(f) if f in raw_fields else _clean(pl.col(f)).alias(f) for f in fields]
+    )
     out = text
     exprs: list[pl.Expr] = []
     warns: list[pl.Expr] = []

@@ -155,14 +155,14 @@ def build_employment(
     alive_start = persons["death_date"].is_null().to_numpy() | (
         persons["death_date"].dt.month().fill_null(12).to_numpy() > 2
     )
-    sex = persons["sex"].to_numpy()
-    county = persons["county_code"].to_numpy()
+    male = (persons["sex"] == "M").to_numpy()
+    county = persons["county_code"].cast(pl.Int32).to_numpy()
     w = np.interp(age, [17, 18, 22, 30, 45, 55, 60, 61], [0, 0.4, 1.0, 1.2, 1.0, 0.6, 0.2, 0])
-    w = np.where((sex == "F") & (age >= 55), 0, w)
-    w = w * np.where(np.isin(county, ("360402", "360403")), 2.2, 1.0)
+    w = np.where(~male & (age >= 55), 0, w)
+    w = w * np.where(np.isin(county, (360402, 360403)), 2.2, 1.0)
     w = w * np.where(persons["migrant"].to_numpy(), 2.0, 1.0) * alive_start
     workers = weighted_sample(rng, w, n_emp)
-    ecounty = employers["county_code"].to_numpy()
+    ecounty = employers["county_code"].cast(pl.Int32).to_numpy()
     sw = employers["size_weight"].to_numpy()
     # prefer an employer in the worker's county (70%), else anywhere
     emp = rng.choice(len(sw), size=len(workers), p=sw / sw.sum())

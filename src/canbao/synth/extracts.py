@@ -207,11 +207,16 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     # --- business registry (xlsx) ----------------------------------------------------------------
     rng = stream(cfg.seed, "extract:amr")
     amr = emp.filter(pl.col("ownership") != "public_institution")
-    legal = persons.filter(pl.col("age") >= 25)["name"].to_numpy()
+    adults = np.flatnonzero((persons["age"] >= 25).to_numpy())
+    legal = (
+        persons["name"].gather(adults[rng.integers(0, len(adults), amr.height)])
+        if len(adults)
+        else None
+    )
     amr = amr.select(
         "eid", "credit_code", pl.col("name").alias("employer_name"),
         pl.col("ownership").replace_strict(OWNERSHIP_WORDS["amr"]),
-        pl.Series("legal_rep", legal[rng.integers(0, len(legal), amr.height)] if len(legal) else [""] * amr.height),
+        (legal if legal is not None else pl.Series([""] * amr.height)).rename("legal_rep"),
         "registered_date", pl.lit("存续").alias("status"),
         pl.concat_str(pl.lit("江西省九江市"), pl.col("county_code").replace_strict(_county_names()), pl.lit("工业大道"), (pl.col("eid") % 300 + 1).cast(pl.Utf8), pl.lit("号")).alias("address"),
         "industry", "county_code",

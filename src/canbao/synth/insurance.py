@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from canbao.synth._rng import stream, weighted_sample
-from canbao.synth.config import CENSUS_TOTAL, TARGETS_2017, SynthConfig
+from canbao.synth.config import CENSUS_2020, CENSUS_TOTAL, TARGETS_2017, SynthConfig
 
 RETIREE_SHARE = 0.05  # retirees receiving an employee pension, share of residents
 
@@ -127,11 +127,11 @@ def build_reality(
         "event_date", "birth_date", "household_id",
     )  # fmt: skip
     age = p["age"].to_numpy()
-    sex = p["sex"].to_numpy()
+    male = (p["sex"] == "M").to_numpy()
     migrant = p["migrant"].to_numpy()
     in_hukou = p["in_hukou"].to_numpy()
-    county = p["county_code"].to_numpy()
-    urban = np.isin(county, ("360402", "360403"))
+    county = p["county_code"].cast(pl.Int32).to_numpy()
+    urban = np.isin(county, (360402, 360403))
     pid = p["pid"].to_numpy()
 
     last = covered.sort("pid", "end_month").group_by("pid").agg(pl.all().last())
@@ -159,14 +159,11 @@ def build_reality(
     is_worker = np.isin(pid, spells["pid"].to_numpy())
 
     ret_w = (
-        ((age >= 60) | ((sex == "F") & (age >= 50)))
-        * ~migrant
-        * ~is_worker
-        * np.where(urban, 3.0, 1.0)
+        ((age >= 60) | (~male & (age >= 50))) * ~migrant * ~is_worker * np.where(urban, 3.0, 1.0)
     )
     retirees = pid[weighted_sample(rng, ret_w, round(RETIREE_SHARE * cfg.persons))]
     is_ret = np.isin(pid, retirees)
-    alive_end = p["death_date"].is_null().to_numpy() & (p["hukou_status"].to_numpy() != "迁出")
+    alive_end = p["death_date"].is_null().to_numpy() & (p["hukou_status"] != "迁出").to_numpy()
     ep_now = int((~employees["susp"]).sum()) + int((is_ret & alive_end).sum())
     n_flex = max(0, round(_share("employee_pension") * cfg.persons) - ep_now)
     flex_w = (age >= 25) & (age <= 59) & ~is_worker & ~is_ret
@@ -244,26 +241,19 @@ def build_reality(
     frames = [f.with_columns(dup_kind=pl.lit(None, dtype=pl.Utf8)) for f in frames]
     frames.append(rm_all.with_columns(scheme=pl.lit("resident_medical")))
     # duplicates: a second resident-scheme record in another county
-    counties = np.array(sorted(set(county.tolist())))
-    for i, scheme in ((len(frames) - 1, "resident_medical"), (len(frames) - 2, "resident_pension")):
+    counties = sorted(CENSUS_2020)
+    for i in (len(frames) - 1, len(frames) - 2):  # resident medical, resident pension
         f = frames[i]
         pick_rows = f.filter(pl.Series(rng.random(f.height)) < b.two_county)
-        other = counties[rng.integers(0, len(counties), pick_rows.height)]
+        own_c = pick_rows["county_code"].replace_strict(counties, list(range(len(counties))))
+        other = (own_c.to_numpy() + rng.integers(1, len(counties), pick_rows.height)) % len(counties)
         dup = pick_rows.with_columns(
-            county_code=pl.when(pl.Series(other) == pl.col("county_code"))
-            .then(pl.lit(counties[0]) if counties[0] != "360402" else pl.lit("360403"))
-            .otherwise(pl.Series(other)),
+            county_code=pl.Series([counties[j] for j in other.tolist()], dtype=pl.Utf8),
             start_date=pl.col("start_date")
             + pl.duration(days=pl.lit(pl.Series(rng.integers(30, 900, pick_rows.height)))),
             dup_kind=pl.lit("two_counties"),
         )
-        dup = dup.with_columns(
-            county_code=pl.when(dup["county_code"] == pick_rows["county_code"])
-            .then(pl.lit("360483"))
-            .otherwise("county_code")
-        )
         frames[i] = pl.concat([f, dup])
-        assert scheme
     enr = pl.concat([f.select(_ENR_COLS) for f in frames], how="vertical")
 
     # deaths and moves end the record — except the deceased still enrolled
@@ -412,8 +402,8 @@ def _special_groups(
     year = cfg.year
     p = persons
     n = p.height
-    county = p["county_code"].to_numpy()
-    rural = ~np.isin(county, ("360402", "360403"))
+    county = p["county_code"].cast(pl.Int32).to_numpy()
+    rural = ~np.isin(county, (360402, 360403))
     age = p["age"].to_numpy()
     hh = p["household_id"].to_numpy()
     in_hukou = p["in_hukou"].to_numpy()
@@ -425,7 +415,7 @@ def _special_groups(
     low = np.isin(hh, low_hh)
     single = np.bincount(hh, minlength=n_hh + 1)[hh] == 1
     ext = _flag(rng, (age >= 60) * single * in_hukou * ~low, round(n * 0.004))
-    land_c = np.isin(county, ("360402", "360404", "360482", "360483", "360425"))
+    land_c = np.isin(county, (360402, 360404, 360482, 360483, 360425))
     land = _flag(rng, (age >= 16) * land_c * in_hukou, round(n * 0.01))
     cadre = _flag(rng, (age >= 25) * (age <= 62) * rural * in_hukou, round(n * 0.0015))
     pid = p["pid"].to_numpy()

@@ -51,13 +51,20 @@ def build_repair_links(con: duckdb.DuckDBPyConnection) -> None:
             JOIN person_records r USING (rec_key)
             JOIN trusted_ids t ON t.id18 = c.candidate
             WHERE r.name_norm = t.anchor_name OR r.name_pinyin = t.anchor_pinyin
+        ), prefixes AS (
+            -- the shown 15 digits, or one less where Excel rounded up (two equi-joins, no OR)
+            SELECT rec_key, id18, excel_suspect, name_norm, name_pinyin,
+                   id_prefix15 AS prefix FROM person_records WHERE id_prefix15 IS NOT NULL
+            UNION ALL
+            SELECT rec_key, id18, excel_suspect, name_norm, name_pinyin,
+                   id_prefix15_alt FROM person_records WHERE id_prefix15_alt IS NOT NULL
+        ), trusted_prefix AS (
+            SELECT *, substr(id18, 1, 15) AS prefix FROM trusted_ids
         ), by_prefix AS (
             SELECT r.rec_key, t.id18, 'excel_prefix' AS method
-            FROM person_records r
-            JOIN trusted_ids t
-              ON substr(t.id18, 1, 15) = r.id_prefix15 OR substr(t.id18, 1, 15) = r.id_prefix15_alt
-            WHERE r.id_prefix15 IS NOT NULL
-              AND (r.name_norm = t.anchor_name OR r.name_pinyin = t.anchor_pinyin)
+            FROM prefixes r
+            JOIN trusted_prefix t USING (prefix)
+            WHERE (r.name_norm = t.anchor_name OR r.name_pinyin = t.anchor_pinyin)
               -- a valid-looking ID ending in 000 moves only to another person's ID
               AND (NOT r.excel_suspect OR t.id18 <> r.id18)
         )

@@ -167,7 +167,8 @@ def ingest_file(
         "as_of": pl.lit(as_of_date, dtype=pl.Date),
     }
     keep = reasons.is_null()
-    accepted = records.filter(keep).with_columns(**meta)
+    everyone = reasons.null_count() == reasons.len()
+    accepted = (records if everyone else records.filter(keep)).with_columns(**meta)
     order = [*META_COLUMNS, *[c for c in accepted.columns if c not in META_COLUMNS]]
     accepted = accepted.select(order)
     q_rows = raw.data.with_columns(row=text["row"], reason=reasons).filter(~keep)

@@ -34,6 +34,10 @@ def run_demo(out: Path) -> dict[str, str]:
     )
     where["身份证号与信用代码校验示例 (ID and credit-code checks)"] = str(path)
 
+    from canbao.synth.demo import run_synth_demo
+
+    where.update(run_synth_demo(out))  # the synthetic city: OUT/city (extracts, truth, manifest)
+
     from canbao.ingest.demo import run_ingest_demo
 
     where.update(run_ingest_demo(out))  # ingest OUT/city/manifest.json (after the synth step)

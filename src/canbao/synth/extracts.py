@@ -194,8 +194,13 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
 
     # --- police: the household register (hukou residents only) ------------------------------
     hk = persons.hstack(pc.select("_rel_id")).filter("in_hukou")
+    # household ids run in county/township order: numeric keys sort fast
     hk = hk.sort(
-        "county_code", "township", "household_id", pl.col("relation") != "户主", "birth_date", "pid"
+        pl.col("household_id").cast(pl.Int64) * 1_000_000
+        + (pl.col("relation") != "户主").cast(pl.Int64) * 100_000
+        + pl.col("birth_date").cast(pl.Int64)
+        + 40_000,
+        maintain_order=True,  # persons come in pid order: ties (twins) stay in that order
     )
     hk = hk.select(
         "pid", "household_id", pl.col("id18").alias("id"), "name",
@@ -258,7 +263,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     rng = stream(cfg.seed, "extract:tax_iit")
     sfr = damage_person_columns(sfr, spec, rng, rates)
     taxable = (pl.col("wage") - pl.col("declared_base") * 105 // 1000 - 350_000).clip(lower_bound=0)
-    sfr = sfr.sort("credit_code", "spell_id")
+    sfr = sfr.sort(pl.col("eid") * 100_000_000 + pl.col("spell_id"))
     for part, month in enumerate(sorted(cfg.tax_months)):  # one monthly batch at a time
         tax = sfr.filter((pl.col("start_month") <= month) & (pl.col("end_month") >= month))
         tax = tax.with_columns(
@@ -297,7 +302,9 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     yield person_extract("civil_low_income", low)
     yield person_extract(
         "land_expropriated",
-        special.filter(pl.col("group") == "被征地农民").sort("county_code", "start_date", "pid"),
+        special.filter(pl.col("group") == "被征地农民").sort(
+            pl.col("county_code").cast(pl.Int32), "start_date", "pid"
+        ),
     )
     yield person_extract(
         "village_cadre",
@@ -318,7 +325,12 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
             status=pl.col("status").replace_strict(STATUS_WORDS[STATUS_STYLE[scheme]]),
             benefit=pl.when(pl.col("benefit")).then(pl.lit("是")).otherwise(pl.lit("否")),
         )
-        f = f.sort("county_code", "start_date", "pid")
+        f = f.sort(
+            pl.col("county_code").cast(pl.Int64) * 10**13
+            + (pl.col("start_date").cast(pl.Int64) + 40_000) * 10**8
+            + pl.col("pid"),
+            maintain_order=True,
+        )
         yield person_extract(source, f)
 
     # --- declarations and payments ------------------------------------------------------------------
@@ -334,7 +346,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
                 period=pl.concat_str(pl.lit(f"{y}-"), pl.col("month").cast(pl.Utf8).str.zfill(2)),
                 scheme=pl.col("scheme").replace_strict(labels),
             )
-            .sort("month", "credit_code", "scheme")
+            .sort(pl.col("month").cast(pl.Int64) * 10**9 + pl.col("eid") * 10, maintain_order=True)
         )
         yield finish(f, sp[source], rng, rates)
 

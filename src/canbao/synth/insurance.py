@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from canbao.ingest.kinds import SCHEMES
 from canbao.synth._rng import stream, weighted_sample
 from canbao.synth.config import CENSUS_2020, CENSUS_TOTAL, TARGETS_2017, SynthConfig
 
@@ -246,7 +247,9 @@ def build_reality(
         f = frames[i]
         pick_rows = f.filter(pl.Series(rng.random(f.height)) < b.two_county)
         own_c = pick_rows["county_code"].replace_strict(counties, list(range(len(counties))))
-        other = (own_c.to_numpy() + rng.integers(1, len(counties), pick_rows.height)) % len(counties)
+        other = (own_c.to_numpy() + rng.integers(1, len(counties), pick_rows.height)) % len(
+            counties
+        )
         dup = pick_rows.with_columns(
             county_code=pl.Series([counties[j] for j in other.tolist()], dtype=pl.Utf8),
             start_date=pl.col("start_date")
@@ -261,7 +264,7 @@ def build_reality(
     enr = (
         enr.join(p.select("pid", "death_date", "hukou_status", "event_date"), on="pid")
         .join(still, on="pid")
-        .sort("scheme", "pid", "county_code", "start_date")
+        .sort(_ENR_KEY, maintain_order=True)
     )
     dead = pl.col("death_date").is_not_null()
     moved = pl.col("hukou_status") == "迁出"
@@ -290,7 +293,7 @@ def build_reality(
         )
         .drop("birth_date", "death_date", "hukou_status", "event_date", "still", "susp")
     )
-    enr = enr.sort("scheme", "pid", "county_code", "start_date")
+    enr = enr.sort(_ENR_KEY, maintain_order=True)
 
     decl, pay = _declarations(cfg, rng, emp, sp)
     special = _special_groups(cfg, rng, persons)
@@ -300,6 +303,19 @@ def build_reality(
 _ENR_COLS = [
     "pid", "scheme", "eid", "county_code", "start_date", "susp", "base", "person_type", "benefit", "dup_kind",
 ]  # fmt: skip
+
+
+_SCHEME_I = pl.col("scheme").replace_strict(
+    list(SCHEMES), list(range(len(SCHEMES))), return_dtype=pl.Int64
+)
+# one Int64 sort key (multi-column sorts are slow): scheme, pid, county, start date
+_ENR_KEY = (
+    _SCHEME_I * 10**17
+    + pl.col("pid") * 10**9
+    + (pl.col("county_code").cast(pl.Int64) - 360_000) * 10**5
+    + pl.col("start_date").cast(pl.Int64)
+    + 40_000
+)
 
 
 def _mask(n: int, pids: np.ndarray) -> np.ndarray:
@@ -362,7 +378,7 @@ def _declarations(
     decl = (
         pl.concat(schemes)
         .join(true, on=["eid", "month"], how="left")
-        .sort("eid", "scheme", "month")
+        .sort(pl.col("eid") * 1000 + _SCHEME_I * 100 + pl.col("month"), maintain_order=True)
     )
     n = decl.height
     r = rng.random(n)

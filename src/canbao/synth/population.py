@@ -321,6 +321,12 @@ def build_population(cfg: SynthConfig) -> pl.DataFrame:
     towns = _township_names(rng)
     town_flat = [tn for c in CENSUS_2020 for tn in towns[c]]
     hh_town = hh_c * TOWNSHIPS_PER_COUNTY + rng.integers(0, TOWNSHIPS_PER_COUNTY, n_hh)
+    # number households in county code / township order (as the register lists them)
+    order = np.lexsort((rng.random(n_hh), hh_town, counties[hh_c]))
+    rank = np.empty(n_hh, dtype=np.int64)
+    rank[order] = np.arange(n_hh)
+    hh_heads, hh_c, hh_town = hh_heads[order], hh_c[order], hh_town[order]
+    hh_index = rank[hh_index]
     place = list(namedata.PLACE_CHARS)
     cnames = [divisions.name_of(c) or c for c in CENSUS_2020]
     v1 = rng.integers(0, len(place), n_hh)

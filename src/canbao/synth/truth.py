@@ -130,7 +130,10 @@ def write_gaps(
         )
     )
     res = active.filter(pl.col("scheme").is_in(["resident_medical", "resident_pension"]))
-    res = res.filter(pl.struct("pid", "scheme").is_duplicated())
+    same = (pl.col("pid") == pl.col("pid").shift(1)) & (
+        pl.col("scheme") == pl.col("scheme").shift(1)
+    )
+    res = res.sort("scheme", "pid").filter(same.fill_null(False) | same.shift(-1).fill_null(False))
     two = (
         res.group_by("pid", "scheme")
         .agg(

@@ -106,7 +106,7 @@ def _derive(df: pl.DataFrame) -> pl.DataFrame:
         phone_key=pl.col("phone").str.replace_all(r"[^0-9]", "").str.slice(-11),
         employer_org=pl.when(pl.col("cc_valid").fill_null(False)).then(pl.col("org_code")),
     )
-    surname_py = names.pinyin_key_series(df["surname"])
+    surname_py = names.surname_pinyin_series(df["name_norm"])
     pinyin = df["name_pinyin"]
     if pinyin.null_count() == df.height and df.height:
         pinyin = names.pinyin_key_series(df["name_norm"])

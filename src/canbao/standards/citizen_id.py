@@ -249,11 +249,8 @@ def repair_candidates_frame(
     checked = check_frame(ids, today=today)
     only_checksum = checked["id_errors"].list.join(",") == "checksum"
     out_rows = np.flatnonzero(only_checksum.to_numpy())
-    empty: list[list[str]] = [[] for _ in range(checked.height)]
     if out_rows.size == 0:
-        return checked.select("id_norm").with_columns(
-            candidates=pl.Series(empty, dtype=pl.List(pl.Utf8))
-        )
+        return checked.select("id_norm").with_columns(candidates=pl.lit([], dtype=pl.List(pl.Utf8)))
     norm = checked["id_norm"].gather(out_rows).to_list()
     base = np.frombuffer("".join(norm).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
     variants: list[np.ndarray] = []
@@ -273,21 +270,22 @@ def repair_candidates_frame(
         keep = (base[:, pos] != base[:, pos + 1]) & _checksum_ok(v)
         variants.append(v[keep])
         owners.append(rows[keep])
-    allv = np.concatenate(variants)
+    allv = np.ascontiguousarray(np.concatenate(variants))
     own = np.concatenate(owners)
-    cand = pl.Series("c", [bytes(r).decode("ascii") for r in allv], dtype=pl.Utf8)
+    cand = pl.Series("c", allv.view("S18").ravel().astype("U18"), dtype=pl.Utf8)
     ok = check_frame(cand, today=today)["id_valid"].to_numpy()
     per_input = (
-        pl.DataFrame({"owner": out_rows[own[ok]], "cand": cand.filter(pl.Series(ok))})
+        pl.DataFrame({"_i": out_rows[own[ok]], "cand": cand.filter(pl.Series(ok))})
         .unique()
-        .group_by("owner")
+        .group_by("_i")
         .agg(pl.col("cand").sort())
     )
-    lists = empty
-    for owner, cands in per_input.iter_rows():
-        lists[owner] = cands
-    return checked.select("id_norm").with_columns(
-        candidates=pl.Series(lists, dtype=pl.List(pl.Utf8))
+    return (
+        checked.select("id_norm")
+        .with_row_index("_i")
+        .join(per_input.with_columns(pl.col("_i").cast(pl.UInt32)), on="_i", how="left")
+        .sort("_i")
+        .select("id_norm", candidates=pl.col("cand").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
     )
 
 

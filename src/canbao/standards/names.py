@@ -76,21 +76,29 @@ def normalize_person_name(value: object) -> str | None:
     return str(out) if out is not None else None
 
 
+_COMPOUND_RE = "^(" + "|".join(COMPOUND_SURNAMES) + ")"
+
+
 def surname_expr(expr: pl.Expr) -> pl.Expr:
-    """The surname of an already-normalised name (compound surnames recognised)."""
-    compound = pl.lit(None, dtype=pl.Utf8)
-    for cs in reversed(COMPOUND_SURNAMES):
-        compound = (
-            pl.when(expr.str.starts_with(cs) & (expr.str.len_chars() > 2))
-            .then(pl.lit(cs))
-            .otherwise(compound)
-        )
-    # minority names with a middle dot: the family name is not first; keep the whole first part
+    """The surname of an already-normalised name (compound surnames recognised).
+
+    A compound surname counts only when a given name follows it (欧阳 alone is 欧 + 阳). Minority
+    names with a middle dot keep their first part. One regex pass, no per-surname branches.
+    """
+    compound = pl.when(expr.str.len_chars() > 2).then(expr.str.extract(_COMPOUND_RE, 1))
     return (
         pl.when(expr.str.contains(MIDDLE_DOT, literal=True))
         .then(expr.str.split(MIDDLE_DOT).list.first())
         .otherwise(pl.coalesce(compound, expr.str.slice(0, 1)))
     )
+
+
+def surname_pinyin_series(names: pl.Series) -> pl.Series:
+    """Pinyin of each normalised name's surname (computed once per distinct surname)."""
+    surnames = pl.DataFrame({"n": names.cast(pl.Utf8)}).select(s=surname_expr(pl.col("n")))["s"]
+    uniq = surnames.drop_nulls().unique()
+    mapped = pinyin_key_series(uniq)
+    return surnames.replace_strict(uniq, mapped, default=None).rename(names.name or "surname_py")
 
 
 def split_name(value: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ import typer
 from canbao import __version__
 
 # Command modules register themselves on import.
+from canbao.cli import coverage as _coverage  # noqa: F401,E402
 from canbao.cli import demo as _demo  # noqa: F401,E402
 from canbao.cli import ingest as _ingest  # noqa: F401,E402
 from canbao.cli import plan as _plan  # noqa: F401,E402

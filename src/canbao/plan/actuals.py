@@ -214,10 +214,12 @@ def normalize_actuals(frame: pl.DataFrame, as_of: date, source: str = "") -> Act
 
 
 def default_actuals_source(data_dir: Path | None) -> ActualsSource | None:
-    """Actuals computed from the data directory's warehouse — not wired yet.
+    """Actuals computed from the data directory's warehouse.
 
-    Coverage (enrolled.*) and collection (collected.*, clearance_rate.*, new_arrears_ratio.*)
-    will plug in here by returning an :class:`ActualsSource` whose ``actuals`` frame has the
-    columns described in the module docstring. Until then this returns None and reports need
-    ``--actuals``."""
-    return None
+    Coverage provides the enrolment indicators (enrolled.*) when the data directory holds a
+    built registry (:mod:`canbao.coverage.actuals`); otherwise this returns None and reports
+    need ``--actuals``. Collection (collected.*, clearance_rate.*, new_arrears_ratio.*) is not
+    wired yet."""
+    from canbao.coverage.actuals import coverage_actuals_source
+
+    return coverage_actuals_source(data_dir)

@@ -1,0 +1,256 @@
+"""Public coverage API (the CLI and the plan are thin layers over it).
+
+```python
+from canbao.coverage import api
+lists = api.gap_lists(data_dir, kind="uninsured", county="360424")  # {list name: frame}
+api.write_gap_lists(lists, Path("gaps.xlsx"))
+api.coverage_export(data_dir)   # one row per master person: schemes and flags
+api.statistics(data_dir)        # {"enrolled": ..., "rates": ...}
+api.analyse(data_dir)           # all analytics in one session (bench, demo)
+```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from canbao.coverage import deceased, duplicates, employers, gaps, stats, worklist
+from canbao.coverage.session import Session, open_session
+from canbao.errors import UsageError
+
+KINDS = ("uninsured", "duplicates", "deceased", "employers")
+FLAGS = (
+    "duplicate_medical",
+    "duplicate_pension",
+    "duplicate_area",
+    "deceased_enrolled",
+    "uninsured_pension",
+    "uninsured_medical",
+)
+SCHEME_ORDER = (
+    "employee_pension", "resident_pension", "employee_medical", "resident_medical",
+    "work_injury", "maternity", "unemployment",
+)  # fmt: skip
+
+
+@contextmanager
+def session(
+    data_dir: Path, as_of: dt.date | None = None, policy_path: Path | None = None
+) -> Iterator[Session]:
+    s = open_session(data_dir, as_of, policy_path)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _person_lists(s: Session, kind: str) -> dict[str, pl.DataFrame]:
+    if kind == "uninsured":
+        return {
+            "uninsured": s.frame(gaps.uninsured_list_sql(s)),
+            "missing_employee_pension": s.frame(gaps.missing_employee_pension_sql(s)),
+            "identity_to_verify": s.frame(gaps.identity_to_verify_sql(s)),
+            "presumed_students": s.frame(gaps.presumed_students_sql(s)),
+        }
+    if kind == "duplicates":
+        return {"duplicates": s.frame(duplicates.duplicates_list_sql(s))}
+    if kind == "deceased":
+        return {"deceased": s.frame(deceased.deceased_list_sql(s))}
+    return {}
+
+
+def _employer_lists(s: Session) -> dict[str, pl.DataFrame]:
+    s.ensure("compliance", employers.build_compliance)
+    cols = "e.county_code, e.employer_key, e.name AS employer_name, e.credit_code, e.ownership"
+    unreg = s.frame(
+        f"""
+        SELECT {cols}, 1 AS priority,
+               CASE WHEN u.in_business_registry = 1
+                    THEN '市场主体登记存续、个税有工资发放，但未办理社保登记：应责令限期登记'
+                    ELSE '个税有工资发放但未办理社保登记（市场主体登记中未找到，核实是否为分支机构）'
+                    END AS reason,
+               u.staff, u.person_months, u.tax_months, u.first_period, u.last_period, u.wages,
+               u.declared_months, u.in_business_registry
+        FROM unregistered_employers u JOIN employers e ON e.employer_key = u.employer_key
+        """
+    )
+    under = s.frame(
+        f"""
+        SELECT {cols}, CASE WHEN u.kind LIKE 'headcount%' THEN 1 ELSE 2 END AS priority,
+               CASE u.kind WHEN 'headcount+base' THEN '申报人数少于个税发薪人数，且申报基数低于工资'
+                           WHEN 'headcount' THEN '申报人数少于个税发薪人数：疑似漏报人员'
+                           ELSE '申报基数低于个税工资（已按上下限调整）：疑似瞒报基数' END AS reason,
+               u.scheme, u.kind AS under_kind, u.tax_person_months, u.declared_person_months,
+               u.tax_base, u.declared_base, u.months_short, u.max_gap
+        FROM under_reporters u JOIN employers e ON e.employer_key = u.employer_key
+        """
+    )
+    months = s.frame(
+        f"""
+        SELECT {cols}, h.scheme, h.period, h.tax_headcount, h.declared_headcount, h.gap,
+               h.tax_base, h.declared_base, h.base_gap
+        FROM headcount_month h
+        JOIN under_reporters u ON u.employer_key = h.employer_key AND u.scheme = h.scheme
+        JOIN employers e ON e.employer_key = h.employer_key
+        ORDER BY e.county_code, e.employer_key, h.scheme, h.period
+        """
+    )
+    selective = s.frame(
+        f"""
+        SELECT {cols}, x.priority,
+               CASE WHEN x.priority = 1 THEN '未申报养老、医疗或工伤中的险种：选择性参保'
+                    ELSE '未申报生育或失业保险：选择性参保' END AS reason,
+               x.n_schemes, x.declared_schemes
+        FROM selective_employers x JOIN employers e ON e.employer_key = x.employer_key
+        """
+    )
+    return {
+        "unregistered_employers": unreg,
+        "under_reporters": under,
+        "headcount_months": months,
+        "selective_employers": selective,
+    }
+
+
+def gap_lists_in(
+    s: Session, kind: str | None = None, county: str | None = None
+) -> dict[str, pl.DataFrame]:
+    if kind is not None and kind not in KINDS:
+        raise UsageError(
+            f"未知的清单类型：{kind}（可用 {' | '.join(KINDS)}）", f"unknown gap kind {kind!r}"
+        )
+    out: dict[str, pl.DataFrame] = {}
+    for k in (kind,) if kind else KINDS:
+        out.update(_employer_lists(s) if k == "employers" else _person_lists(s, k))
+    if county:
+        out = {k: v.filter(pl.col("county_code") == county) for k, v in out.items()}
+    return out
+
+
+def gap_lists(
+    data_dir: Path,
+    kind: str | None = None,
+    county: str | None = None,
+    as_of: dt.date | None = None,
+    policy_path: Path | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The work lists (unmasked frames; :func:`write_gap_lists` masks them)."""
+    with session(data_dir, as_of, policy_path) as s:
+        return gap_lists_in(s, kind, county)
+
+
+def write_gap_lists(lists: dict[str, pl.DataFrame], out: Path) -> Path:
+    return worklist.write(lists, out)
+
+
+def coverage_export_in(s: Session) -> pl.DataFrame:
+    s.ensure("uninsured", gaps.build_uninsured)
+    s.ensure("duplicates", duplicates.build_duplicates)
+    s.ensure("deceased_enrolled", deceased.build_deceased)
+    order = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(SCHEME_ORDER))
+    df = s.frame(
+        f"""
+        WITH sch AS (
+            SELECT person_key, scheme, CASE scheme {order} ELSE 99 END AS o
+            FROM person_scheme WHERE status = 'active'
+        ), fl AS (
+            SELECT DISTINCT person_key, kind AS flag FROM duplicates
+            WHERE kind IN ('duplicate_medical', 'duplicate_pension', 'duplicate_area')
+            UNION ALL SELECT DISTINCT person_key, 'deceased_enrolled' FROM deceased_enrolled
+            UNION ALL SELECT person_key, 'uninsured_pension' FROM uninsured WHERE pension_gap = 1
+            UNION ALL SELECT person_key, 'uninsured_medical' FROM uninsured WHERE medical_gap = 1
+        )
+        SELECT p.person_key, p.id18, p.name, p.county_code, s.scheme, s.o, f.flag
+        FROM persons p
+        LEFT JOIN sch s ON s.person_key = p.person_key
+        LEFT JOIN fl f ON f.person_key = p.person_key
+        """
+    )
+    flag_order = {f: i for i, f in enumerate(FLAGS)}
+    schemes = (
+        df.filter(pl.col("scheme").is_not_null())
+        .select("person_key", "scheme", "o")
+        .unique()
+        .sort("person_key", "o")
+        .group_by("person_key")
+        .agg(schemes=pl.col("scheme").str.join(";"))
+    )
+    flags = (
+        df.filter(pl.col("flag").is_not_null())
+        .select("person_key", "flag")
+        .unique()
+        .with_columns(o=pl.col("flag").replace_strict(flag_order, return_dtype=pl.Int32))
+        .sort("person_key", "o")
+        .group_by("person_key")
+        .agg(flags=pl.col("flag").str.join(";"))
+    )
+    base = df.select("person_key", "id18", "name", "county_code").unique("person_key")
+    return (
+        base.join(schemes, on="person_key", how="left")
+        .join(flags, on="person_key", how="left")
+        .with_columns(pl.col("schemes").fill_null(""), pl.col("flags").fill_null(""))
+        .sort("person_key")
+    )
+
+
+def coverage_export(data_dir: Path, as_of: dt.date | None = None) -> pl.DataFrame:
+    """One row per master person: person_key, id18, name, county_code, schemes, flags."""
+    with session(data_dir, as_of) as s:
+        return coverage_export_in(s)
+
+
+def statistics(data_dir: Path, as_of: dt.date | None = None) -> dict[str, pl.DataFrame]:
+    with session(data_dir, as_of) as s:
+        return {"enrolled": stats.enrolled(s), "rates": stats.rates(s)}
+
+
+@dataclass
+class Analysis:
+    as_of: dt.date
+    lists: dict[str, pl.DataFrame]
+    export: pl.DataFrame
+    enrolled: pl.DataFrame
+    rates: pl.DataFrame
+    frames: dict[str, pl.DataFrame]  # keyed analysis tables (for quality evaluation)
+
+
+def analyse(data_dir: Path, as_of: dt.date | None = None) -> Analysis:
+    """Every analytic in one session: lists, export, statistics and the keyed tables."""
+    with session(data_dir, as_of) as s:
+        lists = gap_lists_in(s)
+        export = coverage_export_in(s)
+        frames = {
+            t: s.frame(f"SELECT * FROM {t}")
+            for t in ("uninsured", "duplicates", "deceased_enrolled", "unregistered_employers",
+                      "under_reporters")
+        }  # fmt: skip
+        return Analysis(s.as_of, lists, export, stats.enrolled(s), stats.rates(s), frames)
+
+
+def evaluate(
+    data_dir: Path, city: Path, analysis: Analysis | None = None
+) -> dict[str, dict[str, float | int]]:
+    """Precision and recall of the gap lists against a synthetic city's truth."""
+    from canbao.coverage import quality
+
+    a = analysis or analyse(data_dir)
+    from canbao.registry import snapshot
+
+    snap = snapshot.require_current(data_dir)
+    return quality.evaluate(
+        city,
+        pl.read_parquet(snap.table("links")),
+        pl.read_parquet(snap.table("employer_links")),
+        a.frames["uninsured"],
+        a.lists["presumed_students"],
+        a.frames["duplicates"],
+        a.frames["deceased_enrolled"],
+        a.frames["unregistered_employers"],
+        a.frames["under_reporters"],
+    )

@@ -1,0 +1,146 @@
+"""Coverage and compliance on a small synthetic city, against its ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from openpyxl import load_workbook
+
+from canbao.cli import run
+from canbao.coverage import api
+from canbao.coverage.actuals import CoverageActuals
+from canbao.plan.actuals import default_actuals_source
+from canbao.registry import api as registry
+from tests.registry.city import ingest, make_city
+
+GAP_KINDS = (
+    "uninsured_pension",
+    "uninsured_medical",
+    "duplicate_medical",
+    "duplicate_area",
+    "deceased_enrolled",
+    "unregistered_employers",
+    "under_reporters",
+)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_city(tmp_path_factory.mktemp("cov-city"), persons=8000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def built(city: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("cov-data")
+    ingest(city, data)
+    registry.build(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def analysis(built: Path) -> api.Analysis:
+    return api.analyse(built)
+
+
+def test_quality_against_truth(built: Path, city: Path, analysis: api.Analysis) -> None:
+    q = api.evaluate(built, city, analysis)
+    for kind in GAP_KINDS:
+        assert q[kind]["true"] > 0, kind
+        assert q[kind]["precision"] >= 0.99, (kind, q[kind])
+        assert q[kind]["recall"] >= 0.99, (kind, q[kind])
+    # the synthetic data hold no employee+resident pension or same-area duplicates
+    assert q["duplicate_other"]["found"] == 0
+
+
+def test_export_one_row_per_person(built: Path, analysis: api.Analysis, tmp_path: Path) -> None:
+    out = tmp_path / "coverage.csv"
+    assert run(["export", "coverage", "--out", str(out), "--data-dir", str(built)]) == 0
+    df = pl.read_csv(out, infer_schema_length=0)
+    assert df.columns == ["person_key", "id18", "name", "county_code", "schemes", "flags"]
+    persons = registry.persons(built)
+    assert df.height == persons.height and df["person_key"].n_unique() == df.height
+    flags = set(df["flags"].drop_nulls().str.split(";").explode().to_list()) - {""}
+    assert flags <= set(api.FLAGS) and {"uninsured_pension", "deceased_enrolled"} <= flags
+    # flags agree with the lists
+    unins = analysis.frames["uninsured"].filter(pl.col("pension_gap") == 1)["person_key"]
+    flagged = df.filter(pl.col("flags").fill_null("").str.contains("uninsured_pension"))
+    assert set(flagged["person_key"]) == set(unins)
+    # nobody with an active pension is flagged uninsured for pension
+    both = flagged.filter(pl.col("schemes").fill_null("").str.contains("pension"))
+    assert both.height == 0
+
+
+def test_gap_workbook_masked_chinese_frozen(built: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "gaps.xlsx"
+    assert run(["gaps", "--kind", "uninsured", "--out", str(out), "--data-dir", str(built)]) == 0
+    printed = capsys.readouterr().out
+    ids = registry.persons(built)["id18"].drop_nulls()
+    assert not any(i in printed for i in ids.head(200).to_list())
+    wb = load_workbook(out, read_only=False)
+    assert "应保未保人员" in wb.sheetnames
+    ws = wb["应保未保人员"]
+    header = [c.value for c in ws[1]]
+    assert "公民身份号码" in header and "原因推测" in header and "优先级" in header
+    assert ws.freeze_panes == "A2"
+    col = header.index("公民身份号码")
+    values = [r[col] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert values and all(v is None or "*" in v for v in values)
+    counties = [r[0] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert counties == sorted(counties)
+
+
+def test_county_filter_and_csv(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gaps.csv"
+    code = "360424"
+    assert run(["gaps", "--county", code, "--out", str(out), "--data-dir", str(built)]) == 0
+    df = pl.read_csv(out, infer_schema_length=0)
+    assert df.height > 0 and set(df["county_code"].drop_nulls()) == {code}
+    assert not df["id18"].drop_nulls().str.contains(r"^\d{17}[\dX]$").any()
+
+
+def test_bad_kind_is_usage_error(built: Path, tmp_path: Path) -> None:
+    assert (
+        run(["gaps", "--kind", "nope", "--out", str(tmp_path / "x.xlsx"), "--data-dir", str(built)])
+        == 2
+    )
+    assert run(["gaps", "--out", str(tmp_path / "x.pdf"), "--data-dir", str(built)]) == 2
+
+
+def test_statistics_consistent(analysis: api.Analysis) -> None:
+    e = analysis.enrolled
+    months = sorted(e["month"].unique())
+    assert months[0] == "2017-01" and months[-1] == "2017-12"
+    # city rows count each person once: never more than the sum of the counties
+    city = e.filter(pl.col("county_code") == "city").rename({"enrolled": "city"})
+    counties = (
+        e.filter(pl.col("county_code") != "city")
+        .group_by("scheme", "month")
+        .agg(total=pl.col("enrolled").sum())
+    )
+    j = city.join(counties, on=["scheme", "month"])
+    assert j.height > 0 and (j["city"] <= j["total"]).all()
+    r = analysis.rates.filter(pl.col("county_code") == "city", pl.col("month") == "2017-12")
+    assert 0.5 < r["pension_rate"][0] < 1 and 0.5 < r["medical_rate"][0] <= 1
+    # December enrolment equals the as-of status
+    dec = e.filter(pl.col("county_code") == "city", pl.col("month") == "2017-12")
+    assert dec.height == 7
+
+
+def test_actuals_seam(built: Path, analysis: api.Analysis, tmp_path: Path) -> None:
+    src = default_actuals_source(built)
+    assert isinstance(src, CoverageActuals)
+    assert default_actuals_source(tmp_path / "empty") is None
+    frame = src.actuals(None, dt.date(2017, 12, 31))
+    assert set(frame["indicator"]) == {
+        "enrolled.employee_pension", "enrolled.medical", "enrolled.work_injury",
+        "enrolled.maternity", "enrolled.unemployment", "enrolled.resident_pension",
+    }  # fmt: skip
+    city = dict(frame.filter(pl.col("unit") == "city").select("indicator", "value").iter_rows())
+    dec = analysis.enrolled.filter(pl.col("county_code") == "city", pl.col("month") == "2017-12")
+    by = dict(dec.select("scheme", "enrolled").iter_rows())
+    assert int(city["enrolled.employee_pension"]) == by["employee_pension"]
+    assert int(city["enrolled.medical"]) == by["employee_medical"] + by["resident_medical"]
+    assert "360424" in set(frame["unit"])

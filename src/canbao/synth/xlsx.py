@@ -123,7 +123,7 @@ def write_xlsx(
     body = rows.str.join("").item() if n else ""
     sheet_xml = head + header_xml + body + "</sheetData></worksheet>"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, data in (
             ("[Content_Types].xml", _CT),
             ("_rels/.rels", _RELS),
@@ -133,4 +133,4 @@ def write_xlsx(
         ):
             info = zipfile.ZipInfo(name, date_time=(2018, 1, 8, 9, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, data.encode("utf-8"))
+            z.writestr(info, data.encode("utf-8"), compresslevel=1)

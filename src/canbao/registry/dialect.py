@@ -19,10 +19,8 @@ class Dialect:
         return f"list_contains({array}, {value})"
 
     def hash_hex(self, expr: str, length: int = 16) -> str:
-        """A stable hexadecimal digest of a text expression (for keys, not security)."""
-        if self.name == "spark":
-            return f"substr(sha2({expr}, 256), 1, {length})"
-        return f"substr(sha256({expr}), 1, {length})"
+        """A stable hexadecimal digest (MD5) of a text expression: keys, not security."""
+        return f"substr(md5({expr}), 1, {length})"
 
     def damerau_levenshtein(self, a: str, b: str) -> str:
         return f"damerau_levenshtein({a}, {b})"

@@ -126,6 +126,36 @@ def _normalised(table: str) -> str:
     """
 
 
+def _run(
+    con: duckdb.DuckDBPyConnection, linker: Linker, threshold: float, kind: str, *tables: str
+) -> str | None:
+    """Score pairs ``within`` one table or ``between`` two; returns the result table's name."""
+    db_api = linker._db_api
+    counts = [con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables]
+    if min(counts) == 0 or (kind == "within" and counts[0] < 2):
+        return None
+    regs = [db_api.register(t, table_name=f"__{kind}_{'_'.join(tables)}_{t}") for t in tables]
+    if kind == "within":
+        sdf = linker.inference.predict_within(
+            regs[0], threshold_match_probability=threshold, warning_mode="never"
+        )
+    else:
+        sdf = linker.inference.predict_between(
+            regs[0], regs[1], threshold_match_probability=threshold, warning_mode="never"
+        )
+    return str(sdf.physical_name)
+
+
+def _empty_pairs() -> str:
+    def typ(c: str) -> str:
+        if c.startswith(("match", "mw")):
+            return "DOUBLE"
+        return "INTEGER" if c.startswith("gamma") else "VARCHAR"
+
+    cols = ", ".join(f"CAST(NULL AS {typ(c)}) AS {c}" for c in PAIR_COLUMNS)
+    return f"SELECT {cols} LIMIT 0"
+
+
 def score(
     con: duckdb.DuckDBPyConnection,
     model_dir: Path,
@@ -133,34 +163,38 @@ def score(
     new_nodes: str | None = None,
     old_nodes: str | None = None,
 ) -> None:
-    """Create table ``scored_pairs``. With ``new_nodes``/``old_nodes`` score only pairs that
-    involve a new node (new × old and new × new); otherwise score every blocked pair."""
+    """Create table ``scored_pairs``.
+
+    Unresolved nodes (B) are scored against trusted nodes (A) with ``predict_between`` and among
+    themselves with ``predict_within``; A–A pairs are never generated. With ``new_nodes`` and
+    ``old_nodes`` only pairs involving a new node are scored:
+    new B × all A, old B × new A, new B × new B and new B × old B — together with the previous
+    build's pairs this is exactly the full build's pair set.
+    """
     linker = _linker(con, "nodes", model_dir)
     _register_tf(linker, con, model_dir)
-    db_api = linker._db_api
+    results: list[str | None] = []
     if new_nodes is None:
-        sdf = linker.inference.predict_within(
-            db_api.register("nodes", table_name="__all_nodes"),
-            threshold_match_probability=threshold,
-            warning_mode="never",
-        )
-        con.execute(f"CREATE OR REPLACE TABLE scored_pairs AS {_normalised(sdf.physical_name)}")
-        return
-    assert old_nodes is not None
-    within = linker.inference.predict_within(
-        db_api.register(new_nodes, table_name="__new_nodes"),
-        threshold_match_probability=threshold,
-        warning_mode="never",
-    )
-    between = linker.inference.predict_between(
-        db_api.register(new_nodes, table_name="__new_nodes_l"),
-        db_api.register(old_nodes, table_name="__old_nodes_r"),
-        threshold_match_probability=threshold,
-        warning_mode="never",
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE scored_pairs AS
-        {_normalised(within.physical_name)} UNION ALL {_normalised(between.physical_name)}
-        """
-    )
+        con.execute("CREATE OR REPLACE TABLE _b AS SELECT * FROM nodes WHERE node_type = 'B'")
+        con.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
+        results.append(_run(con, linker, threshold, "between", "_b", "_a"))
+        results.append(_run(con, linker, threshold, "within", "_b"))
+    else:
+        assert old_nodes is not None
+        for name, src, typ in (
+            ("_nb", new_nodes, "B"),
+            ("_na", new_nodes, "A"),
+            ("_ob", old_nodes, "B"),
+        ):
+            con.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {src} WHERE node_type = '{typ}'"
+            )
+        con.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
+        results.append(_run(con, linker, threshold, "between", "_nb", "_a"))
+        results.append(_run(con, linker, threshold, "between", "_ob", "_na"))
+        results.append(_run(con, linker, threshold, "within", "_nb"))
+        results.append(_run(con, linker, threshold, "between", "_nb", "_ob"))
+    parts = [_normalised(t) for t in results if t is not None]
+    if not parts:
+        parts = [_empty_pairs()]
+    con.execute("CREATE OR REPLACE TABLE scored_pairs AS " + " UNION ALL ".join(parts))

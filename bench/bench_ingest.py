@@ -8,6 +8,7 @@ the same run: Polars only reading the same UTF-8 CSV as text (the floor for the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -90,6 +91,7 @@ def _ingest_seconds(path: Path, repeat: int) -> float:
 
 
 def run() -> dict:
+    load_before = os.getloadavg()[0]
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-files-"))
     try:
@@ -121,7 +123,10 @@ def run() -> dict:
         "measured_at": now(),
         "note": (
             "Population-like extract, 7 columns, 3% damaged IDs; whole pipeline into a fresh data "
-            f"directory (Parquet + JSON/xlsx report). Peak RSS {peak_rss_mb():,.0f} MB."
+            f"directory (Parquet + JSON/xlsx report). Peak RSS {peak_rss_mb():,.0f} MB. The machine "
+            f"is shared: 1-minute load average {load_before:.1f} before and "
+            f"{os.getloadavg()[0]:.1f} after the run (2 cores); figures scale with it. "
+            "Synthetic-city sizes: $CANBAO_BENCH_CITY (default 1000000; e.g. 1000000,5000000)."
         ),
         "columns": [
             "format",
@@ -142,7 +147,8 @@ def _synth_city(tmp: Path) -> list[dict]:
     except ImportError:
         return []
     out: list[dict] = []
-    for persons in (1_000_000,):
+    sizes = os.environ.get("CANBAO_BENCH_CITY", "1000000")
+    for persons in [int(x) for x in sizes.split(",") if x.strip()]:
         city = tmp / f"city-{persons}"
         if cli(["synth", "--persons", str(persons), "--seed", "1", "--out", str(city)]) != 0:
             return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from canbao.errors import UsageError
@@ -39,7 +38,6 @@ def generate(
     cfg = config or SynthConfig(persons=persons, seed=seed, year=year, rates=rates or DamageRates())
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
     people = build_population(cfg)
     employers = build_employers(cfg)
     spells = build_employment(cfg, people, employers)
@@ -65,5 +63,4 @@ def generate(
     )  # fmt: skip
     generator = {"name": "canbao synth", "persons": cfg.persons, "seed": cfg.seed}
     path = write_manifest(root, cfg.year, generator, specs, {})
-    _ = time.perf_counter() - t0
     return path

@@ -96,8 +96,10 @@ def make_ids(
     date_num = y * 10000 + mth * 100 + day
     reg = region.astype(np.int64)
     sexbit = male.astype(np.int64)
-    order = np.lexsort((rng.random(n), sexbit, date_num, reg))
-    key = (reg[order] * 10**8 + date_num[order]) * 2 + sexbit[order]
+    full_key = (reg * 10**8 + date_num) * 2 + sexbit  # one int64 key: fast to sort
+    perm = rng.permutation(n)  # random order among people sharing the key
+    order = perm[np.argsort(full_key[perm], kind="stable")]
+    key = full_key[order]
     start = np.r_[True, key[1:] != key[:-1]]
     grp = np.cumsum(start) - 1
     first = np.flatnonzero(start)
@@ -106,7 +108,7 @@ def make_ids(
     v = (offset + rank) % 249 + 1  # 1..249
     seq = np.empty(n, dtype=np.int64)
     seq[order] = 2 * v + sexbit[order]  # odd = male, even = female
-    del order, key, start, grp, rank, offset, v
+    del order, key, full_key, perm, start, grp, rank, offset, v
     total = (
         _digit_sum(reg, 6, WEIGHTS[0:6])
         + _digit_sum(date_num, 8, WEIGHTS[6:14])
@@ -322,7 +324,9 @@ def build_population(cfg: SynthConfig) -> pl.DataFrame:
     town_flat = [tn for c in CENSUS_2020 for tn in towns[c]]
     hh_town = hh_c * TOWNSHIPS_PER_COUNTY + rng.integers(0, TOWNSHIPS_PER_COUNTY, n_hh)
     # number households in county code / township order (as the register lists them)
-    order = np.lexsort((rng.random(n_hh), hh_town, counties[hh_c]))
+    hh_perm = rng.permutation(n_hh)
+    hh_key = counties[hh_c] * 1000 + hh_town
+    order = hh_perm[np.argsort(hh_key[hh_perm], kind="stable")]
     rank = np.empty(n_hh, dtype=np.int64)
     rank[order] = np.arange(n_hh)
     hh_heads, hh_c, hh_town = hh_heads[order], hh_c[order], hh_town[order]

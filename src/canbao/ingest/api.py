@@ -100,7 +100,10 @@ def current_records(data_dir: Path, kind: str, scheme: str | None = None) -> pl.
     paths = _paths(data_dir, kind, scheme, "records.parquet")
     if not paths:
         return pl.LazyFrame(schema=schema)
-    lf = pl.scan_parquet(paths).select(list(schema))
+    # batches written by an older version may lack newer columns: they read as null
+    lf = pl.scan_parquet(
+        paths, schema=schema, missing_columns="insert", extra_columns="ignore"
+    ).select(list(schema))
     if scheme is not None:
         lf = lf.filter(pl.col("scheme") == scheme)
     return lf

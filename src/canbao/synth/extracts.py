@@ -208,6 +208,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         "county_code", "township", "hukou_status", "event", "event_date", "phone", "_rel_id",
     )  # fmt: skip
     yield person_extract("police_hukou", hk)
+    del hk  # the generator keeps its locals alive: free the big frames as soon as possible
 
     # --- business registry (xlsx) ----------------------------------------------------------------
     rng = stream(cfg.seed, "extract:amr")
@@ -275,7 +276,10 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         )  # fmt: skip
         r = finish(tax, spec, rng, rates)
         r.part = part
+        del tax
         yield r
+        del r
+    del sfr, spells
 
     # --- civil affairs: deaths -----------------------------------------------------------------
     rng = stream(cfg.seed, "extract:civil_deaths")
@@ -332,6 +336,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
             maintain_order=True,
         )
         yield person_extract(source, f)
+        del f
 
     # --- declarations and payments ------------------------------------------------------------------
     labels = SCHEME_LABELS_ZH

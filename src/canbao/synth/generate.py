@@ -50,6 +50,7 @@ def generate(
             truth.add(rendered)
             if not rendered.part:
                 specs.append(rendered.spec)
+            del rendered  # do not hold the last extract while the next one is built
     finally:
         truth.close()
     gaps = write_gaps(root, cfg.year, people, reality)

@@ -174,3 +174,20 @@ def test_id_raw_is_as_delivered(tmp_path: Path) -> None:
     df = _ingest(tmp_path, path)
     assert df["id_raw"].to_list() == [fullwidth, ID_A.lower()]
     assert df["id18"].to_list() == [ID_B, ID_A]
+
+
+@pytest.mark.parametrize("enc", ["utf-8", "gb18030"])
+def test_short_long_and_blank_lines(tmp_path: Path, enc: str) -> None:
+    path = tmp_path / "d.csv"
+    text = f"名单\n姓名,身份证号码,死亡日期\n张三\n\n李四,{ID_B},2017-01-02,多余\n王五,{ID_C},\n"
+    path.write_bytes(text.encode(enc))
+    raw = readers.read_table(path, "death")
+    assert raw.data.rows() == [
+        ("张三", None, None),
+        ("李四", ID_B, "2017-01-02"),
+        ("王五", ID_C, None),
+    ]
+    assert any("ragged" in n for n in raw.notes)
+    blank = tmp_path / "b.csv"
+    blank.write_bytes("姓名,身份证号码\n\n\n".encode(enc))
+    assert readers.read_table(blank, "death").data.height == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from pathlib import Path
 
 from canbao.errors import InputFileError, UsageError
 
@@ -43,53 +44,103 @@ def looks_binary(head: bytes) -> bool:
     return b"\x00" in head[:8192]
 
 
-def _utf8(data: bytes) -> str | None:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
+def _codec(claim: str | None) -> str | None:
+    if not claim:
         return None
-
-
-def decode(data: bytes, claim: str | None = None, name: str = "") -> Decoded:
-    """Decode a text file, checking ``claim`` when one is given."""
-    if data.startswith(_UTF16_BOMS):
-        raise InputFileError(
-            f"文件“{name}”是 UTF-16 编码，请另存为 UTF-8 或 GB18030 后再导入",
-            "UTF-16 text is not supported; save as UTF-8 or GB18030",
+    codec = CLAIMS.get(claim.strip().lower().replace("_", "-"))
+    if codec is None:
+        raise UsageError(
+            f"不支持的编码“{claim}”，可用：utf-8、utf-8-sig、gb18030、gbk",
+            f"unsupported encoding claim {claim!r}",
         )
-    codec = None
-    if claim:
-        codec = CLAIMS.get(claim.strip().lower().replace("_", "-"))
-        if codec is None:
-            raise UsageError(
-                f"不支持的编码“{claim}”，可用：utf-8、utf-8-sig、gb18030、gbk",
-                f"unsupported encoding claim {claim!r}",
-            )
-    has_bom = data.startswith(BOM_UTF8)
-    body = data[len(BOM_UTF8) :] if has_bom else data
-    as_utf8 = _utf8(body)
+    return codec
+
+
+def _judge(has_bom: bool, valid_utf8: bool, ascii_only: bool, claim: str | None, name: str) -> str:
+    codec = _codec(claim)
     if codec in (None, "utf-8", "utf-8-sig"):
-        if as_utf8 is not None:
-            return Decoded(as_utf8, "utf-8-sig" if has_bom else "utf-8", claim)
+        if valid_utf8:
+            return "utf-8-sig" if has_bom else "utf-8"
         if codec is not None:
             raise InputFileError(
                 f"文件“{name}”声明为 {claim} 编码，但内容不是有效的 UTF-8（可能是 GBK/GB18030）",
                 f"claimed {claim} but the bytes are not valid UTF-8",
                 claimed=claim,
             )
-    elif has_bom or (as_utf8 is not None and not as_utf8.isascii()):
+    elif has_bom or (valid_utf8 and not ascii_only):
         # A GB claim for bytes that are valid UTF-8 with Chinese text would give mojibake.
         raise InputFileError(
             f"文件“{name}”声明为 {claim} 编码，但内容是 UTF-8 编码",
             f"claimed {claim} but the bytes are UTF-8",
             claimed=claim,
         )
+    return "gb18030"
+
+
+def _utf16(head: bytes, name: str) -> None:
+    if head.startswith(_UTF16_BOMS):
+        raise InputFileError(
+            f"文件“{name}”是 UTF-16 编码，请另存为 UTF-8 或 GB18030 后再导入",
+            "UTF-16 text is not supported; save as UTF-8 or GB18030",
+        )
+
+
+def detect(data: bytes, claim: str | None = None, name: str = "") -> str:
+    """The encoding of ``data`` (utf-8 | utf-8-sig | gb18030), checking ``claim``."""
+    _utf16(data, name)
+    has_bom = data.startswith(BOM_UTF8)
+    body = data[len(BOM_UTF8) :] if has_bom else data
     try:
-        text = body.decode("gb18030")
+        body.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    return _judge(has_bom, valid, body.isascii(), claim, name)
+
+
+def detect_file(path: Path, claim: str | None = None, chunk: int = 1 << 25) -> str:
+    """:func:`detect` for a file, reading it in chunks (the text is never held in memory)."""
+    dec = codecs.getincrementaldecoder("utf-8")()
+    valid, ascii_only = True, True
+    with path.open("rb") as f:
+        first = f.read(chunk)
+        _utf16(first, path.name)
+        has_bom = first.startswith(BOM_UTF8)
+        block = first[len(BOM_UTF8) :] if has_bom else first
+        while block:
+            ascii_only = ascii_only and block.isascii()
+            if valid and not block.isascii():
+                try:
+                    dec.decode(block)
+                except UnicodeDecodeError:
+                    valid = False
+            elif valid:
+                dec.decode(block)
+            block = f.read(chunk)
+        if valid:
+            try:
+                dec.decode(b"", final=True)
+            except UnicodeDecodeError:
+                valid = False
+    return _judge(has_bom, valid, ascii_only, claim, path.name)
+
+
+def decode_gb18030(data: bytes, claim: str | None = None, name: str = "") -> str:
+    try:
+        return data.decode("gb18030")
     except UnicodeDecodeError as e:
         what = f"声明为 {claim} 编码，但" if claim else ""
         raise InputFileError(
             f"文件“{name}”{what}无法按 UTF-8 或 GB18030 解码（第 {e.start} 字节附近），可能不是文本文件或已损坏",
             f"cannot decode as UTF-8 or GB18030 near byte {e.start}",
         ) from e
-    return Decoded(text, "gb18030", claim)
+
+
+def decode(data: bytes, claim: str | None = None, name: str = "") -> Decoded:
+    """Decode a whole text file, checking ``claim`` when one is given."""
+    enc = detect(data, claim, name)
+    if enc == "utf-8-sig":
+        return Decoded(data[len(BOM_UTF8) :].decode("utf-8"), enc, claim)
+    if enc == "utf-8":
+        return Decoded(data.decode("utf-8"), enc, claim)
+    return Decoded(decode_gb18030(data, claim, name), enc, claim)

@@ -98,18 +98,28 @@ def sniff_delimiter(lines: list[str]) -> str:
 def read_csv(
     path: Path, kind: str, claim: str | None = None, known_headers: Collection[str] = ()
 ) -> RawTable:
-    data = path.read_bytes()
-    if encoding.looks_binary(data[:8192]):
+    with path.open("rb") as f:
+        head = f.read(256_004)
+    if encoding.looks_binary(head[:8192]):
         raise InputFileError(
             f"文件“{path.name}”不是文本文件（可能是 Excel 或其他二进制文件，请检查扩展名）",
             "binary content in a text file",
         )
-    dec = encoding.decode(data, claim, path.name)
-    text = dec.text
-    if not text.strip():
+    enc = encoding.detect_file(path, claim)
+    bom = len(encoding.BOM_UTF8) if enc == "utf-8-sig" else 0
+    size = path.stat().st_size
+    gb_text = ""
+    if enc.startswith("utf-8"):
+        text = head[bom : bom + 256_000].decode("utf-8", errors="ignore")  # the head only
+        whole = size - bom <= 256_000
+    else:
+        gb_text = encoding.decode_gb18030(path.read_bytes(), claim, path.name)
+        text = gb_text[:256_000]
+        whole = len(gb_text) <= 256_000
+    if whole and not text.strip():
         raise InputFileError(f"文件“{path.name}”没有内容", f"no content: {path.name}")
-    head_lines = re.findall(r"[^\n]*\n|[^\n]+$", text[:256_000])[:60]
-    if len(head_lines) > 1 and len(text) > 256_000:
+    head_lines = re.findall(r"[^\n]*\n|[^\n]+$", text)[:60]
+    if len(head_lines) > 1 and not whole:
         head_lines = head_lines[:-1]  # the last may be cut
     delim = sniff_delimiter([ln.rstrip("\r\n") for ln in head_lines[:30]])
     parsed = [next(csv.reader([ln.rstrip("\r\n")], delimiter=delim), []) for ln in head_lines]
@@ -123,42 +133,51 @@ def read_csv(
     if sub is not None:
         names, skip = list(sub), h + 2
     cols = headers.finalize_names(names, path.name)
-    head_text = "".join(head_lines[:skip])
-    if dec.encoding.startswith("utf-8"):  # hand Polars the original bytes, no re-encoding
-        start = (len(encoding.BOM_UTF8) if dec.encoding == "utf-8-sig" else 0) + len(
-            head_text.encode("utf-8")
-        )
-        raw = data[start:]
+    # Polars reads from the last header line on (has_header=True: the header sets the number
+    # of columns, so short rows are padded with nulls); columns are then renamed to ``cols``.
+    before = "".join(head_lines[: skip - 1])
+    head_text = before + (head_lines[skip - 1] if skip - 1 < len(head_lines) else "")
+    source: Path | bytes
+    if enc.startswith("utf-8"):  # Polars reads the file itself
+        source = path
+        has_body = size - bom - len(head_text.encode("utf-8")) > 0
     else:
-        raw = text[len(head_text) :].encode("utf-8")
-    del text
+        source = gb_text[len(before) :].encode("utf-8")
+        has_body = len(gb_text) > len(head_text)
+        del gb_text
     notes: list[str] = []
     if not cols:
         raise InputFileError(f"文件“{path.name}”找不到表头行", "no header row found")
-    common = dict(
-        has_header=False,
-        separator=delim,
-        infer_schema=False,
-        new_columns=cols,
-        quote_char='"',
+    common: dict[str, object] = dict(
+        has_header=True, separator=delim, infer_schema=False, quote_char='"'
     )
-    if not raw.strip():
+    if source is path:
+        common["skip_lines"] = skip - 1
+    if not has_body:
         df = pl.DataFrame({c: pl.Series([], dtype=pl.Utf8) for c in cols})
     else:
+        src = source if isinstance(source, Path) else io.BytesIO(source)
         try:
-            df = pl.read_csv(io.BytesIO(raw), **common)  # type: ignore[arg-type]
+            df = pl.read_csv(src, **common)  # type: ignore[arg-type]
+        except pl.exceptions.NoDataError:  # only blank lines after the header
+            df = pl.DataFrame({c: pl.Series([], dtype=pl.Utf8) for c in cols})
         except pl.exceptions.ComputeError:
-            df = pl.read_csv(io.BytesIO(raw), truncate_ragged_lines=True, **common)  # type: ignore[arg-type]
+            if not isinstance(source, Path):
+                src = io.BytesIO(source)
+            df = pl.read_csv(src, truncate_ragged_lines=True, **common)  # type: ignore[arg-type]
             notes.append("部分行的字段数多于表头，多出的字段未读取（ragged lines truncated）")
-        if df.width > len(cols):  # polars may add columns for trailing delimiters
-            df = df.select(cols)
+        got = df.columns
+        df = df.select(
+            [pl.col(got[i]).alias(c) for i, c in enumerate(cols) if i < len(got)]
+            + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in cols[len(got) :]]
+        )
     title = [" ".join(c for c in r if c) for r in rows[:h] if any(r)]
     return RawTable(
         data=_strip_empty(df),
         format="csv",
         header_row=skip,
         title_rows=title,
-        encoding=dec.encoding,
+        encoding=enc,
         delimiter=delim,
         notes=notes,
     )

@@ -16,6 +16,7 @@ def run_ingest_demo(out: Path) -> dict[str, str]:
     data = out / "data"
     man = manifest.load(city)
     failures = []
+    lines = []
     rows = accepted = quarantined = 0
     for f in man.files:
         try:
@@ -26,13 +27,20 @@ def run_ingest_demo(out: Path) -> dict[str, str]:
         except CanbaoError as e:
             failures.append(f"{f.path.name}: {e.render()}")
             continue
+        b = res.batch
+        lines.append(
+            f"{f.path.relative_to(city)}\t{b.kind}\t{b.rows}\t{b.accepted}\t{b.quarantined}"
+            f"\t{b.warned}\t{data / 'batches' / b.batch_id / 'report.xlsx'}\n"
+        )
         rows += res.batch.rows
         accepted += res.batch.accepted
         quarantined += res.batch.quarantined
     summary = data / "ingest-summary.txt"
     summary.write_text(
         f"文件 {len(man.files)} 个，数据行 {rows}，接收 {accepted}，隔离 {quarantined}\n"
-        + "".join(f"失败：{x}\n" for x in failures),
+        + "".join(f"失败：{x}\n" for x in failures)
+        + "\n文件\t类型\t数据行\t接收\t隔离\t有警告\t校验报告\n"
+        + "".join(lines),
         encoding="utf-8",
     )
     return {

@@ -45,11 +45,11 @@ def _read(data_dir: Path, table: str) -> pl.DataFrame:
 
 def links(data_dir: Path) -> pl.DataFrame:
     """source,row,person_key for every linked person-bearing record (plus batch and method)."""
-    return _read(data_dir, "links")
+    return _read(data_dir, "links").sort("source", "row")
 
 
 def persons(data_dir: Path) -> pl.DataFrame:
-    return _read(data_dir, "persons")
+    return _read(data_dir, "persons").sort("person_key")
 
 
 def employers(data_dir: Path) -> pl.DataFrame:

@@ -192,7 +192,6 @@ def build(
         FROM enrollment_records e
         JOIN record_cluster c ON c.rec_key = e.batch_id || ':' || CAST(e."row" AS varchar)
         LEFT JOIN employer_links el ON el.batch_id = e.batch_id AND el."row" = e."row"
-        ORDER BY c.person_key, e.scheme, e.source, e."row"
         """
     )
     lap("cluster")

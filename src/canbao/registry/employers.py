@@ -182,6 +182,5 @@ def build(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         CREATE OR REPLACE TABLE employer_links AS
         SELECT r.source, r."row", c.employer_key, r.batch_id, r.kind, c.method
         FROM employer_records r JOIN employer_record_cluster c USING (rec_key)
-        ORDER BY r.source, r."row"
         """
     )

@@ -77,13 +77,16 @@ def build_nodes(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         SELECT *, {digest} AS node_id FROM unioned
         """
     )
-    fields = ", ".join(NODE_FIELDS)
+    # node_id is a digest of the fields: one group per node, any member's values will do
+    fields = ", ".join(f"min({c}) AS {c}" for c in NODE_FIELDS)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE nodes AS
         SELECT node_id, min(node_type) AS node_type, min(cluster_hint) AS cluster_hint, {fields}
         FROM node_members
-        GROUP BY node_id, {fields}
-        ORDER BY node_id
+        GROUP BY node_id
         """
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE node_members AS SELECT rec_key, node_id, node_type FROM node_members"
     )

@@ -54,7 +54,10 @@ def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
     con.execute(
         """
         CREATE OR REPLACE TABLE rc_records AS
-        SELECT r.*, c.person_key, c.cluster_id, c.method AS link_method, c.id18 AS key_id18
+        SELECT r.rec_key, r.source, r."row", r.batch_id, r.kind, r.scheme, r.kind_rank, r.as_of,
+               r.name_norm, r.birth, r.sex, r.death_date, r.county_code, r.township, r.address,
+               r.household_id, r.phone, r.id_valid, r.id_norm, r.id_errors,
+               c.person_key, c.cluster_id, c.method AS link_method, c.id18 AS key_id18
         FROM person_records r JOIN record_cluster c USING (rec_key)
         """
     )
@@ -95,14 +98,13 @@ def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         FROM fields f
         LEFT JOIN id_anchor a ON a.id18 = f.id18
         LEFT JOIN name_pick np ON np.person_key = f.person_key
-        ORDER BY f.person_key
         """
     )
     con.execute(
         """
         CREATE OR REPLACE TABLE links AS
         SELECT source, "row", person_key, batch_id, kind, scheme, link_method AS method, rec_key
-        FROM rc_records ORDER BY source, "row"
+        FROM rc_records
         """
     )
     con.execute(
@@ -114,6 +116,5 @@ def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         FROM rc_records r
         WHERE r.key_id18 IS NOT NULL AND NOT coalesce(r.id_valid, false)
           AND r.id_norm IS NOT NULL
-        ORDER BY r.source, r."row"
         """
     )

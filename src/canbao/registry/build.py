@@ -107,9 +107,16 @@ def build(
 
     con = duckdb.connect()
     say("读取人员记录 (reading person records)")
-    con.register("_pr", person_records.assemble(source).to_arrow())
-    con.execute("CREATE TABLE person_records AS SELECT * FROM _pr")
-    con.unregister("_pr")
+    paths = person_records.cached_batches(source, snapshot.registry_dir(data_dir) / "cache")
+    if paths:
+        files = ", ".join(f"'{p}'" for p in paths)
+        con.execute(
+            f"CREATE TABLE person_records AS SELECT * FROM read_parquet([{files}], union_by_name = true)"
+        )
+    else:
+        con.register("_pr", person_records.assemble(source).to_arrow())
+        con.execute("CREATE TABLE person_records AS SELECT * FROM _pr")
+        con.unregister("_pr")
     con.register("_er", employers.assemble(source).to_arrow())
     con.execute("CREATE TABLE employer_records_raw AS SELECT * FROM _er")
     con.unregister("_er")

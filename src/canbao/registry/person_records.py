@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 
 import polars as pl
 
@@ -67,6 +71,41 @@ def assemble(source: RecordSource) -> pl.DataFrame:
     if not frames:
         return _derive(pl.DataFrame(schema=COLUMNS))
     return _derive(pl.concat(frames, how="vertical").collect())
+
+
+@cache
+def derivation_version() -> str:
+    """A digest of the code that derives the linkage fields: a cache made by other code is
+    never reused."""
+    import canbao.registry.person_records as me
+    from canbao.standards import citizen_id
+
+    digest = hashlib.sha256()
+    for module in (me, names, citizen_id):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_batches(source: RecordSource, cache_root: Path) -> list[Path]:
+    """Derived records per batch, as Parquet files under ``cache_root`` (derived once per batch
+    and reused by every later build: a monthly update derives only the new batches)."""
+    cache_dir = cache_root / derivation_version()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for kind in PERSON_KINDS:
+        lf = source(kind)
+        if lf is None:
+            continue
+        lf = _conform(lf, kind)
+        for batch_id in sorted(lf.select("batch_id").unique().collect()["batch_id"].to_list()):
+            path = cache_dir / f"{batch_id}.parquet"
+            if not path.exists():
+                derived = _derive(lf.filter(pl.col("batch_id") == batch_id).collect())
+                tmp = path.with_suffix(".tmp")
+                derived.write_parquet(tmp)
+                os.replace(tmp, path)
+            paths.append(path)
+    return paths
 
 
 def _derive(df: pl.DataFrame) -> pl.DataFrame:

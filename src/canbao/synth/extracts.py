@@ -241,7 +241,14 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         pl.col("ownership").replace_strict(OWNERSHIP_WORDS["si"]), "industry",
         pl.col("risk_class").cast(pl.Utf8), "county_code",
         pl.when(pl.col("park")).then(pl.lit("是")).otherwise(pl.lit("否")).alias("park"),
-        pl.max_horizontal("registered_date", pl.date(2011, 7, 1)).alias("registered_date"),
+        # SI registration follows the business registration (and the SI law, 2011-07-01)
+        pl.min_horizontal(
+            pl.max_horizontal(
+                pl.col("registered_date") + pl.duration(days=pl.lit(pl.Series(rng.integers(3, 90, reg.height)))),
+                pl.date(2011, 7, 1) + pl.duration(days=pl.lit(pl.Series(rng.integers(0, 540, reg.height)))),
+            ),
+            pl.date(y, 12, 31),
+        ).alias("registered_date"),
         pl.lit("正常").alias("status"),
     ).sort("si_number")  # fmt: skip
     yield finish(si_emp, sp["si_employer"], rng, rates)

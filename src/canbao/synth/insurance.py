@@ -278,13 +278,17 @@ def build_reality(
         .when(moved & ~dead).then(pl.col("event_date"))
         .when(pl.col("susp")).then(pl.date(year, 12, 1) - pl.duration(days=pl.lit(pl.Series(rng.integers(1, 300, enr.height))))),
         deceased_active=dead & pl.col("still"),
-    ).with_columns(
-        start_date=pl.max_horizontal("start_date", pl.col("birth_date") if "birth_date" in enr.columns else pl.col("start_date")),
     )  # fmt: skip
     enr = (
         enr.join(p.select("pid", "birth_date"), on="pid")
         .with_columns(
-            start_date=pl.max_horizontal("start_date", pl.col("birth_date") + pl.duration(days=30)),
+            # resident medical from birth; pensions and employee schemes from age 16
+            start_date=pl.max_horizontal(
+                "start_date",
+                pl.when(pl.col("scheme") == "resident_medical")
+                .then(pl.col("birth_date") + pl.duration(days=30))
+                .otherwise(pl.col("birth_date").dt.offset_by("16y")),
+            ),
         )
         .with_columns(
             end_date=pl.when(pl.col("end_date") < pl.col("start_date"))

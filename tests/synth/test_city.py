@@ -272,3 +272,20 @@ def test_configured_damage_rates_are_realised(tmp_path: Path) -> None:
         for k in ("id_missing", "name_padding"):
             sigma = (n * p * (1 - p)) ** 0.5
             assert abs(counts.get(k, 0) - n * p) < 4.5 * sigma, (src, k, counts.get(k), n * p)
+
+
+def test_extracts_rendered_in_parts_are_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large CSV extracts are rendered in parts; rows and truth must still line up."""
+    import canbao.synth.extracts as extracts
+
+    monkeypatch.setattr(extracts, "PART_ROWS", 700)
+    root = generate(3000, 8, tmp_path / "p").parent
+    m = manifest(root)
+    assert len({f["source"] for f in m["files"]}) == len(m["files"]) == len(specs(2017))
+    test_truth_is_complete(root)
+    test_links_point_at_the_right_person(root)
+    hukou = read_extract(root, next(f for f in m["files"] if f["source"] == "police_hukou"))
+    assert hukou.height > 2 * 700  # really more than one part, and one header only
+    assert not (hukou["公民身份号码"] == "公民身份号码").any()

@@ -133,6 +133,8 @@ STATUS_STYLE = {
     "maternity": "medical", "unemployment": "codes", "resident_pension": "resident",
     "resident_medical": "medical",
 }  # fmt: skip
+PART_ROWS = 500_000  # rows of a CSV extract rendered at a time
+
 SEX_STYLE = {"si_employee_pension": "code", "si_unemployment": "code"}
 
 
@@ -186,11 +188,18 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         pl.col("county_code").alias("e_county"),
     )  # fmt: skip
 
-    def person_extract(source: str, frame: pl.DataFrame) -> Rendered:
+    def person_extract(source: str, frame: pl.DataFrame) -> Iterator[Rendered]:
+        """Render in parts of PART_ROWS rows (CSV only) to bound memory at city scale."""
         spec = sp[source]
         rng = stream(cfg.seed, "extract:" + source)
-        frame = damage_person_columns(frame, spec, rng, rates)
-        return finish(frame, spec, rng, rates)
+        step = frame.height if spec.xlsx else PART_ROWS
+        for part, start in enumerate(range(0, max(frame.height, 1), max(step, 1))):
+            chunk = damage_person_columns(frame.slice(start, step), spec, rng, rates)
+            r = finish(chunk, spec, rng, rates)
+            r.part = part
+            del chunk
+            yield r
+            del r
 
     # --- police: the household register (hukou residents only) ------------------------------
     hk = persons.hstack(pc.select("_rel_id")).filter("in_hukou")
@@ -207,7 +216,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         pl.col("sex").replace_strict(SEX_WORDS["cn"]), "birth_date", "relation", "address",
         "county_code", "township", "hukou_status", "event", "event_date", "phone", "_rel_id",
     )  # fmt: skip
-    yield person_extract("police_hukou", hk)
+    yield from person_extract("police_hukou", hk)
     del hk  # the generator keeps its locals alive: free the big frames as soon as possible
 
     # --- business registry (xlsx) ----------------------------------------------------------------
@@ -301,7 +310,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         )
         .sort("death_date", "pid")
     )
-    yield person_extract("civil_deaths", deaths)
+    yield from person_extract("civil_deaths", deaths)
 
     # --- special groups ---------------------------------------------------------------------------
     special = _with_person(reality.special, pc, pc.columns).with_columns(
@@ -310,14 +319,14 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     low = special.filter(pl.col("group").is_in(["城乡低保", "特困供养"])).sort(
         "county_code", "township", "group", "pid"
     )
-    yield person_extract("civil_low_income", low)
-    yield person_extract(
+    yield from person_extract("civil_low_income", low)
+    yield from person_extract(
         "land_expropriated",
         special.filter(pl.col("group") == "被征地农民").sort(
             pl.col("county_code").cast(pl.Int32), "start_date", "pid"
         ),
     )
-    yield person_extract(
+    yield from person_extract(
         "village_cadre",
         special.filter(pl.col("group") == "村干部").sort("county_code", "township", "pid"),
     )
@@ -342,7 +351,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
             + pl.col("pid"),
             maintain_order=True,
         )
-        yield person_extract(source, f)
+        yield from person_extract(source, f)
         del f
 
     # --- declarations and payments ------------------------------------------------------------------

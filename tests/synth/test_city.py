@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from canbao.ingest.kinds import ENROLLMENT_STATUS, KINDS, SCHEMES, SEX_VALUES, header_synonyms
 from canbao.synth import NO_DAMAGE, TARGETS_2017, generate

@@ -77,3 +77,9 @@ def test_payment_file_with_org_codes(tmp_path: Path) -> None:
     assert df["employer_name_key"][0] is not None
     q = api.current_quarantine(data, "payment").collect().sort("row")
     assert q["reason"].to_list() == ["period_invalid", "summary_row"]
+
+
+@given(st.lists(st.sampled_from(["91360402MA35X0000K", "600037341", "", "x", None]), max_size=60))
+def test_by_distinct_equals_direct(values: list[str | None]) -> None:
+    s = pl.Series("v", values, dtype=pl.Utf8)
+    assert normalize.by_distinct(s, credit_code.check_frame).equals(credit_code.check_frame(s))

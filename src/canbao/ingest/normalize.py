@@ -299,6 +299,8 @@ def by_distinct(
     uniq = values.unique()
     if uniq.len() > ratio * values.len():
         return fn(values)
+    if uniq.len() == 1:  # e.g. a column the file does not have
+        return fn(uniq).select(pl.all().gather(pl.zeros(values.len(), pl.UInt32, eager=True)))
     res = fn(uniq).with_columns(uniq.alias("_key"))
     return (
         values.rename("_key")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import polars as pl
@@ -179,15 +180,27 @@ def test_id_raw_is_as_delivered(tmp_path: Path) -> None:
 @pytest.mark.parametrize("enc", ["utf-8", "gb18030"])
 def test_short_long_and_blank_lines(tmp_path: Path, enc: str) -> None:
     path = tmp_path / "d.csv"
-    text = f"名单\n姓名,身份证号码,死亡日期\n张三\n\n李四,{ID_B},2017-01-02,多余\n王五,{ID_C},\n"
+    text = (
+        f"名单\n姓名,身份证号码,死亡日期\n张三\n\n李四,{ID_B},2017-01-02,多余\n王五,{ID_C},\n"
+        f'"赵,六",{ID_A},2017-01-03\n'
+    )
     path.write_bytes(text.encode(enc))
     raw = readers.read_table(path, "death")
     assert raw.data.rows() == [
         ("张三", None, None),
         ("李四", ID_B, "2017-01-02"),
         ("王五", ID_C, None),
+        ("赵,六", ID_A, "2017-01-03"),
     ]
-    assert any("ragged" in n for n in raw.notes)
+    assert any("extra_fields" in n for n in raw.notes)
+    assert raw.extra_lines is not None
+    assert raw.extra_lines.to_list() == [None, f"李四,{ID_B},2017-01-02,多余", None, None]
+    data = tmp_path / "data"
+    res = ingest_file(data, path, source="civil", kind="death", as_of="2017-12-31")
+    assert (res.batch.rows, res.batch.accepted, res.batch.quarantined) == (4, 3, 1)
+    q = api.current_quarantine(data).collect()
+    assert q["reason"].to_list() == ["extra_fields"] and q["row"].to_list() == [2]
+    assert json.loads(q["original"][0])["原始行"] == f"李四,{ID_B},2017-01-02,多余"
     blank = tmp_path / "b.csv"
     blank.write_bytes("姓名,身份证号码\n\n\n".encode(enc))
     assert readers.read_table(blank, "death").data.height == 0

@@ -157,7 +157,7 @@ def ingest_file(
     )
 
     step(3, STEPS[3])
-    reasons = validate.quarantine_reason(records, raw.data, kind)
+    reasons = validate.quarantine_reason(records, raw.data, kind, raw.extra_lines)
     ingested_at = dt.datetime.now().isoformat(timespec="seconds")
     batch_id = f"{slug(source)}-{as_of_date:%Y%m%d}-{sha[:12]}"
     meta = {
@@ -171,8 +171,11 @@ def ingest_file(
     accepted = (records if everyone else records.filter(keep)).with_columns(**meta)
     order = [*META_COLUMNS, *[c for c in accepted.columns if c not in META_COLUMNS]]
     accepted = accepted.select(order)
-    q_rows = raw.data.with_columns(row=text["row"], reason=reasons).filter(~keep)
-    orig_cols = raw.data.columns
+    original = raw.data
+    if raw.extra_lines is not None:  # keep the whole line of rows with too many fields
+        original = original.with_columns(raw.extra_lines.alias("原始行"))
+    q_rows = original.with_columns(row=text["row"], reason=reasons).filter(~keep)
+    orig_cols = original.columns
     quarantine = q_rows.select(
         *[v.alias(k) for k, v in meta.items()],
         pl.lit(scheme, dtype=pl.Utf8).alias("scheme"),

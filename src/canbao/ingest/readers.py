@@ -38,6 +38,8 @@ class RawTable:
     notes: list[str] = field(default_factory=list)  # reader remarks for the report (Chinese)
     # For Excel: column name → Boolean Series (one per data row) "cell stored as a number".
     numeric_cells: Callable[[str], pl.Series | None] = lambda _c: None
+    # CSV rows with more fields than the header: the whole line as delivered (else null).
+    extra_lines: pl.Series | None = None
 
 
 def file_format(path: Path) -> str:
@@ -165,15 +167,31 @@ def read_csv(
             if not isinstance(source, Path):
                 src = io.BytesIO(source)
             df = pl.read_csv(src, truncate_ragged_lines=True, **common)  # type: ignore[arg-type]
-            notes.append("部分行的字段数多于表头，多出的字段未读取（ragged lines truncated）")
+            if not isinstance(source, Path):
+                src = io.BytesIO(source)
+            extra = _extra_field_lines(src, common, delim, df.width)
+            if extra is not None and extra.len() == df.height:
+                df = df.with_columns(_extra=extra)
+                notes.append(
+                    "部分行的字段数多于表头（可能是未加引号的分隔符），这些行已隔离（extra_fields）"
+                )
+            else:
+                notes.append("部分行的字段数多于表头，多出的字段未读取（ragged lines truncated）")
         got = df.columns
         df = df.select(
             [pl.col(got[i]).alias(c) for i, c in enumerate(cols) if i < len(got)]
             + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in cols[len(got) :]]
+            + ([pl.col("_extra")] if "_extra" in got else [])
         )
     title = [" ".join(c for c in r if c) for r in rows[:h] if any(r)]
+    df = _strip_empty(df)
+    extra_lines = None
+    if "_extra" in df.columns:
+        extra_lines = df["_extra"]
+        df = df.drop("_extra")
     return RawTable(
-        data=_strip_empty(df),
+        data=df,
+        extra_lines=extra_lines,
         format="csv",
         header_row=skip,
         title_rows=title,
@@ -181,6 +199,34 @@ def read_csv(
         delimiter=delim,
         notes=notes,
     )
+
+
+def _extra_field_lines(
+    src: Path | io.BytesIO, common: dict[str, object], delim: str, width: int
+) -> pl.Series | None:
+    """Per data row, the raw line when it has more fields than the header (else null).
+
+    Reads the same bytes again as whole lines (one row per line, like the CSV read when no
+    field holds a quoted line break); lines with quotes are split by the csv module."""
+    skip = common.get("skip_lines", 0)
+    try:
+        lines = pl.read_csv(
+            src,
+            has_header=True,
+            separator="\x1f",
+            quote_char=None,
+            infer_schema=False,
+            skip_lines=skip if isinstance(skip, int) else 0,
+        ).to_series(0)
+    except pl.exceptions.PolarsError:
+        return None
+    n = lines.str.count_matches(delim, literal=True) + 1
+    quoted = lines.str.contains('"', literal=True).fill_null(False)
+    if quoted.any():
+        idx = quoted.arg_true()
+        counts = [len(next(csv.reader([v or ""], delimiter=delim), [])) for v in lines.gather(idx)]
+        n = n.scatter(idx, pl.Series(counts, dtype=n.dtype))
+    return pl.select(pl.when(n > width).then(lines)).to_series().rename("_extra")
 
 
 # --- Parquet ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import polars as pl
 from canbao.ingest import kinds
 
 QUARANTINE_REASONS = {
+    "extra_fields": "字段数多于表头（可能含未加引号的分隔符），各列可能错位",
     "repeated_header": "表头在数据中重复出现（分页导出），不是数据行",
     "summary_row": "合计/制表人等说明行，不是数据行",
     "no_identity": "既没有可用的身份证号码，也没有姓名",
@@ -48,7 +49,9 @@ def warning_label(code: str) -> str:
     return f"{field} {label}"
 
 
-def quarantine_reason(records: pl.DataFrame, original: pl.DataFrame, kind: str) -> pl.Series:
+def quarantine_reason(
+    records: pl.DataFrame, original: pl.DataFrame, kind: str, extra_lines: pl.Series | None = None
+) -> pl.Series:
     """One reason code (or null = accepted) per row; same row order as ``records``."""
     first_cell = (
         pl.coalesce([pl.col(c) for c in original.columns]) if original.width else pl.lit(None)
@@ -57,6 +60,8 @@ def quarantine_reason(records: pl.DataFrame, original: pl.DataFrame, kind: str) 
         first_cell.str.contains(_SUMMARY_RE).fill_null(False)
     ).to_series()
     conds: list[tuple[str, pl.Expr]] = []
+    if extra_lines is not None:
+        conds.append(("extra_fields", pl.lit(extra_lines.is_not_null())))
     if original.width >= 2:
         # a header line repeated inside the data (paged exports): most cells equal their header
         same = original.select(

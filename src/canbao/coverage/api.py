@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from canbao.coverage import deceased, duplicates, employers, gaps, stats, worklist
-from canbao.coverage.session import Session, open_session
+from canbao.coverage.session import Session, open_session, string_agg
 from canbao.errors import UsageError
 
 KINDS = ("uninsured", "duplicates", "deceased", "employers")
@@ -153,49 +153,39 @@ def coverage_export_in(s: Session) -> pl.DataFrame:
     s.ensure("uninsured", gaps.build_uninsured)
     s.ensure("duplicates", duplicates.build_duplicates)
     s.ensure("deceased_enrolled", deceased.build_deceased)
-    order = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(SCHEME_ORDER))
-    df = s.frame(
+    scheme_o = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(SCHEME_ORDER))
+    flag_o = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(FLAGS))
+    agg_s = string_agg(s.dialect, "scheme", "o")
+    agg_f = string_agg(s.dialect, "flag", "o")
+    return s.frame(
         f"""
         WITH sch AS (
-            SELECT person_key, scheme, CASE scheme {order} ELSE 99 END AS o
-            FROM person_scheme WHERE status = 'active'
+            SELECT person_key, {agg_s} AS schemes
+            FROM (SELECT person_key, scheme, CASE scheme {scheme_o} ELSE 99 END AS o
+                  FROM person_scheme WHERE status = 'active') x
+            GROUP BY person_key
         ), fl AS (
-            SELECT DISTINCT person_key, kind AS flag FROM duplicates
-            WHERE kind IN ('duplicate_medical', 'duplicate_pension', 'duplicate_area')
-            UNION ALL SELECT DISTINCT person_key, 'deceased_enrolled' FROM deceased_enrolled
-            UNION ALL SELECT person_key, 'uninsured_pension' FROM uninsured WHERE pension_gap = 1
-            UNION ALL SELECT person_key, 'uninsured_medical' FROM uninsured WHERE medical_gap = 1
+            SELECT person_key, {agg_f} AS flags
+            FROM (
+                SELECT person_key, flag, CASE flag {flag_o} END AS o FROM (
+                    SELECT DISTINCT person_key, kind AS flag FROM duplicates
+                    WHERE kind IN ('duplicate_medical', 'duplicate_pension', 'duplicate_area')
+                    UNION ALL SELECT DISTINCT person_key, 'deceased_enrolled' FROM deceased_enrolled
+                    UNION ALL SELECT person_key, 'uninsured_pension' FROM uninsured
+                    WHERE pension_gap = 1
+                    UNION ALL SELECT person_key, 'uninsured_medical' FROM uninsured
+                    WHERE medical_gap = 1
+                ) y
+            ) x
+            GROUP BY person_key
         )
-        SELECT p.person_key, p.id18, p.name, p.county_code, s.scheme, s.o, f.flag
+        SELECT p.person_key, p.id18, p.name, p.county_code,
+               coalesce(sch.schemes, '') AS schemes, coalesce(fl.flags, '') AS flags
         FROM persons p
-        LEFT JOIN sch s ON s.person_key = p.person_key
-        LEFT JOIN fl f ON f.person_key = p.person_key
+        LEFT JOIN sch ON sch.person_key = p.person_key
+        LEFT JOIN fl ON fl.person_key = p.person_key
+        ORDER BY p.person_key
         """
-    )
-    flag_order = {f: i for i, f in enumerate(FLAGS)}
-    schemes = (
-        df.filter(pl.col("scheme").is_not_null())
-        .select("person_key", "scheme", "o")
-        .unique()
-        .sort("person_key", "o")
-        .group_by("person_key")
-        .agg(schemes=pl.col("scheme").str.join(";"))
-    )
-    flags = (
-        df.filter(pl.col("flag").is_not_null())
-        .select("person_key", "flag")
-        .unique()
-        .with_columns(o=pl.col("flag").replace_strict(flag_order, return_dtype=pl.Int32))
-        .sort("person_key", "o")
-        .group_by("person_key")
-        .agg(flags=pl.col("flag").str.join(";"))
-    )
-    base = df.select("person_key", "id18", "name", "county_code").unique("person_key")
-    return (
-        base.join(schemes, on="person_key", how="left")
-        .join(flags, on="person_key", how="left")
-        .with_columns(pl.col("schemes").fill_null(""), pl.col("flags").fill_null(""))
-        .sort("person_key")
     )
 
 

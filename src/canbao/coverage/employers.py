@@ -1,8 +1,9 @@
 """Employer compliance, with the evidence for each employer.
 
-- ``unregistered``: active in the year (tax withholding or declarations) but not registered for
-  social insurance (the registry's ``si_registered``), with its tax headcount and whether the
-  business registry knows it;
+- ``unregistered``: paying wages in the year (tax withholding) but not registered for social
+  insurance: no social-insurance employer record (the registry's ``si_registered``), no
+  declaration and no insured employee under it; with its tax headcount and whether the business
+  registry knows it;
 - ``headcount_month``: per employer, scheme and month, the tax-withholding headcount (distinct
   persons with wages) against the declared headcount;
 - ``under_reporters``: per employer and scheme over the year's declared months: declared
@@ -13,7 +14,7 @@
 
 from __future__ import annotations
 
-from canbao.coverage.session import Session
+from canbao.coverage.session import Session, string_agg
 
 EMPLOYEE_SCHEMES = (
     "employee_pension",
@@ -89,7 +90,9 @@ def build_compliance(s: Session) -> None:
         LEFT JOIN tax t ON t.employer_key = e.employer_key
         LEFT JOIN decl d ON d.employer_key = e.employer_key
         WHERE NOT coalesce(e.si_registered, false)
-          AND (t.employer_key IS NOT NULL OR d.employer_key IS NOT NULL)
+          AND t.employer_key IS NOT NULL AND d.employer_key IS NULL
+          AND e.employer_key NOT IN (
+              SELECT employer_key FROM enrollments WHERE employer_key IS NOT NULL)
         """.replace(
             "list_contains(e.sources, 'amr_registry')",
             s.dialect.array_contains("e.sources", "'amr_registry'"),
@@ -137,7 +140,7 @@ def build_compliance(s: Session) -> None:
         ), a AS (
             SELECT employer_key, count(*) AS n_schemes,
                    sum(CASE WHEN scheme IN ({core}) THEN 1 ELSE 0 END) AS n_core,
-                   string_agg(scheme, ';' ORDER BY scheme) AS declared_schemes
+                   {string_agg(s.dialect, "scheme", "scheme")} AS declared_schemes
             FROM d GROUP BY employer_key
         )
         SELECT a.*, CASE WHEN n_core < {len(CORE_SCHEMES)} THEN 1 ELSE 2 END AS priority

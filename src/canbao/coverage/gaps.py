@@ -19,24 +19,44 @@ from __future__ import annotations
 
 from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session
+from canbao.coverage.unlinked import build_unlinked_candidates
 
 
 def build_unlinked_cover(s: Session) -> None:
-    """Identified residents whose missing scheme is held by an unidentified master person of the
-    same name and county (birth date equal where both know it): most likely their own record,
-    delivered without a usable ID. They go to the verification list, not to the gap."""
-    s.ensure("person_facts", build_person_facts)
+    """Identified residents whose missing scheme is most likely held by a record without ID
+    (:mod:`canbao.coverage.unlinked`): they go to the verification list, not to the gap."""
+    s.ensure("unlinked_candidates", build_unlinked_candidates)
     s.con.execute(
         """
         CREATE OR REPLACE TABLE unlinked_cover AS
-        SELECT p.person_key, max(u.ep + u.rp) AS pension_elsewhere,
-               max(u.em + u.rm) AS medical_elsewhere, min(u.person_key) AS other_key
-        FROM person_segments p
-        JOIN person_segments u
-          ON u.name = p.name AND u.county_code = p.county_code AND u.identified = 0
-         AND (u.birth_date IS NULL OR u.birth_date = p.birth_date)
-        WHERE p.identified = 1 AND p.resident = 1 AND (u.ep + u.rp + u.em + u.rm) > 0
-        GROUP BY p.person_key
+        WITH c AS (
+            SELECT c0.other_key, c0.person_key, c0.same_employer,
+                   CASE WHEN u.ep + u.rp > 0 AND p.ep + p.rp = 0 THEN 1 ELSE 0 END AS pension,
+                   CASE WHEN u.em + u.rm > 0 AND p.em + p.rm = 0 THEN 1 ELSE 0 END AS medical
+            FROM unlinked_candidates c0
+            JOIN person_segments u ON u.person_key = c0.other_key
+            JOIN person_segments p ON p.person_key = c0.person_key
+            WHERE p.resident = 1
+        ), n AS (
+            SELECT other_key, sum(pension) AS n_pension, sum(medical) AS n_medical,
+                   sum(pension * same_employer) AS e_pension,
+                   sum(medical * same_employer) AS e_medical
+            FROM c GROUP BY other_key
+        ), pick AS (
+            -- one candidate: the only one at the same employer, else the only one at all
+            SELECT c.person_key, c.other_key,
+                   CASE WHEN c.pension = 1 AND ((n.e_pension = 1 AND c.same_employer = 1)
+                                             OR (n.e_pension = 0 AND n.n_pension = 1))
+                        THEN 1 ELSE 0 END AS pension,
+                   CASE WHEN c.medical = 1 AND ((n.e_medical = 1 AND c.same_employer = 1)
+                                             OR (n.e_medical = 0 AND n.n_medical = 1))
+                        THEN 1 ELSE 0 END AS medical
+            FROM c JOIN n ON n.other_key = c.other_key
+        )
+        SELECT person_key, max(pension) AS pension_elsewhere, max(medical) AS medical_elsewhere,
+               min(other_key) AS other_key
+        FROM pick WHERE pension = 1 OR medical = 1
+        GROUP BY person_key
         """
     )
 

@@ -30,6 +30,7 @@ class Policy:
     base_floor_bp: int  # share of the average wage, in basis points (6000 = 60%)
     base_ceiling_bp: int
     worker_recent_months: int  # tax withholding within this many months counts as "working now"
+    deceased_end_grace_days: int  # a record ended this long after the death is administrative lag
     source: str = ""
 
     @property

@@ -108,7 +108,24 @@ def evaluate(
     }
 
     tdec = pl.read_csv(t / "deceased_enrolled.csv")
-    out["deceased_enrolled"] = _pr(deceased.join(pm, on="person_key"), tdec, ["pid", "scheme"])
+    # Scope: a death no extract reports (hukou not cancelled and not on the civil-affairs list)
+    # cannot be found by any method.
+    truth_links = pl.read_csv(t / "links.csv", schema_overrides={"row": pl.Int64})
+    reported = pl.concat(
+        [
+            truth_links.filter(pl.col("source") == "civil_deaths").select("pid"),
+            pl.read_parquet(t / "persons.parquet", columns=["pid", "hukou_status", "in_hukou"])
+            .filter((pl.col("hukou_status") == "死亡") & pl.col("in_hukou"))
+            .select("pid"),
+        ]
+    ).unique()
+    found_dec = deceased.join(pm, on="person_key")
+    full = _pr(found_dec, tdec, ["pid", "scheme"])
+    scoped = _pr(found_dec, tdec.join(reported, on="pid", how="semi"), ["pid", "scheme"])
+    scoped["recall_all_truth"] = full["recall"]
+    scoped["true_all"] = full["true"]
+    scoped["death_not_reported"] = tdec.join(reported, on="pid", how="anti").height
+    out["deceased_enrolled"] = scoped
 
     tun = pl.read_csv(t / "unregistered_employers.csv")
     out["unregistered_employers"] = _pr(unregistered.join(em, on="employer_key"), tun, ["eid"])

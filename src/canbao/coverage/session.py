@@ -4,8 +4,8 @@ Every coverage module works on the views and tables of a :class:`Session` with s
 (in the subset DuckDB and Spark share; engine differences go through
 :mod:`canbao.registry.dialect`). Derived tables are built once per session, on first use.
 
-Views: ``persons``, ``links``, ``enrollments``, ``employers``, ``employer_links`` (registry
-snapshot) and ``records_population``, ``records_death``, ``records_special_group``,
+Views: ``persons``, ``links``, ``enrollments``, ``employers``, ``employer_links``,
+``person_records`` (registry snapshot) and ``records_population``, ``records_death``, ``records_special_group``,
 ``records_employment``, ``records_declaration`` (current ingest batches; empty when a kind was
 never ingested).
 """
@@ -25,7 +25,14 @@ from canbao.registry import snapshot
 from canbao.registry.dialect import DUCKDB, Dialect
 from canbao.warehouse import catalog
 
-SNAPSHOT_VIEWS = ("persons", "links", "enrollments", "employers", "employer_links")
+SNAPSHOT_VIEWS = (
+    "persons",
+    "links",
+    "enrollments",
+    "employers",
+    "employer_links",
+    "person_records",
+)
 
 # Columns the coverage SQL reads from ingest records, per kind (empty tables when not ingested).
 RECORD_COLUMNS: dict[str, dict[str, str]] = {
@@ -109,3 +116,13 @@ def open_session(
             con.execute(f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} WHERE 1 = 0")
     day = as_of or _data_as_of(con) or dt.date.today()
     return Session(data_dir, con, day, policy_for(day, policy_path), snap.build_id)
+
+
+def string_agg(dialect: Dialect, expr: str, order: str, sep: str = ";") -> str:
+    """Aggregate text values joined by ``sep`` in the order of ``order`` (engine-specific)."""
+    if dialect.name == "spark":
+        return (
+            f"array_join(transform(array_sort(collect_list(struct({order}, {expr}))), "
+            f"x -> x['{expr}']), '{sep}')"
+        )
+    return f"string_agg({expr}, '{sep}' ORDER BY {order})"

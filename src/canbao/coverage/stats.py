@@ -2,98 +2,191 @@
 population.
 
 - ``enrolled``: distinct persons with an active record at each month end (January up to the
-  as-of month), by the record's pooling area (county code) and scheme; ``city`` rows count each
-  person once per scheme in the whole city.
+  as-of month; the last month is the as-of date itself), by the record's pooling area (county
+  code) and scheme; ``city`` rows count each person once per scheme in the whole city.
 - ``rates``: per county of residence (the master person's county) and month end: residents
   (identified, alive and not moved out at the month end), the pension-eligible (aged at least the
-  policy's minimum at the as-of date, not presumed students), those with employee or resident
-  pension, and everybody with employee or resident medical.
+  policy's minimum at the as-of date, not presumed students), those of them with employee or
+  resident pension, and the residents with employee or resident medical.
+
+Set-based and linear in the number of records: each record's active months form a range (the
+status rule of :mod:`canbao.coverage.status` evaluated at month ends), ranges are merged per
+person, scheme and area (their hull: a gap of a few months between two records of the same
+person, scheme and area counts as enrolled), and monthly counts come from +1/−1 events summed by
+a window. The as-of month is counted exactly from the status on the as-of date.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 
 import polars as pl
 
 from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session
-from canbao.coverage.status import record_status_sql
+from canbao.coverage.status import build_person_scheme
 
 CITY = "city"
 
 
-def month_ends(as_of: dt.date) -> list[tuple[str, dt.date]]:
-    out = []
-    for m in range(1, as_of.month + 1):
-        last = dt.date(as_of.year, m, calendar.monthrange(as_of.year, m)[1])
-        out.append((f"{as_of.year:04d}-{m:02d}", min(last, as_of)))
-    return out
+def _mi(s: Session, expr: str) -> str:
+    """Month index of a date relative to the as-of year (January = 1)."""
+    return f"((year({expr}) - {s.as_of.year}) * 12 + month({expr}))"
 
 
-def _months_sql(s: Session) -> str:
-    rows = ", ".join(f"('{m}', DATE '{d.isoformat()}')" for m, d in month_ends(s.as_of))
-    return f"SELECT * FROM (VALUES {rows}) AS t(month, d)"
+def _until(s: Session, expr: str) -> str:
+    """Last month index m whose month end is on or before ``expr`` (date >= month end)."""
+    return f"({_mi(s, expr)} - CASE WHEN {expr} = last_day({expr}) THEN 0 ELSE 1 END)"
+
+
+def _months(s: Session) -> str:
+    rows = ", ".join(f"({m}, '{s.as_of.year:04d}-{m:02d}')" for m in range(1, s.as_of.month + 1))
+    return f"SELECT * FROM (VALUES {rows}) AS t(m, month)"
 
 
 def build_monthly(s: Session) -> None:
+    s.ensure("person_scheme", build_person_scheme)
     s.ensure("person_facts", build_person_facts)
+    last = s.as_of.month - 1  # months before the as-of month come from ranges
+    rec_m = _mi(s, "as_of")
+    end_m = _until(s, "end_date")
+    start_m = _mi(s, "coalesce(start_date, as_of)")
     s.con.execute(
         f"""
-        CREATE OR REPLACE TABLE monthly_active AS
-        WITH m AS ({_months_sql(s)})
-        SELECT DISTINCT e.person_key, e.scheme, e.county_code, m.month
-        FROM enrollments e CROSS JOIN m
-        WHERE ({record_status_sql("m.d")}) = 'active'
+        CREATE OR REPLACE TABLE record_ranges AS
+        WITH r AS (
+            SELECT person_key, scheme, county_code,
+                   -- history (before the extract's month): running between start and end
+                   CASE WHEN status = 'ended' AND end_date IS NULL THEN NULL
+                        ELSE greatest(1, {start_m}) END AS h_lo,
+                   least({rec_m} - 1, coalesce({end_m}, 12), {last}) AS h_hi,
+                   -- from the extract's month on: the recorded status
+                   CASE WHEN coalesce(status, 'active') = 'active'
+                        THEN greatest(1, {rec_m}) END AS r_lo,
+                   least(coalesce({end_m}, 12), {last}) AS r_hi
+            FROM enrollments
+        ), u AS (
+            SELECT person_key, scheme, county_code, h_lo AS lo, h_hi AS hi FROM r
+            WHERE h_lo IS NOT NULL AND h_lo <= h_hi
+            UNION ALL
+            SELECT person_key, scheme, county_code, r_lo AS lo, r_hi AS hi FROM r
+            WHERE r_lo IS NOT NULL AND r_lo <= r_hi
+        )
+        SELECT person_key, scheme, county_code, min(lo) AS lo, max(hi) AS hi
+        FROM u GROUP BY person_key, scheme, county_code
         """
     )
+    as_of_month = f"'{s.as_of.year:04d}-{s.as_of.month:02d}'"
     s.con.execute(
         f"""
         CREATE OR REPLACE TABLE coverage_enrolled AS
-        SELECT county_code, scheme, month, count(DISTINCT person_key) AS enrolled
-        FROM monthly_active GROUP BY county_code, scheme, month
+        WITH city AS (
+            SELECT person_key, scheme, min(lo) AS lo, max(hi) AS hi
+            FROM record_ranges GROUP BY person_key, scheme
+        ), ev AS (
+            SELECT county_code, scheme, lo AS m, 1 AS d FROM record_ranges
+            UNION ALL SELECT county_code, scheme, hi + 1 AS m, -1 AS d FROM record_ranges
+            UNION ALL SELECT '{CITY}', scheme, lo, 1 FROM city
+            UNION ALL SELECT '{CITY}', scheme, hi + 1, -1 FROM city
+        ), keys AS (SELECT DISTINCT county_code, scheme FROM ev),
+        grid AS (
+            SELECT k.county_code, k.scheme, m.m, m.month
+            FROM keys k CROSS JOIN ({_months(s)}) m WHERE m.m <= {max(last, 0)}
+        ), agg AS (SELECT county_code, scheme, m, sum(d) AS d FROM ev GROUP BY county_code, scheme, m),
+        hist AS (
+            SELECT g.county_code, g.scheme, g.month,
+                   sum(coalesce(a.d, 0)) OVER (PARTITION BY g.county_code, g.scheme ORDER BY g.m
+                                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                       AS enrolled
+            FROM grid g
+            LEFT JOIN agg a ON a.county_code = g.county_code AND a.scheme = g.scheme AND a.m = g.m
+        ), now AS (
+            SELECT county_code, scheme, {as_of_month} AS month,
+                   count(DISTINCT person_key) AS enrolled
+            FROM record_status WHERE eff_status = 'active' GROUP BY county_code, scheme
+            UNION ALL
+            SELECT '{CITY}', scheme, {as_of_month}, count(DISTINCT person_key)
+            FROM record_status WHERE eff_status = 'active' GROUP BY scheme
+        )
+        SELECT county_code, scheme, month, CAST(enrolled AS BIGINT) AS enrolled FROM hist
         UNION ALL
-        SELECT '{CITY}' AS county_code, scheme, month, count(DISTINCT person_key) AS enrolled
-        FROM monthly_active GROUP BY scheme, month
+        SELECT county_code, scheme, month, CAST(enrolled AS BIGINT) FROM now
         """
     )
     p = s.policy
+    death_m = _mi(s, "death_date")
+    moved_m = _mi(s, "moved_date")
     s.con.execute(
         f"""
         CREATE OR REPLACE TABLE coverage_rates AS
-        WITH m AS ({_months_sql(s)}),
-        cov AS (
-            SELECT person_key, month,
-                   max(CASE WHEN scheme IN ('employee_pension', 'resident_pension') THEN 1 ELSE 0 END)
-                       AS pension,
-                   max(CASE WHEN scheme IN ('employee_medical', 'resident_medical') THEN 1 ELSE 0 END)
-                       AS medical
-            FROM monthly_active GROUP BY person_key, month
+        WITH cov AS (
+            SELECT person_key,
+                   min(CASE WHEN scheme IN ('employee_pension', 'resident_pension') THEN lo END)
+                       AS p_lo,
+                   max(CASE WHEN scheme IN ('employee_pension', 'resident_pension') THEN hi END)
+                       AS p_hi,
+                   min(CASE WHEN scheme IN ('employee_medical', 'resident_medical') THEN lo END)
+                       AS m_lo,
+                   max(CASE WHEN scheme IN ('employee_medical', 'resident_medical') THEN hi END)
+                       AS m_hi
+            FROM record_ranges GROUP BY person_key
         ), res AS (
-            SELECT f.person_key, f.county_code, m.month,
+            SELECT f.person_key, f.county_code,
+                   least({last}, coalesce({death_m} - 1, 12), coalesce({moved_m} - 1, 12)) AS r_hi,
                    CASE WHEN coalesce(f.age, {p.pension_min_age}) >= {p.pension_min_age}
-                             AND f.student = 0 THEN 1 ELSE 0 END AS pension_eligible
-            FROM person_facts f CROSS JOIN m
-            WHERE f.identified = 1
-              AND (f.death_date IS NULL OR f.death_date > m.d)
-              AND (f.moved_date IS NULL OR f.moved_date > m.d)
+                             AND f.student = 0 THEN 1 ELSE 0 END AS pe,
+                   f.resident, f.ep, f.rp, f.em, f.rm
+            FROM person_facts f WHERE f.identified = 1
         ), j AS (
-            SELECT r.county_code, r.month, r.pension_eligible,
-                   coalesce(c.pension, 0) AS pension, coalesce(c.medical, 0) AS medical
-            FROM res r LEFT JOIN cov c ON c.person_key = r.person_key AND c.month = r.month
-        ), g AS (
-            SELECT county_code, month, count(*) AS residents,
-                   sum(pension_eligible) AS pension_eligible,
-                   sum(CASE WHEN pension_eligible = 1 THEN pension ELSE 0 END) AS pension_covered,
-                   sum(medical) AS medical_covered
-            FROM j GROUP BY county_code, month
+            SELECT r.*, c.p_lo, least(c.p_hi, r.r_hi) AS p_hi, c.m_lo,
+                   least(c.m_hi, r.r_hi) AS m_hi
+            FROM res r LEFT JOIN cov c ON c.person_key = r.person_key
+        ), ev AS (
+            SELECT county_code, 1 AS m, 1 AS res, pe AS pel, 0 AS pc, 0 AS mc FROM j WHERE r_hi >= 1
+            UNION ALL SELECT county_code, r_hi + 1, -1, -pe, 0, 0 FROM j WHERE r_hi >= 1
+            UNION ALL SELECT county_code, p_lo, 0, 0, 1, 0 FROM j WHERE pe = 1 AND p_lo <= p_hi
+            UNION ALL SELECT county_code, p_hi + 1, 0, 0, -1, 0 FROM j WHERE pe = 1 AND p_lo <= p_hi
+            UNION ALL SELECT county_code, m_lo, 0, 0, 0, 1 FROM j WHERE m_lo <= m_hi
+            UNION ALL SELECT county_code, m_hi + 1, 0, 0, 0, -1 FROM j WHERE m_lo <= m_hi
+        ), ev2 AS (
+            SELECT county_code, m, res, pel, pc, mc FROM ev
+            UNION ALL SELECT '{CITY}', m, res, pel, pc, mc FROM ev
+        ), agg AS (
+            SELECT county_code, m, sum(res) AS res, sum(pel) AS pel, sum(pc) AS pc, sum(mc) AS mc
+            FROM ev2 GROUP BY county_code, m
+        ), keys AS (SELECT DISTINCT county_code FROM ev2),
+        grid AS (
+            SELECT k.county_code, m.m, m.month FROM keys k CROSS JOIN ({_months(s)}) m
+            WHERE m.m <= {max(last, 0)}
+        ), hist AS (
+            SELECT g.county_code, g.month,
+                   sum(coalesce(a.res, 0)) OVER w AS residents,
+                   sum(coalesce(a.pel, 0)) OVER w AS pension_eligible,
+                   sum(coalesce(a.pc, 0)) OVER w AS pension_covered,
+                   sum(coalesce(a.mc, 0)) OVER w AS medical_covered
+            FROM grid g LEFT JOIN agg a ON a.county_code = g.county_code AND a.m = g.m
+            WINDOW w AS (PARTITION BY g.county_code ORDER BY g.m
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ), now AS (
+            SELECT county_code, {as_of_month} AS month, count(*) AS residents, sum(pe) AS pension_eligible,
+                   sum(CASE WHEN pe = 1 AND ep + rp > 0 THEN 1 ELSE 0 END) AS pension_covered,
+                   sum(CASE WHEN em + rm > 0 THEN 1 ELSE 0 END) AS medical_covered
+            FROM res WHERE resident = 1 GROUP BY county_code
             UNION ALL
-            SELECT '{CITY}' AS county_code, month, count(*) AS residents,
-                   sum(pension_eligible) AS pension_eligible,
-                   sum(CASE WHEN pension_eligible = 1 THEN pension ELSE 0 END) AS pension_covered,
-                   sum(medical) AS medical_covered
-            FROM j GROUP BY month
+            SELECT '{CITY}', {as_of_month}, count(*), sum(pe),
+                   sum(CASE WHEN pe = 1 AND ep + rp > 0 THEN 1 ELSE 0 END),
+                   sum(CASE WHEN em + rm > 0 THEN 1 ELSE 0 END)
+            FROM res WHERE resident = 1
+        ), g AS (
+            SELECT county_code, month, CAST(residents AS BIGINT) AS residents,
+                   CAST(pension_eligible AS BIGINT) AS pension_eligible,
+                   CAST(pension_covered AS BIGINT) AS pension_covered,
+                   CAST(medical_covered AS BIGINT) AS medical_covered
+            FROM hist
+            UNION ALL
+            SELECT county_code, month, CAST(residents AS BIGINT), CAST(pension_eligible AS BIGINT),
+                   CAST(pension_covered AS BIGINT), CAST(medical_covered AS BIGINT)
+            FROM now
         )
         SELECT *,
                round(CAST(pension_covered AS DOUBLE) / nullif(pension_eligible, 0), 4)
@@ -102,6 +195,10 @@ def build_monthly(s: Session) -> None:
         FROM g
         """
     )
+
+
+def month_ends(as_of: dt.date) -> list[str]:
+    return [f"{as_of.year:04d}-{m:02d}" for m in range(1, as_of.month + 1)]
 
 
 def enrolled(s: Session) -> pl.DataFrame:

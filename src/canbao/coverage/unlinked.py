@@ -1,0 +1,75 @@
+"""Records delivered without a usable ID: the identified person they most likely belong to.
+
+The registry keeps a record whose ID is missing or broken beyond repair as a master person of its
+own (no trusted ID). For the gap lists that is a problem both ways: the record's owner looks
+uninsured, and a deceased owner's still-active record is missed. Candidates for the owner of such
+a record are identified persons with the same name (or the same pinyin: homophone typos) in the
+same county or at the same employer, with a compatible birth date (a year-month must be the same
+month). Only identified persons who lack a scheme, or who are dead, are considered, and a record
+is attributed only when exactly one candidate remains (among those at the same employer, if
+any): the lists say so, and staff verify.
+"""
+
+from __future__ import annotations
+
+from canbao.coverage.segments import build_person_facts
+from canbao.coverage.session import Session
+
+
+def build_unlinked_candidates(s: Session) -> None:
+    s.ensure("person_facts", build_person_facts)
+    date_text = s.dialect.date_text("p.birth_date")
+    s.con.execute(
+        f"""
+        CREATE OR REPLACE TABLE unlinked_candidates AS
+        WITH u0 AS (
+            SELECT person_key, name, county_code,
+                   CASE WHEN ep + rp > 0 THEN 1 ELSE 0 END AS has_pension,
+                   CASE WHEN em + rm > 0 THEN 1 ELSE 0 END AS has_medical
+            FROM person_segments
+            WHERE identified = 0 AND ep + rp + em + rm > 0
+        ), p0 AS (
+            SELECT person_key, name, county_code, birth_date, ep, rp, em, rm
+            FROM person_segments
+            WHERE identified = 1
+              AND ((resident = 1 AND (ep + rp = 0 OR em + rm = 0)) OR death_date IS NOT NULL)
+        ), keys AS (
+            SELECT person_key FROM u0 UNION ALL SELECT person_key FROM p0
+        ), attr AS (
+            SELECT l.person_key, max(r.name_pinyin) AS py,
+                   max(replace(r.birth_date, '-', '')) AS bkey
+            FROM person_records r
+            JOIN links l ON l.batch_id = r.batch_id AND l."row" = r."row"
+            WHERE l.person_key IN (SELECT person_key FROM keys)
+            GROUP BY l.person_key
+        ), u AS (
+            SELECT u0.*, a.py, a.bkey FROM u0 JOIN attr a ON a.person_key = u0.person_key
+        ), p AS (
+            SELECT p0.*, a.py FROM p0 JOIN attr a ON a.person_key = p0.person_key
+        ), emp AS (
+            SELECT DISTINCT person_key, employer_key FROM enrollments
+            WHERE employer_key IS NOT NULL AND person_key IN (SELECT person_key FROM keys)
+            UNION
+            SELECT person_key, tax_employer FROM person_segments
+            WHERE tax_employer IS NOT NULL AND person_key IN (SELECT person_key FROM keys)
+        ), c0 AS (
+            -- equality joins only (an OR in a join condition defeats hash joins)
+            SELECT u.person_key AS other_key, p.person_key, 0 AS same_employer
+            FROM u JOIN p ON p.county_code = u.county_code AND p.name = u.name
+            WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
+            UNION ALL
+            SELECT u.person_key AS other_key, p.person_key, 0 AS same_employer
+            FROM u JOIN p ON p.county_code = u.county_code AND p.py = u.py
+            WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
+            UNION ALL
+            SELECT u.person_key, p.person_key, 1
+            FROM u
+            JOIN emp a ON a.person_key = u.person_key
+            JOIN emp b ON b.employer_key = a.employer_key AND b.person_key <> u.person_key
+            JOIN p ON p.person_key = b.person_key AND p.py = u.py
+            WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
+        )
+        SELECT c0.other_key, c0.person_key, max(c0.same_employer) AS same_employer
+        FROM c0 GROUP BY c0.other_key, c0.person_key
+        """
+    )

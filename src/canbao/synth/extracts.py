@@ -202,8 +202,14 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
             del r
 
     # --- police: the household register (hukou residents only) ------------------------------
-    hk = persons.hstack(pc.select("_rel_id")).filter("in_hukou")
-    # household ids run in county/township order: numeric keys sort fast
+    # select, then filter, then sort by one integer key: few copies of a 5-million-row frame
+    hk = persons.select(
+        "pid", "household_id", pl.col("id18").alias("id"), "name",
+        pl.col("sex").replace_strict(SEX_WORDS["cn"]), "birth_date", "relation", "address",
+        "county_code", "township", "hukou_status", "event", "event_date", "phone", "in_hukou",
+    ).hstack(pc.select("_rel_id"))  # fmt: skip
+    hk = hk.filter("in_hukou").drop("in_hukou")
+    # household ids run in county/township order
     hk = hk.sort(
         pl.col("household_id").cast(pl.Int64) * 1_000_000
         + (pl.col("relation") != "户主").cast(pl.Int64) * 100_000
@@ -211,11 +217,6 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         + 40_000,
         maintain_order=True,  # persons come in pid order: ties (twins) stay in that order
     )
-    hk = hk.select(
-        "pid", "household_id", pl.col("id18").alias("id"), "name",
-        pl.col("sex").replace_strict(SEX_WORDS["cn"]), "birth_date", "relation", "address",
-        "county_code", "township", "hukou_status", "event", "event_date", "phone", "_rel_id",
-    )  # fmt: skip
     yield from person_extract("police_hukou", hk)
     del hk  # the generator keeps its locals alive: free the big frames as soon as possible
 

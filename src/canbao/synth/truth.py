@@ -28,7 +28,7 @@ from canbao.synth.damage import bits_to_text, money
 from canbao.synth.insurance import Reality, _mask
 from canbao.synth.render import Rendered
 
-_PQ: dict[str, Any] = {"compression": "lz4", "statistics": False}
+_PQ: dict[str, Any] = {"compression": "lz4", "statistics": False, "row_group_size": 250_000}
 
 
 class TruthWriter:
@@ -91,7 +91,9 @@ def write_gaps(
     d = root / "truth"
     enr = reality.enrollments
     active = enr.filter(pl.col("status") == "active")
-    alive = persons.filter(pl.col("death_date").is_null() & (pl.col("hukou_status") != "迁出"))
+    alive = persons.select("pid", "county_code", "age", "death_date", "hukou_status").filter(
+        pl.col("death_date").is_null() & (pl.col("hukou_status") != "迁出")
+    )
     pension = active.filter(pl.col("scheme").is_in(["employee_pension", "resident_pension"]))[
         "pid"
     ].unique()

@@ -1,0 +1,148 @@
+"""Collection actuals for the plan's 通报: fund collected per scheme and the new-arrears ratio by
+ownership type, per county unit and for the whole city, as of a date.
+
+Definitions (one place; ``docs/plan.md`` links here):
+
+- ``collected.<scheme>``: the sum of ``paid`` (实缴金额) of payment records whose contribution
+  month (费款所属期) is in the plan year and whose payment was received (到账日期) on or before
+  the as-of date, in yuan. ``collected.medical`` is employee medical insurance (resident medical
+  premiums are not in the payment extracts). ``collected.resident_pension`` has no source yet and
+  is not produced.
+- ``new_arrears_ratio.private`` / ``.public``: for the plan year's contribution months up to the
+  as-of month, the amount due and not received by the as-of date, divided by the amount due
+  (新欠 ÷ 当年应缴额). private = private enterprises and individual businesses (民营私营);
+  public = state and collective enterprises and public institutions (国有集体企业和事业单位).
+- ``clearance_rate.*`` (清欠率) needs the arrears outstanding at the start of the year, which no
+  extract carries yet: not produced.
+
+A unit is the employer's county (a retired code maps to its successor: 360421 → 360404); the
+city is every employer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from canbao.plan.model import Plan
+from canbao.standards import divisions
+
+SCHEME_INDICATORS = {
+    "employee_pension": "collected.employee_pension",
+    "employee_medical": "collected.medical",
+    "work_injury": "collected.work_injury",
+    "maternity": "collected.maternity",
+    "unemployment": "collected.unemployment",
+}
+OWNERSHIP_GROUP = {
+    "private": "private",
+    "individual": "private",
+    "state": "public",
+    "collective": "public",
+    "public_institution": "public",
+}
+
+
+def _unit_expr(col: str) -> pl.Expr:
+    codes = {u.code: u.code for u in divisions.jiujiang_counties()}
+    for u in divisions.jiujiang_counties():
+        for p in u.predecessors:
+            codes[p] = u.code
+    return pl.col(col).replace_strict(codes, default=None, return_dtype=pl.Utf8)
+
+
+def payments(data_dir: Path) -> pl.DataFrame:
+    """Payment records with their master employer's county unit and ownership group."""
+    from canbao.ingest import api as ingest_api
+    from canbao.registry import api as registry_api
+    from canbao.registry import snapshot
+
+    if not ingest_api.current_batches(data_dir, kind="payment"):
+        return pl.DataFrame()
+    pay = ingest_api.current_records(data_dir, "payment").select(
+        "batch_id", "row", "period", "scheme", "due", "paid", "paid_date"
+    )
+    links = pl.scan_parquet(snapshot.require_current(data_dir).table("employer_links")).select(
+        "batch_id", "row", "employer_key"
+    )
+    emp = registry_api.employers(data_dir).lazy().select("employer_key", "county_code", "ownership")
+    return (
+        pay.join(links, on=["batch_id", "row"], how="left")
+        .join(emp, on="employer_key", how="left")
+        .with_columns(
+            unit=_unit_expr("county_code"),
+            group=pl.col("ownership").replace_strict(OWNERSHIP_GROUP, default=None),
+        )
+        .collect()
+    )
+
+
+def collection_actuals(data_dir: Path, year: int, as_of: dt.date) -> pl.DataFrame:
+    """Long frame unit, indicator, value (Decimal as text: yuan or a fraction), as_of."""
+    pay = payments(data_dir)
+    if pay.height == 0:
+        return pl.DataFrame(schema={"unit": pl.Utf8, "indicator": pl.Utf8, "value": pl.Utf8})
+    as_of_period = f"{as_of:%Y-%m}"
+    in_year = pay.filter(
+        pl.col("period").str.starts_with(f"{year}-") & (pl.col("period") <= as_of_period)
+    )
+    received = pl.col("paid_date").is_not_null() & (pl.col("paid_date") <= as_of)
+    paid_now = pl.when(received).then(pl.col("paid").fill_null(0)).otherwise(0)
+    in_year = in_year.with_columns(paid_now=paid_now)
+    rows: list[dict[str, str]] = []
+
+    def add(frame: pl.DataFrame, unit_col: str | None) -> None:
+        keys = [unit_col] if unit_col else []
+        coll = frame.filter(pl.col("scheme").is_in(list(SCHEME_INDICATORS)))
+        for r in (
+            coll.group_by([*keys, "scheme"]).agg(fen=pl.col("paid_now").sum()).iter_rows(named=True)
+        ):
+            if unit_col and r[unit_col] is None:
+                continue
+            rows.append(
+                {
+                    "unit": r[unit_col] if unit_col else "city",
+                    "indicator": SCHEME_INDICATORS[r["scheme"]],
+                    "value": str(Decimal(int(r["fen"])) / 100),
+                }
+            )
+        arrears = (
+            frame.filter(pl.col("group").is_not_null())
+            .group_by([*keys, "group"])
+            .agg(
+                due=pl.col("due").fill_null(0).sum(),
+                owed=(pl.col("due").fill_null(0) - pl.col("paid_now")).clip(lower_bound=0).sum(),
+            )
+        )
+        for r in arrears.iter_rows(named=True):
+            if (unit_col and r[unit_col] is None) or not r["due"]:
+                continue
+            ratio = (Decimal(int(r["owed"])) / Decimal(int(r["due"]))).quantize(Decimal("0.0001"))
+            rows.append(
+                {
+                    "unit": r[unit_col] if unit_col else "city",
+                    "indicator": f"new_arrears_ratio.{r['group']}",
+                    "value": str(ratio),
+                }
+            )
+
+    add(in_year, "unit")
+    add(in_year, None)
+    return pl.DataFrame(
+        rows, schema={"unit": pl.Utf8, "indicator": pl.Utf8, "value": pl.Utf8}
+    ).with_columns(as_of=pl.lit(as_of))
+
+
+@dataclass
+class CollectionActuals:
+    """The plan's ActualsSource for collection indicators (see module docstring)."""
+
+    data_dir: Path
+    label: str = "缴费到账数据（征缴）"
+
+    def actuals(self, plan: Plan, as_of: dt.date) -> pl.DataFrame:
+        return collection_actuals(self.data_dir, plan.period.start.year, as_of)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from canbao.coverage.session import Session
 from canbao.coverage.status import build_person_scheme, build_record_status
+from canbao.coverage.unlinked import build_unlinked_candidates
 
 KINDS_ZH = {
     "duplicate_medical": "职工医保与居民医保重复",
@@ -31,11 +32,27 @@ REASON_ZH = {
 def build_duplicates(s: Session) -> None:
     s.ensure("person_scheme", build_person_scheme)
     s.ensure("record_status", build_record_status)
+    s.ensure("unlinked_candidates", build_unlinked_candidates)
     s.con.execute(
         """
         CREATE OR REPLACE TABLE duplicates AS
-        WITH ps AS (SELECT * FROM person_scheme WHERE status = 'active'),
-        cross_scheme AS (
+        WITH n AS (
+            SELECT other_key, count(*) AS n, sum(same_employer) AS e
+            FROM unlinked_candidates GROUP BY other_key
+        ), owner AS (
+            -- a record without ID attributed to its only candidate owner (unlinked.py)
+            SELECT c.other_key, c.person_key FROM unlinked_candidates c
+            JOIN n ON n.other_key = c.other_key
+            WHERE ((n.e = 1 AND c.same_employer = 1) OR (n.e = 0 AND n.n = 1))
+              AND c.same_employer = 1
+        ), ps AS (
+            SELECT person_key, scheme, county_code, 0 AS via_unlinked
+            FROM person_scheme WHERE status = 'active'
+            UNION ALL
+            SELECT o.person_key, x.scheme, x.county_code, 1 AS via_unlinked
+            FROM owner o JOIN person_scheme x ON x.person_key = o.other_key
+            WHERE x.status = 'active'
+        ), cross_scheme AS (
             SELECT a.person_key,
                    CASE WHEN a.scheme = 'employee_medical' THEN 'duplicate_medical'
                         ELSE 'duplicate_pension' END AS kind,
@@ -43,14 +60,16 @@ def build_duplicates(s: Session) -> None:
                    CASE WHEN a.county_code = b.county_code THEN a.county_code
                         WHEN a.county_code < b.county_code THEN a.county_code || '|' || b.county_code
                         ELSE b.county_code || '|' || a.county_code END AS counties,
-                   2 AS n_records
+                   2 AS n_records, greatest(a.via_unlinked, b.via_unlinked) AS via_unlinked
             FROM ps a JOIN ps b ON a.person_key = b.person_key
-            WHERE (a.scheme = 'employee_medical' AND b.scheme = 'resident_medical')
-               OR (a.scheme = 'employee_pension' AND b.scheme = 'resident_pension')
+            WHERE ((a.scheme = 'employee_medical' AND b.scheme = 'resident_medical')
+                OR (a.scheme = 'employee_pension' AND b.scheme = 'resident_pension'))
+              AND a.via_unlinked + b.via_unlinked < 2
         ), area AS (
             SELECT person_key, 'duplicate_area' AS kind, scheme AS schemes,
-                   county_code || '|' || county_code_2 AS counties, n_active AS n_records
-            FROM ps WHERE n_active_counties > 1
+                   county_code || '|' || county_code_2 AS counties, n_active AS n_records,
+                   0 AS via_unlinked
+            FROM person_scheme WHERE status = 'active' AND n_active_counties > 1
         ), rec AS (
             SELECT person_key, scheme, county_code, count(*) AS n
             FROM (SELECT DISTINCT person_key, scheme, county_code, start_date, employer_key
@@ -59,10 +78,14 @@ def build_duplicates(s: Session) -> None:
             HAVING count(*) > 1
         ), same AS (
             SELECT person_key, 'duplicate_record' AS kind, scheme AS schemes,
-                   county_code AS counties, n AS n_records
+                   county_code AS counties, n AS n_records, 0 AS via_unlinked
             FROM rec
         )
-        SELECT * FROM cross_scheme UNION ALL SELECT * FROM area UNION ALL SELECT * FROM same
+        SELECT person_key, kind, schemes, min(counties) AS counties,
+               max(n_records) AS n_records, min(via_unlinked) AS via_unlinked
+        FROM (SELECT * FROM cross_scheme UNION ALL SELECT * FROM area
+              UNION ALL SELECT * FROM same) d
+        GROUP BY person_key, kind, schemes
         """
     )
 
@@ -79,7 +102,10 @@ def duplicates_list_sql(s: Session) -> str:
                CASE WHEN d.kind IN ('duplicate_medical', 'duplicate_pension') THEN 1 ELSE 2 END
                    AS priority,
                CASE d.kind {kind_zh} END AS duplicate_kind,
-               CASE d.kind {reason} END AS reason,
+               CASE d.kind {reason} END
+               || CASE WHEN d.via_unlinked = 1
+                       THEN '（其中一条记录无有效证件号，按姓名、出生年月、区县推定为本人，需核实）'
+                       ELSE '' END AS reason,
                s.person_key, s.id18, s.name, s.sex, s.age, s.phone,
                d.kind, d.schemes, d.counties, d.n_records
         FROM duplicates d JOIN person_segments s ON s.person_key = d.person_key

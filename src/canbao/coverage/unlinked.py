@@ -5,9 +5,10 @@ own (no trusted ID). For the gap lists that is a problem both ways: the record's
 uninsured, and a deceased owner's still-active record is missed. Candidates for the owner of such
 a record are identified persons with the same name (or the same pinyin: homophone typos) in the
 same county or at the same employer, with a compatible birth date (a year-month must be the same
-month). Only identified persons who lack a scheme, or who are dead, are considered, and a record
-is attributed only when exactly one candidate remains (among those at the same employer, if
-any): the lists say so, and staff verify.
+month). Every identified namesake in the county is a candidate; pinyin and employer matches are
+looked for among those who lack a scheme or are dead. A record is attributed only when exactly
+one candidate remains (among those at the same employer, if any): the lists say so, and staff
+verify.
 """
 
 from __future__ import annotations
@@ -52,10 +53,19 @@ def build_unlinked_candidates(s: Session) -> None:
             UNION
             SELECT person_key, tax_employer FROM person_segments
             WHERE tax_employer IS NOT NULL AND person_key IN (SELECT person_key FROM keys)
+        ), u_emp AS (
+            SELECT DISTINCT employer_key FROM emp WHERE person_key IN (SELECT person_key FROM u0)
+        ), emp_all AS (
+            SELECT DISTINCT person_key, employer_key FROM enrollments
+            WHERE employer_key IN (SELECT employer_key FROM u_emp)
+            UNION
+            SELECT person_key, tax_employer FROM person_segments
+            WHERE tax_employer IN (SELECT employer_key FROM u_emp)
         ), c0 AS (
             -- equality joins only (an OR in a join condition defeats hash joins)
             SELECT u.person_key AS other_key, p.person_key, 0 AS same_employer
-            FROM u JOIN p ON p.county_code = u.county_code AND p.name = u.name
+            FROM u JOIN person_segments p
+              ON p.county_code = u.county_code AND p.name = u.name AND p.identified = 1
             WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
             UNION ALL
             SELECT u.person_key AS other_key, p.person_key, 0 AS same_employer
@@ -65,11 +75,21 @@ def build_unlinked_candidates(s: Session) -> None:
             SELECT u.person_key, p.person_key, 1
             FROM u
             JOIN emp a ON a.person_key = u.person_key
+            JOIN emp_all b ON b.employer_key = a.employer_key AND b.person_key <> u.person_key
+            JOIN person_segments p
+              ON p.person_key = b.person_key AND p.identified = 1 AND p.name = u.name
+            WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
+            UNION ALL
+            SELECT u.person_key, p.person_key, 1
+            FROM u
+            JOIN emp a ON a.person_key = u.person_key
             JOIN emp b ON b.employer_key = a.employer_key AND b.person_key <> u.person_key
             JOIN p ON p.person_key = b.person_key AND p.py = u.py
             WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
         )
-        SELECT c0.other_key, c0.person_key, max(c0.same_employer) AS same_employer
-        FROM c0 GROUP BY c0.other_key, c0.person_key
+        SELECT c0.other_key, c0.person_key, max(c0.same_employer) AS same_employer,
+               max(CASE WHEN u.bkey IS NOT NULL THEN 1 ELSE 0 END) AS birth_known
+        FROM c0 JOIN u ON u.person_key = c0.other_key
+        GROUP BY c0.other_key, c0.person_key
         """
     )

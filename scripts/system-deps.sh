@@ -10,6 +10,8 @@ dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 # Headless Chromium prints the HTML 通报 to PDF (canbao report).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Java 17 runs PySpark (canbao build --engine spark; the Spark equivalence test).
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "需要安装系统软件包 (missing system packages): ${need[*]} — 请以 root 运行 (run as root)" >&2

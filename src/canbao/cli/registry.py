@@ -24,14 +24,36 @@ def build_cmd(
     retrain: Annotated[
         bool, typer.Option("--retrain", help="重新训练概率模型（retrain the model）")
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            envvar="CANBAO_ENGINE",
+            help="计算引擎：duckdb（默认）或 spark（engine; needs pip install 'canbao[spark]'）",
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            envvar="CANBAO_SPARK_MASTER",
+            help="Spark master：local[N] 或集群地址（default local[*]）",
+        ),
+    ] = None,
 ) -> None:
     """Build the registry from the current batches (incremental unless --full).
 
     Example: canbao build --data-dir canbao-data
+    Example: canbao build --engine spark --spark-master local[4]
     """
     with console.status("正在建立登记库 (building the registry)…") as status:
         result = api.build(
-            data_dir, full=full, retrain=retrain, progress=lambda m: status.update(m)
+            data_dir,
+            full=full,
+            retrain=retrain,
+            progress=lambda m: status.update(m),
+            engine=engine,
+            spark_master=spark_master,
         )
     mode = "全量 (full)" if result.mode == "full" else "增量 (incremental)"
     console.print(f"[bold green]登记库已更新[/]（{mode}）：build {result.build_id}")

@@ -34,8 +34,19 @@ def build(
     retrain: bool = False,
     source: RecordSource | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> BuildResult:
-    return _build(data_dir, full=full, retrain=retrain, source=source, progress=progress)
+    """Build the registry (``engine``: ``duckdb`` or ``spark``, default ``$CANBAO_ENGINE``)."""
+    return _build(
+        data_dir,
+        full=full,
+        retrain=retrain,
+        source=source,
+        progress=progress,
+        engine=engine,
+        spark_master=spark_master,
+    )
 
 
 def _read(data_dir: Path, table: str) -> pl.DataFrame:

@@ -15,11 +15,9 @@ Rules (one place):
 
 from __future__ import annotations
 
-import duckdb
-from splink import DuckDBAPI
 from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-from canbao.registry.dialect import DUCKDB, Dialect
+from canbao.registry.engine import Engine
 
 UPPER = 0.90  # B→A: join a trusted person (only if no other trusted person is close)
 UPPER_BB = 0.99  # B–B: two records without a trusted ID are one person
@@ -28,9 +26,10 @@ MARGIN = 3.0  # match weight (log2 Bayes factor) a best match must lead the runn
 GAMMA_ELSE = 0  # Splink's comparison-vector value of a comparison's ELSE level
 
 
-def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
+def assign(eng: Engine) -> None:
+    d = eng.dialect
     pair_id = d.hash_hex("concat_ws('|', left_key, right_key)", 12)
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE directed AS
         -- B→A pairs, with the A side as its trusted ID (cluster)
@@ -43,7 +42,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         WHERE nl.node_type <> nr.node_type
         """
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE ba_best AS
         WITH agg AS (
@@ -75,7 +74,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         SELECT * FROM ranked WHERE rk = 1
         """
     )
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE b_assigned AS
         SELECT b_node, id18, mw, prob, CASE WHEN forced = 1 THEN 'decision' ELSE 'model' END AS method
@@ -88,7 +87,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         """
     )
     # B–B edges among the nodes that joined no trusted person
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE bb_edges AS
         SELECT p.node_id_l, p.node_id_r, p.match_weight, p.match_probability,
@@ -101,14 +100,14 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
           AND p.node_id_r NOT IN (SELECT b_node FROM b_assigned)
         """
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE b_free AS
         SELECT node_id FROM nodes
         WHERE node_type = 'B' AND node_id NOT IN (SELECT b_node FROM b_assigned)
         """
     )
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE bb_links AS
         SELECT node_id_l, node_id_r FROM bb_edges
@@ -116,8 +115,8 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
           AND (decision = 'same' OR match_probability >= {UPPER_BB})
         """
     )
-    _components(con)
-    con.execute(
+    _components(eng)
+    eng.execute(
         """
         CREATE OR REPLACE TABLE node_cluster AS
         SELECT node_id, 'I:' || cluster_hint AS cluster_id, 'trusted' AS method
@@ -129,7 +128,7 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         """
     )
     # review queue: uncertain or ambiguous B→A, and uncertain B–B
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE review_items AS
         WITH items AS (
@@ -154,21 +153,21 @@ def assign(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
     )
 
 
-def _components(con: duckdb.DuckDBPyConnection) -> None:
-    n_edges = con.execute("SELECT count(*) FROM bb_links").fetchall()[0][0]
+def _components(eng: Engine) -> None:
+    n_edges = eng.scalar("SELECT count(*) FROM bb_links")
     if n_edges == 0:
-        con.execute(
+        eng.execute(
             "CREATE OR REPLACE TABLE b_components AS SELECT node_id, node_id AS component FROM b_free"
         )
         return
-    db_api = DuckDBAPI(connection=con)
+    db_api = eng.splink_api()
     clusters = cluster_pairwise_predictions_at_threshold(
         "b_free",
         "bb_links",
         db_api=db_api,
         node_id_column_name="node_id",
     )
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE b_components AS
         SELECT node_id, min(node_id) OVER (PARTITION BY cluster_id) AS component

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from canbao.registry import (
@@ -24,6 +23,7 @@ from canbao.registry import (
     survivorship,
     trust,
 )
+from canbao.registry.engine import Engine, open_engine
 
 RecordSource = Callable[[str], pl.LazyFrame | None]
 Progress = Callable[[str], None]
@@ -92,6 +92,27 @@ def build(
     retrain: bool = False,
     source: RecordSource | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
+) -> BuildResult:
+    """Build the registry; ``engine`` is ``duckdb`` (default, or ``$CANBAO_ENGINE``) or
+    ``spark`` (``spark_master``: ``local[N]`` or a cluster URL, default ``$CANBAO_SPARK_MASTER``
+    or ``local[*]``)."""
+    eng = open_engine(engine, spark_master=spark_master)
+    try:
+        return _build(eng, data_dir, full=full, retrain=retrain, source=source, progress=progress)
+    finally:
+        eng.close()
+
+
+def _build(
+    eng: Engine,
+    data_dir: Path,
+    *,
+    full: bool,
+    retrain: bool,
+    source: RecordSource | None,
+    progress: Progress | None,
 ) -> BuildResult:
     say = progress or (lambda _msg: None)
     source = source or ingest_source(data_dir)
@@ -105,38 +126,28 @@ def build(
         timings[name] = round(now - t0, 3)
         t0 = now
 
-    con = duckdb.connect()
     say("读取人员记录 (reading person records)")
     paths = person_records.cached_batches(source, snapshot.registry_dir(data_dir) / "cache")
     if paths:
-        files = ", ".join(f"'{p}'" for p in paths)
-        con.execute(
-            f"CREATE TABLE person_records AS SELECT * FROM read_parquet([{files}], union_by_name = true)"
-        )
+        eng.read_parquet("person_records", paths)
     else:
-        con.register("_pr", person_records.assemble(source).to_arrow())
-        con.execute("CREATE TABLE person_records AS SELECT * FROM _pr")
-        con.unregister("_pr")
-    con.register("_er", employers.assemble(source).to_arrow())
-    con.execute("CREATE TABLE employer_records_raw AS SELECT * FROM _er")
-    con.unregister("_er")
-    con.register("_en", _enrollments(source).to_arrow())
-    con.execute("CREATE TABLE enrollment_records AS SELECT * FROM _en")
-    con.unregister("_en")
+        eng.create_table_from_arrow("person_records", person_records.assemble(source).to_arrow())
+    eng.create_table_from_arrow("employer_records_raw", employers.assemble(source).to_arrow())
+    eng.create_table_from_arrow("enrollment_records", _enrollments(source).to_arrow())
     lap("read")
 
     say("确定性关联：可信身份证号 (deterministic: trusted IDs)")
-    trust.build_anchors(con)
-    trust.build_trusted(con)
+    trust.build_anchors(eng)
+    trust.build_trusted(eng)
     say("校验码修复与Excel损坏号码关联 (repair links)")
-    repair.build_candidates(con)
-    repair.build_repair_links(con)
-    nodes.build_nodes(con)
+    repair.build_candidates(eng)
+    repair.build_repair_links(eng)
+    nodes.build_nodes(eng)
     lap("deterministic")
 
     if retrain or not scoring.model_is_current(model_dir):
         say("训练概率模型 (training the probabilistic model)")
-        scoring.train(con, model_dir)
+        scoring.train(eng, model_dir)
     model_id = _model_id(model_dir)
     lap("train")
 
@@ -144,27 +155,23 @@ def build(
     mode = "full"
     if prev is not None and prev.info.get("model_id") == model_id:
         mode = "incremental"
-        con.execute(
-            f"CREATE TABLE prev_nodes AS SELECT * FROM read_parquet('{prev.table('nodes')}')"
-        )
-        con.execute(
-            f"CREATE TABLE prev_pairs AS SELECT * FROM read_parquet('{prev.table('pairs')}')"
-        )
-        con.execute(
+        eng.read_parquet("prev_nodes", [prev.table("nodes")])
+        eng.read_parquet("prev_pairs", [prev.table("pairs")])
+        eng.execute(
             "CREATE TABLE new_nodes AS SELECT * FROM nodes "
             "WHERE node_id NOT IN (SELECT node_id FROM prev_nodes)"
         )
-        con.execute(
+        eng.execute(
             "CREATE TABLE old_nodes AS SELECT * FROM nodes "
             "WHERE node_id IN (SELECT node_id FROM prev_nodes)"
         )
-        n_new = con.execute("SELECT count(*) FROM new_nodes").fetchall()[0][0]
+        n_new = eng.scalar("SELECT count(*) FROM new_nodes")
         say(f"概率关联：仅新增 {n_new} 个节点 (incremental scoring)")
         if n_new:
-            scoring.score(con, model_dir, assign.LOWER, "new_nodes", "old_nodes")
+            scoring.score(eng, model_dir, assign.LOWER, "new_nodes", "old_nodes")
         else:
-            con.execute("CREATE TABLE scored_pairs AS SELECT * FROM prev_pairs LIMIT 0")
-        con.execute(
+            eng.execute("CREATE TABLE scored_pairs AS SELECT * FROM prev_pairs LIMIT 0")
+        eng.execute(
             """
             CREATE TABLE pairs AS
             SELECT * FROM prev_pairs
@@ -175,22 +182,20 @@ def build(
         )
     else:
         say("概率关联 (probabilistic scoring with Splink)")
-        scoring.score(con, model_dir, assign.LOWER)
-        con.execute("CREATE TABLE pairs AS SELECT * FROM scored_pairs")
-    con.execute(
+        scoring.score(eng, model_dir, assign.LOWER)
+        eng.execute("CREATE TABLE pairs AS SELECT * FROM scored_pairs")
+    eng.execute(
         "CREATE OR REPLACE TABLE pairs AS SELECT * FROM pairs ORDER BY node_id_l, node_id_r"
     )
     lap("score")
 
     say("聚类、复核队列与主记录 (clusters, review queue, master records)")
-    con.register("_dec", decisions.load(data_dir).to_arrow())
-    con.execute("CREATE TABLE decisions AS SELECT * FROM _dec")
-    con.unregister("_dec")
-    assign.assign(con)
-    survivorship.record_clusters(con)
-    survivorship.masters(con)
-    employers.build(con)
-    con.execute(
+    eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
+    assign.assign(eng)
+    survivorship.record_clusters(eng)
+    survivorship.masters(eng)
+    employers.build(eng)
+    eng.execute(
         """
         CREATE OR REPLACE TABLE enrollments AS
         SELECT c.person_key, e.scheme, e.status, e.start_date, e.end_date, e.county_code,
@@ -204,7 +209,7 @@ def build(
     lap("cluster")
 
     counts = {
-        t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        t: eng.scalar(f"SELECT count(*) FROM {t}")
         for t in ("person_records", "persons", "nodes", "pairs", "review_items",
                   "id_corrections", "employers", "enrollments")
     }  # fmt: skip
@@ -216,8 +221,8 @@ def build(
         "previous": prev.build_id if prev else None,
         "counts": counts,
         "seconds": timings,
+        "engine": eng.name,
     }
-    snap = snapshot.publish(con, data_dir, build_id, info)
+    snap = snapshot.publish(eng, data_dir, build_id, info)
     lap("publish")
-    con.close()
     return BuildResult(build_id, mode, snap.path, counts, timings)

@@ -1,7 +1,9 @@
 """The engine seam: SQL fragments that differ between DuckDB and Spark live here, and only here.
 
 Registry SQL is written in the common subset of DuckDB and Spark SQL; where a function differs,
-the SQL calls a method of :class:`Dialect` instead of spelling the function.
+the SQL calls a method of :class:`Dialect` instead of spelling the function. The Spark engine
+(:mod:`canbao.registry.engine`) transpiles every statement from DuckDB's dialect with sqlglot, so
+a Spark spelling here must also parse as DuckDB SQL (unknown functions pass through unchanged).
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ class Dialect:
         if self.name == "spark":
             return f"explode({array})"
         return f"unnest({array})"
+
+    def sorted_set(self, expr: str) -> str:
+        """The distinct non-null values of a group, sorted, as a list (an aggregate)."""
+        if self.name == "spark":
+            return f"array_sort(array_distinct(collect_list({expr})))"
+        return f"list(DISTINCT {expr} ORDER BY {expr})"
+
+    def parse_date_text(self, expr: str) -> str:
+        """YYYYMMDD text → date."""
+        if self.name == "spark":
+            return f"to_date({expr}, 'yyyyMMdd')"
+        return f"strptime({expr}, '%Y%m%d')::DATE"
 
     def date_text(self, expr: str) -> str:
         """A date as YYYYMMDD text."""

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import duckdb
 import polars as pl
 
 from canbao.ingest.kinds import EMPLOYER_KINDS
-from canbao.registry.dialect import DUCKDB, Dialect
+from canbao.registry import survivorship
+from canbao.registry.engine import Engine
 
 EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
     "batch_id": pl.Utf8(),
@@ -85,11 +85,12 @@ def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.DataFrame:
     )
 
 
-def build(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
+def build(eng: Engine) -> None:
+    d = eng.dialect
     ekey_o = "'E' || " + d.hash_hex("'canbao-employer:' || substr(cluster_id, 3)", 15)
     ekey_n = "'N' || " + d.hash_hex("'canbao-employer-name:' || substr(cluster_id, 3)", 15)
-    order_key = f"(99999999 - CAST({d.date_text('as_of')} AS BIGINT))"
-    con.execute(
+    order_key = survivorship.pick_order(d)
+    eng.execute(
         """
         CREATE OR REPLACE TABLE employer_records AS
         SELECT *, batch_id || ':' || CAST("row" AS varchar) AS rec_key,
@@ -97,7 +98,7 @@ def build(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         FROM employer_records_raw
         """
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE employer_name_index AS
         SELECT employer_name_key, county_code, min(link_org) AS link_org,
@@ -107,7 +108,7 @@ def build(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         GROUP BY GROUPING SETS ((employer_name_key, county_code), (employer_name_key))
         """
     )
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE employer_record_cluster AS
         WITH coded AS (
@@ -145,7 +146,7 @@ def build(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         for f in ("ownership", "industry", "risk_class", "county_code", "park",
                   "registered_date", "status")
     )  # fmt: skip
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE employers AS
         WITH er AS (
@@ -170,14 +171,14 @@ def build(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
                min(np.name) AS name,
                {picks},
                bool_or(er.kind = 'employer' AND er.si_number IS NOT NULL) AS si_registered,
-               list(DISTINCT er.source ORDER BY er.source) AS sources,
+               {d.sorted_set("er.source")} AS sources,
                count(*) AS n_records
         FROM er LEFT JOIN name_pick np USING (employer_key)
         GROUP BY er.employer_key
         ORDER BY er.employer_key
         """
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE employer_links AS
         SELECT r.source, r."row", c.employer_key, r.batch_id, r.kind, c.method

@@ -12,9 +12,7 @@ build: this is what lets an incremental update score only new nodes and still eq
 
 from __future__ import annotations
 
-import duckdb
-
-from canbao.registry.dialect import DUCKDB, Dialect
+from canbao.registry.engine import Engine
 
 NODE_FIELDS = (
     "id_norm",
@@ -33,12 +31,13 @@ NODE_FIELDS = (
 )
 
 
-def build_nodes(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
+def build_nodes(eng: Engine) -> None:
+    d = eng.dialect
     digest = d.hash_hex(
         "concat_ws('|', node_type, " + ", ".join(f"coalesce({c}, '~')" for c in NODE_FIELDS) + ")",
         24,
     )
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE node_members AS
         WITH a_rec AS (
@@ -79,7 +78,7 @@ def build_nodes(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
     )
     # node_id is a digest of the fields: one group per node, any member's values will do
     fields = ", ".join(f"min({c}) AS {c}" for c in NODE_FIELDS)
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE nodes AS
         SELECT node_id, min(node_type) AS node_type, min(cluster_hint) AS cluster_hint, {fields}
@@ -87,6 +86,6 @@ def build_nodes(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         GROUP BY node_id
         """
     )
-    con.execute(
+    eng.execute(
         "CREATE OR REPLACE TABLE node_members AS SELECT rec_key, node_id, node_type FROM node_members"
     )

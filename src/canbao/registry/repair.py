@@ -13,33 +13,32 @@ goes to the review queue.
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
+from canbao.registry.engine import Engine
 from canbao.standards import citizen_id
 
 
-def build_candidates(con: duckdb.DuckDBPyConnection) -> None:
-    todo = con.sql("SELECT rec_key, id_norm FROM person_records WHERE checksum_only").pl()
+def build_candidates(eng: Engine) -> None:
+    todo = eng.fetch("SELECT rec_key, id_norm FROM person_records WHERE checksum_only")
     if todo.height:
         cands = citizen_id.repair_candidates_frame(todo["id_norm"])
         frame = todo.select("rec_key").with_columns(candidates=cands["candidates"])
     else:
         frame = pl.DataFrame(schema={"rec_key": pl.Utf8, "candidates": pl.List(pl.Utf8)})
-    con.register("_cands", frame.to_arrow())
-    con.execute(
-        """
+    eng.create_table_from_arrow("_cands", frame.to_arrow())
+    eng.execute(
+        f"""
         CREATE OR REPLACE TABLE id_candidates AS
-        SELECT rec_key, unnest(candidates) AS candidate FROM _cands
+        SELECT rec_key, {eng.dialect.explode("candidates")} AS candidate FROM _cands
         """
     )
-    con.unregister("_cands")
 
 
-def build_repair_links(con: duckdb.DuckDBPyConnection) -> None:
+def build_repair_links(eng: Engine) -> None:
     """Also removes from ``trusted`` the valid-looking IDs ending in 000 that are Excel damage
     of another trusted person's ID (same 15 leading digits, same name)."""
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE repair_hits AS
         WITH trusted_ids AS (
@@ -71,22 +70,22 @@ def build_repair_links(con: duckdb.DuckDBPyConnection) -> None:
         SELECT * FROM by_candidate UNION ALL SELECT * FROM by_prefix
         """
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE repair_links AS
         SELECT rec_key, min(id18) AS id18, min(method) AS method
         FROM repair_hits GROUP BY rec_key HAVING count(DISTINCT id18) = 1
         """
     )
-    con.execute(
+    eng.execute(
         """
         DELETE FROM trusted WHERE rec_key IN (SELECT rec_key FROM repair_links)
         """
     )
-    con.execute(
-        """
+    eng.execute(
+        f"""
         CREATE OR REPLACE TABLE repair_ambiguous AS
-        SELECT rec_key, list(DISTINCT id18 ORDER BY id18) AS id18s
+        SELECT rec_key, {eng.dialect.sorted_set("id18")} AS id18s
         FROM repair_hits GROUP BY rec_key HAVING count(DISTINCT id18) > 1
         """
     )

@@ -6,11 +6,13 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
-import duckdb
-from splink import DuckDBAPI, Linker
+from splink import Linker
 
 from canbao.registry import model
+from canbao.registry.dialect import DUCKDB, Dialect
+from canbao.registry.engine import Engine
 
 MODEL_FILE = "person_model.json"
 VERSION_FILE = "model_code_version.txt"
@@ -44,39 +46,67 @@ PAIR_COLUMNS = (
 logging.getLogger("splink").setLevel(logging.WARNING)
 
 
-def _linker(con: duckdb.DuckDBPyConnection, table: str, model_dir: Path | None) -> Linker:
-    db_api = DuckDBAPI(connection=con)
-    sdf = db_api.register(table)
+def _linker(eng: Engine, table: str, model_dir: Path | None) -> Linker:
+    sdf = eng.splink_api().register(table)
     if model_dir is not None and (model_dir / MODEL_FILE).exists():
-        linker = Linker(sdf, str(model_dir / MODEL_FILE), log_level=logging.WARNING)
+        saved = json.loads((model_dir / MODEL_FILE).read_text(encoding="utf-8"))
+        if eng.name != "duckdb":
+            saved = _for_dialect(saved, eng.dialect)
+        linker = Linker(sdf, saved, log_level=logging.WARNING)
     else:
-        linker = Linker(sdf, model.settings(), log_level=logging.WARNING)
+        linker = Linker(sdf, model.settings(eng.dialect), log_level=logging.WARNING)
     return linker
 
 
-def train(con: duckdb.DuckDBPyConnection, model_dir: Path) -> None:
-    """Estimate u by random sampling (seeded) and save the model and the name TF table."""
+def _for_dialect(saved: dict[str, Any], d: Dialect) -> dict[str, Any]:
+    """A saved (DuckDB-dialect) model for another engine: the trained parameters are kept, the
+    SQL of every comparison level and blocking rule is the engine's spelling from the code."""
+    fresh = model.settings(d).create_settings_dict(d.name)
+    out = dict(saved)
+    out["sql_dialect"] = d.name
+    out["blocking_rules_to_generate_predictions"] = fresh["blocking_rules_to_generate_predictions"]
+    comparisons = []
+    for old, new in zip(saved["comparisons"], fresh["comparisons"], strict=True):
+        levels = []
+        for old_level, new_level in zip(
+            old["comparison_levels"], new["comparison_levels"], strict=True
+        ):
+            levels.append({**old_level, "sql_condition": new_level["sql_condition"]})
+        comparisons.append({**old, "comparison_levels": levels})
+    out["comparisons"] = comparisons
+    return out
+
+
+def train(eng: Engine, model_dir: Path) -> None:
+    """Estimate u by random sampling (seeded) and save the model and the name TF table.
+
+    The saved model is always in DuckDB's dialect (a model trained on Spark can be used by a
+    DuckDB build and vice versa: :func:`_for_dialect`)."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    n = con.execute("SELECT count(*) FROM nodes").fetchall()[0][0]
+    n = eng.scalar("SELECT count(*) FROM nodes")
     linker = Linker(
-        DuckDBAPI(connection=con).register("nodes"), model.settings(), log_level=logging.WARNING
+        eng.splink_api().register("nodes"),
+        model.settings(eng.dialect),
+        log_level=logging.WARNING,
     )
     if n >= 2:
         linker.training.estimate_u_using_random_sampling(
             max_pairs=min(5e5, max(n * (n - 1) / 2, 1.0)), seed=SEED
         )
     settings = linker.misc.save_model_to_json()
+    if eng.name != "duckdb":
+        settings = _for_dialect(settings, DUCKDB)
     (model_dir / VERSION_FILE).write_text(code_version(), encoding="utf-8")
-    settings["probability_two_random_records_match"] = prior(con)
+    settings["probability_two_random_records_match"] = prior(eng)
     (model_dir / MODEL_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
-    con.execute(
-        f"""
-        COPY (
-            SELECT name_norm, count(*)::DOUBLE / sum(count(*)) OVER () AS tf_name_norm
-            FROM nodes WHERE name_norm IS NOT NULL GROUP BY name_norm ORDER BY name_norm
-        ) TO '{model_dir / TF_FILE}' (FORMAT parquet)
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE tf_name AS
+        SELECT name_norm, count(*)::DOUBLE / sum(count(*)) OVER () AS tf_name_norm
+        FROM nodes WHERE name_norm IS NOT NULL GROUP BY name_norm ORDER BY name_norm
         """
     )
+    eng.write_parquet("tf_name", model_dir / TF_FILE)
 
 
 def code_version() -> str:
@@ -96,23 +126,19 @@ def model_is_current(model_dir: Path) -> bool:
     )
 
 
-def prior(con: duckdb.DuckDBPyConnection) -> float:
+def prior(eng: Engine) -> float:
     """The prior probability that a compared pair matches.
 
     Only pairs with an unresolved node (B) are ever compared, and such a node is one person out
     of the city's N: the prior is 1/N, with N the number of trusted persons (at least 1,000, so
     that a tiny extract does not make every pair look likely).
     """
-    n = con.execute(
-        "SELECT count(DISTINCT cluster_hint) FROM nodes WHERE node_type = 'A'"
-    ).fetchall()[0][0]
+    n = eng.scalar("SELECT count(DISTINCT cluster_hint) FROM nodes WHERE node_type = 'A'")
     return 1.0 / max(int(n), 1000)
 
 
-def _register_tf(linker: Linker, con: duckdb.DuckDBPyConnection, model_dir: Path) -> None:
-    con.execute(
-        f"CREATE OR REPLACE TABLE tf_lookup AS SELECT * FROM read_parquet('{model_dir / TF_FILE}')"
-    )
+def _register_tf(linker: Linker, eng: Engine, model_dir: Path) -> None:
+    eng.read_parquet("tf_lookup", [model_dir / TF_FILE])
     tf = linker._db_api.register("tf_lookup")
     linker.table_management.register_term_frequency_lookup(tf, "name_norm")
 
@@ -126,12 +152,10 @@ def _normalised(table: str) -> str:
     """
 
 
-def _run(
-    con: duckdb.DuckDBPyConnection, linker: Linker, threshold: float, kind: str, *tables: str
-) -> str | None:
+def _run(eng: Engine, linker: Linker, threshold: float, kind: str, *tables: str) -> str | None:
     """Score pairs ``within`` one table or ``between`` two; returns the result table's name."""
     db_api = linker._db_api
-    counts = [con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables]
+    counts = [eng.scalar(f"SELECT count(*) FROM {t}") for t in tables]
     if min(counts) == 0 or (kind == "within" and counts[0] < 2):
         return None
     regs = [db_api.register(t, table_name=f"__{kind}_{'_'.join(tables)}_{t}") for t in tables]
@@ -157,7 +181,7 @@ def _empty_pairs() -> str:
 
 
 def score(
-    con: duckdb.DuckDBPyConnection,
+    eng: Engine,
     model_dir: Path,
     threshold: float,
     new_nodes: str | None = None,
@@ -171,14 +195,14 @@ def score(
     new B × all A, old B × new A, new B × new B and new B × old B — together with the previous
     build's pairs this is exactly the full build's pair set.
     """
-    linker = _linker(con, "nodes", model_dir)
-    _register_tf(linker, con, model_dir)
+    linker = _linker(eng, "nodes", model_dir)
+    _register_tf(linker, eng, model_dir)
     results: list[str | None] = []
     if new_nodes is None:
-        con.execute("CREATE OR REPLACE TABLE _b AS SELECT * FROM nodes WHERE node_type = 'B'")
-        con.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
-        results.append(_run(con, linker, threshold, "between", "_b", "_a"))
-        results.append(_run(con, linker, threshold, "within", "_b"))
+        eng.execute("CREATE OR REPLACE TABLE _b AS SELECT * FROM nodes WHERE node_type = 'B'")
+        eng.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
+        results.append(_run(eng, linker, threshold, "between", "_b", "_a"))
+        results.append(_run(eng, linker, threshold, "within", "_b"))
     else:
         assert old_nodes is not None
         for name, src, typ in (
@@ -186,15 +210,15 @@ def score(
             ("_na", new_nodes, "A"),
             ("_ob", old_nodes, "B"),
         ):
-            con.execute(
+            eng.execute(
                 f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {src} WHERE node_type = '{typ}'"
             )
-        con.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
-        results.append(_run(con, linker, threshold, "between", "_nb", "_a"))
-        results.append(_run(con, linker, threshold, "between", "_ob", "_na"))
-        results.append(_run(con, linker, threshold, "within", "_nb"))
-        results.append(_run(con, linker, threshold, "between", "_nb", "_ob"))
+        eng.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
+        results.append(_run(eng, linker, threshold, "between", "_nb", "_a"))
+        results.append(_run(eng, linker, threshold, "between", "_ob", "_na"))
+        results.append(_run(eng, linker, threshold, "within", "_nb"))
+        results.append(_run(eng, linker, threshold, "between", "_nb", "_ob"))
     parts = [_normalised(t) for t in results if t is not None]
     if not parts:
         parts = [_empty_pairs()]
-    con.execute("CREATE OR REPLACE TABLE scored_pairs AS " + " UNION ALL ".join(parts))
+    eng.execute("CREATE OR REPLACE TABLE scored_pairs AS " + " UNION ALL ".join(parts))

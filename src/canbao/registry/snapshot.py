@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from canbao.errors import StateError
+from canbao.registry.engine import Engine
 
 SNAPSHOT_TABLES = (
     "person_records",
@@ -54,9 +53,7 @@ def new_build_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-def publish(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, build_id: str, info: dict[str, Any]
-) -> Snapshot:
+def publish(eng: Engine, data_dir: Path, build_id: str, info: dict[str, Any]) -> Snapshot:
     root = registry_dir(data_dir) / "snapshots"
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{build_id}"
@@ -65,7 +62,7 @@ def publish(
         shutil.rmtree(tmp)
     tmp.mkdir()
     for table in SNAPSHOT_TABLES:
-        con.execute(f"COPY {table} TO '{tmp / (table + '.parquet')}' (FORMAT parquet)")
+        eng.write_parquet(table, tmp / (table + ".parquet"))
     (tmp / "build.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), "utf-8")
     os.replace(tmp, final)
     pointer = registry_dir(data_dir) / "CURRENT"

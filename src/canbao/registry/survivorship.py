@@ -15,17 +15,17 @@ smallest node of a cluster without any trusted ID.
 
 from __future__ import annotations
 
-import duckdb
-
-from canbao.registry.dialect import DUCKDB, Dialect
+from canbao.registry.dialect import Dialect
+from canbao.registry.engine import Engine
 
 FIELD_PRIORITY_FIELDS = ("county_code", "township", "address", "household_id", "phone")
 
 
-def record_clusters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
+def record_clusters(eng: Engine) -> None:
+    d = eng.dialect
     pkey_id = "'P' || " + d.hash_hex("'canbao-person:' || substr(cluster_id, 3)", 15)
     pkey_s = "'S' || " + d.hash_hex("'canbao-surrogate:' || substr(cluster_id, 3)", 15)
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE record_cluster AS
         WITH rc AS (
@@ -45,13 +45,24 @@ def record_clusters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None
     )
 
 
-def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
-    order_key = f"(kind_rank * 100000000 + (99999999 - CAST({d.date_text('as_of')} AS BIGINT)))"
+def pick_order(d: Dialect, rank: str | None = None) -> str:
+    """The order in which a field's values are picked (smallest first): the source's rank, then
+    the newest extract, then -- so that every build, on every engine, picks the same value --
+    the source name and row. A text key: ``arg_min`` over it is deterministic."""
+    newest = f"CAST(99999999 - CAST({d.date_text('as_of')} AS BIGINT) AS varchar)"
+    parts = [f"lpad(CAST({rank} AS varchar), 3, '0')"] if rank else []
+    parts += [newest, "coalesce(source, '')", "lpad(CAST(\"row\" AS varchar), 12, '0')"]
+    return "(" + " || '|' || ".join(parts) + ")"
+
+
+def masters(eng: Engine) -> None:
+    d = eng.dialect
+    order_key = pick_order(d, "kind_rank")
     picks = ",\n".join(
         f"arg_min({f}, {order_key}) FILTER (WHERE {f} IS NOT NULL) AS {f}"
         for f in FIELD_PRIORITY_FIELDS
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE rc_records AS
         SELECT r.rec_key, r.source, r."row", r.batch_id, r.kind, r.scheme, r.kind_rank, r.as_of,
@@ -61,7 +72,7 @@ def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         FROM person_records r JOIN record_cluster c USING (rec_key)
         """
     )
-    con.execute(
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE persons AS
         WITH names AS (
@@ -81,13 +92,13 @@ def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
                    min(death_date) AS death_date,
                    {picks},
                    count(*) AS n_records,
-                   list(DISTINCT source ORDER BY source) AS sources
+                   {d.sorted_set("source")} AS sources
             FROM rc_records GROUP BY person_key
         )
         SELECT f.person_key, f.id18,
                coalesce(a.anchor_name, np.name_pick) AS name,
                CASE WHEN f.id18 IS NOT NULL THEN
-                   strptime(substr(f.id18, 7, 8), '%Y%m%d')::DATE ELSE f.birth_rec END
+                   {d.parse_date_text("substr(f.id18, 7, 8)")} ELSE f.birth_rec END
                    AS birth_date,
                CASE WHEN f.id18 IS NULL THEN f.sex_rec
                     WHEN CAST(substr(f.id18, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END
@@ -100,14 +111,14 @@ def masters(con: duckdb.DuckDBPyConnection, d: Dialect = DUCKDB) -> None:
         LEFT JOIN name_pick np ON np.person_key = f.person_key
         """
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE links AS
         SELECT source, "row", person_key, batch_id, kind, scheme, link_method AS method, rec_key
         FROM rc_records
         """
     )
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE id_corrections AS
         SELECT r.source, r."row", r.batch_id, r.person_key, r.id_norm AS id_as_delivered,

@@ -12,7 +12,7 @@ birth date and sex coded in the ID rank first: a relative's records may outnumbe
 
 from __future__ import annotations
 
-import duckdb
+from canbao.registry.engine import Engine
 
 _CONSISTENT = """
     r.id_valid
@@ -22,8 +22,8 @@ _CONSISTENT = """
 """
 
 
-def build_anchors(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
+def build_anchors(eng: Engine) -> None:
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE id_anchor AS
         WITH counted AS (
@@ -45,7 +45,7 @@ def build_anchors(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     # The household of the ID's owner (from the household register): where a relative lives.
-    con.execute(
+    eng.execute(
         """
         CREATE OR REPLACE TABLE id_household AS
         SELECT r.id18, min(r.household_key) AS household_key
@@ -57,8 +57,8 @@ def build_anchors(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def build_trusted(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
+def build_trusted(eng: Engine) -> None:
+    eng.execute(
         f"""
         CREATE OR REPLACE TABLE trusted AS
         SELECT r.rec_key, r.id18

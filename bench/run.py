@@ -13,7 +13,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-BENCHMARKS = ["bench_citizen_id", "bench_ingest", "bench_registry", "bench_synth"]
+BENCHMARKS = [
+    "bench_citizen_id", "bench_coverage", "bench_ingest", "bench_registry", "bench_synth",
+]
 
 
 def main(argv: list[str]) -> None:

@@ -46,6 +46,10 @@ def run_demo(out: Path) -> dict[str, str]:
 
     where.update(run_registry_demo(out))  # build the registry on OUT/data, export masked lists
 
+    from canbao.coverage.demo import run_coverage_demo
+
+    where.update(run_coverage_demo(out))  # gap work lists, coverage statistics under OUT/coverage
+
     from canbao.plan.demo import run_plan_demo
 
     where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报

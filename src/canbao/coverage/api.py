@@ -13,6 +13,7 @@ api.analyse(data_dir)           # all analytics in one session (bench, demo)
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from canbao.coverage import deceased, duplicates, employers, gaps, stats, worklist
+from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session, open_session, string_agg
 from canbao.errors import UsageError
 
@@ -210,17 +212,41 @@ class Analysis:
     frames: dict[str, pl.DataFrame]  # keyed analysis tables (for quality evaluation)
 
 
-def analyse(data_dir: Path, as_of: dt.date | None = None) -> Analysis:
-    """Every analytic in one session: lists, export, statistics and the keyed tables."""
+def analyse(
+    data_dir: Path, as_of: dt.date | None = None, timings: dict[str, float] | None = None
+) -> Analysis:
+    """Every analytic in one session: lists, export, statistics and the keyed tables.
+
+    ``timings``, when given, receives the seconds of each step (benchmarks)."""
+    clock = {"t": time.perf_counter()}
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        if timings is not None:
+            timings[name] = round(now - clock["t"], 2)
+        clock["t"] = now
+
     with session(data_dir, as_of) as s:
+        s.ensure("person_facts", build_person_facts)
+        lap("status_segments")
+        s.ensure("uninsured", gaps.build_uninsured)
+        s.ensure("duplicates", duplicates.build_duplicates)
+        s.ensure("deceased_enrolled", deceased.build_deceased)
+        lap("gaps_duplicates_deceased")
+        s.ensure("compliance", employers.build_compliance)
+        lap("employers")
+        enrolled, rates = stats.enrolled(s), stats.rates(s)
+        lap("statistics")
         lists = gap_lists_in(s)
+        lap("work_lists")
         export = coverage_export_in(s)
+        lap("export")
         frames = {
             t: s.frame(f"SELECT * FROM {t}")
             for t in ("uninsured", "duplicates", "deceased_enrolled", "unregistered_employers",
                       "under_reporters")
         }  # fmt: skip
-        return Analysis(s.as_of, lists, export, stats.enrolled(s), stats.rates(s), frames)
+        return Analysis(s.as_of, lists, export, enrolled, rates, frames)
 
 
 def evaluate(

@@ -11,6 +11,7 @@ import xlsxwriter
 
 from canbao.coverage.segments import SEGMENTS_ZH
 from canbao.errors import UsageError
+from canbao.ingest.kinds import OWNERSHIP, SCHEME_LABELS_ZH
 from canbao.standards import citizen_id
 from canbao.standards.divisions import name_of
 
@@ -108,6 +109,26 @@ def present(df: pl.DataFrame) -> pl.DataFrame:
         out = out.with_columns(phone=_mask_phone("phone"))
     if "segment" in out.columns:
         out = out.with_columns(pl.col("segment").replace(SEGMENTS_ZH))
+    if "sex" in out.columns:
+        out = out.with_columns(pl.col("sex").replace({"M": "男", "F": "女"}))
+    if "ownership" in out.columns:
+        owned = {k: v[0] for k, v in OWNERSHIP.items()}
+        out = out.with_columns(pl.col("ownership").replace(owned))
+    if "scheme" in out.columns:
+        out = out.with_columns(pl.col("scheme").replace(SCHEME_LABELS_ZH))
+    for c in ("schemes", "declared_schemes"):  # code lists joined by ; or |
+        if c in out.columns:
+            words = (
+                pl.col(c)
+                .str.split(";")
+                .list.eval(
+                    pl.element()
+                    .str.split("|")
+                    .list.eval(pl.element().replace(SCHEME_LABELS_ZH))
+                    .list.join("+")
+                )
+            )
+            out = out.with_columns(words.list.join("；").alias(c))
     if "county_code" in out.columns:
         codes = out["county_code"].drop_nulls().unique().to_list()
         names = {c: name_of(c) or c for c in codes if c != "city"}

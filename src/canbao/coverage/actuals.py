@@ -58,14 +58,11 @@ class CoverageActuals:
             s.close()
         from canbao.standards.divisions import jiujiang_successor
 
+        codes = [c for c in per["county_code"].unique().to_list() if c and c != "city"]
+        successor = {c: jiujiang_successor(c) for c in codes}  # a few codes: per unique value
+        successor["city"] = "city"
         per = per.with_columns(
-            unit=pl.when(pl.col("county_code") == "city")
-            .then(pl.lit("city"))
-            .otherwise(
-                pl.col("county_code").map_elements(
-                    lambda c: jiujiang_successor(c) if c else None, return_dtype=pl.Utf8
-                )
-            )
+            unit=pl.col("county_code").replace_strict(successor, default=None, return_dtype=pl.Utf8)
         ).filter(pl.col("unit").is_not_null())
         units = {u.code for u in jiujiang_units() if u.kind in ("city", "county")}
         rows = []

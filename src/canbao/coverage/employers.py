@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from canbao.coverage.segments import build_tax_rows
 from canbao.coverage.session import Session, string_agg
 
 EMPLOYEE_SCHEMES = (
@@ -31,18 +32,17 @@ def _months(s: Session) -> tuple[str, str]:
 
 
 def build_activity(s: Session) -> None:
+    s.ensure("tax_rows", build_tax_rows)
     first, last = _months(s)
     floor, ceil = s.policy.base_floor_fen, s.policy.base_ceiling_fen
     s.con.execute(
         f"""
         CREATE OR REPLACE TABLE employer_tax_month AS
         WITH t AS (
-            SELECT el.employer_key, r.period, l.person_key, max(r.wage) AS wage
-            FROM cov_employment r
-            JOIN links l ON l.batch_id = r.batch_id AND l."row" = r."row"
-            JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row"
-            WHERE r.period BETWEEN {first} AND {last}
-            GROUP BY el.employer_key, r.period, l.person_key
+            SELECT employer_key, period, person_key, max(wage) AS wage
+            FROM tax_rows
+            WHERE employer_key IS NOT NULL AND period BETWEEN {first} AND {last}
+            GROUP BY employer_key, period, person_key
         )
         SELECT employer_key, period, count(*) AS tax_headcount,
                sum(coalesce(wage, 0)) AS tax_wage,

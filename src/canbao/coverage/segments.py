@@ -47,8 +47,25 @@ def _period(s: Session, months_back: int) -> str:
     return f"'{y:04d}-{m:02d}'"
 
 
+def build_tax_rows(s: Session) -> None:
+    """Tax withholding rows linked to persons and employers, one per person, employer and period
+    (duplicate rows count once; the largest wage wins)."""
+    s.con.execute(
+        """
+        CREATE OR REPLACE TABLE tax_rows AS
+        SELECT l.person_key, el.employer_key, r.period, max(r.wage) AS wage
+        FROM cov_employment r
+        JOIN links l ON l.batch_id = r.batch_id AND l."row" = r."row"
+        LEFT JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row"
+        WHERE r.period IS NOT NULL
+        GROUP BY l.person_key, el.employer_key, r.period
+        """
+    )
+
+
 def build_person_facts(s: Session) -> None:
     s.ensure("person_scheme", build_person_scheme)
+    s.ensure("tax_rows", build_tax_rows)
     p = s.policy
     day = s.day
     year_start = f"'{s.as_of.year:04d}-01'"
@@ -68,17 +85,15 @@ def build_person_facts(s: Session) -> None:
             JOIN links l ON l.batch_id = r.batch_id AND l."row" = r."row"
             GROUP BY l.person_key
         ), tax AS (
-            SELECT l.person_key, max(r.period) AS last_period,
-                   max_by(el.employer_key, r.period) AS tax_employer,
+            SELECT r.person_key, max(r.period) AS last_period,
+                   max_by(r.employer_key, r.period) AS tax_employer,
                    max(CASE WHEN r.period >= {recent} AND r.period <= {cur} THEN 1 ELSE 0 END)
                        AS working,
                    max(CASE WHEN r.period >= {year_start} AND r.period <= {cur} THEN 1 ELSE 0 END)
                        AS wage_this_year
-            FROM cov_employment r
-            JOIN links l ON l.batch_id = r.batch_id AND l."row" = r."row"
-            LEFT JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row"
+            FROM tax_rows r
             WHERE r.period <= {cur}
-            GROUP BY l.person_key
+            GROUP BY r.person_key
         ), grp AS (
             SELECT l.person_key,
                    max(CASE WHEN r."group" IN ('low_income', 'extreme_poverty') THEN 1 ELSE 0 END)

@@ -107,3 +107,17 @@ def test_new_arrears_match_the_truth(city_data: tuple[Path, Path]) -> None:
     ].sum()
     assert (ratios["new_arrears_ratio.private"] > 0) == (owed_private > 0)
     assert Decimal(0) <= ratios["new_arrears_ratio.private"] < Decimal(1)
+
+
+def test_plan_gets_enrolment_and_collection_actuals(city_data: tuple[Path, Path]) -> None:
+    from canbao.plan import catalog
+    from canbao.plan.actuals import default_actuals_source
+
+    _, data = city_data
+    source = default_actuals_source(data)
+    assert source is not None
+    frame = source.actuals(catalog.load("jiujiang-2017"), AS_OF)
+    indicators = set(frame.filter(pl.col("unit") == "city")["indicator"])
+    assert "collected.employee_pension" in indicators
+    assert any(i.startswith("enrolled.") for i in indicators)
+    assert "缴费到账" in source.label

@@ -146,3 +146,15 @@ class CollectionActuals:
 
     def actuals(self, plan: Plan, as_of: dt.date) -> pl.DataFrame:
         return collection_actuals(self.data_dir, plan.period.start.year, as_of)
+
+
+def collection_actuals_source(data_dir: Path | None) -> CollectionActuals | None:
+    """A source when ``data_dir`` holds a built registry and payment batches, else None."""
+    if data_dir is None:
+        return None
+    from canbao.ingest import api as ingest_api
+    from canbao.registry import snapshot
+
+    if snapshot.current(data_dir) is None or not ingest_api.current_batches(data_dir, "payment"):
+        return None
+    return CollectionActuals(data_dir)

@@ -213,13 +213,40 @@ def normalize_actuals(frame: pl.DataFrame, as_of: date, source: str = "") -> Act
     return {k: v for k, (_, v) in best.items()}
 
 
+@dataclass
+class CombinedActuals:
+    """Several sources, each giving some indicators (their frames are stacked)."""
+
+    sources: tuple[ActualsSource, ...]
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or "；".join(s.label for s in self.sources)
+
+    def actuals(self, plan: Plan, as_of: date) -> pl.DataFrame:
+        frames = [s.actuals(plan, as_of) for s in self.sources]
+        frames = [f.with_columns(pl.col("value").cast(pl.Utf8)) for f in frames if f.height > 0]
+        if not frames:
+            return pl.DataFrame(schema={"unit": pl.Utf8, "indicator": pl.Utf8, "value": pl.Utf8})
+        return pl.concat(frames, how="diagonal_relaxed")
+
+
 def default_actuals_source(data_dir: Path | None) -> ActualsSource | None:
     """Actuals computed from the data directory's warehouse.
 
     Coverage provides the enrolment indicators (enrolled.*) when the data directory holds a
-    built registry (:mod:`canbao.coverage.actuals`); otherwise this returns None and reports
-    need ``--actuals``. Collection (collected.*, clearance_rate.*, new_arrears_ratio.*) is not
-    wired yet."""
+    built registry (:mod:`canbao.coverage.actuals`); collection provides collected.* and
+    new_arrears_ratio.* from the payment extracts (:mod:`canbao.collection.actuals`);
+    clearance_rate.* has no source yet. Without a registry this returns None and reports need
+    ``--actuals``."""
+    from canbao.collection.actuals import collection_actuals_source
     from canbao.coverage.actuals import coverage_actuals_source
 
-    return coverage_actuals_source(data_dir)
+    found: list[ActualsSource] = [
+        s
+        for s in (coverage_actuals_source(data_dir), collection_actuals_source(data_dir))
+        if s is not None
+    ]
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else CombinedActuals(tuple(found))

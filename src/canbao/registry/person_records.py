@@ -109,42 +109,57 @@ def cached_batches(source: RecordSource, cache_root: Path) -> list[Path]:
 
 
 def _derive(df: pl.DataFrame) -> pl.DataFrame:
+    """The linkage fields, computed in stages (each stage materialises its columns, so no
+    expression is evaluated twice)."""
+    c = pl.col
+    norm = c("id_norm")
     # Excel keeps 15 significant digits, rounded: the true first 15 digits are the shown ones
     # or, when Excel rounded up, one less. Scientific form 3.6040219900101E+17 drops trailing
     # zeros of the mantissa: pad back to 15 digits.
-    norm = pl.col("id_norm")
-    sci = norm.str.extract_groups(r"^([0-9])\.?([0-9]*)[Ee]\+?(17)$")
-    sci_digits = pl.concat_str(sci.struct.field("1"), sci.struct.field("2"))
-    exact = sci_digits.str.len_chars() >= 16  # a program's repr: 16-17 exact digits
-    sci_prefix = sci_digits.str.pad_end(15, "0").str.slice(0, 15)
-    decimal_prefix = norm.str.extract(r"^([0-9]{18})\.0*$", 1).str.slice(0, 15)
-    zeros_prefix = pl.when(norm.str.contains(r"^[0-9]{15}000$")).then(norm.str.slice(0, 15))
-    excel = pl.col("id_errors").list.contains("excel_number").fill_null(False)
-    prefix = pl.coalesce(
-        pl.when(excel).then(pl.coalesce(sci_prefix, decimal_prefix, zeros_prefix)),
-        # a valid ID ending in 000 may be Excel damage that happens to pass the check
-        pl.when(pl.col("id_valid").fill_null(False)).then(zeros_prefix),
-    )
-    rounded_down = (prefix.cast(pl.Int64, strict=False) - 1).cast(pl.Utf8).str.pad_start(15, "0")
-    surname = names.surname_expr(pl.col("name_norm"))
     df = df.with_columns(
-        rec_key=pl.concat_str("batch_id", pl.lit(":"), pl.col("row").cast(pl.Utf8)),
-        kind_rank=pl.col("kind").replace_strict(KIND_PRIORITY, default=9, return_dtype=pl.Int32),
-        id_prefix15=pl.when(prefix.str.len_chars() == 15).then(prefix),
-        id_prefix15_alt=pl.when((prefix.str.len_chars() == 15) & ~exact.fill_null(False)).then(
-            rounded_down
-        ),
-        excel_suspect=~excel & pl.col("id_valid").fill_null(False) & zeros_prefix.is_not_null(),
-        surname=surname,
-        household_key=pl.coalesce(
-            pl.col("household_id"),
-            pl.col("address").str.replace_all(r"\s", ""),
-        ),
-        birth=pl.col("birth_date_value"),
-        checksum_only=(pl.col("id_errors").list.join(",") == "checksum").fill_null(False),
-        phone_key=pl.col("phone").str.replace_all(r"[^0-9]", "").str.slice(-11),
-        employer_org=pl.when(pl.col("cc_valid").fill_null(False)).then(pl.col("org_code")),
+        _excel=c("id_errors").list.contains("excel_number").fill_null(False),
+        _zeros=pl.when(norm.str.contains(r"^[0-9]{15}000$")).then(norm.str.slice(0, 15)),
+        _sci=norm.str.extract_groups(r"^([0-9])\.?([0-9]*)[Ee]\+?(17)$"),
+        _decimal=norm.str.extract(r"^([0-9]{18})\.0*$", 1).str.slice(0, 15),
     )
+    df = df.with_columns(
+        _sci_digits=pl.concat_str(c("_sci").struct.field("1"), c("_sci").struct.field("2"))
+    )
+    df = df.with_columns(
+        _prefix=pl.coalesce(
+            pl.when(c("_excel")).then(
+                pl.coalesce(
+                    c("_sci_digits").str.pad_end(15, "0").str.slice(0, 15),
+                    c("_decimal"),
+                    c("_zeros"),
+                )
+            ),
+            # a valid ID ending in 000 may be Excel damage that happens to pass the check
+            pl.when(c("id_valid").fill_null(False)).then(c("_zeros")),
+        ),
+        # a program's repr has 16-17 exact digits: no rounding to undo
+        _exact=(c("_sci_digits").str.len_chars() >= 16).fill_null(False),
+    )
+    df = df.with_columns(
+        rec_key=pl.concat_str("batch_id", pl.lit(":"), c("row").cast(pl.Utf8)),
+        kind_rank=c("kind").replace_strict(KIND_PRIORITY, default=9, return_dtype=pl.Int32),
+        id_prefix15=pl.when(c("_prefix").str.len_chars() == 15).then(c("_prefix")),
+        id_prefix15_alt=pl.when((c("_prefix").str.len_chars() == 15) & ~c("_exact")).then(
+            (c("_prefix").cast(pl.Int64, strict=False) - 1).cast(pl.Utf8).str.pad_start(15, "0")
+        ),
+        excel_suspect=~c("_excel") & c("id_valid").fill_null(False) & c("_zeros").is_not_null(),
+        surname=names.surname_expr(c("name_norm")),
+        household_key=pl.coalesce(
+            c("household_id"),
+            c("address").str.replace_many([" ", "\u3000", "\t"], ["", "", ""]),
+        ),
+        birth=c("birth_date_value"),
+        checksum_only=(
+            (c("id_errors").list.len() == 1) & (c("id_errors").list.first() == "checksum")
+        ).fill_null(False),
+        phone_key=c("phone").str.replace_all(r"[^0-9]", "").str.slice(-11),
+        employer_org=pl.when(c("cc_valid").fill_null(False)).then(c("org_code")),
+    ).drop("_excel", "_zeros", "_sci", "_decimal", "_sci_digits", "_prefix", "_exact")
     surname_py = names.surname_pinyin_series(df["name_norm"])
     pinyin = df["name_pinyin"]
     if pinyin.null_count() == df.height and df.height:

@@ -189,7 +189,7 @@ def build_person_facts(s: Session) -> None:
     )
     s.con.execute(
         f"""
-        CREATE OR REPLACE TABLE person_segments AS
+        CREATE OR REPLACE VIEW person_segments AS
         SELECT *,
                CASE WHEN death_date IS NOT NULL THEN 'deceased'
                     WHEN moved_date IS NOT NULL THEN 'moved_out'

@@ -9,8 +9,8 @@ A record's status on day D (the extract's own status applies from its as-of date
   (start date, or the extract date when there is none, after D); ``ended`` for an ended record
   without end date; else ``active`` (the record was running then).
 
-Per person × scheme the best status wins (active > suspended > ended). Exact copies of a record
-(the same scheme, area, start date and employer delivered twice) count once.
+Per person × scheme the best status wins (active > suspended > ended); ``n_active_counties`` is
+0, 1 or 2 (two or more areas), ``n_active`` counts active rows (exact copies included).
 """
 
 from __future__ import annotations
@@ -51,20 +51,23 @@ def build_person_scheme(s: Session) -> None:
         """
         CREATE OR REPLACE TABLE person_scheme AS
         WITH r AS (
-            SELECT DISTINCT person_key, scheme, county_code, employer_key, start_date,
-                   eff_status, benefit
+            SELECT person_key, scheme, county_code, employer_key, eff_status, benefit,
+                   CASE eff_status WHEN 'active' THEN 3 WHEN 'suspended' THEN 2 ELSE 1 END
+                       AS rank,
+                   CASE WHEN eff_status = 'active' THEN county_code END AS active_county
             FROM record_status WHERE eff_status IS NOT NULL
         )
         SELECT person_key, scheme,
-               CASE max(CASE eff_status WHEN 'active' THEN 3 WHEN 'suspended' THEN 2 ELSE 1 END)
-                   WHEN 3 THEN 'active' WHEN 2 THEN 'suspended' ELSE 'ended' END AS status,
-               sum(CASE WHEN eff_status = 'active' THEN 1 ELSE 0 END) AS n_active,
-               count(DISTINCT CASE WHEN eff_status = 'active' THEN county_code END)
+               CASE max(rank) WHEN 3 THEN 'active' WHEN 2 THEN 'suspended' ELSE 'ended' END
+                   AS status,
+               sum(CASE WHEN rank = 3 THEN 1 ELSE 0 END) AS n_active,
+               CASE WHEN min(active_county) IS NULL THEN 0
+                    WHEN min(active_county) = max(active_county) THEN 1 ELSE 2 END
                    AS n_active_counties,
-               min(CASE WHEN eff_status = 'active' THEN county_code END) AS county_code,
-               max(CASE WHEN eff_status = 'active' THEN county_code END) AS county_code_2,
-               max(CASE WHEN eff_status = 'active' THEN employer_key END) AS employer_key,
-               max(CASE WHEN eff_status = 'active' AND benefit IN ('是', '1', 'Y', '领取')
+               min(active_county) AS county_code,
+               max(active_county) AS county_code_2,
+               max(CASE WHEN rank = 3 THEN employer_key END) AS employer_key,
+               max(CASE WHEN rank = 3 AND benefit IN ('是', '1', 'Y', '领取')
                         THEN 1 ELSE 0 END) AS receiving
         FROM r
         GROUP BY person_key, scheme

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/system-deps.sh | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/system-deps.sh Makefile | sha1sum | cut -c1-12)
 DEMO_DIR ?= demo-output
 
 .PHONY: install demo test lint format bench clean

@@ -20,6 +20,7 @@ import polars as pl
 from canbao.ingest.kinds import EMPLOYER_KINDS
 from canbao.registry import survivorship
 from canbao.registry.engine import Engine
+from canbao.standards import credit_code
 
 EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
     "batch_id": pl.Utf8(),
@@ -80,8 +81,19 @@ def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=EMPLOYER_COLUMNS)
     df = pl.concat(frames).collect()
+    # A legacy record may carry only an organisation code (no credit code): a code that passes
+    # its own GB 11714 check counts as valid for linking (cc_valid covers the credit code only).
+    org_only = pl.col("credit_code").is_null() & pl.col("org_code").is_not_null()
+    org_check = credit_code.check_frame(df["org_code"])
+    org_ok = (org_check["cc_valid"] & (org_check["cc_kind"] == "org_code")).fill_null(False)
+    df = df.with_columns(
+        cc_valid=pl.when(org_only).then(org_ok).otherwise(pl.col("cc_valid")),
+        org_code=pl.when(org_only).then(org_check["cc_norm"]).otherwise(pl.col("org_code")),
+    )
     return df.filter(
-        pl.col("employer_name_norm").is_not_null() | pl.col("credit_code").is_not_null()
+        pl.col("employer_name_norm").is_not_null()
+        | pl.col("credit_code").is_not_null()
+        | pl.col("org_code").is_not_null()
     )
 
 

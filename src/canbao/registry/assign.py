@@ -19,7 +19,7 @@ from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from canbao.registry.engine import Engine
 
-UPPER = 0.90  # B→A: join a trusted person (only if no other trusted person is close)
+UPPER = 0.70  # B→A: join a trusted person (only if no other trusted person is close)
 UPPER_BB = 0.99  # B–B: two records without a trusted ID are one person
 LOWER = 0.50
 MARGIN = 3.0  # match weight (log2 Bayes factor) a best match must lead the runner-up by

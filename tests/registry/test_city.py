@@ -72,23 +72,34 @@ def test_employers_link_old_and_new_codes(built: Path, city: Path) -> None:
 
 
 def test_review_decisions_change_the_next_build(built: Path, tmp_path: Path) -> None:
+    from canbao.registry import decisions
+
     data = tmp_path / "data"
     shutil.copytree(built, data)
     items = api.review_items(data)
-    assert items.height >= 2, "a city with damage has uncertain pairs to review"
-    same, different = items.row(0, named=True), items.row(1, named=True)
+    assert items.height >= 1, "a city with damage has uncertain pairs to review"
+    same = items.row(0, named=True)
     api.decide(data, same["pair_id"], "same")
-    api.decide(data, different["pair_id"], "different")
+    # overrule a link the model made on its own: "different"
+    snap = snapshot.require_current(data)
+    model_links = (
+        pl.read_parquet(snap.table("links"))
+        .filter(pl.col("method") == "model")
+        .join(pl.read_parquet(snap.table("node_members")), on="rec_key")
+        .join(pl.read_parquet(snap.table("persons")).select("person_key", "id18"), on="person_key")
+    )
+    assert model_links.height > 0
+    overruled = model_links.row(0, named=True)
+    decisions.record(data, overruled["node_id"], "A:" + overruled["id18"], "different")
     api.build(data)
-    open_ids = set(api.review_items(data)["pair_id"])
-    assert same["pair_id"] not in open_ids and different["pair_id"] not in open_ids
+    assert same["pair_id"] not in set(api.review_items(data)["pair_id"])
     keys = _node_keys(data)
 
     def key_of(k: str) -> str:
         return keys["id:" + k[2:]] if k.startswith("A:") else keys[k]
 
     assert key_of(same["left_key"]) == key_of(same["right_key"]), "'same' joins the two"
-    assert key_of(different["left_key"]) != key_of(different["right_key"]), "'different' splits"
+    assert keys[overruled["node_id"]] != overruled["person_key"], "'different' splits"
 
 
 def _node_keys(data: Path) -> dict[str, str]:

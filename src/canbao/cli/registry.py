@@ -87,28 +87,21 @@ def review_list(
     if items.height == 0:
         console.print("复核队列为空（nothing to review）。")
         return
-    table = Table(
-        "编号",
-        "原因",
-        "概率",
-        "左：姓名",
-        "右：姓名",
-        "左：证件",
-        "右：证件",
-        "左：生日",
-        "右：生日",
-    )
+    table = Table(title="待复核的记录对（左右两条是否同一人）")
+    table.add_column("编号", no_wrap=True, min_width=12)
+    table.add_column("原因", no_wrap=True)
+    table.add_column("概率", no_wrap=True)
+    table.add_column("姓名 左/右")
+    table.add_column("证件号 左/右（脱敏）")
+    table.add_column("出生 左/右")
     for r in items.head(limit).iter_rows(named=True):
         table.add_row(
             r["pair_id"],
             "模糊" if r["reason"] == "ambiguous" else "不确定",
             f"{r['match_probability']:.3f}",
-            r["left_name"] or "",
-            r["right_name"] or "",
-            r["left_id"] or "",
-            r["right_id"] or "",
-            r["left_birth"] or "",
-            r["right_birth"] or "",
+            f"{r['left_name'] or '—'} / {r['right_name'] or '—'}",
+            f"{r['left_id'] or '—'} / {r['right_id'] or '—'}",
+            f"{r['left_birth'] or '—'} / {r['right_birth'] or '—'}",
         )
     console.print(table)
     console.print(

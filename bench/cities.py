@@ -9,8 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from canbao.ingest import manifest  # noqa: E402
-from canbao.ingest.batches import ingest_file  # noqa: E402
+from canbao.ingest.api import ingest_manifest  # noqa: E402
 from canbao.synth import generate  # noqa: E402
 
 CACHE = HERE / ".cache"
@@ -33,18 +32,9 @@ def ingested(persons: int, seed: int = 7) -> tuple[Path, Path]:
     if not done.exists():
         if data.exists():
             shutil.rmtree(data)
-        for f in manifest.load(c).files:
-            ingest_file(
-                data,
-                f.path,
-                source=f.source,
-                kind=f.kind,
-                scheme=f.scheme,
-                as_of=f.as_of,
-                mapping=f.map,
-                sheet=f.sheet,
-                encoding=f.encoding,
-            )
+        for f, res in ingest_manifest(data, c):
+            if isinstance(res, Exception):
+                raise RuntimeError(f"{f.path}: {res}")
         done.write_text("ok")
     return c, data
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from canbao.errors import UsageError
-from canbao.ingest import kinds, normalize
+from canbao.errors import CanbaoError, UsageError
+from canbao.ingest import kinds, manifest, normalize
 from canbao.ingest.batches import META_COLUMNS, IngestResult, ingest_file
 from canbao.warehouse import catalog
 from canbao.warehouse.catalog import BatchInfo
@@ -23,6 +23,7 @@ from canbao.warehouse.datadir import DataLayout
 
 __all__ = [
     "IngestResult",
+    "ingest_manifest",
     "BatchInfo",
     "batches",
     "batches_frame",
@@ -118,3 +119,22 @@ def current_quarantine(data_dir: Path, kind: str | None = None) -> pl.LazyFrame:
         return pl.LazyFrame(schema=QUARANTINE_SCHEMA)
     frames = [pl.scan_parquet(p).select(list(QUARANTINE_SCHEMA)) for p in paths]
     return pl.concat(frames, how="vertical_relaxed")
+
+
+def ingest_manifest(
+    data_dir: Path, directory: Path, *, as_of: str | None = None
+) -> list[tuple[manifest.ManifestFile, IngestResult | CanbaoError]]:
+    """Ingest every file of ``directory/manifest.json``; one file's failure does not stop the
+    others (each result is the batch or the error, in manifest order)."""
+    results: list[tuple[manifest.ManifestFile, IngestResult | CanbaoError]] = []
+    for f in manifest.load(Path(directory)).files:
+        res: IngestResult | CanbaoError
+        try:
+            res = ingest_file(
+                Path(data_dir), f.path, source=f.source, kind=f.kind, scheme=f.scheme,
+                as_of=as_of or f.as_of, mapping=f.map, sheet=f.sheet, encoding=f.encoding,
+            )  # fmt: skip
+        except CanbaoError as e:
+            res = e
+        results.append((f, res))
+    return results

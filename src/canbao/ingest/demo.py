@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from canbao.errors import CanbaoError
-from canbao.ingest import manifest
-from canbao.ingest.batches import ingest_file
+from canbao.ingest.api import ingest_manifest
 
 
 def run_ingest_demo(out: Path) -> dict[str, str]:
@@ -14,18 +13,13 @@ def run_ingest_demo(out: Path) -> dict[str, str]:
     if not (city / "manifest.json").exists():
         return {}
     data = out / "data"
-    man = manifest.load(city)
+    results = ingest_manifest(data, city)
     failures = []
     lines = []
     rows = accepted = quarantined = 0
-    for f in man.files:
-        try:
-            res = ingest_file(
-                data, f.path, source=f.source, kind=f.kind, scheme=f.scheme, as_of=f.as_of,
-                mapping=f.map, sheet=f.sheet, encoding=f.encoding,
-            )  # fmt: skip
-        except CanbaoError as e:
-            failures.append(f"{f.path.name}: {e.render()}")
+    for f, res in results:
+        if isinstance(res, CanbaoError):
+            failures.append(f"{f.path.name}: {res.render()}")
             continue
         b = res.batch
         lines.append(
@@ -37,7 +31,7 @@ def run_ingest_demo(out: Path) -> dict[str, str]:
         quarantined += res.batch.quarantined
     summary = data / "ingest-summary.txt"
     summary.write_text(
-        f"文件 {len(man.files)} 个，数据行 {rows}，接收 {accepted}，隔离 {quarantined}\n"
+        f"文件 {len(results)} 个，数据行 {rows}，接收 {accepted}，隔离 {quarantined}\n"
         + "".join(f"失败：{x}\n" for x in failures)
         + "\n文件\t类型\t数据行\t接收\t隔离\t有警告\t校验报告\n"
         + "".join(lines),

@@ -14,7 +14,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 BENCHMARKS = [
-    "bench_citizen_id", "bench_coverage", "bench_ingest", "bench_registry", "bench_synth",
+    "bench_citizen_id",
+    "bench_coverage",
+    "bench_ingest",
+    "bench_registry",
+    "bench_scale",
+    "bench_synth",
 ]
 
 

@@ -187,3 +187,17 @@ def test_dialect_spellings_survive_transpilation() -> None:
         == "SELECT MIN_BY(a, k) FILTER(WHERE NOT a IS NULL), t.`row` FROM t"
     )
     assert DUCKDB.sorted_set("s") == "list(DISTINCT s ORDER BY s)"
+
+
+def test_not_in_becomes_a_hash_anti_join() -> None:
+    """NOT IN (subquery) is quadratic on Spark: the engine rewrites it, one alias per probe."""
+    sql = engine.to_spark_sql(
+        "SELECT * FROM a WHERE a.k NOT IN (SELECT k FROM b) AND j NOT IN (SELECT x AS y FROM c)"
+    )
+    assert "NOT IN" not in sql.upper()
+    assert sql.count("NOT EXISTS") == 2
+    assert "NOT a.k IS NULL" in sql and "NOT j IS NULL" in sql
+    aliases = [part.split()[0] for part in sql.split(") AS __anti")[1:]]
+    assert len(set(aliases)) == 2  # distinct names
+    # a positive IN stays a semi join
+    assert "IN (SELECT" in engine.to_spark_sql("SELECT * FROM a WHERE k IN (SELECT k FROM b)")

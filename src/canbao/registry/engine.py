@@ -12,10 +12,14 @@ the engines are spelled by :mod:`canbao.registry.dialect`. An :class:`Engine` ru
 Choose the engine with ``canbao build --engine spark`` or ``$CANBAO_ENGINE=spark``; the Spark
 master with ``--spark-master`` or ``$CANBAO_SPARK_MASTER`` (default ``local[*]``). PySpark is an
 optional extra (``pip install canbao[spark]``) imported only when the Spark engine is chosen.
+Other settings: ``$CANBAO_SPARK_DRIVER_MEMORY`` and ``$CANBAO_SPARK_PARTITIONS`` (local sessions),
+``$CANBAO_SPARK_MATERIALISE`` (``local`` or ``parquet``) and ``$CANBAO_SPARK_WORK_DIR`` (where
+``parquet`` materialisation writes; a shared file system on a cluster).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -140,7 +144,51 @@ def local_settings(master: str) -> dict[str, str]:
 
 def to_spark_sql(sql: str) -> str:
     """DuckDB SQL → Spark SQL (one statement)."""
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    return _anti_joins(sqlglot.parse_one(sql, read="duckdb")).sql("spark")
+
+
+_ANTI = itertools.count()
+
+
+def _not_exists(key: Any, query: Any) -> Any:
+    """``NOT EXISTS (SELECT 1 FROM (query) WHERE its one column = key)``."""
+    select = (query.this if isinstance(query, exp.Subquery) else query).copy()
+    assert isinstance(select, exp.Query)
+    column = select.selects[0].unalias()
+    n = next(_ANTI)  # one name per probe: Spark mis-resolves a name reused in nested scopes
+    inner = select.select(exp.alias_(column, f"__anti_key{n}"), append=False)
+    probe = (
+        exp.select("1")
+        .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(f"__anti{n}"))))
+        .where(exp.EQ(this=exp.column(f"__anti_key{n}", table=f"__anti{n}"), expression=key.copy()))
+    )
+    return exp.Not(this=exp.Exists(this=probe))
+
+
+def _anti_joins(tree: Any) -> Any:
+    """``x NOT IN (SELECT y …)`` → ``x IS NOT NULL AND NOT EXISTS (… WHERE y = x)``.
+
+    Spark plans a NOT IN subquery as a null-aware anti join, which is a broadcast nested-loop
+    join (quadratic) once the subquery is too large to broadcast; NOT EXISTS is a hash anti
+    join. The two agree when the subquery's column has no NULLs: in the registry these are
+    always keys (rec_key, node_id)."""
+
+    def fix(node: Any) -> Any:
+        if (
+            isinstance(node, exp.Not)
+            and isinstance(node.this, exp.In)
+            and node.this.args.get("query") is not None
+        ):
+            key = node.this.this
+            return exp.Paren(
+                this=exp.and_(
+                    exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null())),
+                    _not_exists(key, node.this.args["query"]),
+                )
+            )
+        return node
+
+    return tree.transform(fix)
 
 
 class SparkEngine:
@@ -165,28 +213,36 @@ class SparkEngine:
             ) from err
         from splink.backends.spark import similarity_jar_location
 
-        self.master = master or os.environ.get("CANBAO_SPARK_MASTER") or "local[*]"
+        explicit = master or os.environ.get("CANBAO_SPARK_MASTER")
+        # under spark-submit the JVM is already up: its --master, --jars and conf apply
+        submitted = explicit is None and "PYSPARK_GATEWAY_PORT" in os.environ
+        self.master = explicit or ("spark-submit" if submitted else "local[*]")
         self._own_work = work_dir is None
+        if work_dir is None and os.environ.get("CANBAO_SPARK_WORK_DIR"):
+            # on a cluster: a directory every executor can write (shared file system)
+            work_dir = Path(os.environ["CANBAO_SPARK_WORK_DIR"]) / f"build-{os.getpid()}"
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="canbao-spark-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.materialise = os.environ.get("CANBAO_SPARK_MATERIALISE", "local")
         active = SparkSession.getActiveSession()
         if active is not None:
-            self.spark = active  # e.g. under spark-submit, or a test session
+            self.spark = active  # e.g. a test session
         else:
             builder = (
-                SparkSession.builder.master(self.master)
-                .appName("canbao-registry")
-                .config("spark.jars", similarity_jar_location())
+                SparkSession.builder.appName("canbao-registry")
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.sql.adaptive.enabled", "true")
             )
-            for key, value in local_settings(self.master).items():
-                builder = builder.config(key, value)
+            if not submitted:
+                builder = builder.master(self.master).config(
+                    "spark.jars", similarity_jar_location()
+                )
+                for key, value in local_settings(self.master).items():
+                    builder = builder.config(key, value)
             try:
                 self.spark = builder.getOrCreate()
-            except Exception as err:  # noqa: BLE001 - py4j/JVM start-up failures vary
+            except (RuntimeError, OSError) as err:  # PySparkRuntimeError: JVM did not start
                 raise DependencyError(
                     f"无法启动 Spark（{self.master}）：请确认已安装 Java 17。{SPARK_INSTALL_HINT}",
                     f"could not start Spark on {self.master}: {err}",
@@ -211,7 +267,7 @@ class SparkEngine:
             old.unpersist()
 
     def execute(self, sql: str) -> None:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = _anti_joins(sqlglot.parse_one(sql, read="duckdb"))
         if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
             name = tree.this.find(exp.Table)
             assert name is not None
@@ -219,8 +275,16 @@ class SparkEngine:
             self._materialise(name.name, df)
         elif isinstance(tree, exp.Delete):
             table = tree.this.name
-            cond = tree.args["where"].this.sql("spark")
-            df = self.spark.sql(f"SELECT * FROM {table} WHERE NOT coalesce(({cond}), false)")
+            cond = tree.args["where"].this
+            if isinstance(cond, exp.In) and cond.args.get("query") is not None:
+                # keep a row unless its key is in the subquery (a NULL key is kept)
+                keep: Any = exp.or_(
+                    exp.Is(this=cond.this.copy(), expression=exp.Null()),
+                    _not_exists(cond.this, cond.args["query"]),
+                )
+            else:
+                keep = exp.Not(this=exp.func("coalesce", exp.Paren(this=cond), exp.false()))
+            df = self.spark.sql(f"SELECT * FROM {table} WHERE {keep.sql('spark')}")
             self._materialise(table, df)
         else:
             self.spark.sql(tree.sql("spark"))

@@ -1,0 +1,131 @@
+"""Registry build time and peak memory against residents, on DuckDB and on local Spark.
+
+Each build runs in a child process (``--full``, with the trained model already present, so both
+engines score with the same model and training is not timed: it is a one-off, reported apart);
+peak memory is the largest sum of RSS over the child's process tree (the Spark JVM is a child of
+the Python process), sampled every 0.2 s. Sizes: CANBAO_SCALE_DUCKDB (default
+"10000,100000,1000000") and CANBAO_SCALE_SPARK (default "10000,100000"); Spark runs on
+``local[CANBAO_SCALE_CORES]`` (default 2) with CANBAO_SPARK_DRIVER_MEMORY (default 6g).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench.cities import CACHE, fresh_copy, ingested
+from bench.common import now
+
+
+def _tree_rss_kb(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            status = (entry / "status").read_text()
+        except (OSError, ValueError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(ppid, []).append(pid)
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[pid] = int(line.split()[1])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def build_in_child(data: Path, engine: str, cores: int) -> tuple[float, float, dict]:
+    """(wall seconds, peak MB of the process tree, build info) of one full build."""
+    code = (
+        "import json; from pathlib import Path; from canbao.registry import api;"
+        f"r=api.build(Path({str(data)!r}), full=True, engine={engine!r},"
+        f" spark_master='local[{cores}]');"
+        "print(json.dumps({'seconds': r.seconds, 'counts': r.counts}))"
+    )
+    env = dict(os.environ)
+    env.setdefault("CANBAO_SPARK_DRIVER_MEMORY", "6g")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    status = proc.wait()
+    wall = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    if status != 0:
+        raise RuntimeError(f"{engine} build failed ({status}): {out[-2000:]}")
+    return wall, peak / 1024, json.loads(out.strip().splitlines()[-1])
+
+
+def measure(persons: int, engine: str, cores: int = 2) -> dict:
+    _city, data = ingested(persons)
+    work = fresh_copy(data, f"scale-{engine}-{persons}")
+    model = CACHE / f"scale-model-{persons}"
+    if not model.exists():  # train once per size (DuckDB), reuse for both engines
+        build_in_child(work, "duckdb", cores)
+        shutil.copytree(work / "registry" / "model", model)
+        shutil.rmtree(work / "registry")
+    shutil.copytree(model, work / "registry" / "model")
+    wall, peak, info = build_in_child(work, engine, cores)
+    records = info["counts"]["person_records"]
+    stages = info["seconds"]
+    return {
+        "engine": engine if engine == "duckdb" else f"spark local[{cores}]",
+        "residents": f"{persons:,}",
+        "person records": f"{records:,}",
+        "wall s (process)": f"{wall:.1f}",
+        "build s (stages)": f"{sum(stages.values()):.1f}",
+        "read s": f"{stages.get('read', 0):.1f}",
+        "deterministic s": f"{stages.get('deterministic', 0):.1f}",
+        "score s": f"{stages.get('score', 0):.1f}",
+        "cluster s": f"{stages.get('cluster', 0):.1f}",
+        "publish s": f"{stages.get('publish', 0):.1f}",
+        "peak MB (tree)": f"{peak:,.0f}",
+        "records / core-s": f"{records / (sum(stages.values()) * cores):,.0f}",
+    }
+
+
+def run() -> dict:
+    cores = int(os.environ.get("CANBAO_SCALE_CORES", "2"))
+    duck = os.environ.get("CANBAO_SCALE_DUCKDB", "10000,100000,1000000")
+    spark = os.environ.get("CANBAO_SCALE_SPARK", "10000,100000")
+    rows = [measure(int(n), "duckdb", cores) for n in duck.split(",") if n]
+    rows += [measure(int(n), "spark", cores) for n in spark.split(",") if n]
+    return {
+        "title": "Registry scaling: DuckDB and local Spark",
+        "measured_at": now(),
+        "note": (
+            "Full build in a child process with the trained model present (training not timed). "
+            "Peak MB = largest summed RSS of the build's process tree (Spark: Python + JVM). "
+            "records / core-s = person records / (stage seconds × cores). The machine is shared "
+            "(2 cores, other jobs running): wall times vary by ±30% run to run."
+        ),
+        "columns": list(rows[0]) if rows else [],
+        "rows": rows,
+    }

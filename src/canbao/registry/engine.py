@@ -88,7 +88,16 @@ class DuckDBEngine:
     dialect = DUCKDB
 
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
-        self.con = con if con is not None else duckdb.connect()
+        if con is None:
+            con = duckdb.connect()
+            # no progress bars in logs; a memory cap (default 10 GB, $CANBAO_DUCKDB_MEMORY)
+            # so a shared machine spills to disk instead of swapping or being OOM-killed
+            self._spill = Path(tempfile.mkdtemp(prefix="canbao-duckdb-"))
+            limit = os.environ.get("CANBAO_DUCKDB_MEMORY", "10GB").replace("'", "")
+            con.execute("SET enable_progress_bar = false")
+            con.execute(f"SET memory_limit = '{limit}'")
+            con.execute(f"SET temp_directory = '{self._spill}'")
+        self.con = con
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
@@ -121,6 +130,9 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+        spill = getattr(self, "_spill", None)
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
 
 
 def local_settings(master: str) -> dict[str, str]:

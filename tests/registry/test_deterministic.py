@@ -148,3 +148,15 @@ def test_no_build_gives_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(StateError, match="canbao build"):
         api.links(tmp_path)
+
+
+def test_big_batches_are_derived_in_parts(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from canbao.registry import person_records
+
+    monkeypatch.setattr(person_records, "CHUNK_ROWS", 3)  # 7 and 8 rows → 3 parts each
+    api.build(tmp_path, source=_source())
+    parts = list((tmp_path / "registry" / "cache").rglob("part-*.parquet"))
+    assert len(parts) == 6
+    assert _keys(tmp_path) == _keys(built)

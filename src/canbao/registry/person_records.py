@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -86,9 +87,13 @@ def derivation_version() -> str:
     return digest.hexdigest()[:12]
 
 
+CHUNK_ROWS = 2_000_000  # derive a big batch in slices, so memory stays bounded
+
+
 def cached_batches(source: RecordSource, cache_root: Path) -> list[Path]:
     """Derived records per batch, as Parquet files under ``cache_root`` (derived once per batch
-    and reused by every later build: a monthly update derives only the new batches)."""
+    and reused by every later build: a monthly update derives only the new batches). A batch is
+    a directory of parts of at most :data:`CHUNK_ROWS` rows, renamed into place when complete."""
     cache_dir = cache_root / derivation_version()
     cache_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -97,14 +102,20 @@ def cached_batches(source: RecordSource, cache_root: Path) -> list[Path]:
         if lf is None:
             continue
         lf = _conform(lf, kind)
-        for batch_id in sorted(lf.select("batch_id").unique().collect()["batch_id"].to_list()):
-            path = cache_dir / f"{batch_id}.parquet"
-            if not path.exists():
-                derived = _derive(lf.filter(pl.col("batch_id") == batch_id).collect())
-                tmp = path.with_suffix(".tmp")
-                derived.write_parquet(tmp)
-                os.replace(tmp, path)
-            paths.append(path)
+        counts = lf.group_by("batch_id").agg(pl.len().alias("n")).collect().sort("batch_id")
+        for batch_id, n in counts.iter_rows():
+            final = cache_dir / str(batch_id)
+            if not final.is_dir():
+                tmp = cache_dir / f".tmp-{batch_id}"
+                if tmp.exists():
+                    shutil.rmtree(tmp)
+                tmp.mkdir()
+                batch = lf.filter(pl.col("batch_id") == batch_id)
+                for i, offset in enumerate(range(0, max(int(n), 1), CHUNK_ROWS)):
+                    part = _derive(batch.slice(offset, CHUNK_ROWS).collect())
+                    part.write_parquet(tmp / f"part-{i:05d}.parquet")
+                os.replace(tmp, final)
+            paths.extend(sorted(final.glob("part-*.parquet")))
     return paths
 
 

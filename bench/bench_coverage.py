@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from bench.cities import CACHE, fresh_copy, ingested
-from bench.common import now
+from bench.common import now, run_child
 from canbao.coverage import api
 from canbao.registry import api as registry
 from canbao.registry import snapshot
@@ -114,14 +111,7 @@ def _analyse_in_subprocess(data: Path) -> tuple[float, float, dict]:
         "print(json.dumps({'steps': t, 'persons': a.export.height,"
         " 'lists': {k: v.height for k, v in a.lists.items()}}))"
     )
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    out = proc.stdout.read() if proc.stdout else ""
-    if status != 0:
-        raise RuntimeError(f"analysis failed ({status}): {out[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, json.loads(out.strip().splitlines()[-1])
+    return run_child(code, "analysis")
 
 
 def run() -> dict:

@@ -15,10 +15,7 @@ Sizes: CANBAO_BENCH_SIZES (comma-separated, default "100000,1000000"); add 50000
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +23,7 @@ import duckdb
 import polars as pl
 
 from bench.cities import CACHE, fresh_copy, ingested
-from bench.common import now
+from bench.common import now, run_child
 from canbao.ingest import api as ingest_api
 from canbao.registry import api, quality
 
@@ -40,14 +37,7 @@ def _build_in_subprocess(data: Path, full: bool = True) -> tuple[float, float, d
         f"r=api.build(Path({str(data)!r}), full={full});"
         "print(json.dumps({'mode': r.mode, 'seconds': r.seconds, 'counts': r.counts}))"
     )
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    out = proc.stdout.read() if proc.stdout else ""
-    if status != 0:
-        raise RuntimeError(f"build failed ({status}): {out[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, json.loads(out.strip().splitlines()[-1])
+    return run_child(code, "build")
 
 
 def _floor(data: Path) -> float:

@@ -42,7 +42,6 @@ REPLICATED_TABLES = {  # snapshot tables coverage reads, and their key columns
     "enrollments": ("person_key", "employer_key", "batch_id"),
     "employers": ("employer_key",),
     "employer_links": ("employer_key", "batch_id"),
-    "person_records": ("batch_id", "rec_key"),
 }
 
 

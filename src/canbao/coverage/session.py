@@ -5,7 +5,7 @@ Every coverage module works on the views and tables of a :class:`Session` with s
 :mod:`canbao.registry.dialect`). Derived tables are built once per session, on first use.
 
 Views: ``persons``, ``links``, ``enrollments``, ``employers``, ``employer_links``,
-``person_records`` (registry snapshot) and ``records_population``, ``records_death``, ``records_special_group``,
+(registry snapshot; ``links`` carries each record's name pinyin and birth date) and ``records_population``, ``records_death``, ``records_special_group``,
 ``records_employment``, ``records_declaration`` (current ingest batches; empty when a kind was
 never ingested).
 """
@@ -31,7 +31,6 @@ SNAPSHOT_VIEWS = (
     "enrollments",
     "employers",
     "employer_links",
-    "person_records",
 )
 
 # Columns the coverage SQL reads from ingest records, per kind (empty tables when not ingested).

@@ -37,12 +37,11 @@ def build_unlinked_candidates(s: Session) -> None:
         ), keys AS (
             SELECT person_key FROM u0 UNION ALL SELECT person_key FROM p0
         ), attr AS (
-            SELECT l.person_key, max(r.name_pinyin) AS py,
+            SELECT r.person_key, max(r.name_pinyin) AS py,
                    max(replace(r.birth_date, '-', '')) AS bkey
-            FROM person_records r
-            JOIN links l ON l.batch_id = r.batch_id AND l."row" = r."row"
-            WHERE l.person_key IN (SELECT person_key FROM keys)
-            GROUP BY l.person_key
+            FROM links r
+            WHERE r.person_key IN (SELECT person_key FROM keys)
+            GROUP BY r.person_key
         ), u AS (
             SELECT u0.*, a.py, a.bkey FROM u0 JOIN attr a ON a.person_key = u0.person_key
         ), p AS (

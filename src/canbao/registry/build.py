@@ -65,17 +65,17 @@ def ingest_source(data_dir: Path) -> RecordSource:
     return source
 
 
-def _enrollments(source: RecordSource) -> pl.DataFrame:
+def _enrollments(source: RecordSource) -> pl.LazyFrame:
     lf = source("enrollment")
     if lf is None:
-        return pl.DataFrame(schema=ENROLLMENT_COLUMNS)
+        return pl.LazyFrame(schema=ENROLLMENT_COLUMNS)
     schema = lf.collect_schema()
     return lf.select(
         [
             pl.col(c).cast(t, strict=False) if c in schema else pl.lit(None, dtype=t).alias(c)
             for c, t in ENROLLMENT_COLUMNS.items()
         ]
-    ).collect()
+    )
 
 
 def _model_id(model_dir: Path) -> str:
@@ -132,8 +132,8 @@ def _build(
         eng.read_parquet("person_records", paths)
     else:
         eng.create_table_from_arrow("person_records", person_records.assemble(source).to_arrow())
-    eng.create_table_from_arrow("employer_records_raw", employers.assemble(source).to_arrow())
-    eng.create_table_from_arrow("enrollment_records", _enrollments(source).to_arrow())
+    eng.read_frame("employer_records_raw", employers.assemble(source))
+    eng.read_frame("enrollment_records", _enrollments(source))
     lap("read")
 
     say("确定性关联：可信身份证号 (deterministic: trusted IDs)")
@@ -192,6 +192,7 @@ def _build(
     say("聚类、复核队列与主记录 (clusters, review queue, master records)")
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     assign.assign(eng)
+    survivorship.source_order(eng, "person_records", "employer_records_raw")
     survivorship.record_clusters(eng)
     survivorship.masters(eng)
     employers.build(eng)

@@ -47,6 +47,12 @@ class Dialect:
             return f"to_date({expr}, 'yyyyMMdd')"
         return f"strptime({expr}, '%Y%m%d')::DATE"
 
+    def epoch_days(self, expr: str) -> str:
+        """Days since 1970-01-01 of a date."""
+        if self.name == "spark":
+            return f"unix_date({expr})"
+        return f"date_diff('day', DATE '1970-01-01', {expr})"
+
     def date_text(self, expr: str) -> str:
         """A date as YYYYMMDD text."""
         if self.name == "spark":

@@ -44,7 +44,9 @@ EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.DataFrame:
+def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
+    """Every employer-bearing record in :data:`EMPLOYER_COLUMNS` (a lazy query: the tax file
+    has one row per employee and month, so it is streamed, never held in memory)."""
     frames = []
     for kind in EMPLOYER_KINDS:
         lf = source(kind)
@@ -57,57 +59,85 @@ def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.DataFrame:
         for name, dtype in EMPLOYER_COLUMNS.items():
             if name == "kind":
                 exprs.append(pl.lit(kind).alias(name))
-            elif (
-                name
-                in (
-                    "county_code",
-                    "ownership",
-                    "industry",
-                    "risk_class",
-                    "park",
-                    "registered_date",
-                    "status",
-                    "si_number",
-                )
-                and kind != "employer"
-            ):
+            elif name in REGISTRY_ONLY and kind != "employer":
                 # these describe the employer only in the employer registries
                 exprs.append(pl.lit(None, dtype=dtype).alias(name))
             elif name in schema:
                 exprs.append(pl.col(name).cast(dtype, strict=False))
             else:
                 exprs.append(pl.lit(None, dtype=dtype).alias(name))
-        frames.append(lf.select(exprs))
+        frames.append(
+            lf.select(exprs).filter(
+                pl.col("employer_name_norm").is_not_null()
+                | pl.col("credit_code").is_not_null()
+                | pl.col("org_code").is_not_null()
+            )
+        )
     if not frames:
-        return pl.DataFrame(schema=EMPLOYER_COLUMNS)
-    df = pl.concat(frames).collect()
-    # A legacy record may carry only an organisation code (no credit code): a code that passes
-    # its own GB 11714 check counts as valid for linking (cc_valid covers the credit code only).
-    org_only = pl.col("credit_code").is_null() & pl.col("org_code").is_not_null()
-    org_check = credit_code.check_frame(df["org_code"])
-    org_ok = (org_check["cc_valid"] & (org_check["cc_kind"] == "org_code")).fill_null(False)
-    df = df.with_columns(
-        cc_valid=pl.when(org_only).then(org_ok).otherwise(pl.col("cc_valid")),
-        org_code=pl.when(org_only).then(org_check["cc_norm"]).otherwise(pl.col("org_code")),
-    )
-    return df.filter(
-        pl.col("employer_name_norm").is_not_null()
-        | pl.col("credit_code").is_not_null()
-        | pl.col("org_code").is_not_null()
-    )
+        return pl.LazyFrame(schema=EMPLOYER_COLUMNS)
+    return pl.concat(frames)
+
+
+REGISTRY_ONLY = (
+    "county_code", "ownership", "industry", "risk_class", "park", "registered_date", "status",
+    "si_number",
+)  # fmt: skip
+
+
+def _org_only_codes(eng: Engine) -> None:
+    """A legacy record may carry only an organisation code (no credit code): a code that passes
+    its own GB 11714 check counts as valid for linking (cc_valid covers the credit code only).
+    Checked once per distinct code."""
+    codes = eng.fetch(
+        "SELECT DISTINCT org_code FROM employer_records_raw "
+        "WHERE credit_code IS NULL AND org_code IS NOT NULL"
+    )["org_code"]
+    check = credit_code.check_frame(codes)
+    ok = (check["cc_valid"] & (check["cc_kind"] == "org_code")).fill_null(False)
+    frame = pl.DataFrame({"org_raw": codes, "org_ok": ok, "org_norm": check["cc_norm"]})
+    eng.create_table_from_arrow("org_only_codes", frame.to_arrow())
 
 
 def build(eng: Engine) -> None:
+    """Link every employer record to a master employer. The linking rules see only a record's
+    *variant* (organisation code, name key, county, credit code): they run once per distinct
+    variant, not once per record (the tax file repeats each employer for every employee and
+    month), and the master's fields are aggregated per variant before per employer."""
     d = eng.dialect
     ekey_o = "'E' || " + d.hash_hex("'canbao-employer:' || substr(cluster_id, 3)", 15)
     ekey_n = "'N' || " + d.hash_hex("'canbao-employer-name:' || substr(cluster_id, 3)", 15)
-    order_key = survivorship.pick_order(d)
+    _org_only_codes(eng)
+    cols = ", ".join(
+        f"r.{c}" for c in EMPLOYER_COLUMNS if c not in ("cc_valid", "org_code") and c != "row"
+    )
+    vkey = (
+        "concat_ws('|', coalesce(link_org, '~'), coalesce(employer_name_key, '~'), "
+        "coalesce(county_code, '~'), coalesce(credit_code, '~'))"
+    )
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE employer_records AS
+        WITH fixed AS (
+            SELECT {cols}, r."row",
+                   CASE WHEN r.credit_code IS NULL AND r.org_code IS NOT NULL
+                        THEN coalesce(o.org_ok, false) ELSE r.cc_valid END AS cc_valid,
+                   CASE WHEN r.credit_code IS NULL AND r.org_code IS NOT NULL
+                        THEN o.org_norm ELSE r.org_code END AS org_code
+            FROM employer_records_raw r
+            LEFT JOIN org_only_codes o ON o.org_raw = r.org_code
+        ), linked AS (
+            SELECT *, CASE WHEN cc_valid AND length(org_code) = 9 THEN org_code END AS link_org
+            FROM fixed
+        )
+        SELECT *, {vkey} AS vkey FROM linked
+        """
+    )
     eng.execute(
         """
-        CREATE OR REPLACE TABLE employer_records AS
-        SELECT *, batch_id || ':' || CAST("row" AS varchar) AS rec_key,
-               CASE WHEN cc_valid AND length(org_code) = 9 THEN org_code END AS link_org
-        FROM employer_records_raw
+        CREATE OR REPLACE TABLE employer_variants AS
+        SELECT vkey, min(link_org) AS link_org, min(employer_name_key) AS employer_name_key,
+               min(county_code) AS county_code, min(credit_code) AS credit_code
+        FROM employer_records GROUP BY vkey
         """
     )
     eng.execute(
@@ -115,85 +145,113 @@ def build(eng: Engine) -> None:
         CREATE OR REPLACE TABLE employer_name_index AS
         SELECT employer_name_key, county_code, min(link_org) AS link_org,
                count(DISTINCT link_org) AS n_org
-        FROM employer_records
+        FROM employer_variants
         WHERE link_org IS NOT NULL AND employer_name_key IS NOT NULL
         GROUP BY GROUPING SETS ((employer_name_key, county_code), (employer_name_key))
         """
     )
     eng.execute(
         f"""
-        CREATE OR REPLACE TABLE employer_record_cluster AS
+        CREATE OR REPLACE TABLE employer_variant_cluster AS
         WITH coded AS (
-            SELECT rec_key, 'O:' || link_org AS cluster_id, 'code' AS method
-            FROM employer_records WHERE link_org IS NOT NULL
+            SELECT vkey, 'O:' || link_org AS cluster_id, 'code' AS method
+            FROM employer_variants WHERE link_org IS NOT NULL
         ), by_county AS (
-            SELECT r.rec_key, 'O:' || i.link_org AS cluster_id, 'name_county' AS method
-            FROM employer_records r
+            SELECT r.vkey, 'O:' || i.link_org AS cluster_id, 'name_county' AS method
+            FROM employer_variants r
             JOIN employer_name_index i
               ON i.employer_name_key = r.employer_name_key AND i.county_code = r.county_code
             WHERE r.link_org IS NULL AND i.n_org = 1
         ), by_name AS (
-            SELECT r.rec_key, 'O:' || i.link_org AS cluster_id, 'name' AS method
-            FROM employer_records r
+            SELECT r.vkey, 'O:' || i.link_org AS cluster_id, 'name' AS method
+            FROM employer_variants r
             JOIN employer_name_index i
               ON i.employer_name_key = r.employer_name_key AND i.county_code IS NULL
             WHERE r.link_org IS NULL AND i.n_org = 1
-              AND r.rec_key NOT IN (SELECT rec_key FROM by_county)
+              AND r.vkey NOT IN (SELECT vkey FROM by_county)
         ), linked AS (
             SELECT * FROM coded UNION ALL SELECT * FROM by_county UNION ALL SELECT * FROM by_name
         ), rest AS (
-            SELECT r.rec_key,
+            SELECT r.vkey,
                    'N:' || coalesce(r.employer_name_key, r.credit_code, '') || '|'
                         || coalesce(r.county_code, '') AS cluster_id,
                    'surrogate' AS method
-            FROM employer_records r WHERE r.rec_key NOT IN (SELECT rec_key FROM linked)
+            FROM employer_variants r WHERE r.vkey NOT IN (SELECT vkey FROM linked)
         ), allc AS (SELECT * FROM linked UNION ALL SELECT * FROM rest)
-        SELECT rec_key, cluster_id, method,
+        SELECT vkey, cluster_id, method,
                CASE WHEN cluster_id LIKE 'O:%' THEN {ekey_o} ELSE {ekey_n} END AS employer_key
         FROM allc
         """
     )
+    order_key = survivorship.pick_order(d)
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE employer_groups AS
+        SELECT r.vkey, r.source, r.employer_name_norm,
+               CASE WHEN r.kind = 'employer' THEN 0 ELSE 1 END AS rank_kind,
+               count(*) AS n, max(r.as_of) AS latest,
+               min(CASE WHEN r.cc_valid AND length(r.credit_code) = 18 THEN {order_key} END)
+                   AS cc_pick
+        FROM employer_records r LEFT JOIN source_order so ON so.source = r.source
+        GROUP BY 1, 2, 3, 4
+        """
+    )
     picks = ",\n".join(
-        f"arg_min({f}, {order_key}) FILTER (WHERE {f} IS NOT NULL AND kind = 'employer') AS {f}"
+        f"arg_min({f}, {order_key}) FILTER (WHERE {f} IS NOT NULL) AS {f}"
         for f in ("ownership", "industry", "risk_class", "county_code", "park",
                   "registered_date", "status")
     )  # fmt: skip
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE employers AS
-        WITH er AS (
-            SELECT r.*, c.employer_key, c.cluster_id
-            FROM employer_records r JOIN employer_record_cluster c USING (rec_key)
+        WITH g AS (
+            SELECT g.*, c.employer_key, v.link_org, v.credit_code
+            FROM employer_groups g
+            JOIN employer_variant_cluster c USING (vkey)
+            JOIN employer_variants v USING (vkey)
         ), names AS (
-            SELECT employer_key, employer_name_norm,
-                   min(CASE WHEN kind = 'employer' THEN 0 ELSE 1 END) AS rank_kind,
-                   count(*) AS n, max(as_of) AS latest
-            FROM er WHERE employer_name_norm IS NOT NULL
+            SELECT employer_key, employer_name_norm, min(rank_kind) AS rank_kind,
+                   sum(n) AS n, max(latest) AS latest
+            FROM g WHERE employer_name_norm IS NOT NULL
             GROUP BY employer_key, employer_name_norm
         ), name_pick AS (
             SELECT employer_key, arg_min(employer_name_norm, rk) AS name FROM (
                 SELECT *, row_number() OVER (PARTITION BY employer_key
                     ORDER BY rank_kind, latest DESC, n DESC, employer_name_norm) AS rk
                 FROM names) GROUP BY employer_key
+        ), registry AS (
+            -- the employer registries' records (few): the fields only they describe
+            SELECT c.employer_key, {picks},
+                   bool_or(r.si_number IS NOT NULL) AS si_registered
+            FROM employer_records r
+            JOIN employer_variant_cluster c USING (vkey)
+            LEFT JOIN source_order so ON so.source = r.source
+            WHERE r.kind = 'employer'
+            GROUP BY c.employer_key
+        ), agg AS (
+            SELECT employer_key,
+                   arg_min(credit_code, cc_pick) FILTER (WHERE cc_pick IS NOT NULL)
+                       AS credit_code,
+                   min(link_org) AS org_code,
+                   {d.sorted_set("source")} AS sources,
+                   CAST(sum(n) AS BIGINT) AS n_records
+            FROM g GROUP BY employer_key
         )
-        SELECT er.employer_key,
-               arg_min(er.credit_code, {order_key})
-                   FILTER (WHERE er.cc_valid AND length(er.credit_code) = 18) AS credit_code,
-               min(er.link_org) AS org_code,
-               min(np.name) AS name,
-               {picks},
-               bool_or(er.kind = 'employer' AND er.si_number IS NOT NULL) AS si_registered,
-               {d.sorted_set("er.source")} AS sources,
-               count(*) AS n_records
-        FROM er LEFT JOIN name_pick np USING (employer_key)
-        GROUP BY er.employer_key
-        ORDER BY er.employer_key
+        SELECT a.employer_key, a.credit_code, a.org_code, np.name,
+               x.ownership, x.industry, x.risk_class, x.county_code, x.park,
+               x.registered_date, x.status,
+               coalesce(x.si_registered, false) AS si_registered,
+               a.sources, a.n_records
+        FROM agg a
+        LEFT JOIN name_pick np USING (employer_key)
+        LEFT JOIN registry x USING (employer_key)
+        ORDER BY a.employer_key
         """
     )
     eng.execute(
         """
         CREATE OR REPLACE TABLE employer_links AS
         SELECT r.source, r."row", c.employer_key, r.batch_id, r.kind, c.method
-        FROM employer_records r JOIN employer_record_cluster c USING (rec_key)
+        FROM employer_records r JOIN employer_variant_cluster c USING (vkey)
         """
     )

@@ -57,7 +57,9 @@ class Engine(Protocol):
 
     def read_parquet(self, name: str, paths: list[Path]) -> None: ...
 
-    def write_parquet(self, name: str, path: Path) -> None: ...
+    def read_frame(self, name: str, frame: pl.LazyFrame) -> None: ...
+
+    def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None: ...
 
     def splink_api(self) -> DatabaseAPI[Any]: ...
 
@@ -88,15 +90,15 @@ class DuckDBEngine:
     dialect = DUCKDB
 
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.work_dir = Path(tempfile.mkdtemp(prefix="canbao-duckdb-"))
         if con is None:
             con = duckdb.connect()
-            # no progress bars in logs; a memory cap (default 10 GB, $CANBAO_DUCKDB_MEMORY)
+            # no progress bars in logs; a memory cap (default 8 GB, $CANBAO_DUCKDB_MEMORY)
             # so a shared machine spills to disk instead of swapping or being OOM-killed
-            self._spill = Path(tempfile.mkdtemp(prefix="canbao-duckdb-"))
-            limit = os.environ.get("CANBAO_DUCKDB_MEMORY", "10GB").replace("'", "")
+            limit = os.environ.get("CANBAO_DUCKDB_MEMORY", "8GB").replace("'", "")
             con.execute("SET enable_progress_bar = false")
             con.execute(f"SET memory_limit = '{limit}'")
-            con.execute(f"SET temp_directory = '{self._spill}'")
+            con.execute(f"SET temp_directory = '{self.work_dir / 'spill'}'")
         self.con = con
 
     def execute(self, sql: str) -> None:
@@ -114,14 +116,21 @@ class DuckDBEngine:
         self.con.unregister("_arrow_in")
 
     def read_parquet(self, name: str, paths: list[Path]) -> None:
+        """A view over the files (read again by each statement, only the columns it needs:
+        cheaper than holding every column of every record in memory)."""
         files = ", ".join(f"'{p}'" for p in paths)
         self.con.execute(
-            f"CREATE OR REPLACE TABLE {name} AS "
+            f"CREATE OR REPLACE VIEW {name} AS "
             f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
         )
 
-    def write_parquet(self, name: str, path: Path) -> None:
-        self.con.execute(f"COPY {name} TO '{path}' (FORMAT parquet)")
+    def read_frame(self, name: str, frame: pl.LazyFrame) -> None:
+        """A Polars query as a table, streamed through a Parquet file (bounded memory)."""
+        self.read_parquet(name, [_sink(frame, self.work_dir, name)])
+
+    def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
+        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        self.con.execute(f"COPY (SELECT {cols} FROM {name}) TO '{path}' (FORMAT parquet)")
 
     def splink_api(self) -> DatabaseAPI[Any]:
         from splink import DuckDBAPI
@@ -130,9 +139,16 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
-        spill = getattr(self, "_spill", None)
-        if spill is not None:
-            shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def _sink(frame: pl.LazyFrame, work_dir: Path, name: str) -> Path:
+    path = work_dir / f"{name}-{next(_SINKS)}.parquet"
+    frame.sink_parquet(path)
+    return path
+
+
+_SINKS = itertools.count()
 
 
 def local_settings(master: str) -> dict[str, str]:
@@ -323,11 +339,17 @@ class SparkEngine:
         df = self.spark.read.option("mergeSchema", "true").parquet(*[str(p) for p in paths])
         self._materialise(name, df)
 
-    def write_parquet(self, name: str, path: Path) -> None:
+    def read_frame(self, name: str, frame: pl.LazyFrame) -> None:
+        self.read_parquet(name, [_sink(frame, self.work_dir, name)])
+
+    def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         """Write a table as ONE Parquet file at ``path`` (the snapshot layout): Spark writes its
         parts in parallel, and they are then concatenated row group by row group."""
         parts = path.with_name(path.name + ".parts")
-        self.spark.table(name).write.mode("overwrite").parquet(str(parts))
+        table = self.spark.table(name)
+        if columns:
+            table = table.select(*columns)
+        table.write.mode("overwrite").parquet(str(parts))
         files = sorted(parts.glob("part-*.parquet"))
         schema = pq.read_schema(files[0]) if files else None
         if schema is None:

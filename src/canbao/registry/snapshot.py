@@ -20,8 +20,9 @@ from typing import Any
 from canbao.errors import StateError
 from canbao.registry.engine import Engine
 
+# The records' linkage fields stay in the derivation cache (``registry/cache``); ``links`` carries
+# what readers need of them (source, row, kind, name pinyin, birth date as delivered).
 SNAPSHOT_TABLES = (
-    "person_records",
     "nodes",
     "node_members",
     "pairs",

@@ -45,31 +45,52 @@ def record_clusters(eng: Engine) -> None:
     )
 
 
-def pick_order(d: Dialect, rank: str | None = None) -> str:
+def source_order(eng: Engine, *tables: str) -> None:
+    """``source_order(source, source_ord)``: the sources of ``tables`` numbered in name order
+    (the tie-break of :func:`pick_order`; two sources keep their relative order whatever other
+    sources exist)."""
+    union = " UNION ".join(f"SELECT DISTINCT source FROM {t}" for t in tables)
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE source_order AS
+        SELECT source, row_number() OVER (ORDER BY source) AS source_ord
+        FROM ({union}) s WHERE source IS NOT NULL
+        """
+    )
+
+
+def pick_order(d: Dialect, rank: str | None = None, source_ord: str = "so.source_ord") -> str:
     """The order in which a field's values are picked (smallest first): the source's rank, then
     the newest extract, then -- so that every build, on every engine, picks the same value --
-    the source name and row. A text key: ``arg_min`` over it is deterministic."""
-    newest = f"CAST(99999999 - CAST({d.date_text('as_of')} AS BIGINT) AS varchar)"
-    parts = [f"lpad(CAST({rank} AS varchar), 3, '0')"] if rank else []
-    parts += [newest, "coalesce(source, '')", "lpad(CAST(\"row\" AS varchar), 12, '0')"]
-    return "(" + " || '|' || ".join(parts) + ")"
+    the source (its place in :func:`source_order`, joined as ``so``) and row. One BIGINT (rank:
+    4 bits, extract date: 16, source: 11, row: 32), so ``arg_min`` over it is cheap and
+    deterministic."""
+    days = f"least(greatest(coalesce({d.epoch_days('as_of')}, 0), 0), 65535)"
+    parts = [
+        f"CAST(least(coalesce({rank}, 15), 15) AS BIGINT) * 576460752303423488" if rank else "0",
+        f"CAST(65535 - {days} AS BIGINT) * 8796093022208",
+        f"CAST(least(coalesce({source_ord}, 2047), 2047) AS BIGINT) * 4294967296",
+        'least(coalesce(CAST("row" AS BIGINT), 0), 4294967295)',
+    ]
+    return "(" + " + ".join(parts) + ")"
 
 
 def masters(eng: Engine) -> None:
     d = eng.dialect
     order_key = pick_order(d, "kind_rank")
     picks = ",\n".join(
-        f"arg_min({f}, {order_key}) FILTER (WHERE {f} IS NOT NULL) AS {f}"
-        for f in FIELD_PRIORITY_FIELDS
+        f"arg_min({f}, pick) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in FIELD_PRIORITY_FIELDS
     )
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE rc_records AS
         SELECT r.rec_key, r.source, r."row", r.batch_id, r.kind, r.scheme, r.kind_rank, r.as_of,
                r.name_norm, r.birth, r.sex, r.death_date, r.county_code, r.township, r.address,
                r.household_id, r.phone, r.id_valid, r.id_norm, r.id_errors,
-               c.person_key, c.cluster_id, c.method AS link_method, c.id18 AS key_id18
+               r.name_pinyin, r.birth_date, c.person_key, c.cluster_id, c.method AS link_method, c.id18 AS key_id18,
+               {order_key} AS pick
         FROM person_records r JOIN record_cluster c USING (rec_key)
+        LEFT JOIN source_order so ON so.source = r.source
         """
     )
     eng.execute(
@@ -114,7 +135,8 @@ def masters(eng: Engine) -> None:
     eng.execute(
         """
         CREATE OR REPLACE TABLE links AS
-        SELECT source, "row", person_key, batch_id, kind, scheme, link_method AS method, rec_key
+        SELECT source, "row", person_key, batch_id, kind, scheme, link_method AS method, rec_key,
+               name_pinyin, birth_date
         FROM rc_records
         """
     )

@@ -57,6 +57,8 @@ class Engine(Protocol):
 
     def read_parquet(self, name: str, paths: list[Path]) -> None: ...
 
+    def parquet_view(self, name: str, paths: list[Path]) -> None: ...
+
     def write_parquet(self, name: str, path: Path) -> None: ...
 
     def splink_api(self) -> DatabaseAPI[Any]: ...
@@ -119,6 +121,15 @@ class DuckDBEngine:
             f"CREATE OR REPLACE TABLE {name} AS "
             f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
         )
+
+    def parquet_view(self, name: str, paths: list[Path]) -> None:
+        """A view over Parquet files, read on every use (nothing is loaded now)."""
+        if len(paths) == 1:
+            source = f"read_parquet('{paths[0]}')"
+        else:
+            files = ", ".join(f"'{p}'" for p in paths)
+            source = f"read_parquet([{files}], union_by_name = true)"
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
 
     def write_parquet(self, name: str, path: Path) -> None:
         self.con.execute(f"COPY {name} TO '{path}' (FORMAT parquet)")
@@ -261,6 +272,7 @@ class SparkEngine:
                 ) from err
         self.spark.sparkContext.setCheckpointDir(str(self.work_dir / "checkpoints"))
         self._tables: dict[str, Any] = {}
+        self._views: set[str] = set()  # lazy views over Parquet (parquet_view)
         self._seq = 0
 
     # -- tables -----------------------------------------------------------------------------
@@ -323,6 +335,12 @@ class SparkEngine:
         df = self.spark.read.option("mergeSchema", "true").parquet(*[str(p) for p in paths])
         self._materialise(name, df)
 
+    def parquet_view(self, name: str, paths: list[Path]) -> None:
+        """A temporary view over Parquet files (columns merged by name), read on every use."""
+        df = self.spark.read.option("mergeSchema", "true").parquet(*[str(p) for p in paths])
+        df.createOrReplaceTempView(name)
+        self._views.add(name)
+
     def write_parquet(self, name: str, path: Path) -> None:
         """Write a table as ONE Parquet file at ``path`` (the snapshot layout): Spark writes its
         parts in parallel, and they are then concatenated row group by row group."""
@@ -349,9 +367,10 @@ class SparkEngine:
     def close(self) -> None:
         for df in self._tables.values():
             df.unpersist()
-        for name in self._tables:
+        for name in {*self._tables, *self._views}:
             self.spark.catalog.dropTempView(name)
         self._tables.clear()
+        self._views.clear()
         if self._own_work:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

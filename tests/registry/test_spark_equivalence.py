@@ -187,6 +187,9 @@ def test_dialect_spellings_survive_transpilation() -> None:
         SPARK.date_text("as_of"): "DATE_FORMAT(as_of, 'yyyyMMdd')",
         SPARK.explode("c"): "EXPLODE(c)",
         SPARK.hash_hex("k", 12): "SUBSTRING(MD5(k), 1, 12)",
+        SPARK.string_agg("s", "o"): "ARRAY_JOIN(TRANSFORM(ARRAY_SORT(COLLECT_LIST("
+        "NAMED_STRUCT('o', o, 'v', s))), x -> x.v), ';')",
+        SPARK.array_contains("e.sources", "'amr'"): "ARRAY_CONTAINS(e.sources, 'amr')",
     }
     for fragment, expected in cases.items():
         assert engine.to_spark_sql(f"SELECT {fragment}") == f"SELECT {expected}"
@@ -196,6 +199,7 @@ def test_dialect_spellings_survive_transpilation() -> None:
         == "SELECT MIN_BY(a, k) FILTER(WHERE NOT a IS NULL), t.`row` FROM t"
     )
     assert DUCKDB.sorted_set("s") == "list(DISTINCT s ORDER BY s)"
+    assert DUCKDB.string_agg("s", "o") == "string_agg(s, ';' ORDER BY o)"
 
 
 def test_not_in_becomes_a_hash_anti_join() -> None:

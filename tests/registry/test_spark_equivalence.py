@@ -5,6 +5,10 @@ through the CLI (``canbao build --engine spark``) on a copy of the DuckDB build'
 so both builds use the same trained model; the model's u probabilities come from random sampling,
 which no two engines draw alike (training on Spark is checked separately: it must run and give a
 usable model).
+
+Coverage (:mod:`canbao.coverage`) then runs on each build with its own engine — DuckDB over the
+DuckDB build, Spark over the Spark build — and every table, list and flag is compared key by key
+and column by column.
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from canbao import cli
+from canbao.coverage import api as coverage
+from canbao.coverage import stats
+from canbao.coverage.actuals import CoverageActuals
+from canbao.coverage.session import RECORD_COLUMNS, records_view_sql
 from canbao.errors import DependencyError, UsageError
 from canbao.registry import api, engine, snapshot
 from canbao.registry.dialect import DUCKDB, SPARK
+from canbao.standards.citizen_id import mask
 from tests.registry.city import ingest, make_city
 
 PROB_TOL = 1e-9
@@ -178,6 +187,9 @@ def test_dialect_spellings_survive_transpilation() -> None:
         SPARK.date_text("as_of"): "DATE_FORMAT(as_of, 'yyyyMMdd')",
         SPARK.explode("c"): "EXPLODE(c)",
         SPARK.hash_hex("k", 12): "SUBSTRING(MD5(k), 1, 12)",
+        SPARK.string_agg("s", "o"): "ARRAY_JOIN(TRANSFORM(ARRAY_SORT(COLLECT_LIST("
+        "NAMED_STRUCT('o', o, 'v', s))), x -> x.v), ';')",
+        SPARK.array_contains("e.sources", "'amr'"): "ARRAY_CONTAINS(e.sources, 'amr')",
     }
     for fragment, expected in cases.items():
         assert engine.to_spark_sql(f"SELECT {fragment}") == f"SELECT {expected}"
@@ -187,6 +199,7 @@ def test_dialect_spellings_survive_transpilation() -> None:
         == "SELECT MIN_BY(a, k) FILTER(WHERE NOT a IS NULL), t.`row` FROM t"
     )
     assert DUCKDB.sorted_set("s") == "list(DISTINCT s ORDER BY s)"
+    assert DUCKDB.string_agg("s", "o") == "string_agg(s, ';' ORDER BY o)"
 
 
 def test_not_in_becomes_a_hash_anti_join() -> None:
@@ -201,3 +214,214 @@ def test_not_in_becomes_a_hash_anti_join() -> None:
     assert len(set(aliases)) == 2  # distinct names
     # a positive IN stays a semi join
     assert "IN (SELECT" in engine.to_spark_sql("SELECT * FROM a WHERE k IN (SELECT k FROM b)")
+
+
+# -- coverage ----------------------------------------------------------------------------------
+
+# Every derived coverage table, with the key that identifies one of its rows.
+COVERAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "record_status": ("batch_id", "row"),
+    "person_scheme": ("person_key", "scheme"),
+    "tax_rows": ("person_key", "employer_key", "period"),
+    "person_segments": ("person_key",),  # every fact and the segment of each person
+    "unlinked_candidates": ("other_key", "person_key"),
+    "unlinked_cover": ("person_key",),
+    "uninsured": ("person_key",),
+    "duplicates": ("person_key", "kind", "schemes"),
+    "deceased_enrolled": ("person_key", "scheme", "county_code", "death_date"),
+    "employer_tax_month": ("employer_key", "period"),
+    "employer_decl_month": ("employer_key", "period", "scheme"),
+    "unregistered_employers": ("employer_key",),
+    "headcount_month": ("employer_key", "scheme", "period"),
+    "under_reporters": ("employer_key", "scheme"),
+    "selective_employers": ("employer_key",),
+    "record_ranges": ("person_key", "scheme", "county_code"),
+}
+# The work lists (canbao gaps), the export (canbao export coverage), statistics and actuals.
+RESULT_KEYS: dict[str, tuple[str, ...]] = {
+    "list uninsured": ("person_key",),
+    "list missing_employee_pension": ("person_key",),
+    "list identity_to_verify": ("person_key", "other_person_key"),
+    "list presumed_students": ("person_key",),
+    "list duplicates": ("person_key", "kind", "schemes"),
+    "list deceased": ("person_key", "scheme", "scheme_county", "death_date"),
+    "list unregistered_employers": ("employer_key",),
+    "list under_reporters": ("employer_key", "scheme"),
+    "list headcount_months": ("employer_key", "scheme", "period"),
+    "list selective_employers": ("employer_key",),
+    "export": ("person_key",),
+    "enrolled": ("county_code", "scheme", "month"),
+    "rates": ("county_code", "month"),
+    "actuals": ("unit", "indicator"),
+}
+# Columns holding personal data: never shown in a failure message.
+PERSONAL = {"id18", "name", "phone", "address", "birth_date", "death_date", "township"}
+# Integer widths differ between the engines (DuckDB: year() is BIGINT and sum() of a BIGINT is
+# a 128-bit HUGEINT, read as Decimal(38, 0); Spark: INT and BIGINT): values are compared as Int64.
+INTEGER_LIKE = (pl.Int32, pl.Int64, pl.Decimal(38, 0))
+
+
+def _coverage(data: Path, engine_name: str) -> dict[str, pl.DataFrame]:
+    """Everything coverage computes, on one engine: lists, export, statistics, every table."""
+    with coverage.session(data, engine=engine_name, spark_master="local[2]") as s:
+        out = {f"list {k}": v for k, v in coverage.gap_lists_in(s).items()}
+        out["export"] = coverage.coverage_export_in(s)
+        out["enrolled"] = stats.enrolled(s)
+        out["rates"] = stats.rates(s)
+        for table in COVERAGE_TABLES:
+            out[table] = s.frame(f"SELECT * FROM {table}")
+        day = s.as_of
+    source = CoverageActuals(data, engine=engine_name, spark_master="local[2]")
+    out["actuals"] = source.actuals(None, day)
+    return out
+
+
+@pytest.fixture(scope="module")
+def coverages(
+    builds: tuple[Path, Path],
+) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    duck, spark = builds
+    return _coverage(duck, "duckdb"), _coverage(spark, "spark")
+
+
+def _shown(key: tuple[str, ...], row: tuple[Any, ...]) -> str:
+    """A row's key for a failure message: keys masked, personal values hidden."""
+    parts = []
+    for name, value in zip(key, row, strict=True):
+        if name in PERSONAL:
+            parts.append(f"{name}=<hidden>")
+        elif isinstance(value, str) and name.endswith(("_key", "_id")):
+            parts.append(f"{name}={mask(value)}")
+        else:
+            parts.append(f"{name}={value}")
+    return ", ".join(parts)
+
+
+def _normalised(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(
+        pl.col(c).cast(pl.Int64) for c, t in df.schema.items() if t in INTEGER_LIKE
+    )
+
+
+def _differences(name: str, key: tuple[str, ...], a: pl.DataFrame, b: pl.DataFrame) -> list[str]:
+    """Compare two results row by row (on ``key``) and column by column; describe differences."""
+    if a.columns != b.columns:
+        return [f"{name}: columns {a.columns} (duckdb) != {b.columns} (spark)"]
+    problems = [
+        f"{name}.{c}: type {a.schema[c]} (duckdb) != {b.schema[c]} (spark)"
+        for c in a.columns
+        if a.schema[c] != b.schema[c]
+        and not (a.schema[c] in INTEGER_LIKE and b.schema[c] in INTEGER_LIKE)
+    ]
+    if problems:
+        return problems
+    a, b = _normalised(a), _normalised(b)
+    for side, df in (("duckdb", a), ("spark", b)):
+        if df.select(key).is_duplicated().any():
+            problems.append(f"{name}: key {key} is not unique on {side}")
+    if problems:
+        return problems
+    j = a.with_columns(__duckdb=pl.lit(True)).join(
+        b.with_columns(__spark=pl.lit(True)),
+        on=list(key),
+        how="full",
+        nulls_equal=True,
+        coalesce=True,
+        suffix="__spark",
+    )
+    for side, other in (("duckdb", "__spark"), ("spark", "__duckdb")):
+        rows = j.filter(pl.col(other).is_null())
+        if rows.height:
+            eg = "; ".join(_shown(key, r) for r in rows.select(key).head(3).iter_rows())
+            problems.append(f"{name}: {rows.height} rows only on {side}, e.g. {eg}")
+    both = j.filter(pl.col("__duckdb") & pl.col("__spark"))
+    for c in a.columns:
+        if c in key:
+            continue
+        differs = both.filter(~pl.col(c).eq_missing(pl.col(f"{c}__spark")))
+        if differs.height:
+            eg = "; ".join(_shown(key, r) for r in differs.select(key).head(3).iter_rows())
+            shown = (
+                "" if c in PERSONAL else f" ({differs[c][0]!r} vs {differs[c + '__spark'][0]!r})"
+            )
+            problems.append(
+                f"{name}.{c}: {differs.height} of {both.height} rows differ{shown}; e.g. {eg}"
+            )
+    return problems
+
+
+@spark_needed
+def test_coverage_on_spark_equals_coverage_on_duckdb(
+    builds: tuple[Path, Path],
+    coverages: tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]],
+) -> None:
+    """Coverage on the Spark build, run by Spark, flags exactly what DuckDB flags: every person's
+    status per scheme, segment and facts, gaps, duplicates, deceased-enrolled, employer findings,
+    work lists, the export, monthly statistics and the plan's actuals."""
+    duck, spark = coverages
+    assert set(duck) == set(spark) == set(COVERAGE_TABLES) | set(RESULT_KEYS)
+    problems: list[str] = []
+    for name in sorted(duck):
+        key = COVERAGE_TABLES.get(name) or RESULT_KEYS[name]
+        problems += _differences(name, key, duck[name], spark[name])
+    assert not problems, "coverage differs between DuckDB and Spark:\n" + "\n".join(problems)
+    # the comparison is not vacuous: the city has findings of every kind
+    for name in (
+        "uninsured",
+        "duplicates",
+        "deceased_enrolled",
+        "unregistered_employers",
+        "under_reporters",
+        "selective_employers",
+        "list identity_to_verify",
+    ):
+        assert duck[name].height > 0, name
+    assert duck["person_segments"].height == _table(builds[0], "persons").height
+    assert duck["record_status"].height == _table(builds[0], "enrollments").height
+
+
+@spark_needed
+def test_a_kind_never_ingested_is_an_empty_view_on_spark(spark_session: Any) -> None:
+    """The empty ``cov_<kind>`` view (SELECT without FROM) runs on Spark with its types."""
+    eng = engine.SparkEngine()
+    try:
+        eng.execute(records_view_sql("declaration", None))
+        empty = eng.fetch("SELECT * FROM cov_declaration")
+    finally:
+        eng.close()
+    assert empty.height == 0
+    assert empty.schema["as_of"] == pl.Date and empty.schema["due"] == pl.Int64
+    assert empty.columns == list(RECORD_COLUMNS["declaration"])
+
+
+def test_coverage_commands_take_the_engine_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``canbao gaps`` and ``canbao export coverage`` pass --engine/--spark-master (or
+    $CANBAO_ENGINE / $CANBAO_SPARK_MASTER) to the coverage API, as ``canbao build`` does."""
+    seen: list[dict[str, Any]] = []
+
+    def gap_lists(*args: Any, **kwargs: Any) -> dict[str, pl.DataFrame]:
+        seen.append(kwargs)
+        return {}
+
+    def export(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        seen.append(kwargs)
+        return pl.DataFrame({"person_key": ["P1"]})
+
+    monkeypatch.setattr(coverage, "gap_lists", gap_lists)
+    monkeypatch.setattr(coverage, "write_gap_lists", lambda lists, out: out)
+    monkeypatch.setattr(coverage, "coverage_export", export)
+    monkeypatch.delenv("CANBAO_ENGINE", raising=False)
+    monkeypatch.delenv("CANBAO_SPARK_MASTER", raising=False)
+    out = ["--out", str(tmp_path / "x.csv"), "--data-dir", str(tmp_path)]
+    assert cli.run(["gaps", *out, "--engine", "spark", "--spark-master", "local[3]"]) == 0
+    assert cli.run(["export", "coverage", *out]) == 0
+    monkeypatch.setenv("CANBAO_ENGINE", "spark")
+    monkeypatch.setenv("CANBAO_SPARK_MASTER", "spark://head:7077")
+    assert cli.run(["export", "coverage", *out]) == 0
+    assert seen == [
+        {"engine": "spark", "spark_master": "local[3]"},
+        {"engine": None, "spark_master": None},
+        {"engine": "spark", "spark_master": "spark://head:7077"},
+    ]

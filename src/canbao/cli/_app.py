@@ -62,3 +62,21 @@ export_app = typer.Typer(help="导出数据（export registry data）。", no_ar
 app.add_typer(export_app, name="export")
 
 OutFile = Annotated[Path, typer.Option("--out", help="输出文件（.csv / .xlsx / .parquet）")]
+
+# The compute engine of the set-based commands (canbao build, gaps, export coverage).
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        envvar="CANBAO_ENGINE",
+        help="计算引擎：duckdb（默认）或 spark（engine; needs pip install 'canbao[spark]'）",
+    ),
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        envvar="CANBAO_SPARK_MASTER",
+        help="Spark master：local[N] 或集群地址（default local[*]）",
+    ),
+]

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from canbao.cli._app import DEFAULT_DATA_DIR, DataDir, app, console, export_app
+from canbao.cli._app import (
+    DEFAULT_DATA_DIR,
+    DataDir,
+    EngineOpt,
+    SparkMasterOpt,
+    app,
+    console,
+    export_app,
+)
 from canbao.coverage import api
 from canbao.coverage.worklist import LIST_TITLES_ZH
 from canbao.errors import UsageError
@@ -43,10 +51,13 @@ def gaps_cmd(
         Path | None, typer.Option("--policy", help="参保政策参数文件（JSON，默认内置）")
     ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Gap work lists for county staff (IDs and phones masked).
 
     Example: canbao gaps --kind uninsured --county 360424 --out 修水县-应保未保.xlsx
+    Example: canbao gaps --engine spark --spark-master local[4] --out gaps.xlsx
     """
     if out.suffix.lower() not in (".xlsx", ".csv"):
         raise UsageError(
@@ -54,7 +65,9 @@ def gaps_cmd(
             f"unsupported format {out.suffix!r}",
         )
     with console.status("正在比对参保状态 (analysing coverage)…"):
-        lists = api.gap_lists(data_dir, kind, county, _date(as_of), policy)
+        lists = api.gap_lists(
+            data_dir, kind, county, _date(as_of), policy, engine=engine, spark_master=spark_master
+        )
         path = api.write_gap_lists(lists, out)
     table = Table("清单 (list)", "条数 (rows)")
     for key, frame in lists.items():
@@ -68,11 +81,16 @@ def export_coverage(
     out: Annotated[Path, typer.Option("--out", help="输出文件（.csv）")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="统计日期 YYYY-MM-DD")] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
-    """One row per master person: person_key,id18,name,county_code,schemes,flags (full IDs)."""
+    """One row per master person: person_key,id18,name,county_code,schemes,flags (full IDs).
+
+    Example: canbao export coverage --engine spark --out coverage.csv
+    """
     if out.suffix.lower() != ".csv":
         raise UsageError("参保状态导出须为 .csv", f"export coverage writes csv, not {out.suffix!r}")
-    df = api.coverage_export(data_dir, _date(as_of))
+    df = api.coverage_export(data_dir, _date(as_of), engine=engine, spark_master=spark_master)
     out.parent.mkdir(parents=True, exist_ok=True)
     df.write_csv(out)
     console.print(f"已导出 {df.height:,} 人的参保状态到 {out}（exported）")

@@ -8,7 +8,16 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from canbao.cli._app import DEFAULT_DATA_DIR, DataDir, OutFile, app, console, export_app
+from canbao.cli._app import (
+    DEFAULT_DATA_DIR,
+    DataDir,
+    EngineOpt,
+    OutFile,
+    SparkMasterOpt,
+    app,
+    console,
+    export_app,
+)
 from canbao.registry import api
 
 review_app = typer.Typer(
@@ -24,22 +33,8 @@ def build_cmd(
     retrain: Annotated[
         bool, typer.Option("--retrain", help="重新训练概率模型（retrain the model）")
     ] = False,
-    engine: Annotated[
-        str | None,
-        typer.Option(
-            "--engine",
-            envvar="CANBAO_ENGINE",
-            help="计算引擎：duckdb（默认）或 spark（engine; needs pip install 'canbao[spark]'）",
-        ),
-    ] = None,
-    spark_master: Annotated[
-        str | None,
-        typer.Option(
-            "--spark-master",
-            envvar="CANBAO_SPARK_MASTER",
-            help="Spark master：local[N] 或集群地址（default local[*]）",
-        ),
-    ] = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Build the registry from the current batches (incremental unless --full).
 

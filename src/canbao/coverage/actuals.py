@@ -33,16 +33,20 @@ INDICATOR_SCHEMES = {
 class CoverageActuals:
     data_dir: Path
     label: str = "参保登记库"
+    engine: str | None = None  # duckdb | spark (default $CANBAO_ENGINE)
+    spark_master: str | None = None
 
     def actuals(self, plan: Any, as_of: dt.date) -> pl.DataFrame:
         from canbao.plan.units import jiujiang_units
 
-        s = open_session(self.data_dir)
+        s = open_session(self.data_dir, engine=self.engine, spark_master=self.spark_master)
         try:
             day = min(as_of, s.as_of)
             if day != s.as_of:
                 s.close()
-                s = open_session(self.data_dir, day)
+                s = open_session(
+                    self.data_dir, day, engine=self.engine, spark_master=self.spark_master
+                )
             s.ensure("person_scheme", build_person_scheme)
             per = s.frame(
                 """

@@ -7,7 +7,11 @@ api.write_gap_lists(lists, Path("gaps.xlsx"))
 api.coverage_export(data_dir)   # one row per master person: schemes and flags
 api.statistics(data_dir)        # {"enrolled": ..., "rates": ...}
 api.analyse(data_dir)           # all analytics in one session (bench, demo)
+api.coverage_export(data_dir, engine="spark", spark_master="local[4]")  # the same on Spark
 ```
+
+Every function takes ``engine`` (``duckdb`` or ``spark``; default ``$CANBAO_ENGINE``, else
+DuckDB) and ``spark_master`` (default ``$CANBAO_SPARK_MASTER``, else ``local[*]``).
 """
 
 from __future__ import annotations
@@ -43,9 +47,14 @@ SCHEME_ORDER = (
 
 @contextmanager
 def session(
-    data_dir: Path, as_of: dt.date | None = None, policy_path: Path | None = None
+    data_dir: Path,
+    as_of: dt.date | None = None,
+    policy_path: Path | None = None,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Iterator[Session]:
-    s = open_session(data_dir, as_of, policy_path)
+    s = open_session(data_dir, as_of, policy_path, engine=engine, spark_master=spark_master)
     try:
         yield s
     finally:
@@ -141,9 +150,12 @@ def gap_lists(
     county: str | None = None,
     as_of: dt.date | None = None,
     policy_path: Path | None = None,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The work lists (unmasked frames; :func:`write_gap_lists` masks them)."""
-    with session(data_dir, as_of, policy_path) as s:
+    with session(data_dir, as_of, policy_path, engine=engine, spark_master=spark_master) as s:
         return gap_lists_in(s, kind, county)
 
 
@@ -191,14 +203,26 @@ def coverage_export_in(s: Session) -> pl.DataFrame:
     )
 
 
-def coverage_export(data_dir: Path, as_of: dt.date | None = None) -> pl.DataFrame:
+def coverage_export(
+    data_dir: Path,
+    as_of: dt.date | None = None,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
+) -> pl.DataFrame:
     """One row per master person: person_key, id18, name, county_code, schemes, flags."""
-    with session(data_dir, as_of) as s:
+    with session(data_dir, as_of, engine=engine, spark_master=spark_master) as s:
         return coverage_export_in(s)
 
 
-def statistics(data_dir: Path, as_of: dt.date | None = None) -> dict[str, pl.DataFrame]:
-    with session(data_dir, as_of) as s:
+def statistics(
+    data_dir: Path,
+    as_of: dt.date | None = None,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
+) -> dict[str, pl.DataFrame]:
+    with session(data_dir, as_of, engine=engine, spark_master=spark_master) as s:
         return {"enrolled": stats.enrolled(s), "rates": stats.rates(s)}
 
 
@@ -213,7 +237,12 @@ class Analysis:
 
 
 def analyse(
-    data_dir: Path, as_of: dt.date | None = None, timings: dict[str, float] | None = None
+    data_dir: Path,
+    as_of: dt.date | None = None,
+    timings: dict[str, float] | None = None,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Analysis:
     """Every analytic in one session: lists, export, statistics and the keyed tables.
 
@@ -226,7 +255,7 @@ def analyse(
             timings[name] = round(now - clock["t"], 2)
         clock["t"] = now
 
-    with session(data_dir, as_of) as s:
+    with session(data_dir, as_of, engine=engine, spark_master=spark_master) as s:
         s.ensure("person_facts", build_person_facts)
         lap("status_segments")
         s.ensure("uninsured", gaps.build_uninsured)

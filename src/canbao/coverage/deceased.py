@@ -26,7 +26,7 @@ def build_deceased(s: Session) -> None:
     still = f"""(r.eff_status = 'active'
                OR (r.recorded_status = 'active' AND {s.day} >= r.as_of)
                OR r.end_date > f.death_date + INTERVAL '{grace}' DAY)"""
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE deceased_enrolled AS
         WITH own AS (

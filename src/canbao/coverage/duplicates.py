@@ -33,7 +33,7 @@ def build_duplicates(s: Session) -> None:
     s.ensure("person_scheme", build_person_scheme)
     s.ensure("record_status", build_record_status)
     s.ensure("unlinked_candidates", build_unlinked_candidates)
-    s.con.execute(
+    s.execute(
         """
         CREATE OR REPLACE TABLE duplicates AS
         WITH n AS (

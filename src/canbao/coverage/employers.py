@@ -35,7 +35,7 @@ def build_activity(s: Session) -> None:
     s.ensure("tax_rows", build_tax_rows)
     first, last = _months(s)
     floor, ceil = s.policy.base_floor_fen, s.policy.base_ceiling_fen
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE employer_tax_month AS
         WITH t AS (
@@ -50,7 +50,7 @@ def build_activity(s: Session) -> None:
         FROM t GROUP BY employer_key, period
         """
     )
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE employer_decl_month AS
         WITH d AS (
@@ -68,7 +68,7 @@ def build_activity(s: Session) -> None:
 
 def build_compliance(s: Session) -> None:
     s.ensure("activity", build_activity)
-    s.con.execute(
+    s.execute(
         """
         CREATE OR REPLACE TABLE unregistered_employers AS
         WITH tax AS (
@@ -98,7 +98,7 @@ def build_compliance(s: Session) -> None:
             s.dialect.array_contains("e.sources", "'amr_registry'"),
         )
     )
-    s.con.execute(
+    s.execute(
         """
         CREATE OR REPLACE TABLE headcount_month AS
         SELECT d.employer_key, d.scheme, d.period, coalesce(t.tax_headcount, 0) AS tax_headcount,
@@ -109,7 +109,7 @@ def build_compliance(s: Session) -> None:
         LEFT JOIN employer_tax_month t ON t.employer_key = d.employer_key AND t.period = d.period
         """
     )
-    s.con.execute(
+    s.execute(
         """
         CREATE OR REPLACE TABLE under_reporters AS
         WITH y AS (
@@ -131,7 +131,7 @@ def build_compliance(s: Session) -> None:
     )
     schemes = ", ".join(f"'{x}'" for x in EMPLOYEE_SCHEMES)
     core = ", ".join(f"'{x}'" for x in CORE_SCHEMES)
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE selective_employers AS
         WITH d AS (

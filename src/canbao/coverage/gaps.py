@@ -26,7 +26,7 @@ def build_unlinked_cover(s: Session) -> None:
     """Identified residents whose missing scheme is most likely held by a record without ID
     (:mod:`canbao.coverage.unlinked`): they go to the verification list, not to the gap."""
     s.ensure("unlinked_candidates", build_unlinked_candidates)
-    s.con.execute(
+    s.execute(
         """
         CREATE OR REPLACE TABLE unlinked_cover AS
         WITH c AS (
@@ -64,7 +64,7 @@ def build_unlinked_cover(s: Session) -> None:
 def build_uninsured(s: Session) -> None:
     s.ensure("unlinked_cover", build_unlinked_cover)
     p = s.policy
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE uninsured AS
         WITH g AS (

@@ -50,7 +50,7 @@ def _period(s: Session, months_back: int) -> str:
 def build_tax_rows(s: Session) -> None:
     """Tax withholding rows linked to persons and employers, one per person, employer and period
     (duplicate rows count once; the largest wage wins)."""
-    s.con.execute(
+    s.execute(
         """
         CREATE OR REPLACE TABLE tax_rows AS
         SELECT l.person_key, el.employer_key, r.period, max(r.wage) AS wage
@@ -71,7 +71,7 @@ def build_person_facts(s: Session) -> None:
     year_start = f"'{s.as_of.year:04d}-01'"
     recent = _period(s, p.worker_recent_months - 1)
     cur = _period(s, 0)
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE person_facts AS
         WITH pop AS (
@@ -187,7 +187,7 @@ def build_person_facts(s: Session) -> None:
         FROM f
         """
     )
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE VIEW person_segments AS
         SELECT *,

@@ -1,8 +1,11 @@
-"""One analysis session: the registry snapshot and current ingest records as DuckDB views.
+"""One analysis session: the registry snapshot and current ingest records as views of an engine.
 
 Every coverage module works on the views and tables of a :class:`Session` with set-based SQL
 (in the subset DuckDB and Spark share; engine differences go through
-:mod:`canbao.registry.dialect`). Derived tables are built once per session, on first use.
+:mod:`canbao.registry.dialect`), run by the session's :class:`~canbao.registry.engine.Engine`:
+DuckDB (default) or Spark (``engine="spark"`` or ``$CANBAO_ENGINE``). On DuckDB a derived table is
+a table of the connection; on Spark a materialised temporary view. Derived tables are built once
+per session, on first use.
 
 Views: ``persons``, ``links``, ``enrollments``, ``employers``, ``employer_links``,
 (registry snapshot; ``links`` carries each record's name pinyin and birth date) and ``records_population``, ``records_death``, ``records_special_group``,
@@ -17,13 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from canbao.coverage.policy import Policy, policy_for
 from canbao.registry import snapshot
-from canbao.registry.dialect import DUCKDB, Dialect
+from canbao.registry.dialect import Dialect
+from canbao.registry.engine import DuckDBEngine, Engine, engine_name, open_engine
 from canbao.warehouse import catalog
+from canbao.warehouse.datadir import DataLayout
 
 SNAPSHOT_VIEWS = (
     "persons",
@@ -58,12 +63,15 @@ RECORD_COLUMNS: dict[str, dict[str, str]] = {
 @dataclass
 class Session:
     data_dir: Path
-    con: duckdb.DuckDBPyConnection
+    eng: Engine
     as_of: dt.date
     policy: Policy
     build_id: str
-    dialect: Dialect = DUCKDB
     _built: set[str] = field(default_factory=set)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.eng.dialect
 
     @property
     def day(self) -> str:
@@ -76,52 +84,90 @@ class Session:
             builder(self)
             self._built.add(name)
 
+    def execute(self, sql: str) -> None:
+        self.eng.execute(sql)
+
     def frame(self, sql: str) -> pl.DataFrame:
-        return self.con.sql(sql).pl()
+        return self.eng.fetch(sql)
 
     def close(self) -> None:
-        self.con.close()
+        self.eng.close()
 
 
-def _data_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
-    row = con.execute("SELECT max(as_of) FROM enrollments").fetchall()
-    value = row[0][0] if row else None
+def _data_as_of(eng: Engine) -> dt.date | None:
+    value = eng.scalar("SELECT max(as_of) FROM enrollments")
     return value if isinstance(value, dt.date) else None
 
 
+def current_record_files(data_dir: Path) -> dict[str, list[Path]]:
+    """The Parquet files of the current ingest batches, per record kind (the files behind
+    :func:`canbao.warehouse.catalog.connect`'s ``records_<kind>`` views)."""
+    layout = DataLayout(data_dir)
+    out: dict[str, list[Path]] = {}
+    for b in catalog.list_batches(data_dir):
+        if b.current:
+            out.setdefault(b.kind, []).append(layout.batch(b.batch_id) / "records.parquet")
+    return out
+
+
+def _columns(files: list[Path]) -> set[str]:
+    """The column names of Parquet files, merged by name (their footers only)."""
+    return {name for f in files for name in pq.read_schema(f).names}
+
+
+def records_view_sql(kind: str, have: set[str] | None) -> str:
+    """``cov_<kind>``: the columns coverage reads from ``records_<kind>`` (NULL where the
+    batches lack one); an empty view when the kind was never ingested (``have`` is None)."""
+    cols = RECORD_COLUMNS[kind]
+    if have is None:
+        sel = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items())
+        return f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} WHERE 1 = 0"
+    sel = ", ".join(
+        f'"{c}"' if c in have else f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items()
+    )
+    return f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} FROM records_{kind}"
+
+
 def open_session(
-    data_dir: Path, as_of: dt.date | None = None, policy_path: Path | None = None
+    data_dir: Path,
+    as_of: dt.date | None = None,
+    policy_path: Path | None = None,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Session:
     """Open the current registry snapshot and ingest records of ``data_dir``.
 
-    ``as_of`` defaults to the extract date of the enrolment data (the latest ``as_of``)."""
+    ``as_of`` defaults to the extract date of the enrolment data (the latest ``as_of``).
+    ``engine``: ``duckdb`` or ``spark`` (default ``$CANBAO_ENGINE``, else DuckDB);
+    ``spark_master``: see :func:`canbao.registry.engine.open_engine`."""
     snap = snapshot.require_current(data_dir)
-    con = catalog.connect(data_dir)
-    for name in SNAPSHOT_VIEWS:
-        con.execute(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{snap.table(name)}')"
-        )
-    existing = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-    for kind, cols in RECORD_COLUMNS.items():
-        view = f"records_{kind}"
-        if view in existing:
-            have = {r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()}
-            sel = ", ".join(
-                f'"{c}"' if c in have else f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items()
-            )
-            con.execute(f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} FROM {view}")
-        else:
-            sel = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items())
-            con.execute(f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} WHERE 1 = 0")
-    day = as_of or _data_as_of(con) or dt.date.today()
-    return Session(data_dir, con, day, policy_for(day, policy_path), snap.build_id)
+    files = current_record_files(data_dir)
+    duck = engine_name(engine) == "duckdb"
+    # DuckDB: the catalog's connection, whose records_<kind> views cover the current batches
+    eng: Engine = (
+        DuckDBEngine(catalog.connect(data_dir))
+        if duck
+        else open_engine("spark", spark_master=spark_master)
+    )
+    opened = False
+    try:
+        for name in SNAPSHOT_VIEWS:
+            eng.parquet_view(name, [snap.table(name)])
+        for kind in RECORD_COLUMNS:
+            if kind in files and not duck:
+                eng.parquet_view(f"records_{kind}", files[kind])
+            eng.execute(records_view_sql(kind, _columns(files[kind]) if kind in files else None))
+        day = as_of or _data_as_of(eng) or dt.date.today()
+        session = Session(data_dir, eng, day, policy_for(day, policy_path), snap.build_id)
+        opened = True
+        return session
+    finally:
+        if not opened:
+            eng.close()
 
 
 def string_agg(dialect: Dialect, expr: str, order: str, sep: str = ";") -> str:
-    """Aggregate text values joined by ``sep`` in the order of ``order`` (engine-specific)."""
-    if dialect.name == "spark":
-        return (
-            f"array_join(transform(array_sort(collect_list(struct({order}, {expr}))), "
-            f"x -> x['{expr}']), '{sep}')"
-        )
-    return f"string_agg({expr}, '{sep}' ORDER BY {order})"
+    """Aggregate text values joined by ``sep`` in the order of ``order`` (see
+    :meth:`canbao.registry.dialect.Dialect.string_agg`)."""
+    return dialect.string_agg(expr, order, sep)

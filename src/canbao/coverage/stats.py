@@ -51,7 +51,7 @@ def build_monthly(s: Session) -> None:
     rec_m = _mi(s, "as_of")
     end_m = _until(s, "end_date")
     start_m = _mi(s, "coalesce(start_date, as_of)")
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE record_ranges AS
         WITH r AS (
@@ -77,7 +77,7 @@ def build_monthly(s: Session) -> None:
         """
     )
     as_of_month = f"'{s.as_of.year:04d}-{s.as_of.month:02d}'"
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE coverage_enrolled AS
         WITH city AS (
@@ -116,7 +116,7 @@ def build_monthly(s: Session) -> None:
     p = s.policy
     death_m = _mi(s, "death_date")
     moved_m = _mi(s, "moved_date")
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE coverage_rates AS
         WITH cov AS (

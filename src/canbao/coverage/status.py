@@ -34,7 +34,7 @@ def record_status_sql(day: str) -> str:
 
 
 def build_record_status(s: Session) -> None:
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE record_status AS
         SELECT person_key, scheme, county_code, employer_key, start_date, end_date, person_type,
@@ -47,7 +47,7 @@ def build_record_status(s: Session) -> None:
 
 def build_person_scheme(s: Session) -> None:
     s.ensure("record_status", build_record_status)
-    s.con.execute(
+    s.execute(
         """
         CREATE OR REPLACE TABLE person_scheme AS
         WITH r AS (

@@ -20,7 +20,7 @@ from canbao.coverage.session import Session
 def build_unlinked_candidates(s: Session) -> None:
     s.ensure("person_facts", build_person_facts)
     date_text = s.dialect.date_text("p.birth_date")
-    s.con.execute(
+    s.execute(
         f"""
         CREATE OR REPLACE TABLE unlinked_candidates AS
         WITH u0 AS (

@@ -59,6 +59,16 @@ class Dialect:
             return f"date_format({expr}, 'yyyyMMdd')"
         return f"strftime({expr}, '%Y%m%d')"
 
+    def string_agg(self, expr: str, order: str, sep: str = ";") -> str:
+        """Text values of a group joined by ``sep`` in the order of ``order`` (an aggregate;
+        on Spark ties in ``order`` fall back to the value itself)."""
+        if self.name == "spark":
+            return (
+                f"array_join(transform(array_sort(collect_list(named_struct('o', {order}, "
+                f"'v', {expr}))), x -> x.v), '{sep}')"
+            )
+        return f"string_agg({expr}, '{sep}' ORDER BY {order})"
+
 
 DUCKDB = Dialect("duckdb")
 SPARK = Dialect("spark")

@@ -59,6 +59,8 @@ class Engine(Protocol):
 
     def read_frame(self, name: str, frame: pl.LazyFrame) -> None: ...
 
+    def parquet_view(self, name: str, paths: list[Path]) -> None: ...
+
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None: ...
 
     def splink_api(self) -> DatabaseAPI[Any]: ...
@@ -118,15 +120,20 @@ class DuckDBEngine:
     def read_parquet(self, name: str, paths: list[Path]) -> None:
         """A view over the files (read again by each statement, only the columns it needs:
         cheaper than holding every column of every record in memory)."""
-        files = ", ".join(f"'{p}'" for p in paths)
-        self.con.execute(
-            f"CREATE OR REPLACE VIEW {name} AS "
-            f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
-        )
+        self.parquet_view(name, paths)
 
     def read_frame(self, name: str, frame: pl.LazyFrame) -> None:
         """A Polars query as a table, streamed through a Parquet file (bounded memory)."""
         self.read_parquet(name, [_sink(frame, self.work_dir, name)])
+
+    def parquet_view(self, name: str, paths: list[Path]) -> None:
+        """A view over Parquet files, read on every use (nothing is loaded now)."""
+        if len(paths) == 1:
+            source = f"read_parquet('{paths[0]}')"
+        else:
+            files = ", ".join(f"'{p}'" for p in paths)
+            source = f"read_parquet([{files}], union_by_name = true)"
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
@@ -277,6 +284,7 @@ class SparkEngine:
                 ) from err
         self.spark.sparkContext.setCheckpointDir(str(self.work_dir / "checkpoints"))
         self._tables: dict[str, Any] = {}
+        self._views: set[str] = set()  # lazy views over Parquet (parquet_view)
         self._seq = 0
 
     # -- tables -----------------------------------------------------------------------------
@@ -342,6 +350,12 @@ class SparkEngine:
     def read_frame(self, name: str, frame: pl.LazyFrame) -> None:
         self.read_parquet(name, [_sink(frame, self.work_dir, name)])
 
+    def parquet_view(self, name: str, paths: list[Path]) -> None:
+        """A temporary view over Parquet files (columns merged by name), read on every use."""
+        df = self.spark.read.option("mergeSchema", "true").parquet(*[str(p) for p in paths])
+        df.createOrReplaceTempView(name)
+        self._views.add(name)
+
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         """Write a table as ONE Parquet file at ``path`` (the snapshot layout): Spark writes its
         parts in parallel, and they are then concatenated row group by row group."""
@@ -371,9 +385,10 @@ class SparkEngine:
     def close(self) -> None:
         for df in self._tables.values():
             df.unpersist()
-        for name in self._tables:
+        for name in {*self._tables, *self._views}:
             self.spark.catalog.dropTempView(name)
         self._tables.clear()
+        self._views.clear()
         if self._own_work:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

@@ -138,7 +138,6 @@ def _build(
 
     say("确定性关联：可信身份证号 (deterministic: trusted IDs)")
     trust.build_anchors(eng)
-    trust.build_trusted(eng)
     say("校验码修复与Excel损坏号码关联 (repair links)")
     repair.build_candidates(eng)
     repair.build_repair_links(eng)

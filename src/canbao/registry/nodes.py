@@ -12,6 +12,7 @@ build: this is what lets an incremental update score only new nodes and still eq
 
 from __future__ import annotations
 
+from canbao.registry import trust
 from canbao.registry.engine import Engine
 
 NODE_FIELDS = (
@@ -32,60 +33,65 @@ NODE_FIELDS = (
 
 
 def build_nodes(eng: Engine) -> None:
+    """``node_members`` (every record that is not repair-linked: its node, node type and, for a
+    trusted record, its ID as ``cluster_hint``) and ``nodes``. One pass over the records: trust
+    (:func:`canbao.registry.trust.trusted_condition`) is decided here, per record."""
     d = eng.dialect
     digest = d.hash_hex(
         "concat_ws('|', node_type, " + ", ".join(f"coalesce({c}, '~')" for c in NODE_FIELDS) + ")",
         24,
     )
+    a_ = "r.node_type = 'A'"
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE node_members AS
-        WITH a_rec AS (
-            SELECT r.rec_key, 'A' AS node_type, t.id18 AS cluster_hint,
-                   t.id18 AS id_norm, CAST(NULL AS varchar) AS id_prefix15,
-                   CAST(NULL AS varchar) AS id_prefix15_alt,
-                   coalesce(r.name_norm, a.anchor_name) AS name_norm,
-                   coalesce(r.name_pinyin, a.anchor_pinyin) AS name_pinyin,
-                   r.surname_py,
-                   {d.date_text("r.id_birth")} AS birth,
-                   r.id_sex AS sex, r.county_code, r.household_key,
-                   CAST(NULL AS varchar) AS owner_household, r.phone_key, r.employer_org
+        WITH typed AS (
+            SELECT r.*, a.anchor_name, a.anchor_pinyin, h.household_key AS id_owner_household,
+                   CASE WHEN {trust.trusted_condition("r", "a")} THEN 'A' ELSE 'B' END
+                       AS node_type
             FROM person_records r
-            JOIN trusted t USING (rec_key)
-            LEFT JOIN id_anchor a ON a.id18 = t.id18
-        ), b_rec AS (
-            SELECT r.rec_key, 'B' AS node_type, CAST(NULL AS varchar) AS cluster_hint,
-                   CASE WHEN r.id_valid THEN NULL ELSE r.id_norm END AS id_norm,
-                   r.id_prefix15, r.id_prefix15_alt,
-                   r.name_norm, r.name_pinyin, r.surname_py,
-                   CASE WHEN r.birth IS NOT NULL THEN {d.date_text("r.birth")}
+            LEFT JOIN id_anchor a ON a.id18 = r.id18
+            LEFT JOIN id_household h ON h.id18 = r.id18
+            WHERE r.rec_key NOT IN (SELECT rec_key FROM repair_links)
+        ), fielded AS (
+            SELECT r.rec_key, r.node_type,
+                   CASE WHEN {a_} THEN r.id18 END AS cluster_hint,
+                   CASE WHEN {a_} THEN r.id18
+                        WHEN r.id_valid THEN NULL ELSE r.id_norm END AS id_norm,
+                   CASE WHEN {a_} THEN NULL ELSE r.id_prefix15 END AS id_prefix15,
+                   CASE WHEN {a_} THEN NULL ELSE r.id_prefix15_alt END AS id_prefix15_alt,
+                   CASE WHEN {a_} THEN coalesce(r.name_norm, r.anchor_name)
+                        ELSE r.name_norm END AS name_norm,
+                   CASE WHEN {a_} THEN coalesce(r.name_pinyin, r.anchor_pinyin)
+                        ELSE r.name_pinyin END AS name_pinyin,
+                   r.surname_py,
+                   CASE WHEN {a_} THEN {d.date_text("r.id_birth")}
+                        WHEN r.birth IS NOT NULL THEN {d.date_text("r.birth")}
                         WHEN NOT r.id_valid THEN {d.date_text("r.id_birth")} END AS birth,
-                   CASE WHEN r.sex IS NOT NULL THEN r.sex
+                   CASE WHEN {a_} THEN r.id_sex
+                        WHEN r.sex IS NOT NULL THEN r.sex
                         WHEN NOT r.id_valid THEN r.id_sex END AS sex,
                    r.county_code, r.household_key,
-                   CASE WHEN r.id_valid THEN h.household_key END AS owner_household,
+                   CASE WHEN r.node_type = 'B' AND r.id_valid THEN r.id_owner_household END
+                       AS owner_household,
                    r.phone_key, r.employer_org
-            FROM person_records r
-            LEFT JOIN trusted t USING (rec_key)
-            LEFT JOIN repair_links x ON x.rec_key = r.rec_key
-            LEFT JOIN id_household h ON h.id18 = r.id18
-            WHERE t.rec_key IS NULL AND x.rec_key IS NULL
-        ), unioned AS (
-            SELECT * FROM a_rec UNION ALL SELECT * FROM b_rec
+            FROM typed r
         )
-        SELECT *, {digest} AS node_id FROM unioned
+        SELECT *, {digest} AS node_id FROM fielded
         """
     )
     # node_id is a digest of the fields: one group per node, any member's values will do
-    fields = ", ".join(f"min({c}) AS {c}" for c in NODE_FIELDS)
+    fields = ", ".join(f"any_value({c}) AS {c}" for c in NODE_FIELDS)
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE nodes AS
-        SELECT node_id, min(node_type) AS node_type, min(cluster_hint) AS cluster_hint, {fields}
+        SELECT node_id, any_value(node_type) AS node_type,
+               any_value(cluster_hint) AS cluster_hint, {fields}
         FROM node_members
         GROUP BY node_id
         """
     )
     eng.execute(
-        "CREATE OR REPLACE TABLE node_members AS SELECT rec_key, node_id, node_type FROM node_members"
+        "CREATE OR REPLACE TABLE node_members AS "
+        "SELECT rec_key, node_id, node_type, cluster_hint FROM node_members"
     )

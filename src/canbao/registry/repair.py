@@ -36,14 +36,16 @@ def build_candidates(eng: Engine) -> None:
 
 
 def build_repair_links(eng: Engine) -> None:
-    """Also removes from ``trusted`` the valid-looking IDs ending in 000 that are Excel damage
-    of another trusted person's ID (same 15 leading digits, same name)."""
+    """Repair links take precedence over trust: a valid-looking ID ending in 000 that is Excel
+    damage of another trusted person's ID (same 15 leading digits, same name) links there.
+
+    The trusted IDs are those of ``id_anchor`` (an ID's anchor name comes from one of its
+    trusted records)."""
     eng.execute(
         """
         CREATE OR REPLACE TABLE repair_hits AS
         WITH trusted_ids AS (
-            SELECT DISTINCT t.id18, a.anchor_name, a.anchor_pinyin
-            FROM trusted t JOIN id_anchor a USING (id18)
+            SELECT id18, anchor_name, anchor_pinyin FROM id_anchor
         ), by_candidate AS (
             SELECT c.rec_key, t.id18, 'check_character' AS method
             FROM id_candidates c
@@ -75,11 +77,6 @@ def build_repair_links(eng: Engine) -> None:
         CREATE OR REPLACE TABLE repair_links AS
         SELECT rec_key, min(id18) AS id18, min(method) AS method
         FROM repair_hits GROUP BY rec_key HAVING count(DISTINCT id18) = 1
-        """
-    )
-    eng.execute(
-        """
-        DELETE FROM trusted WHERE rec_key IN (SELECT rec_key FROM repair_links)
         """
     )
     eng.execute(

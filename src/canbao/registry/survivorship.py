@@ -29,7 +29,8 @@ def record_clusters(eng: Engine) -> None:
         f"""
         CREATE OR REPLACE TABLE record_cluster AS
         WITH rc AS (
-            SELECT rec_key, 'I:' || id18 AS cluster_id, 'trusted' AS method FROM trusted
+            SELECT rec_key, 'I:' || cluster_hint AS cluster_id, 'trusted' AS method
+            FROM node_members WHERE node_type = 'A'
             UNION ALL
             SELECT rec_key, 'I:' || id18, method FROM repair_links
             UNION ALL
@@ -81,14 +82,14 @@ def masters(eng: Engine) -> None:
     picks = ",\n".join(
         f"arg_min({f}, pick) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in FIELD_PRIORITY_FIELDS
     )
+    # what survivorship reads of each record (the links and corrections join the records again,
+    # for their own few columns: narrower than one wide copy of every record)
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE rc_records AS
-        SELECT r.rec_key, r.source, r."row", r.batch_id, r.kind, r.scheme, r.kind_rank, r.as_of,
-               r.name_norm, r.birth, r.sex, r.death_date, r.county_code, r.township, r.address,
-               r.household_id, r.phone, r.id_valid, r.id_norm, r.id_errors,
-               r.name_pinyin, r.birth_date, c.person_key, c.cluster_id, c.method AS link_method, c.id18 AS key_id18,
-               {order_key} AS pick
+        SELECT c.person_key, c.id18 AS key_id18, r.source, r.kind_rank, r.as_of, r.name_norm,
+               r.birth, r.sex, r.death_date, r.county_code, r.township, r.address,
+               r.household_id, r.phone, {order_key} AS pick
         FROM person_records r JOIN record_cluster c USING (rec_key)
         LEFT JOIN source_order so ON so.source = r.source
         """
@@ -135,19 +136,18 @@ def masters(eng: Engine) -> None:
     eng.execute(
         """
         CREATE OR REPLACE TABLE links AS
-        SELECT source, "row", person_key, batch_id, kind, scheme, link_method AS method, rec_key,
-               name_pinyin, birth_date
-        FROM rc_records
+        SELECT r.source, r."row", c.person_key, r.batch_id, r.kind, r.scheme, c.method,
+               r.rec_key, r.name_pinyin, r.birth_date
+        FROM person_records r JOIN record_cluster c USING (rec_key)
         """
     )
     eng.execute(
         """
         CREATE OR REPLACE TABLE id_corrections AS
-        SELECT r.source, r."row", r.batch_id, r.person_key, r.id_norm AS id_as_delivered,
-               r.key_id18 AS proposed_id18, r.link_method AS method, r.id_errors,
-               r.name_norm
-        FROM rc_records r
-        WHERE r.key_id18 IS NOT NULL AND NOT coalesce(r.id_valid, false)
+        SELECT r.source, r."row", r.batch_id, c.person_key, r.id_norm AS id_as_delivered,
+               c.id18 AS proposed_id18, c.method, r.id_errors, r.name_norm
+        FROM person_records r JOIN record_cluster c USING (rec_key)
+        WHERE c.id18 IS NOT NULL AND NOT coalesce(r.id_valid, false)
           AND r.id_norm IS NOT NULL
         """
     )

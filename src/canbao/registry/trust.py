@@ -57,14 +57,11 @@ def build_anchors(eng: Engine) -> None:
     )
 
 
-def build_trusted(eng: Engine) -> None:
-    eng.execute(
-        f"""
-        CREATE OR REPLACE TABLE trusted AS
-        SELECT r.rec_key, r.id18
-        FROM person_records r LEFT JOIN id_anchor a USING (id18)
-        WHERE {_CONSISTENT}
-          AND (r.name_norm IS NULL OR a.anchor_name IS NULL
-               OR r.name_norm = a.anchor_name OR r.name_pinyin = a.anchor_pinyin)
-        """
-    )
+def trusted_condition(r: str = "r", a: str = "a") -> str:
+    """SQL: record ``r`` carries a trusted ID (``a``: its ID's row of ``id_anchor``). A record
+    repair-linked to another ID (:mod:`canbao.registry.repair`) is not trusted even so."""
+    return f"""
+        ({_CONSISTENT.replace("r.", r + ".")}
+         AND ({r}.name_norm IS NULL OR {a}.anchor_name IS NULL
+              OR {r}.name_norm = {a}.anchor_name OR {r}.name_pinyin = {a}.anchor_pinyin))
+    """

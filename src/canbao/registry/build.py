@@ -78,6 +78,27 @@ def _enrollments(source: RecordSource) -> pl.LazyFrame:
     )
 
 
+def _batch_deriver(
+    eng: Engine, data_dir: Path, ingested: bool
+) -> person_records.BatchDeriver | None:
+    """On Spark, batches read from the ingest store are derived on the executors."""
+    derive = getattr(eng, "derive_batch", None)
+    if derive is None or not ingested:
+        return None
+    from canbao.warehouse.datadir import DataLayout
+
+    layout = DataLayout(Path(data_dir))
+
+    def run(batch_id: str, kind: str, out: Path) -> bool:
+        records = layout.batch(batch_id) / "records.parquet"
+        if not records.exists():
+            return False
+        derive(records, kind, out)
+        return True
+
+    return run
+
+
 def _model_id(model_dir: Path) -> str:
     digest = hashlib.sha256()
     for name in (scoring.MODEL_FILE, scoring.TF_FILE):
@@ -115,6 +136,7 @@ def _build(
     progress: Progress | None,
 ) -> BuildResult:
     say = progress or (lambda _msg: None)
+    ingested = source is None
     source = source or ingest_source(data_dir)
     model_dir = snapshot.registry_dir(data_dir) / "model"
     timings: dict[str, float] = {}
@@ -127,7 +149,9 @@ def _build(
         t0 = now
 
     say("读取人员记录 (reading person records)")
-    paths = person_records.cached_batches(source, snapshot.registry_dir(data_dir) / "cache")
+    paths = person_records.cached_batches(
+        source, snapshot.registry_dir(data_dir) / "cache", _batch_deriver(eng, data_dir, ingested)
+    )
     if paths:
         eng.read_parquet("person_records", paths)
     else:

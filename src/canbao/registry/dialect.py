@@ -39,7 +39,8 @@ class Dialect:
         """The distinct non-null values of a group, sorted, as a list (an aggregate)."""
         if self.name == "spark":
             return f"array_sort(array_distinct(collect_list({expr})))"
-        return f"list(DISTINCT {expr} ORDER BY {expr})"
+        # a plain list, then distinct and sorted: an ORDER BY aggregate sorts within every group
+        return f"list_sort(list_distinct(list({expr})))"
 
     def parse_date_text(self, expr: str) -> str:
         """YYYYMMDD text → date."""

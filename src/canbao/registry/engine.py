@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -270,6 +271,9 @@ class SparkEngine:
                 .config("spark.sql.adaptive.enabled", "true")
             )
             if not submitted:
+                # Python workers (the derivation runs in them) use this interpreter; PySpark
+                # reads PYSPARK_PYTHON when the context starts, before any session setting
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
                 builder = builder.master(self.master).config(
                     "spark.jars", similarity_jar_location()
                 )
@@ -348,7 +352,36 @@ class SparkEngine:
         self._materialise(name, df)
 
     def read_frame(self, name: str, frame: pl.LazyFrame) -> None:
-        self.read_parquet(name, [_sink(frame, self.work_dir, name)])
+        # handed over as Arrow through the driver: the work directory may not be readable by
+        # the executors of a cluster
+        self.create_table_from_arrow(name, frame.collect().to_arrow())
+
+    def derive_batch(self, records: Path, kind: str, out: Path) -> None:
+        """Derive a batch's linkage fields on the executors: the same Polars function
+        (:func:`canbao.registry.person_records.derive_frame`) runs on each Arrow batch of the
+        batch's canonical records (``mapInArrow``); the parts are written to ``out``."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        from canbao.registry import person_records
+
+        schema = _plain_arrow(person_records.empty_derived(kind).to_arrow()).schema
+
+        def derive(batches: Any) -> Any:
+            import polars as pl_
+
+            from canbao.registry import person_records as pr
+
+            for batch in batches:
+                frame = pl_.from_arrow(batch)
+                assert isinstance(frame, pl_.DataFrame)
+                table = _plain_arrow(pr.derive_frame(frame, kind).to_arrow())
+                yield from table.select(schema.names).cast(schema).to_batches()
+
+        df = self.spark.read.parquet(str(records))
+        df.mapInArrow(derive, from_arrow_schema(schema)).write.parquet(str(out))
+        for extra in out.glob("*"):
+            if not extra.name.startswith("part-"):
+                extra.unlink()  # _SUCCESS and checksum files
 
     def parquet_view(self, name: str, paths: list[Path]) -> None:
         """A temporary view over Parquet files (columns merged by name), read on every use."""

@@ -90,10 +90,28 @@ def derivation_version() -> str:
 CHUNK_ROWS = 2_000_000  # derive a big batch in slices, so memory stays bounded
 
 
-def cached_batches(source: RecordSource, cache_root: Path) -> list[Path]:
+BatchDeriver = Callable[[str, str, Path], bool]
+"""(batch_id, kind, directory) → True when it wrote the batch's derived parts there itself
+(e.g. on Spark's executors), False to let Polars derive it here."""
+
+
+def empty_derived(kind: str) -> pl.DataFrame:
+    """The derived frame's schema (no rows)."""
+    return _derive(_conform(pl.LazyFrame(schema=COLUMNS), kind).collect())
+
+
+def derive_frame(df: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """Derive one slice of a batch's canonical records (the function executors run)."""
+    return _derive(_conform(df.lazy(), kind).collect())
+
+
+def cached_batches(
+    source: RecordSource, cache_root: Path, derive: BatchDeriver | None = None
+) -> list[Path]:
     """Derived records per batch, as Parquet files under ``cache_root`` (derived once per batch
     and reused by every later build: a monthly update derives only the new batches). A batch is
-    a directory of parts of at most :data:`CHUNK_ROWS` rows, renamed into place when complete."""
+    a directory of parts of at most :data:`CHUNK_ROWS` rows, renamed into place when complete;
+    ``derive`` may write the parts instead (the Spark engine derives on its executors)."""
     cache_dir = cache_root / derivation_version()
     cache_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -109,11 +127,12 @@ def cached_batches(source: RecordSource, cache_root: Path) -> list[Path]:
                 tmp = cache_dir / f".tmp-{batch_id}"
                 if tmp.exists():
                     shutil.rmtree(tmp)
-                tmp.mkdir()
-                batch = lf.filter(pl.col("batch_id") == batch_id)
-                for i, offset in enumerate(range(0, max(int(n), 1), CHUNK_ROWS)):
-                    part = _derive(batch.slice(offset, CHUNK_ROWS).collect())
-                    part.write_parquet(tmp / f"part-{i:05d}.parquet")
+                if derive is None or not derive(str(batch_id), kind, tmp):
+                    tmp.mkdir()
+                    batch = lf.filter(pl.col("batch_id") == batch_id)
+                    for i, offset in enumerate(range(0, max(int(n), 1), CHUNK_ROWS)):
+                        part = _derive(batch.slice(offset, CHUNK_ROWS).collect())
+                        part.write_parquet(tmp / f"part-{i:05d}.parquet")
                 os.replace(tmp, final)
             paths.extend(sorted(final.glob("part-*.parquet")))
     return paths

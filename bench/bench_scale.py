@@ -59,8 +59,9 @@ def build_in_child(data: Path, engine: str, cores: int) -> tuple[float, float, d
     env = dict(os.environ)
     env.setdefault("CANBAO_SPARK_DRIVER_MEMORY", "6g")
     t0 = time.perf_counter()
+    log = CACHE / f"build-{engine}-{data.name}.log"  # the child's stderr, kept for failures
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=log.open("w"), env=env
     )
     peak = 0
     done = threading.Event()
@@ -79,7 +80,8 @@ def build_in_child(data: Path, engine: str, cores: int) -> tuple[float, float, d
     done.set()
     sampler.join()
     if status != 0:
-        raise RuntimeError(f"{engine} build failed ({status}): {out[-2000:]}")
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{engine} build failed ({status}): {out[-2000:]}\n{tail}")
     return wall, peak / 1024, json.loads(out.strip().splitlines()[-1])
 
 

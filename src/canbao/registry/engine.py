@@ -352,9 +352,13 @@ class SparkEngine:
         self._materialise(name, df)
 
     def read_frame(self, name: str, frame: pl.LazyFrame) -> None:
-        # handed over as Arrow through the driver: the work directory may not be readable by
-        # the executors of a cluster
-        self.create_table_from_arrow(name, frame.collect().to_arrow())
+        """Streamed through Parquet in the work directory when executors can read it (local
+        masters, or a shared ``$CANBAO_SPARK_WORK_DIR``); otherwise handed over as Arrow
+        through the driver."""
+        if self.master.startswith("local") or os.environ.get("CANBAO_SPARK_WORK_DIR"):
+            self.read_parquet(name, [_sink(frame, self.work_dir, name)])
+        else:
+            self.create_table_from_arrow(name, frame.collect().to_arrow())
 
     def derive_batch(self, records: Path, kind: str, out: Path) -> None:
         """Derive a batch's linkage fields on the executors: the same Polars function
@@ -377,6 +381,8 @@ class SparkEngine:
                 table = _plain_arrow(pr.derive_frame(frame, kind).to_arrow())
                 yield from table.select(schema.names).cast(schema).to_batches()
 
+        # big Arrow batches: each call converts names to pinyin once per distinct value
+        self.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "200000")
         df = self.spark.read.parquet(str(records))
         df.mapInArrow(derive, from_arrow_schema(schema)).write.parquet(str(out))
         for extra in out.glob("*"):

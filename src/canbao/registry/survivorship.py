@@ -68,10 +68,10 @@ def pick_order(d: Dialect, rank: str | None = None, source_ord: str = "so.source
     deterministic."""
     days = f"least(greatest(coalesce({d.epoch_days('as_of')}, 0), 0), 65535)"
     parts = [
-        f"CAST(least(coalesce({rank}, 15), 15) AS BIGINT) * 576460752303423488" if rank else "0",
-        f"CAST(65535 - {days} AS BIGINT) * 8796093022208",
-        f"CAST(least(coalesce({source_ord}, 2047), 2047) AS BIGINT) * 4294967296",
-        'least(coalesce(CAST("row" AS BIGINT), 0), 4294967295)',
+        f"CAST(least(coalesce({rank}, 15), 15) AS BIGINT) * {1 << 59}" if rank else "0",
+        f"CAST(65535 - {days} AS BIGINT) * {1 << 43}",
+        f"CAST(least(coalesce({source_ord}, 2047), 2047) AS BIGINT) * {1 << 32}",
+        f'least(coalesce(CAST("row" AS BIGINT), 0), {(1 << 32) - 1})',
     ]
     return "(" + " + ".join(parts) + ")"
 

@@ -26,6 +26,18 @@ MARGIN = 3.0  # match weight (log2 Bayes factor) a best match must lead the runn
 GAMMA_ELSE = 0  # Splink's comparison-vector value of a comparison's ELSE level
 
 
+# intermediate tables, dropped by the build once the stage is done
+WORK_TABLES = (
+    "directed",
+    "ba_best",
+    "b_assigned",
+    "bb_edges",
+    "b_free",
+    "bb_links",
+    "b_components",
+)
+
+
 def assign(eng: Engine) -> None:
     d = eng.dialect
     pair_id = d.hash_hex("concat_ws('|', left_key, right_key)", 12)

@@ -98,6 +98,18 @@ def _org_only_codes(eng: Engine) -> None:
     eng.create_table_from_arrow("org_only_codes", frame.to_arrow())
 
 
+# intermediate tables, dropped by the build once the stage is done
+WORK_TABLES = (
+    "employer_records_raw",
+    "org_only_codes",
+    "employer_records",
+    "employer_variants",
+    "employer_name_index",
+    "employer_variant_cluster",
+    "employer_groups",
+)
+
+
 def build(eng: Engine) -> None:
     """Link every employer record to a master employer. The linking rules see only a record's
     *variant* (organisation code, name key, county, credit code): they run once per distinct

@@ -64,6 +64,10 @@ class Engine(Protocol):
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None: ...
 
+    def drop(self, *names: str) -> None:
+        """Forget tables no later statement reads (frees memory and, on Spark, local disk)."""
+        ...
+
     def splink_api(self) -> DatabaseAPI[Any]: ...
 
     def close(self) -> None: ...
@@ -140,6 +144,17 @@ class DuckDBEngine:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         self.con.execute(f"COPY (SELECT {cols} FROM {name}) TO '{path}' (FORMAT parquet)")
 
+    def drop(self, *names: str) -> None:
+        kinds = dict(
+            self.con.execute(
+                "SELECT table_name, table_type FROM information_schema.tables"
+            ).fetchall()
+        )
+        for name in names:
+            if name in kinds:
+                kind = "VIEW" if kinds[name] == "VIEW" else "TABLE"
+                self.con.execute(f"DROP {kind} IF EXISTS {name}")
+
     def splink_api(self) -> DatabaseAPI[Any]:
         from splink import DuckDBAPI
 
@@ -173,6 +188,9 @@ def local_settings(master: str) -> dict[str, str]:
         )
         out["spark.default.parallelism"] = out["spark.sql.shuffle.partitions"]
         out["spark.driver.memory"] = os.environ.get("CANBAO_SPARK_DRIVER_MEMORY", "4g")
+        # shuffle files of dropped tables are removed when the JVM collects their RDDs: do that
+        # every few minutes rather than every 30 (a 5M build otherwise fills the local disk)
+        out["spark.cleaner.periodicGC.interval"] = "3min"
     elif "CANBAO_SPARK_PARTITIONS" in os.environ:
         out["spark.sql.shuffle.partitions"] = os.environ["CANBAO_SPARK_PARTITIONS"]
     return out
@@ -415,6 +433,15 @@ class SparkEngine:
                 for i in range(pf.num_row_groups):
                     writer.write_table(pf.read_row_group(i).cast(schema))
         shutil.rmtree(parts)
+
+    def drop(self, *names: str) -> None:
+        for name in names:
+            df = self._tables.pop(name, None)
+            if df is not None:
+                df.unpersist()  # localCheckpoint blocks; shuffle files go with the next GC
+            if df is not None or name in self._views:
+                self._views.discard(name)
+                self.spark.catalog.dropTempView(name)
 
     def splink_api(self) -> DatabaseAPI[Any]:
         from splink import SparkAPI

@@ -38,24 +38,28 @@ WORK_TABLES = (
 )
 
 
-def assign(eng: Engine) -> None:
+def assign(eng: Engine, pairs: str = "pairs", nodes: str = "nodes") -> None:
+    """``node_cluster`` and ``review_items`` from the scored ``pairs`` between ``nodes``. A B
+    node's cluster depends only on its own pairs, the decisions about it and (unassigned) its
+    component over B–B pairs: an incremental build passes the pairs and nodes of the B–B
+    closure of what changed."""
     d = eng.dialect
     pair_id = d.hash_hex("concat_ws('|', left_key, right_key)", 12)
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE directed AS
         -- B→A pairs, with the A side as its trusted ID (cluster)
         SELECT CASE WHEN nl.node_type = 'B' THEN p.node_id_l ELSE p.node_id_r END AS b_node,
                CASE WHEN nl.node_type = 'B' THEN nr.cluster_hint ELSE nl.cluster_hint END AS id18,
                p.match_weight, p.match_probability, p.gamma_id, p.gamma_name
-        FROM pairs p
-        JOIN nodes nl ON nl.node_id = p.node_id_l
-        JOIN nodes nr ON nr.node_id = p.node_id_r
+        FROM {pairs} p
+        JOIN {nodes} nl ON nl.node_id = p.node_id_l
+        JOIN {nodes} nr ON nr.node_id = p.node_id_r
         WHERE nl.node_type <> nr.node_type
         """
     )
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE ba_best AS
         WITH agg AS (
             SELECT x.b_node, x.id18, max(x.match_weight) AS mw, max(x.match_probability) AS prob,
@@ -70,7 +74,7 @@ def assign(eng: Engine) -> None:
             -- a "same" decision counts even when the model did not score the pair
             SELECT dec.left_key, substr(dec.right_key, 3), 99.0, 1.0, -1, -1, 1, 0
             FROM decisions dec
-            JOIN nodes n ON n.node_id = dec.left_key
+            JOIN {nodes} n ON n.node_id = dec.left_key
             WHERE dec.decision = 'same' AND dec.right_key LIKE 'A:%'
               AND NOT EXISTS (SELECT 1 FROM directed x
                               WHERE x.b_node = dec.left_key AND 'A:' || x.id18 = dec.right_key)
@@ -100,22 +104,22 @@ def assign(eng: Engine) -> None:
     )
     # B–B edges among the nodes that joined no trusted person
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE bb_edges AS
         SELECT p.node_id_l, p.node_id_r, p.match_weight, p.match_probability,
                dec.decision
-        FROM pairs p
-        JOIN nodes nl ON nl.node_id = p.node_id_l AND nl.node_type = 'B'
-        JOIN nodes nr ON nr.node_id = p.node_id_r AND nr.node_type = 'B'
+        FROM {pairs} p
+        JOIN {nodes} nl ON nl.node_id = p.node_id_l AND nl.node_type = 'B'
+        JOIN {nodes} nr ON nr.node_id = p.node_id_r AND nr.node_type = 'B'
         LEFT JOIN decisions dec ON dec.left_key = p.node_id_l AND dec.right_key = p.node_id_r
         WHERE p.node_id_l NOT IN (SELECT b_node FROM b_assigned)
           AND p.node_id_r NOT IN (SELECT b_node FROM b_assigned)
         """
     )
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE b_free AS
-        SELECT node_id FROM nodes
+        SELECT node_id FROM {nodes}
         WHERE node_type = 'B' AND node_id NOT IN (SELECT b_node FROM b_assigned)
         """
     )
@@ -129,10 +133,10 @@ def assign(eng: Engine) -> None:
     )
     _components(eng)
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE node_cluster AS
         SELECT node_id, 'I:' || cluster_hint AS cluster_id, 'trusted' AS method
-        FROM nodes WHERE node_type = 'A'
+        FROM {nodes} WHERE node_type = 'A'
         UNION ALL
         SELECT b_node, 'I:' || id18, method FROM b_assigned
         UNION ALL

@@ -15,6 +15,7 @@ from canbao.registry import (
     assign,
     decisions,
     employers,
+    incremental,
     nodes,
     person_records,
     repair,
@@ -145,97 +146,37 @@ def _build(
     def lap(name: str) -> None:
         nonlocal t0
         now = time.perf_counter()
-        timings[name] = round(now - t0, 3)
+        timings[name] = round(timings.get(name, 0.0) + now - t0, 3)
         t0 = now
 
     say("读取人员记录 (reading person records)")
+    cache_root = snapshot.registry_dir(data_dir) / "cache"
     paths = person_records.cached_batches(
-        source, snapshot.registry_dir(data_dir) / "cache", _batch_deriver(eng, data_dir, ingested)
+        source, cache_root, _batch_deriver(eng, data_dir, ingested)
     )
     if paths:
         eng.parquet_view("person_records", paths)  # read where used: 22M rows × 50 columns
     else:
         eng.create_table_from_arrow("person_records", person_records.assemble(source).to_arrow())
-    eng.read_frame("employer_records_raw", employers.assemble(source))
-    eng.read_frame("enrollment_records", _enrollments(source))
+    person_batches = sorted({p.parent.name for p in paths})
+    eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     lap("read")
 
-    say("确定性关联：可信身份证号 (deterministic: trusted IDs)")
-    trust.build_anchors(eng)
-    say("校验码修复与Excel损坏号码关联 (repair links)")
-    repair.build_candidates(eng)
-    repair.build_repair_links(eng)
-    nodes.build_nodes(eng)
-    eng.drop("_cands", "id_candidates", "repair_hits", "repair_ambiguous", "id_household")
-    lap("deterministic")
-
-    if retrain or not scoring.model_is_current(model_dir):
-        say("训练概率模型 (training the probabilistic model)")
-        scoring.train(eng, model_dir)
-    model_id = _model_id(model_dir)
-    lap("train")
-
-    prev = None if full else snapshot.current(data_dir)
-    mode = "full"
-    if prev is not None and prev.info.get("model_id") == model_id:
+    prev = None if full or retrain else snapshot.current(data_dir)
+    delta = _delta(prev, model_dir, person_batches, source, cache_root)
+    if prev is not None and delta is not None:
+        changed, reuse = _incremental(eng, prev, delta, model_dir, source, say, lap)
         mode = "incremental"
-        eng.read_parquet("prev_nodes", [prev.table("nodes")])
-        eng.read_parquet("prev_pairs", [prev.table("pairs")])
-        eng.execute(
-            "CREATE TABLE new_nodes AS SELECT * FROM nodes "
-            "WHERE node_id NOT IN (SELECT node_id FROM prev_nodes)"
-        )
-        eng.execute(
-            "CREATE TABLE old_nodes AS SELECT * FROM nodes "
-            "WHERE node_id IN (SELECT node_id FROM prev_nodes)"
-        )
-        n_new = eng.scalar("SELECT count(*) FROM new_nodes")
-        say(f"概率关联：仅新增 {n_new} 个节点 (incremental scoring)")
-        if n_new:
-            scoring.score(eng, model_dir, assign.LOWER, "new_nodes", "old_nodes")
-        else:
-            eng.execute("CREATE TABLE scored_pairs AS SELECT * FROM prev_pairs LIMIT 0")
-        eng.execute(
-            """
-            CREATE TABLE pairs AS
-            SELECT * FROM prev_pairs
-            WHERE node_id_l IN (SELECT node_id FROM old_nodes)
-              AND node_id_r IN (SELECT node_id FROM old_nodes)
-            UNION ALL SELECT * FROM scored_pairs
-            """
-        )
+        employer_batches = prev.info["employer_batches"] if not delta.employers_changed else None
     else:
-        say("概率关联 (probabilistic scoring with Splink)")
-        scoring.score(eng, model_dir, assign.LOWER)
-        eng.execute("CREATE TABLE pairs AS SELECT * FROM scored_pairs")
-    eng.execute(
-        "CREATE OR REPLACE TABLE pairs AS SELECT * FROM pairs ORDER BY node_id_l, node_id_r"
-    )
-    eng.drop("scored_pairs", "new_nodes", "old_nodes", "prev_nodes", "prev_pairs", "_a", "_b")
-    lap("score")
-
-    say("聚类、复核队列与主记录 (clusters, review queue, master records)")
-    eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
-    assign.assign(eng)
-    eng.drop(*assign.WORK_TABLES)
-    survivorship.source_order(eng, "person_records", "employer_records_raw")
-    survivorship.record_clusters(eng)
-    survivorship.masters(eng)
-    eng.drop("rc_records", "node_cluster")
-    employers.build(eng)
+        _full(eng, model_dir, retrain, source, say, lap)
+        changed, reuse, mode, prev = [], [], "full", None
+        employer_batches = None
+    if employer_batches is None:
+        employer_batches = sorted(
+            eng.fetch("SELECT DISTINCT batch_id FROM employer_records_raw")["batch_id"].to_list()
+        )
     eng.drop(*employers.WORK_TABLES)
-    eng.execute(
-        """
-        CREATE OR REPLACE TABLE enrollments AS
-        SELECT c.person_key, e.scheme, e.status, e.start_date, e.end_date, e.county_code,
-               el.employer_key, e.person_type, e.base, e.benefit, e.source, e."row",
-               e.batch_id, e.as_of
-        FROM enrollment_records e
-        JOIN record_cluster c ON c.rec_key = e.batch_id || ':' || CAST(e."row" AS varchar)
-        LEFT JOIN employer_links el ON el.batch_id = e.batch_id AND el."row" = e."row"
-        """
-    )
-    lap("cluster")
 
     counts = {
         t: eng.scalar(f"SELECT count(*) FROM {t}")
@@ -246,12 +187,151 @@ def _build(
     info: dict[str, Any] = {
         "build_id": build_id,
         "mode": mode,
-        "model_id": model_id,
+        "model_id": _model_id(model_dir),
+        "derivation": person_records.derivation_version(),
         "previous": prev.build_id if prev else None,
         "counts": counts,
         "seconds": timings,
         "engine": eng.name,
+        "person_batches": person_batches,
+        "employer_batches": employer_batches,
     }
-    snap = snapshot.publish(eng, data_dir, build_id, info)
+    if delta is not None and mode == "incremental":
+        info["incremental"] = {"added": delta.added, "removed": delta.removed, **delta.stats}
+    snap = snapshot.publish(eng, data_dir, build_id, info, prev=prev, changes=changed, reuse=reuse)
     lap("publish")
     return BuildResult(build_id, mode, snap.path, counts, timings)
+
+
+def _read_employers(eng: Engine, source: RecordSource) -> None:
+    eng.read_frame("employer_records_raw", employers.assemble(source))
+
+
+def _read_enrollments(eng: Engine, source: RecordSource, where: pl.Expr | None = None) -> None:
+    frame = _enrollments(source)
+    eng.read_frame("enrollment_records", frame if where is None else frame.filter(where))
+
+
+def _full(
+    eng: Engine,
+    model_dir: Path,
+    retrain: bool,
+    source: RecordSource,
+    say: Progress,
+    lap: Callable[[str], None],
+) -> None:
+    _read_employers(eng, source)
+    _read_enrollments(eng, source)
+    lap("read")
+    say("确定性关联：可信身份证号 (deterministic: trusted IDs)")
+    trust.build_anchors(eng)
+    say("校验码修复与Excel损坏号码关联 (repair links)")
+    repair.build_candidates(eng)
+    repair.build_repair_links(eng)
+    nodes.build_nodes(eng)
+    eng.drop("_cands", "id_candidates", "repair_hits", "repair_ambiguous")
+    lap("deterministic")
+
+    if retrain or not scoring.model_is_current(model_dir):
+        say("训练概率模型 (training the probabilistic model)")
+        scoring.train(eng, model_dir)
+    lap("train")
+
+    say("概率关联 (probabilistic scoring with Splink)")
+    scoring.score(eng, model_dir, assign.LOWER)
+    eng.execute("CREATE TABLE pairs AS SELECT * FROM scored_pairs ORDER BY node_id_l, node_id_r")
+    eng.drop("scored_pairs", "_a", "_b")
+    lap("score")
+
+    say("聚类、复核队列与主记录 (clusters, review queue, master records)")
+    assign.assign(eng)
+    eng.drop(*assign.WORK_TABLES)
+    eng.execute(
+        "CREATE OR REPLACE TABLE b_cluster AS SELECT node_id, cluster_id, method "
+        "FROM node_cluster WHERE node_id IN (SELECT node_id FROM nodes WHERE node_type = 'B')"
+    )
+    survivorship.source_order(eng, "person_records", "employer_records_raw")
+    survivorship.record_clusters(eng)
+    survivorship.masters(eng)
+    eng.drop("rc_records", "node_cluster")
+    employers.build(eng)
+    survivorship.enrollments_of(eng)
+    lap("cluster")
+
+
+def _cache_paths(cache_root: Path, batch_ids: list[str]) -> list[Path] | None:
+    """The derived parts of these batches (superseded ones), or None when one of them is not
+    in the cache of the running derivation code (the build is then a full one)."""
+    cache_dir = cache_root / person_records.derivation_version()
+    paths: list[Path] = []
+    for batch_id in batch_ids:
+        final = cache_dir / batch_id
+        if not final.is_dir():
+            return None
+        paths.extend(sorted(final.glob("part-*.parquet")))
+    return paths
+
+
+def _delta(
+    prev: snapshot.Snapshot | None,
+    model_dir: Path,
+    person_batches: list[str],
+    source: RecordSource,
+    cache_root: Path,
+) -> incremental.Delta | None:
+    """What changed since ``prev``, or None when the build must be full: no previous snapshot
+    (or one from an older version), another model or derivation code, or nothing cached for a
+    superseded batch."""
+    if prev is None or not scoring.model_is_current(model_dir):
+        return None
+    info = prev.info
+    if (
+        info.get("model_id") != _model_id(model_dir)
+        or info.get("derivation") != person_records.derivation_version()
+        or "person_batches" not in info
+        or "employer_batches" not in info
+        or not all(prev.has(t) for t in incremental.PREV)
+    ):
+        return None
+    before = set(info["person_batches"])
+    added = sorted(set(person_batches) - before)
+    removed = sorted(before - set(person_batches))
+    removed_paths = _cache_paths(cache_root, removed)
+    if removed_paths is None:
+        return None
+    employer_rows = (
+        employers.assemble(source)
+        .filter(pl.col("batch_id").is_in(added))
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+    employers_changed = employer_rows > 0 or bool(set(removed) & set(info["employer_batches"]))
+    return incremental.Delta(added, removed, removed_paths, employers_changed)
+
+
+def _incremental(
+    eng: Engine,
+    prev: snapshot.Snapshot,
+    delta: incremental.Delta,
+    model_dir: Path,
+    source: RecordSource,
+    say: Progress,
+    lap: Callable[[str], None],
+) -> tuple[list[str], list[str]]:
+    say(f"增量更新：新增 {len(delta.added)} 批，撤下 {len(delta.removed)} 批 (incremental update)")
+    changed = incremental.update(
+        eng, prev, delta, model_dir, lambda where: _read_enrollments(eng, source, where), say
+    )
+    lap("cluster")
+    if not delta.employers_changed:
+        prev.register(eng, "employers", "employers")
+        return changed, ["employers", "employer_links"]
+    say("单位批次有变化：重建单位库 (employer batches changed: rebuilding employers)")
+    _read_employers(eng, source)
+    _read_enrollments(eng, source)
+    survivorship.source_order(eng, "person_records", "employer_records_raw")
+    employers.build(eng)
+    survivorship.enrollments_of(eng, "enrollment_records", "links")
+    lap("employers")
+    return changed, []

@@ -68,6 +68,10 @@ class Engine(Protocol):
         """Forget tables no later statement reads (frees memory and, on Spark, local disk)."""
         ...
 
+    def create_view(self, name: str, sql: str) -> None:
+        """A lazy view (``sql``: a DuckDB SELECT), evaluated by every statement that reads it."""
+        ...
+
     def splink_api(self) -> DatabaseAPI[Any]: ...
 
     def close(self) -> None: ...
@@ -143,6 +147,9 @@ class DuckDBEngine:
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         self.con.execute(f"COPY (SELECT {cols} FROM {name}) TO '{path}' (FORMAT parquet)")
+
+    def create_view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def drop(self, *names: str) -> None:
         kinds = dict(
@@ -433,6 +440,10 @@ class SparkEngine:
                 for i in range(pf.num_row_groups):
                     writer.write_table(pf.read_row_group(i).cast(schema))
         shutil.rmtree(parts)
+
+    def create_view(self, name: str, sql: str) -> None:
+        self.spark.sql(to_spark_sql(sql)).createOrReplaceTempView(name)
+        self._views.add(name)
 
     def drop(self, *names: str) -> None:
         for name in names:

@@ -32,7 +32,14 @@ NODE_FIELDS = (
 )
 
 
-def build_nodes(eng: Engine) -> None:
+def build_nodes(
+    eng: Engine,
+    records: str = "person_records",
+    repair_links: str = "repair_links",
+    members: str = "node_members",
+    nodes: str = "nodes",
+    anchors: str = "id_anchor",
+) -> None:
     """``node_members`` (every record that is not repair-linked: its node, node type and, for a
     trusted record, its ID as ``cluster_hint``) and ``nodes``. One pass over the records: trust
     (:func:`canbao.registry.trust.trusted_condition`) is decided here, per record."""
@@ -44,15 +51,14 @@ def build_nodes(eng: Engine) -> None:
     a_ = "r.node_type = 'A'"
     eng.execute(
         f"""
-        CREATE OR REPLACE TABLE node_members AS
+        CREATE OR REPLACE TABLE {members} AS
         WITH typed AS (
-            SELECT r.*, a.anchor_name, a.anchor_pinyin, h.household_key AS id_owner_household,
+            SELECT r.*, a.anchor_name, a.anchor_pinyin, a.household_key AS id_owner_household,
                    CASE WHEN {trust.trusted_condition("r", "a")} THEN 'A' ELSE 'B' END
                        AS node_type
-            FROM person_records r
-            LEFT JOIN id_anchor a ON a.id18 = r.id18
-            LEFT JOIN id_household h ON h.id18 = r.id18
-            WHERE r.rec_key NOT IN (SELECT rec_key FROM repair_links)
+            FROM {records} r
+            LEFT JOIN {anchors} a ON a.id18 = r.id18
+            WHERE r.rec_key NOT IN (SELECT rec_key FROM {repair_links})
         ), fielded AS (
             SELECT r.rec_key, r.node_type,
                    CASE WHEN {a_} THEN r.id18 END AS cluster_hint,
@@ -84,14 +90,14 @@ def build_nodes(eng: Engine) -> None:
     fields = ", ".join(f"any_value({c}) AS {c}" for c in NODE_FIELDS)
     eng.execute(
         f"""
-        CREATE OR REPLACE TABLE nodes AS
+        CREATE OR REPLACE TABLE {nodes} AS
         SELECT node_id, any_value(node_type) AS node_type,
                any_value(cluster_hint) AS cluster_hint, {fields}
-        FROM node_members
+        FROM {members}
         GROUP BY node_id
         """
     )
     eng.execute(
-        "CREATE OR REPLACE TABLE node_members AS "
-        "SELECT rec_key, node_id, node_type, cluster_hint FROM node_members"
+        f"CREATE OR REPLACE TABLE {members} AS "
+        f"SELECT rec_key, node_id, node_type, cluster_hint FROM {members}"
     )

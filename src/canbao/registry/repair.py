@@ -19,8 +19,10 @@ from canbao.registry.engine import Engine
 from canbao.standards import citizen_id
 
 
-def build_candidates(eng: Engine) -> None:
-    todo = eng.fetch("SELECT rec_key, id_norm FROM person_records WHERE checksum_only")
+def build_candidates(eng: Engine, records: str = "person_records") -> None:
+    """``id_candidates(rec_key, candidate)`` for the records of ``records`` whose ID is invalid
+    only through its check character."""
+    todo = eng.fetch(f"SELECT rec_key, id_norm FROM {records} WHERE checksum_only")
     if todo.height:
         cands = citizen_id.repair_candidates_frame(todo["id_norm"])
         frame = todo.select("rec_key").with_columns(candidates=cands["candidates"])
@@ -35,30 +37,32 @@ def build_candidates(eng: Engine) -> None:
     )
 
 
-def build_repair_links(eng: Engine) -> None:
+def build_repair_links(
+    eng: Engine, records: str = "person_records", anchors: str = "id_anchor"
+) -> None:
     """Repair links take precedence over trust: a valid-looking ID ending in 000 that is Excel
     damage of another trusted person's ID (same 15 leading digits, same name) links there.
 
     The trusted IDs are those of ``id_anchor`` (an ID's anchor name comes from one of its
     trusted records)."""
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE repair_hits AS
         WITH trusted_ids AS (
-            SELECT id18, anchor_name, anchor_pinyin FROM id_anchor
+            SELECT id18, anchor_name, anchor_pinyin FROM {anchors}
         ), by_candidate AS (
             SELECT c.rec_key, t.id18, 'check_character' AS method
             FROM id_candidates c
-            JOIN person_records r USING (rec_key)
+            JOIN {records} r USING (rec_key)
             JOIN trusted_ids t ON t.id18 = c.candidate
             WHERE r.name_norm = t.anchor_name OR r.name_pinyin = t.anchor_pinyin
         ), prefixes AS (
             -- the shown 15 digits, or one less where Excel rounded up (two equi-joins, no OR)
             SELECT rec_key, id18, excel_suspect, name_norm, name_pinyin,
-                   id_prefix15 AS prefix FROM person_records WHERE id_prefix15 IS NOT NULL
+                   id_prefix15 AS prefix FROM {records} WHERE id_prefix15 IS NOT NULL
             UNION ALL
             SELECT rec_key, id18, excel_suspect, name_norm, name_pinyin,
-                   id_prefix15_alt FROM person_records WHERE id_prefix15_alt IS NOT NULL
+                   id_prefix15_alt FROM {records} WHERE id_prefix15_alt IS NOT NULL
         ), trusted_prefix AS (
             SELECT *, substr(id18, 1, 15) AS prefix FROM trusted_ids
         ), by_prefix AS (

@@ -199,8 +199,8 @@ def score(
     _register_tf(linker, eng, model_dir)
     results: list[str | None] = []
     if new_nodes is None:
-        eng.execute("CREATE OR REPLACE TABLE _b AS SELECT * FROM nodes WHERE node_type = 'B'")
-        eng.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
+        eng.create_view("_b", "SELECT * FROM nodes WHERE node_type = 'B'")
+        eng.create_view("_a", "SELECT * FROM nodes WHERE node_type = 'A'")
         results.append(_run(eng, linker, threshold, "between", "_b", "_a"))
         results.append(_run(eng, linker, threshold, "within", "_b"))
     else:
@@ -210,10 +210,8 @@ def score(
             ("_na", new_nodes, "A"),
             ("_ob", old_nodes, "B"),
         ):
-            eng.execute(
-                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {src} WHERE node_type = '{typ}'"
-            )
-        eng.execute("CREATE OR REPLACE TABLE _a AS SELECT * FROM nodes WHERE node_type = 'A'")
+            eng.create_view(name, f"SELECT * FROM {src} WHERE node_type = '{typ}'")
+        eng.create_view("_a", "SELECT * FROM nodes WHERE node_type = 'A'")
         results.append(_run(eng, linker, threshold, "between", "_nb", "_a"))
         results.append(_run(eng, linker, threshold, "between", "_ob", "_na"))
         results.append(_run(eng, linker, threshold, "within", "_nb"))

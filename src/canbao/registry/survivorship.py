@@ -21,21 +21,27 @@ from canbao.registry.engine import Engine
 FIELD_PRIORITY_FIELDS = ("county_code", "township", "address", "household_id", "phone")
 
 
-def record_clusters(eng: Engine) -> None:
+def record_clusters(
+    eng: Engine,
+    members: str = "node_members",
+    repair_links: str = "repair_links",
+    node_cluster: str = "node_cluster",
+    out: str = "record_cluster",
+) -> None:
     d = eng.dialect
-    pkey_id = "'P' || " + d.hash_hex("'canbao-person:' || substr(cluster_id, 3)", 15)
+    pkey_id = person_key_of_id(d, "substr(cluster_id, 3)")
     pkey_s = "'S' || " + d.hash_hex("'canbao-surrogate:' || substr(cluster_id, 3)", 15)
     eng.execute(
         f"""
-        CREATE OR REPLACE TABLE record_cluster AS
+        CREATE OR REPLACE TABLE {out} AS
         WITH rc AS (
             SELECT rec_key, 'I:' || cluster_hint AS cluster_id, 'trusted' AS method
-            FROM node_members WHERE node_type = 'A'
+            FROM {members} WHERE node_type = 'A'
             UNION ALL
-            SELECT rec_key, 'I:' || id18, method FROM repair_links
+            SELECT rec_key, 'I:' || id18, method FROM {repair_links}
             UNION ALL
             SELECT m.rec_key, c.cluster_id, c.method
-            FROM node_members m JOIN node_cluster c USING (node_id)
+            FROM {members} m JOIN {node_cluster} c USING (node_id)
             WHERE m.node_type = 'B'
         )
         SELECT rec_key, cluster_id, method,
@@ -44,6 +50,11 @@ def record_clusters(eng: Engine) -> None:
         FROM rc
         """
     )
+
+
+def person_key_of_id(d: Dialect, id18: str) -> str:
+    """SQL: the person key of the person whose trusted ID is ``id18``."""
+    return "'P' || " + d.hash_hex(f"'canbao-person:' || {id18}", 15)
 
 
 def source_order(eng: Engine, *tables: str) -> None:
@@ -77,6 +88,20 @@ def pick_order(d: Dialect, rank: str | None = None, source_ord: str = "so.source
 
 
 def masters(eng: Engine) -> None:
+    """``persons``, ``links`` and ``id_corrections`` from ``record_cluster``."""
+    persons_of(eng)
+    links_of(eng)
+    corrections_of(eng)
+
+
+def persons_of(
+    eng: Engine,
+    records: str = "person_records",
+    record_cluster: str = "record_cluster",
+    anchors: str = "id_anchor",
+    out: str = "persons",
+) -> None:
+    """The master records of the persons in ``record_cluster`` (all their records)."""
     d = eng.dialect
     order_key = pick_order(d, "kind_rank")
     picks = ",\n".join(
@@ -90,13 +115,13 @@ def masters(eng: Engine) -> None:
         SELECT c.person_key, c.id18 AS key_id18, r.source, r.kind_rank, r.as_of, r.name_norm,
                r.birth, r.sex, r.death_date, r.county_code, r.township, r.address,
                r.household_id, r.phone, {order_key} AS pick
-        FROM person_records r JOIN record_cluster c USING (rec_key)
+        FROM {records} r JOIN {record_cluster} c USING (rec_key)
         LEFT JOIN source_order so ON so.source = r.source
         """
     )
     eng.execute(
         f"""
-        CREATE OR REPLACE TABLE persons AS
+        CREATE OR REPLACE TABLE {out} AS
         WITH names AS (
             SELECT person_key, name_norm, min(kind_rank) AS best_rank, count(*) AS n,
                    max(as_of) AS latest
@@ -129,25 +154,62 @@ def masters(eng: Engine) -> None:
                CASE WHEN f.id18 IS NOT NULL THEN 'trusted' ELSE 'none' END AS id_status,
                f.n_records, f.sources
         FROM fields f
-        LEFT JOIN id_anchor a ON a.id18 = f.id18
+        LEFT JOIN {anchors} a ON a.id18 = f.id18
         LEFT JOIN name_pick np ON np.person_key = f.person_key
         """
     )
+
+
+def links_of(
+    eng: Engine,
+    records: str = "person_records",
+    record_cluster: str = "record_cluster",
+    out: str = "links",
+) -> None:
     eng.execute(
-        """
-        CREATE OR REPLACE TABLE links AS
+        f"""
+        CREATE OR REPLACE TABLE {out} AS
         SELECT r.source, r."row", c.person_key, r.batch_id, r.kind, r.scheme, c.method,
                r.rec_key, r.name_pinyin, r.birth_date
-        FROM person_records r JOIN record_cluster c USING (rec_key)
+        FROM {records} r JOIN {record_cluster} c USING (rec_key)
         """
     )
+
+
+def corrections_of(
+    eng: Engine,
+    records: str = "person_records",
+    record_cluster: str = "record_cluster",
+    out: str = "id_corrections",
+) -> None:
     eng.execute(
-        """
-        CREATE OR REPLACE TABLE id_corrections AS
+        f"""
+        CREATE OR REPLACE TABLE {out} AS
         SELECT r.source, r."row", r.batch_id, c.person_key, r.id_norm AS id_as_delivered,
                c.id18 AS proposed_id18, c.method, r.id_errors, r.name_norm
-        FROM person_records r JOIN record_cluster c USING (rec_key)
+        FROM {records} r JOIN {record_cluster} c USING (rec_key)
         WHERE c.id18 IS NOT NULL AND NOT coalesce(r.id_valid, false)
           AND r.id_norm IS NOT NULL
+        """
+    )
+
+
+def enrollments_of(
+    eng: Engine,
+    records: str = "enrollment_records",
+    record_cluster: str = "record_cluster",
+    employer_links: str = "employer_links",
+    out: str = "enrollments",
+) -> None:
+    """Enrolment history: each enrolment record with its person and (if any) employer."""
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE {out} AS
+        SELECT c.person_key, e.scheme, e.status, e.start_date, e.end_date, e.county_code,
+               el.employer_key, e.person_type, e.base, e.benefit, e.source, e."row",
+               e.batch_id, e.as_of
+        FROM {records} e
+        JOIN {record_cluster} c ON c.rec_key = e.batch_id || ':' || CAST(e."row" AS varchar)
+        LEFT JOIN {employer_links} el ON el.batch_id = e.batch_id AND el."row" = e."row"
         """
     )

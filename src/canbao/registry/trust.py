@@ -22,37 +22,39 @@ _CONSISTENT = """
 """
 
 
-def build_anchors(eng: Engine) -> None:
+def build_anchors(eng: Engine, records: str = "person_records", out: str = "id_anchor") -> None:
+    """``out(id18, anchor_name, anchor_pinyin, household_key)`` for the IDs of ``records``: an
+    ID's anchor depends only on its own records, so an incremental build recomputes it for the
+    IDs of new and superseded records alone. ``household_key``: the household of the ID's owner
+    (from the household register), where a relative carrying that ID lives."""
     eng.execute(
         f"""
-        CREATE OR REPLACE TABLE id_anchor AS
+        CREATE OR REPLACE TABLE {out} AS
         WITH counted AS (
             SELECT r.id18, r.name_norm, min(r.name_pinyin) AS name_pinyin,
                    min(r.kind_rank) AS best_rank, count(*) AS n,
                    -- a record that states the full birth date and the sex coded in the ID
                    max(CASE WHEN length(r.birth_date) = 10 AND r.sex IS NOT NULL
                             THEN 1 ELSE 0 END) AS confirmed
-            FROM person_records r
+            FROM {records} r
             WHERE {_CONSISTENT} AND r.name_norm IS NOT NULL
             GROUP BY r.id18, r.name_norm
         ), ranked AS (
             SELECT *, row_number() OVER (
                 PARTITION BY id18 ORDER BY confirmed DESC, n DESC, best_rank, name_norm) AS rn
             FROM counted
+        ), anchors AS (
+            SELECT id18, name_norm AS anchor_name, name_pinyin AS anchor_pinyin
+            FROM ranked WHERE rn = 1
+        ), households AS (
+            SELECT r.id18, min(r.household_key) AS household_key
+            FROM {records} r JOIN anchors a ON a.id18 = r.id18
+            WHERE r.kind = 'population' AND r.household_key IS NOT NULL
+              AND (r.name_norm = a.anchor_name OR r.name_pinyin = a.anchor_pinyin)
+            GROUP BY r.id18
         )
-        SELECT id18, name_norm AS anchor_name, name_pinyin AS anchor_pinyin
-        FROM ranked WHERE rn = 1
-        """
-    )
-    # The household of the ID's owner (from the household register): where a relative lives.
-    eng.execute(
-        """
-        CREATE OR REPLACE TABLE id_household AS
-        SELECT r.id18, min(r.household_key) AS household_key
-        FROM person_records r JOIN id_anchor a USING (id18)
-        WHERE r.kind = 'population' AND r.household_key IS NOT NULL
-          AND (r.name_norm = a.anchor_name OR r.name_pinyin = a.anchor_pinyin)
-        GROUP BY r.id18
+        SELECT a.id18, a.anchor_name, a.anchor_pinyin, h.household_key
+        FROM anchors a LEFT JOIN households h ON h.id18 = a.id18
         """
     )
 

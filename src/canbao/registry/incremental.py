@@ -1,0 +1,411 @@
+"""Incremental registry update: recompute only what new and superseded batches can change.
+
+A full build's result depends on each record through a few narrow channels, and each step below
+follows one of them (the same SQL as the full build, run on the affected rows only):
+
+1. **Anchors.** An ID's anchor (name, pinyin, owner's household) depends only on the records
+   carrying that ID: recomputed for the IDs of added and superseded records (``aid``); the IDs
+   whose anchor really changed are ``changed_ids``.
+2. **Nodes.** A record's node depends on the record, its own ID's anchor and, for repair links,
+   the anchors of its check-character candidates and Excel prefixes: recomputed for the added
+   records and the records whose ID, candidate or prefix is in ``changed_ids`` (``r1``). Nodes
+   left without members are dropped; nodes not seen before are new.
+3. **Pairs.** A pair's score depends only on its two nodes: new nodes are scored against all
+   nodes (:func:`canbao.registry.scoring.score`), pairs of dropped nodes removed.
+4. **Clusters.** A B node's cluster depends on its own pairs, the decisions about it and, when
+   it joins no trusted person, its component over B–B pairs: assignment reruns on the B–B
+   closure (``c_b``) of the new nodes, the neighbours of dropped nodes and the nodes of changed
+   decisions.
+5. **Records and persons.** Links change only for ``r1`` and the members of ``c_b``; a master
+   record only for the persons those records left or joined, and for IDs whose anchor changed.
+6. **Employers** are reused while the employer-bearing batches are unchanged, else rebuilt.
+
+Large tables are published as layers (:mod:`canbao.registry.snapshot`): for each, the engine
+holds ``<table>__rows`` (current rows of changed keys) and ``<table>__gone`` (changed or removed
+keys). ``tests/registry/test_incremental.py`` proves the result equals a full rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from canbao.registry import assign, nodes, repair, scoring, survivorship, trust
+from canbao.registry.engine import Engine
+from canbao.registry.snapshot import Snapshot
+
+# layered tables this update produces __rows/__gone for
+CHANGED = (
+    "id_anchor",
+    "node_members",
+    "nodes",
+    "pairs",
+    "b_cluster",
+    "links",
+    "persons",
+    "id_corrections",
+)
+PREV = {
+    "id_anchor": "p_anchor",
+    "node_members": "p_members",
+    "nodes": "p_nodes",
+    "pairs": "p_pairs",
+    "b_cluster": "p_bcl",
+    "links": "p_links",
+    "persons": "p_persons",
+    "id_corrections": "p_corr",
+    "review_items": "p_review",
+    "decisions": "p_decisions",
+    "enrollments": "p_enroll",
+    "employer_links": "p_elinks",
+}
+
+
+@dataclass
+class Delta:
+    """What changed in the inputs since the previous snapshot."""
+
+    added: list[str]  # person-bearing batches not in the previous build
+    removed: list[str]  # batches the previous build used that are gone (superseded)
+    removed_paths: list[Path]  # their derived records (the derivation cache)
+    employers_changed: bool
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def _keys_table(eng: Engine, name: str, values: list[str], column: str = "batch_id") -> None:
+    eng.create_table_from_arrow(name, pa.table({column: pa.array(values, pa.string())}))
+
+
+def _count(eng: Engine, table: str) -> int:
+    return int(eng.scalar(f"SELECT count(*) FROM {table}"))
+
+
+def _merged(eng: Engine, name: str, prev: str, gone: str, rows: str, keys: tuple[str, ...]) -> None:
+    """View ``name``: the previous rows whose key is not in ``gone``, plus ``rows``."""
+    if len(keys) == 1:
+        k = keys[0]
+        cond = f'"{k}" NOT IN (SELECT "{k}" FROM {gone})'
+    else:
+        on = " AND ".join(f'g."{k}" = p."{k}"' for k in keys)
+        cond = f"NOT EXISTS (SELECT 1 FROM {gone} g WHERE {on})"
+    eng.create_view(name, f"SELECT * FROM {prev} p WHERE {cond} UNION ALL SELECT * FROM {rows}")
+
+
+def update(
+    eng: Engine,
+    prev: Snapshot,
+    delta: Delta,
+    model_dir: Path,
+    read_enrollments: Callable[[pl.Expr | None], None],
+    say: Callable[[str], None],
+) -> list[str]:
+    """Run the incremental update; returns the layered tables it changed. Afterwards the engine
+    holds the merged views ``nodes``, ``pairs``, ``links``, ``persons`` … and full tables
+    ``review_items`` and ``decisions``; employer tables are reused (``employers_changed``
+    False) or left for the caller to rebuild."""
+    d = eng.dialect
+    for table, alias in PREV.items():
+        prev.register(eng, table, alias)
+    _keys_table(eng, "added_batches", delta.added)
+    _keys_table(eng, "removed_batches", delta.removed)
+    added = "batch_id IN (SELECT batch_id FROM added_batches)"
+
+    # 1. anchors of the IDs of added and superseded records
+    say("增量：重算受影响身份证号的锚点 (anchors of affected IDs)")
+    removed_ids = ""
+    if delta.removed_paths:
+        eng.parquet_view("removed_records", delta.removed_paths)
+        removed_ids = "UNION SELECT id18 FROM removed_records"
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE aid AS
+        SELECT id18 FROM (SELECT id18 FROM person_records WHERE {added} {removed_ids}) x
+        WHERE id18 IS NOT NULL GROUP BY id18
+        """
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE aid_records AS SELECT * FROM person_records "
+        "WHERE id18 IN (SELECT id18 FROM aid)"
+    )
+    trust.build_anchors(eng, "aid_records", "id_anchor__rows")
+    eng.execute("CREATE OR REPLACE TABLE id_anchor__gone AS SELECT id18 FROM aid")
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE changed_ids AS
+        SELECT a.id18 FROM aid a
+        LEFT JOIN id_anchor__rows n ON n.id18 = a.id18
+        LEFT JOIN (SELECT * FROM p_anchor WHERE id18 IN (SELECT id18 FROM aid)) o
+               ON o.id18 = a.id18
+        WHERE NOT (n.id18 IS NULL AND o.id18 IS NULL)
+          AND NOT coalesce(n.anchor_name = o.anchor_name
+                           AND n.anchor_pinyin IS NOT DISTINCT FROM o.anchor_pinyin
+                           AND n.household_key IS NOT DISTINCT FROM o.household_key, false)
+        """
+    )
+    _merged(eng, "id_anchor", "p_anchor", "id_anchor__gone", "id_anchor__rows", ("id18",))
+
+    # 2. records whose node may change: added ones, and those whose ID, check-character
+    # candidate or Excel prefix is an ID whose anchor changed
+    say("增量：重算受影响记录的节点 (nodes of affected records)")
+    repair.build_candidates(eng, "person_records")
+    prefix = "(SELECT substr(id18, 1, 15) FROM changed_ids)"
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE r1_keys AS
+        SELECT rec_key FROM (
+            SELECT rec_key FROM person_records WHERE {added}
+            UNION ALL SELECT rec_key FROM person_records
+                WHERE id18 IN (SELECT id18 FROM changed_ids)
+            UNION ALL SELECT rec_key FROM person_records WHERE id_prefix15 IN {prefix}
+            UNION ALL SELECT rec_key FROM person_records WHERE id_prefix15_alt IN {prefix}
+            UNION ALL SELECT rec_key FROM id_candidates
+                WHERE candidate IN (SELECT id18 FROM changed_ids)
+        ) k GROUP BY rec_key
+        """
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE r1 AS SELECT * FROM person_records "
+        "WHERE rec_key IN (SELECT rec_key FROM r1_keys)"
+    )
+    repair.build_repair_links(eng, "r1", "id_anchor")
+    nodes.build_nodes(eng, "r1", "repair_links", "node_members__rows", "r1_nodes", "id_anchor")
+    removed_keys = (
+        "SELECT rec_key FROM p_links WHERE batch_id IN (SELECT batch_id FROM removed_batches)"
+    )
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE gone_recs AS
+        SELECT rec_key FROM r1_keys UNION SELECT rec_key FROM ({removed_keys}) x
+        """
+    )
+    eng.create_view("node_members__gone", "SELECT rec_key FROM gone_recs")
+    _merged(
+        eng, "node_members", "p_members", "node_members__gone", "node_members__rows", ("rec_key",)
+    )
+    # nodes that lost members and have none left; nodes never seen before
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE dn_candidates AS
+        SELECT node_id FROM p_members WHERE rec_key IN (SELECT rec_key FROM gone_recs)
+        GROUP BY node_id
+        """
+    )
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE nodes__gone AS
+        SELECT node_id FROM dn_candidates
+        WHERE node_id NOT IN (
+            SELECT node_id FROM node_members
+            WHERE node_id IN (SELECT node_id FROM dn_candidates))
+        """
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE nodes__rows AS SELECT * FROM r1_nodes "
+        "WHERE node_id NOT IN (SELECT node_id FROM p_nodes)"
+    )
+    _merged(eng, "nodes", "p_nodes", "nodes__gone", "nodes__rows", ("node_id",))
+
+    # 3. pairs: new nodes scored against all nodes; pairs of dropped nodes removed
+    n_new = _count(eng, "nodes__rows")
+    say(f"增量：概率关联，仅新增 {n_new} 个节点 (incremental scoring)")
+    if n_new:
+        eng.create_view(
+            "old_nodes",
+            "SELECT * FROM nodes WHERE node_id NOT IN (SELECT node_id FROM nodes__rows)",
+        )
+        scoring.score(eng, model_dir, assign.LOWER, "nodes__rows", "old_nodes")
+        cols = ", ".join(scoring.PAIR_COLUMNS)
+        eng.execute(f"CREATE OR REPLACE TABLE pairs__rows AS SELECT {cols} FROM scored_pairs")
+    else:
+        eng.execute("CREATE OR REPLACE TABLE pairs__rows AS SELECT * FROM p_pairs LIMIT 0")
+    gone_nodes = "(SELECT node_id FROM nodes__gone)"
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE pairs__gone AS
+        SELECT node_id_l, node_id_r FROM p_pairs
+        WHERE node_id_l IN {gone_nodes} OR node_id_r IN {gone_nodes}
+        """
+    )
+    _merged(eng, "pairs", "p_pairs", "pairs__gone", "pairs__rows", ("node_id_l", "node_id_r"))
+
+    # 4. assignment on the B–B closure of what changed
+    say("增量：重新分配受影响的节点 (assignment of affected nodes)")
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE decisions_changed AS
+        SELECT left_key, right_key FROM (
+            SELECT left_key, right_key, decision FROM decisions
+            EXCEPT SELECT left_key, right_key, decision FROM p_decisions
+            UNION ALL
+            SELECT left_key, right_key, decision FROM p_decisions
+            EXCEPT SELECT left_key, right_key, decision FROM decisions
+        ) x
+        """
+    )
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE c_b AS
+        SELECT node_id FROM nodes WHERE node_type = 'B' AND node_id IN (
+            SELECT node_id FROM nodes__rows
+            UNION ALL SELECT node_id_r FROM pairs__gone WHERE node_id_l IN {gone_nodes}
+            UNION ALL SELECT node_id_l FROM pairs__gone WHERE node_id_r IN {gone_nodes}
+            UNION ALL SELECT left_key FROM decisions_changed
+            UNION ALL SELECT right_key FROM decisions_changed)
+        """
+    )
+    while True:
+        eng.execute(
+            """
+            CREATE OR REPLACE TABLE c_pairs AS
+            SELECT * FROM pairs WHERE node_id_l IN (SELECT node_id FROM c_b)
+            UNION ALL
+            SELECT * FROM pairs WHERE node_id_r IN (SELECT node_id FROM c_b)
+                                  AND node_id_l NOT IN (SELECT node_id FROM c_b)
+            """
+        )
+        eng.execute(
+            """
+            CREATE OR REPLACE TABLE c_nodes AS
+            SELECT * FROM nodes WHERE node_id IN (
+                SELECT node_id_l FROM c_pairs UNION ALL SELECT node_id_r FROM c_pairs
+                UNION ALL SELECT node_id FROM c_b)
+            """
+        )
+        grown = _count(
+            eng,
+            "c_nodes WHERE node_type = 'B' AND node_id NOT IN (SELECT node_id FROM c_b)",
+        )
+        if not grown:
+            break
+        eng.execute(
+            "CREATE OR REPLACE TABLE c_b AS SELECT node_id FROM c_nodes WHERE node_type = 'B'"
+        )
+    assign.assign(eng, "c_pairs", "c_nodes")
+    eng.execute(
+        "CREATE OR REPLACE TABLE b_cluster__rows AS SELECT node_id, cluster_id, method "
+        "FROM node_cluster WHERE node_id IN (SELECT node_id FROM c_b)"
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE b_cluster__gone AS "
+        "SELECT node_id FROM c_b UNION SELECT node_id FROM nodes__gone"
+    )
+    _merged(eng, "b_cluster", "p_bcl", "b_cluster__gone", "b_cluster__rows", ("node_id",))
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE review_new AS
+        SELECT * FROM p_review WHERE left_key NOT IN (SELECT node_id FROM b_cluster__gone)
+        UNION ALL SELECT * FROM review_items
+        """
+    )
+    eng.execute("CREATE OR REPLACE TABLE review_items AS SELECT * FROM review_new")
+
+    # 5. records whose person may change, and the persons they left or joined
+    say("增量：更新记录归属与主记录 (links and master records)")
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE rc_keys AS
+        SELECT rec_key FROM r1_keys
+        UNION SELECT rec_key FROM node_members WHERE node_id IN (SELECT node_id FROM c_b)
+        """
+    )
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE rc_recs AS
+        SELECT * FROM r1
+        UNION ALL
+        SELECT * FROM person_records
+        WHERE rec_key IN (SELECT rec_key FROM rc_keys)
+          AND rec_key NOT IN (SELECT rec_key FROM r1_keys)
+        """
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE rc_members AS SELECT * FROM node_members "
+        "WHERE rec_key IN (SELECT rec_key FROM rc_keys)"
+    )
+    survivorship.record_clusters(eng, "rc_members", "repair_links", "b_cluster", "rc_cluster")
+    survivorship.links_of(eng, "rc_recs", "rc_cluster", "links__rows")
+    eng.execute(
+        "CREATE OR REPLACE TABLE links__gone AS "
+        "SELECT rec_key FROM gone_recs UNION SELECT rec_key FROM rc_keys"
+    )
+    _merged(eng, "links", "p_links", "links__gone", "links__rows", ("rec_key",))
+    survivorship.corrections_of(eng, "rc_recs", "rc_cluster", "id_corrections__rows")
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE id_corrections__gone AS
+        SELECT batch_id, "row" FROM rc_recs
+        UNION SELECT batch_id, "row" FROM p_links
+            WHERE batch_id IN (SELECT batch_id FROM removed_batches)
+        """
+    )
+    pkey = survivorship.person_key_of_id(d, "id18")
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE persons__gone AS
+        SELECT person_key FROM (
+            SELECT person_key FROM p_links WHERE rec_key IN (SELECT rec_key FROM links__gone)
+            UNION ALL SELECT person_key FROM rc_cluster
+            UNION ALL SELECT {pkey} FROM changed_ids
+        ) x GROUP BY person_key
+        """
+    )
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE pk_cluster AS
+        SELECT rec_key, person_key, id18 FROM rc_cluster
+        WHERE person_key IN (SELECT person_key FROM persons__gone)
+        UNION ALL
+        SELECT l.rec_key, l.person_key, p.id18
+        FROM (SELECT rec_key, person_key FROM p_links
+              WHERE person_key IN (SELECT person_key FROM persons__gone)
+                AND rec_key NOT IN (SELECT rec_key FROM links__gone)) l
+        LEFT JOIN (SELECT person_key, id18 FROM p_persons
+                   WHERE person_key IN (SELECT person_key FROM persons__gone)) p
+               ON p.person_key = l.person_key
+        """
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE pk_records AS SELECT * FROM person_records "
+        "WHERE rec_key IN (SELECT rec_key FROM pk_cluster)"
+    )
+    survivorship.source_order(eng, "person_records")
+    survivorship.persons_of(eng, "pk_records", "pk_cluster", "id_anchor", "persons__rows")
+    _merged(eng, "persons", "p_persons", "persons__gone", "persons__rows", ("person_key",))
+    delta.stats = {
+        "affected_ids": _count(eng, "aid"),
+        "changed_anchors": _count(eng, "changed_ids"),
+        "records_renoded": _count(eng, "r1_keys"),
+        "new_nodes": n_new,
+        "dropped_nodes": _count(eng, "nodes__gone"),
+        "closure_b_nodes": _count(eng, "c_b"),
+        "records_relinked": _count(eng, "rc_keys"),
+        "persons_recomputed": _count(eng, "persons__gone"),
+    }
+    changed = list(CHANGED)
+    if not delta.employers_changed:
+        # the enrolments of relinked records (and of added batches) with their employers as
+        # before; enrolments of removed batches go
+        keys = eng.fetch("SELECT batch_id, rec_key FROM rc_recs WHERE kind = 'enrollment'")
+        rec_key = pl.col("batch_id") + ":" + pl.col("row").cast(pl.Utf8)
+        read_enrollments(
+            pl.col("batch_id").is_in(keys["batch_id"].unique().to_list())
+            & rec_key.is_in(keys["rec_key"].to_list())
+        )
+        survivorship.enrollments_of(
+            eng, "enrollment_records", "rc_cluster", "p_elinks", "enrollments__rows"
+        )
+        eng.create_view("enrollments__gone", 'SELECT batch_id, "row" FROM id_corrections__gone')
+        _merged(
+            eng,
+            "enrollments",
+            "p_enroll",
+            "enrollments__gone",
+            "enrollments__rows",
+            ("batch_id", "row"),
+        )
+        changed.append("enrollments")
+    return changed

@@ -62,6 +62,10 @@ class Engine(Protocol):
 
     def parquet_view(self, name: str, paths: list[Path]) -> None: ...
 
+    def create_view(self, name: str, sql: str) -> None:
+        """A lazy view: ``sql`` (one SELECT, DuckDB dialect) runs again on every use."""
+        ...
+
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None: ...
 
     def drop(self, *names: str) -> None:
@@ -139,6 +143,9 @@ class DuckDBEngine:
             files = ", ".join(f"'{p}'" for p in paths)
             source = f"read_parquet([{files}], union_by_name = true)"
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
+
+    def create_view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
@@ -411,6 +418,11 @@ class SparkEngine:
         """A temporary view over Parquet files (columns merged by name), read on every use."""
         df = self.spark.read.option("mergeSchema", "true").parquet(*[str(p) for p in paths])
         df.createOrReplaceTempView(name)
+        self._views.add(name)
+
+    def create_view(self, name: str, sql: str) -> None:
+        """A temporary view over a query (planned again on every use, nothing materialised)."""
+        self.spark.sql(to_spark_sql(sql)).createOrReplaceTempView(name)
         self._views.add(name)
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:

@@ -179,8 +179,8 @@ def _build(
     mode = "full"
     if prev is not None and prev.info.get("model_id") == model_id:
         mode = "incremental"
-        eng.read_parquet("prev_nodes", [prev.table("nodes")])
-        eng.read_parquet("prev_pairs", [prev.table("pairs")])
+        prev.register(eng, "nodes", "prev_nodes")
+        prev.register(eng, "pairs", "prev_pairs")
         eng.execute(
             "CREATE TABLE new_nodes AS SELECT * FROM nodes "
             "WHERE node_id NOT IN (SELECT node_id FROM prev_nodes)"

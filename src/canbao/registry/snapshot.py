@@ -185,7 +185,7 @@ def publish(
         entry = None
         if table in reuse:
             assert prev is not None
-            prev._base(table)
+            prev._base(table)  # raises StateError when prev has no such table
             entry = prev.layers(table)
             for src, dst in zip(
                 layer_files(prev.path, table).values(),

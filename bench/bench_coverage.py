@@ -64,10 +64,8 @@ def replicated(data: Path, k: int) -> Path:
     con.execute("SET enable_progress_bar = false")
     copies = " UNION ALL ".join(f"SELECT {i} AS k" for i in range(k))
     for table, keys in REPLICATED_TABLES.items():
-        src = snap.table(table)
-        cols = [
-            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{src}')").fetchall()
-        ]
+        src = f"({snap.sql(table)})"  # layers merged; the copy is written plain
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         sel = ", ".join(
             f'CASE WHEN c.k = 0 THEN t."{c}" ELSE t."{c}" || \'#\' || CAST(c.k AS VARCHAR) END AS "{c}"'
             if c in keys
@@ -75,10 +73,11 @@ def replicated(data: Path, k: int) -> Path:
             for c in cols
         )
         con.execute(
-            f"COPY (SELECT {sel} FROM read_parquet('{src}') t CROSS JOIN ({copies}) c) "
+            f"COPY (SELECT {sel} FROM {src} t CROSS JOIN ({copies}) c) "
             f"TO '{out / (table + '.parquet')}' (FORMAT parquet)"
         )
-    (out / "build.json").write_text(json.dumps({**snap.info, "build_id": build_id}), "utf-8")
+    info = {k: v for k, v in snap.info.items() if k != "layers"}  # the copies are plain tables
+    (out / "build.json").write_text(json.dumps({**info, "build_id": build_id}), "utf-8")
     for b in ingest_api.current_batches(data):
         src = data / "batches" / b.batch_id
         meta = json.loads((src / "batch.json").read_text("utf-8"))

@@ -62,7 +62,7 @@ def test_employers_link_old_and_new_codes(built: Path, city: Path) -> None:
     emp = api.employers(built)
     assert emp.height > 0 and emp["employer_key"].is_unique().all()
     snap = snapshot.require_current(built)
-    el = pl.read_parquet(snap.table("employer_links"))
+    el = snap.scan("employer_links").collect()
     truth = pl.read_csv(city / "truth" / "employer_links.csv").join(
         el.select("source", "row", "employer_key"), on=["source", "row"]
     )
@@ -83,10 +83,11 @@ def test_review_decisions_change_the_next_build(built: Path, tmp_path: Path) -> 
     # overrule a link the model made on its own: "different"
     snap = snapshot.require_current(data)
     model_links = (
-        pl.read_parquet(snap.table("links"))
+        snap.scan("links")
+        .collect()
         .filter(pl.col("method") == "model")
-        .join(pl.read_parquet(snap.table("node_members")), on="rec_key")
-        .join(pl.read_parquet(snap.table("persons")).select("person_key", "id18"), on="person_key")
+        .join(snap.scan("node_members").collect(), on="rec_key")
+        .join(snap.scan("persons").collect().select("person_key", "id18"), on="person_key")
     )
     assert model_links.height > 0
     overruled = model_links.row(0, named=True)
@@ -112,13 +113,13 @@ def _node_keys(data: Path) -> dict[str, str]:
     members = con.sql(
         f"""
         SELECT DISTINCT m.node_id, l.person_key
-        FROM read_parquet('{snap.path / "node_members.parquet"}') m
-        JOIN read_parquet('{snap.table("links")}') l USING (rec_key)
+        FROM ({snap.sql("node_members")}) m
+        JOIN ({snap.sql("links")}) l USING (rec_key)
         """
     ).fetchall()
     for node_id, person_key in members:
         out[node_id] = person_key
-    persons = pl.read_parquet(snap.table("persons")).filter(pl.col("id18").is_not_null())
+    persons = snap.scan("persons").collect().filter(pl.col("id18").is_not_null())
     for person_key, id18 in persons.select("person_key", "id18").iter_rows():
         out["id:" + id18] = person_key
     return out
@@ -143,7 +144,14 @@ def test_incremental_month_equals_full_rebuild(city: Path, tmp_path: Path) -> No
         ("pairs", ["node_id_l", "node_id_r"]),
         ("review_items", ["pair_id"]),
         ("employers", ["employer_key"]),
+        ("employer_links", ["batch_id", "row"]),
+        ("enrollments", ["batch_id", "row"]),
+        ("id_corrections", ["batch_id", "row"]),
+        ("nodes", ["node_id"]),
+        ("node_members", ["rec_key"]),
+        ("id_anchor", ["id18"]),
+        ("b_cluster", ["node_id"]),
     ):
-        x = pl.read_parquet(a.table(table)).sort(key)
-        y = pl.read_parquet(b.table(table)).sort(key)
+        x = a.scan(table).collect().sort(key)
+        y = b.scan(table).collect().sort(key)
         assert x.equals(y), table

@@ -106,7 +106,7 @@ def test_relatives_id_is_not_merged_into_its_owner(built: Path) -> None:
 def test_check_character_typo_is_repaired_and_correction_proposed(built: Path) -> None:
     k = _keys(built)
     assert k[("si_employee_pension", 3)] == k[("police_hukou", 3)]
-    corr = pl.read_parquet(snapshot.require_current(built).table("id_corrections"))
+    corr = snapshot.require_current(built).scan("id_corrections").collect()
     row = corr.filter((pl.col("source") == "si_employee_pension") & (pl.col("row") == 3))
     assert row.height == 1
     assert row["proposed_id18"][0] == C and row["method"][0] == "check_character"

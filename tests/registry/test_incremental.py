@@ -50,7 +50,7 @@ def _tables(data: Path) -> dict[str, pl.DataFrame]:
         ("review_items", ["pair_id"]),
         ("nodes", ["node_id"]),
     ):
-        out[t] = pl.read_parquet(snap.table(t)).sort(key)
+        out[t] = snap.scan(t).collect().sort(key)
     return out
 
 
@@ -73,7 +73,7 @@ def test_incremental_equals_full_rebuild(tmp_path: Path) -> None:
 
 def test_incremental_scores_only_new_nodes(tmp_path: Path) -> None:
     api.build(tmp_path, source=base._source())
-    n_before = pl.read_parquet(snapshot.require_current(tmp_path).table("nodes")).height
+    n_before = snapshot.require_current(tmp_path).scan("nodes").collect().height
     result = api.build(tmp_path, source=_month2(base._source()))
     info = snapshot.require_current(tmp_path).info
     assert result.mode == "incremental" and info["previous"] is not None

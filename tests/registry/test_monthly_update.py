@@ -38,14 +38,20 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     first = api.build(inc)
     assert first.mode == "full"
     # the next month: the death list delivered again (supersedes last month's) ...
+    # (this month's list lacks the last three entries of the previous one)
     deaths = next(f for f in manifest.load(city).files if f.kind == "death")
+    encoding = deaths.encoding or "utf-8"
+    lines = Path(deaths.path).read_text(encoding).splitlines(keepends=True)
+    files = tmp_path_factory.mktemp("month-files")
+    again = files / ("2018_01_" + Path(deaths.path).name)
+    again.write_text("".join(lines[:-3]), encoding)
     ingest_file(
-        inc, deaths.path, source=deaths.source, kind="death", as_of="2018-01-31",
+        inc, again, source=deaths.source, kind="death", as_of="2018-01-31",
         mapping=deaths.map, encoding=deaths.encoding,
     )  # fmt: skip
     # ... 1 % of residents newly in resident medical insurance ...
     truth = pl.read_parquet(city / "truth" / "persons.parquet").sample(fraction=0.01, seed=3)
-    extract = tmp_path_factory.mktemp("month-files") / "jumin_yibao_2018_01.csv"
+    extract = files / "jumin_yibao_2018_01.csv"
     truth.select(
         pl.col("id18").alias("公民身份号码"),
         pl.col("name").alias("姓名"),
@@ -55,9 +61,24 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
         inc, extract, source="si_resident_medical_m2", kind="enrollment",
         scheme="resident_medical", as_of="2018-01-31",
     )  # fmt: skip
-    # ... and a reviewer's decision on the first open review item
-    item = api.review_items(inc).row(0, named=True)
-    decisions.record(inc, item["left_key"], item["right_key"], "same")
+    # ... and a reviewer's decision: the strongest model link of an unresolved record to a
+    # trusted person is refused
+    snap = snapshot.require_current(inc)
+    nodes = snap.scan("nodes").select("node_id", "node_type", "cluster_hint")
+    pair = (
+        snap.scan("pairs")
+        .join(nodes.rename(lambda c: c + "_l"), on="node_id_l")
+        .join(nodes.rename(lambda c: c + "_r"), on="node_id_r")
+        .filter(pl.col("node_type_l") != pl.col("node_type_r"))
+        .sort("match_weight", "node_id_l", "node_id_r", descending=[True, False, False])
+        .first()
+        .collect()
+        .row(0, named=True)
+    )
+    b_left = pair["node_type_l"] == "B"
+    left = pair["node_id_l"] if b_left else pair["node_id_r"]
+    right = "A:" + (pair["cluster_hint_r"] if b_left else pair["cluster_hint_l"])
+    decisions.record(inc, left, right, "different")
     full = tmp_path_factory.mktemp("month-full")
     shutil.copytree(inc, full, dirs_exist_ok=True)
     assert api.build(inc).mode == "incremental"
@@ -87,15 +108,12 @@ def test_monthly_update_touches_only_what_changed(month: tuple[Path, Path, Path]
     assert 0 < stats["persons_recomputed"] < snap.info["counts"]["persons"] / 5
     # big tables are written as layers over the previous snapshot's base, not rewritten
     assert snap.layers("links") is not None
-    prev = snapshot.Snapshot(
-        snap.info["previous"], snap.path.parent / snap.info["previous"], {}
-    )
+    prev = snapshot.Snapshot(snap.info["previous"], snap.path.parent / snap.info["previous"], {})
     assert (snap.path / "links.parquet").stat().st_ino == (
         prev.path / "links.parquet"
     ).stat().st_ino
-    # the decided pair is no longer open
-    items = api.review_items(inc)
+    # the refused link is gone: the record is no longer with that trusted person
     decided = decisions.load(inc).row(0, named=True)
-    assert not (
-        (items["left_key"] == decided["left_key"]) & (items["right_key"] == decided["right_key"])
-    ).any()
+    cluster = snap.scan("b_cluster").filter(pl.col("node_id") == decided["left_key"]).collect()
+    assert cluster.height == 1
+    assert cluster["cluster_id"][0] != "I:" + decided["right_key"][2:]

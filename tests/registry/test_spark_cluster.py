@@ -170,8 +170,8 @@ def test_spark_submit_on_a_standalone_cluster_equals_duckdb(
         ("persons", ["person_key"]),
         ("employer_links", ["source", "row"]),
     ):
-        a = pl.read_parquet(snapshot.require_current(duck).table(table)).sort(key)
-        b = pl.read_parquet(snapshot.require_current(spark).table(table)).sort(key)
+        a = snapshot.require_current(duck).scan(table).collect().sort(key)
+        b = snapshot.require_current(spark).scan(table).collect().sort(key)
         assert a.height == b.height, table
         cols = [c for c in a.columns if a.schema[c] != pl.Float64]
         assert a.select(cols).equals(b.select(cols).cast(a.select(cols).schema)), table

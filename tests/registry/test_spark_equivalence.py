@@ -79,7 +79,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory, spark_session: Any) -> tupl
 
 
 def _table(data: Path, name: str) -> pl.DataFrame:
-    return pl.read_parquet(snapshot.require_current(data).table(name))
+    return snapshot.require_current(data).scan(name).collect()
 
 
 def _same(a: pl.DataFrame, b: pl.DataFrame) -> None:

@@ -66,8 +66,10 @@ def payments(data_dir: Path) -> pl.DataFrame:
     pay = ingest_api.current_records(data_dir, "payment").select(
         "batch_id", "row", "period", "scheme", "due", "paid", "paid_date"
     )
-    links = pl.scan_parquet(snapshot.require_current(data_dir).table("employer_links")).select(
-        "batch_id", "row", "employer_key"
+    links = (
+        snapshot.require_current(data_dir)
+        .scan("employer_links")
+        .select("batch_id", "row", "employer_key")
     )
     emp = registry_api.employers(data_dir).lazy().select("employer_key", "county_code", "ownership")
     return (

@@ -290,8 +290,8 @@ def evaluate(
     snap = snapshot.require_current(data_dir)
     return quality.evaluate(
         city,
-        pl.read_parquet(snap.table("links")),
-        pl.read_parquet(snap.table("employer_links")),
+        snap.scan("links").collect(),
+        snap.scan("employer_links").collect(),
         a.frames["uninsured"],
         a.lists["presumed_students"],
         a.frames["duplicates"],

@@ -153,7 +153,7 @@ def open_session(
     opened = False
     try:
         for name in SNAPSHOT_VIEWS:
-            eng.parquet_view(name, [snap.table(name)])
+            snap.register(eng, name)
         for kind in RECORD_COLUMNS:
             if kind in files and not duck:
                 eng.parquet_view(f"records_{kind}", files[kind])

@@ -51,7 +51,7 @@ def build(
 
 def _read(data_dir: Path, table: str) -> pl.DataFrame:
     snap = snapshot.require_current(data_dir)
-    return pl.read_parquet(snap.table(table))
+    return snap.scan(table).collect()
 
 
 def links(data_dir: Path) -> pl.DataFrame:
@@ -93,7 +93,7 @@ def review_items(data_dir: Path) -> pl.DataFrame:
     snap = snapshot.require_current(data_dir)
     con = duckdb.connect()
     for t in ("review_items", "nodes", "pairs"):
-        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{snap.table(t)}')")
+        con.execute(f"CREATE VIEW {t} AS {snap.sql(t)}")
     df = con.sql(
         """
         WITH a_rep AS (

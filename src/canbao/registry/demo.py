@@ -27,7 +27,7 @@ def run_registry_demo(out: Path) -> dict[str, str]:
     api.export_table(api.employers(data), exports / "employers.xlsx")
     api.export_table(api.links(data).select("source", "row", "person_key"), exports / "links.csv")
     api.export_table(api.review_items(data), exports / "review-queue.xlsx")
-    corr = pl.read_parquet(snapshot.require_current(data).table("id_corrections"))
+    corr = snapshot.require_current(data).scan("id_corrections").collect()
     api.export_table(
         corr.with_columns(
             id_as_delivered=citizen_id.mask_expr(pl.col("id_as_delivered").fill_null("")),

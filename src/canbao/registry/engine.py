@@ -62,14 +62,14 @@ class Engine(Protocol):
 
     def parquet_view(self, name: str, paths: list[Path]) -> None: ...
 
+    def create_view(self, name: str, sql: str) -> None:
+        """A lazy view: ``sql`` (one SELECT, DuckDB dialect) runs again on every use."""
+        ...
+
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None: ...
 
     def drop(self, *names: str) -> None:
         """Forget tables no later statement reads (frees memory and, on Spark, local disk)."""
-        ...
-
-    def create_view(self, name: str, sql: str) -> None:
-        """A lazy view (``sql``: a DuckDB SELECT), evaluated by every statement that reads it."""
         ...
 
     def splink_api(self) -> DatabaseAPI[Any]: ...
@@ -144,12 +144,12 @@ class DuckDBEngine:
             source = f"read_parquet([{files}], union_by_name = true)"
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
 
+    def create_view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         self.con.execute(f"COPY (SELECT {cols} FROM {name}) TO '{path}' (FORMAT parquet)")
-
-    def create_view(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def drop(self, *names: str) -> None:
         kinds = dict(
@@ -420,6 +420,11 @@ class SparkEngine:
         df.createOrReplaceTempView(name)
         self._views.add(name)
 
+    def create_view(self, name: str, sql: str) -> None:
+        """A temporary view over a query (planned again on every use, nothing materialised)."""
+        self.spark.sql(to_spark_sql(sql)).createOrReplaceTempView(name)
+        self._views.add(name)
+
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         """Write a table as ONE Parquet file at ``path`` (the snapshot layout): Spark writes its
         parts in parallel, and they are then concatenated row group by row group."""
@@ -440,10 +445,6 @@ class SparkEngine:
                 for i in range(pf.num_row_groups):
                     writer.write_table(pf.read_row_group(i).cast(schema))
         shutil.rmtree(parts)
-
-    def create_view(self, name: str, sql: str) -> None:
-        self.spark.sql(to_spark_sql(sql)).createOrReplaceTempView(name)
-        self._views.add(name)
 
     def drop(self, *names: str) -> None:
         for name in names:

@@ -14,8 +14,8 @@ follows one of them (the same SQL as the full build, run on the affected rows on
    nodes (:func:`canbao.registry.scoring.score`), pairs of dropped nodes removed.
 4. **Clusters.** A B node's cluster depends on its own pairs, the decisions about it and, when
    it joins no trusted person, its component over B–B pairs: assignment reruns on the B–B
-   closure (``c_b``) of the new nodes, the neighbours of dropped nodes and the nodes of changed
-   decisions.
+   closure (``c_b``) of the B nodes with a pair added or removed (new nodes, old nodes scored
+   against new ones, neighbours of dropped nodes) and the nodes of changed decisions.
 5. **Records and persons.** Links change only for ``r1`` and the members of ``c_b``; a master
    record only for the persons those records left or joined, and for IDs whose anchor changed.
 6. **Employers** are reused while the employer-bearing batches are unchanged, else rebuilt.
@@ -238,21 +238,23 @@ def update(
         """
         CREATE OR REPLACE TABLE decisions_changed AS
         SELECT left_key, right_key FROM (
-            SELECT left_key, right_key, decision FROM decisions
-            EXCEPT SELECT left_key, right_key, decision FROM p_decisions
+            SELECT * FROM (SELECT left_key, right_key, decision FROM decisions
+                           EXCEPT SELECT left_key, right_key, decision FROM p_decisions) x1
             UNION ALL
-            SELECT left_key, right_key, decision FROM p_decisions
-            EXCEPT SELECT left_key, right_key, decision FROM decisions
+            SELECT * FROM (SELECT left_key, right_key, decision FROM p_decisions
+                           EXCEPT SELECT left_key, right_key, decision FROM decisions) x2
         ) x
         """
     )
     eng.execute(
-        f"""
+        """
         CREATE OR REPLACE TABLE c_b AS
         SELECT node_id FROM nodes WHERE node_type = 'B' AND node_id IN (
             SELECT node_id FROM nodes__rows
-            UNION ALL SELECT node_id_r FROM pairs__gone WHERE node_id_l IN {gone_nodes}
-            UNION ALL SELECT node_id_l FROM pairs__gone WHERE node_id_r IN {gone_nodes}
+            UNION ALL SELECT node_id_l FROM pairs__rows
+            UNION ALL SELECT node_id_r FROM pairs__rows
+            UNION ALL SELECT node_id_l FROM pairs__gone
+            UNION ALL SELECT node_id_r FROM pairs__gone
             UNION ALL SELECT left_key FROM decisions_changed
             UNION ALL SELECT right_key FROM decisions_changed)
         """
@@ -341,6 +343,14 @@ def update(
         UNION SELECT batch_id, "row" FROM p_links
             WHERE batch_id IN (SELECT batch_id FROM removed_batches)
         """
+    )
+    _merged(
+        eng,
+        "id_corrections",
+        "p_corr",
+        "id_corrections__gone",
+        "id_corrections__rows",
+        ("batch_id", "row"),
     )
     pkey = survivorship.person_key_of_id(d, "id18")
     eng.execute(

@@ -4,6 +4,11 @@ Layout: ``DATA/registry/snapshots/<build_id>/<table>.parquet`` plus ``build.json
 ``DATA/registry/CURRENT`` names the published build and is replaced with ``os.replace`` (atomic
 on POSIX), so a crash mid-build never leaves a half-built registry and readers always see a
 complete one. Older snapshots stay for history (as-of queries by build).
+
+Big tables may be *layered* (base + delta + gone files, see :mod:`canbao.registry.snapshot_layers`)
+so an incremental build writes only what changed; ``build.json`` then has ``"layers": {table:
+{"delta": n, "gone": n, "base": n}}``. Read snapshot tables ONLY through :meth:`Snapshot.scan`,
+:meth:`Snapshot.sql` or :meth:`Snapshot.register`, which merge the layers.
 """
 
 from __future__ import annotations
@@ -13,12 +18,35 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canbao.errors import StateError
+import polars as pl
+
+from canbao.errors import StateError, UsageError
 from canbao.registry.engine import Engine
+from canbao.registry.snapshot_layers import (
+    LAYERED,
+    columns_of,
+    layer_files,
+    link_or_copy,
+    merged_sql,
+    parquet_source,
+    publish_changes,
+)
+
+__all__ = [
+    "LAYERED",
+    "SNAPSHOT_TABLES",
+    "Snapshot",
+    "current",
+    "new_build_id",
+    "publish",
+    "registry_dir",
+    "require_current",
+]
 
 # The records' linkage fields stay in the derivation cache (``registry/cache``); ``links`` carries
 # what readers need of them (source, row, kind, name pinyin, birth date as delivered).
@@ -33,6 +61,9 @@ SNAPSHOT_TABLES = (
     "employers",
     "employer_links",
     "enrollments",
+    "id_anchor",  # an ID's anchor name and owner's household (incremental builds start here)
+    "b_cluster",  # the cluster of each B node (unresolved records' nodes)
+    "decisions",  # the review decisions this build applied
 )
 
 
@@ -42,8 +73,80 @@ class Snapshot:
     path: Path
     info: dict[str, Any]
 
+    def layers(self, name: str) -> dict[str, int] | None:
+        """The table's layer row counts when it is stored as base + delta + gone, else None."""
+        entry = self.info.get("layers", {}).get(name)
+        return dict(entry) if entry is not None else None
+
+    def has(self, name: str) -> bool:
+        """True when the snapshot holds the table (older builds lack newer tables)."""
+        return (self.path / f"{name}.parquet").exists()
+
     def table(self, name: str) -> Path:
-        return self.path / f"{name}.parquet"
+        """The table's Parquet file; only for plain (not layered) tables — prefer
+        :meth:`scan`, :meth:`sql` or :meth:`register`, which work for both."""
+        if self.layers(name) is not None:
+            raise StateError(
+                f"登记库表 {name} 以增量分层方式存储，不能直接读取单个文件",
+                f"table {name} of build {self.build_id} is layered (base + delta + gone): "
+                "read it with Snapshot.scan, Snapshot.sql or Snapshot.register",
+            )
+        return self._base(name)
+
+    def _base(self, name: str) -> Path:
+        path = self.path / f"{name}.parquet"
+        if not path.exists():
+            raise StateError(
+                f"登记库版本 {self.build_id} 中没有表 {name}，请重新运行 canbao build",
+                f"build {self.build_id} has no table {name}: run `canbao build`",
+            )
+        return path
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        """The table's rows as a Polars LazyFrame (layers merged)."""
+        base = pl.scan_parquet(self._base(name))
+        if self.layers(name) is None:
+            return base
+        files = layer_files(self.path, name)
+        schema = base.collect_schema()
+        keys = list(LAYERED[name])
+        gone = pl.scan_parquet(files["gone"]).select(pl.col(k).cast(schema[k]) for k in keys)
+        delta = pl.scan_parquet(files["delta"]).select(schema.names())
+        return pl.concat([base.join(gone, on=keys, how="anti"), delta], how="vertical_relaxed")
+
+    def sql(self, name: str) -> str:
+        """A DuckDB SELECT over the table (layers merged; absolute paths), usable as a
+        subquery or a view's body."""
+        base = self._base(name)
+        if self.layers(name) is None:
+            return f"SELECT * FROM {parquet_source(base)}"
+        files = layer_files(self.path, name)
+        return merged_sql(
+            parquet_source(base),
+            parquet_source(files["delta"]),
+            parquet_source(files["gone"]),
+            LAYERED[name],
+            columns_of(base),
+        )
+
+    def register(self, eng: Engine, name: str, as_name: str | None = None) -> None:
+        """Make the table a view ``as_name`` (default ``name``) of the engine: nothing is loaded
+        (DuckDB view, Spark temporary view; the files are read where the view is used)."""
+        view = as_name or name
+        base = self._base(name)
+        if self.layers(name) is None:
+            eng.parquet_view(view, [base])
+            return
+        files = layer_files(self.path, name)
+        parts = {part: f"{view}__layer_{part}" for part in ("base", "delta", "gone")}
+        for part, part_view in parts.items():
+            eng.parquet_view(part_view, [files[part]])
+        eng.create_view(
+            view,
+            merged_sql(
+                parts["base"], parts["delta"], parts["gone"], LAYERED[name], columns_of(base)
+            ),
+        )
 
 
 def registry_dir(data_dir: Path) -> Path:
@@ -54,7 +157,28 @@ def new_build_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-def publish(eng: Engine, data_dir: Path, build_id: str, info: dict[str, Any]) -> Snapshot:
+def publish(
+    eng: Engine,
+    data_dir: Path,
+    build_id: str,
+    info: dict[str, Any],
+    *,
+    prev: Snapshot | None = None,
+    changes: Iterable[str] = (),
+    reuse: Iterable[str] = (),
+) -> Snapshot:
+    """Write the snapshot of build ``build_id`` and make it the current one (atomically).
+
+    - a table in ``reuse`` is taken unchanged from ``prev`` (its files hard-linked);
+    - a table in ``changes`` (one of :data:`LAYERED`) is ``prev``'s table updated by the engine's
+      ``{T}__rows`` (the current rows of every changed or new key, the columns of ``T``) and
+      ``{T}__gone`` (the key columns of every key whose rows changed or disappeared; a key that
+      was in ``prev``'s table and has rows in ``{T}__rows`` MUST be in ``{T}__gone``): only the
+      delta is written, or the whole table when the delta has outgrown the base (compaction);
+    - every other table is written in full from the engine table of that name.
+    """
+    changes, reuse = tuple(changes), tuple(reuse)
+    _check_publish(prev, changes, reuse)
     root = registry_dir(data_dir) / "snapshots"
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{build_id}"
@@ -62,8 +186,30 @@ def publish(eng: Engine, data_dir: Path, build_id: str, info: dict[str, Any]) ->
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
+    layers: dict[str, dict[str, int]] = {}
     for table in SNAPSHOT_TABLES:
-        eng.write_parquet(table, tmp / (table + ".parquet"))
+        entry = None
+        if table in reuse:
+            assert prev is not None
+            prev._base(table)  # raises StateError when prev has no such table
+            entry = prev.layers(table)
+            for src, dst in zip(
+                layer_files(prev.path, table).values(),
+                layer_files(tmp, table).values(),
+                strict=True,
+            ):
+                if src.exists():
+                    link_or_copy(src, dst)
+        elif table in changes:
+            assert prev is not None
+            entry = publish_changes(eng, table, prev.path, prev.layers(table), tmp)
+        else:
+            eng.write_parquet(table, tmp / (table + ".parquet"))
+        if entry is not None:
+            layers[table] = entry
+    info = {k: v for k, v in info.items() if k != "layers"}
+    if layers:
+        info["layers"] = layers
     (tmp / "build.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), "utf-8")
     os.replace(tmp, final)
     pointer = registry_dir(data_dir) / "CURRENT"
@@ -71,6 +217,19 @@ def publish(eng: Engine, data_dir: Path, build_id: str, info: dict[str, Any]) ->
     pointer_tmp.write_text(build_id, encoding="utf-8")
     os.replace(pointer_tmp, pointer)
     return Snapshot(build_id, final, info)
+
+
+def _check_publish(prev: Snapshot | None, changes: tuple[str, ...], reuse: tuple[str, ...]) -> None:
+    unknown = sorted({*changes, *reuse} - set(SNAPSHOT_TABLES)) or sorted(
+        set(changes) - set(LAYERED)
+    )
+    both = sorted(set(changes) & set(reuse))
+    if unknown or both or (prev is None and (changes or reuse)):
+        raise UsageError(
+            "发布登记库版本的参数有误（增量表须为可分层的表，且须给出上一版本）",
+            f"publish: tables not layerable or unknown {unknown}, both changed and reused {both}, "
+            f"previous snapshot given: {prev is not None}",
+        )
 
 
 def current(data_dir: Path) -> Snapshot | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -127,3 +128,14 @@ def test_namesake_query_is_not_guessed(tmp_path: Path) -> None:
         keys[("police_hukou", 2)],
     )
     assert keys[("police_hukou", 1)] != keys[("police_hukou", 2)]
+
+
+def test_enrolled_as_of_counts_records_without_status_or_dates(tmp_path: Path) -> None:
+    """Enrolment records without status or dates count from their extract's as-of date."""
+    api.build(tmp_path, source=base._source())
+    enrolled = snapshot.require_current(tmp_path).scan("enrollments").collect()
+    assert enrolled["status"].null_count() == enrolled.height  # the fixture states no status
+    day = enrolled["as_of"].max()
+    assert api.enrolled_as_of(tmp_path, day).height == enrolled.height
+    assert api.enrolled_as_of(tmp_path, day - dt.timedelta(days=1)).height == 0
+    assert api.enrolled_as_of(tmp_path, day, scheme="no_such_scheme").height == 0

@@ -80,7 +80,8 @@ def enrolled_as_of(data_dir: Path, on: dt.date, scheme: str | None = None) -> pl
     active = (
         (start <= on_lit)
         & (pl.col("end_date").is_null() | (pl.col("end_date") >= on_lit))
-        & ~((pl.col("status") == "ended") & pl.col("end_date").is_null())
+        # a record without a status counts (only an explicit "ended" without end date stops it)
+        & ~((pl.col("status") == "ended").fill_null(False) & pl.col("end_date").is_null())
     )
     out = en.filter(active)
     if scheme is not None:

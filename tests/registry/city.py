@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from canbao.errors import CanbaoError
 from canbao.ingest import manifest
 from canbao.ingest.api import ingest_manifest
@@ -30,3 +32,29 @@ def ingest(city: Path, data: Path, only: set[str] | None = None) -> None:
                 data, f.path, source=f.source, kind=f.kind, scheme=f.scheme, as_of=f.as_of,
                 mapping=f.map, sheet=f.sheet, encoding=f.encoding,
             )  # fmt: skip
+
+
+def ingest_month(city: Path, data: Path, files: Path) -> None:
+    """The next month: the death list delivered again without its last three entries (it
+    supersedes last month's) and 1 % of residents newly in resident medical insurance."""
+    deaths = next(f for f in manifest.load(city).files if f.kind == "death")
+    encoding = deaths.encoding or "utf-8"
+    lines = Path(deaths.path).read_text(encoding).splitlines(keepends=True)
+    files.mkdir(parents=True, exist_ok=True)
+    again = files / ("2018_01_" + Path(deaths.path).name)
+    again.write_text("".join(lines[:-3]), encoding)
+    ingest_file(
+        data, again, source=deaths.source, kind="death", as_of="2018-01-31",
+        mapping=deaths.map, encoding=deaths.encoding,
+    )  # fmt: skip
+    truth = pl.read_parquet(city / "truth" / "persons.parquet").sample(fraction=0.01, seed=3)
+    extract = files / "jumin_yibao_2018_01.csv"
+    truth.select(
+        pl.col("id18").alias("公民身份号码"),
+        pl.col("name").alias("姓名"),
+        pl.col("county_code").alias("参保地区划"),
+    ).write_csv(extract)
+    ingest_file(
+        data, extract, source="si_resident_medical_m2", kind="enrollment",
+        scheme="resident_medical", as_of="2018-01-31",
+    )  # fmt: skip

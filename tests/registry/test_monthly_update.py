@@ -9,10 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from canbao.ingest import manifest
-from canbao.ingest.batches import ingest_file
 from canbao.registry import api, decisions, snapshot
-from tests.registry.city import ingest, make_city
+from tests.registry.city import ingest, ingest_month, make_city
 
 KEYS = {
     "links": ["rec_key"],
@@ -37,30 +35,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     ingest(city, inc)
     first = api.build(inc)
     assert first.mode == "full"
-    # the next month: the death list delivered again (supersedes last month's) ...
-    # (this month's list lacks the last three entries of the previous one)
-    deaths = next(f for f in manifest.load(city).files if f.kind == "death")
-    encoding = deaths.encoding or "utf-8"
-    lines = Path(deaths.path).read_text(encoding).splitlines(keepends=True)
-    files = tmp_path_factory.mktemp("month-files")
-    again = files / ("2018_01_" + Path(deaths.path).name)
-    again.write_text("".join(lines[:-3]), encoding)
-    ingest_file(
-        inc, again, source=deaths.source, kind="death", as_of="2018-01-31",
-        mapping=deaths.map, encoding=deaths.encoding,
-    )  # fmt: skip
-    # ... 1 % of residents newly in resident medical insurance ...
-    truth = pl.read_parquet(city / "truth" / "persons.parquet").sample(fraction=0.01, seed=3)
-    extract = files / "jumin_yibao_2018_01.csv"
-    truth.select(
-        pl.col("id18").alias("公民身份号码"),
-        pl.col("name").alias("姓名"),
-        pl.col("county_code").alias("参保地区划"),
-    ).write_csv(extract)
-    ingest_file(
-        inc, extract, source="si_resident_medical_m2", kind="enrollment",
-        scheme="resident_medical", as_of="2018-01-31",
-    )  # fmt: skip
+    ingest_month(city, inc, tmp_path_factory.mktemp("month-files"))
     # ... and a reviewer's decision: the strongest model link of an unresolved record to a
     # trusted person is refused
     snap = snapshot.require_current(inc)

@@ -225,3 +225,19 @@ def test_any_text_gets_an_answer(value: str) -> None:
     r = cid.check(value, today=TODAY)
     assert r.valid == (r.errors == [])
     assert set(r.errors) <= set(cid.ERROR_CODES)
+
+
+@given(valid_id18())
+@settings(max_examples=40, deadline=None)
+def test_repair_sources_are_exactly_the_ids_that_get_this_candidate(value: str) -> None:
+    """repair_sources_frame inverts repair_candidates_frame: a delivered ID whose only error is
+    the check character has ``value`` among its candidates iff it is one of value's sources."""
+    sources = cid.repair_sources_frame([value])
+    assert (sources["id18"] == value).all()
+    assert sources["id_norm"].n_unique() == sources.height
+    errors = cid.check_frame(sources["id_norm"], today=TODAY)["id_errors"].list.join(",")
+    candidates = cid.repair_candidates_frame(sources["id_norm"], today=TODAY)["candidates"]
+    gets_value = [value in c for c in candidates.to_list()]
+    assert gets_value == (errors == "checksum").to_list()
+    # and an ID one edit away with a good check character is never a source
+    assert not cid.check_frame(sources["id_norm"], today=TODAY)["id_valid"].any()

@@ -37,6 +37,7 @@ import pyarrow as pa
 from canbao.registry import assign, nodes, repair, scoring, survivorship, trust
 from canbao.registry.engine import Engine
 from canbao.registry.snapshot import Snapshot
+from canbao.standards import citizen_id
 
 # layered tables this update produces __rows/__gone for
 CHANGED = (
@@ -77,6 +78,14 @@ class Delta:
 
 
 # the columns each step reads of the records it selects (a narrower scan of 22M records)
+_NODE_COLUMNS = (
+    "id18, id_birth, id_sex, checksum_only, excel_suspect, id_prefix15, "
+    "id_prefix15_alt, surname_py, sex, birth, county_code, household_key, phone_key, employer_org"
+)
+_LINK_COLUMNS = (
+    'rec_key, batch_id, source, "row", kind, scheme, id_norm, id_valid, id_errors, name_norm, '
+    "name_pinyin, birth_date"
+)
 _ANCHOR_COLUMNS = (
     "id18, name_norm, name_pinyin, kind_rank, birth_date, sex, id_valid, id_birth, id_sex, "
     "kind, household_key"
@@ -172,7 +181,12 @@ def update(
     # 2. records whose node may change: added ones, and those whose ID, check-character
     # candidate or Excel prefix is an ID whose anchor changed
     say("增量：重算受影响记录的节点 (nodes of affected records)")
-    repair.build_candidates(eng, "person_records")
+    # delivered IDs whose check-character candidates include a changed ID (the inverse of the
+    # candidate rule: no candidates are generated for the city's other records)
+    changed_list = eng.fetch("SELECT id18 FROM changed_ids")["id18"]
+    eng.create_table_from_arrow(
+        "candidate_sources", citizen_id.repair_sources_frame(changed_list).to_arrow()
+    )
     prefix = "(SELECT substr(id18, 1, 15) FROM changed_ids)"
     eng.execute(
         f"""
@@ -183,15 +197,16 @@ def update(
                 WHERE id18 IN (SELECT id18 FROM changed_ids)
             UNION ALL SELECT rec_key FROM person_records WHERE id_prefix15 IN {prefix}
             UNION ALL SELECT rec_key FROM person_records WHERE id_prefix15_alt IN {prefix}
-            UNION ALL SELECT rec_key FROM id_candidates
-                WHERE candidate IN (SELECT id18 FROM changed_ids)
+            UNION ALL SELECT rec_key FROM person_records
+                WHERE checksum_only AND id_norm IN (SELECT id_norm FROM candidate_sources)
         ) k GROUP BY rec_key
         """
     )
     eng.execute(
-        "CREATE OR REPLACE TABLE r1 AS SELECT * FROM person_records "
-        "WHERE rec_key IN (SELECT rec_key FROM r1_keys)"
+        f"CREATE OR REPLACE TABLE r1 AS SELECT {_NODE_COLUMNS}, {_LINK_COLUMNS} "
+        "FROM person_records WHERE rec_key IN (SELECT rec_key FROM r1_keys)"
     )
+    repair.build_candidates(eng, "r1")
     repair.build_repair_links(eng, "r1", "id_anchor")
     nodes.build_nodes(eng, "r1", "repair_links", "node_members__rows", "r1_nodes", "id_anchor")
     removed_keys = (
@@ -336,11 +351,11 @@ def update(
         """
     )
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE rc_recs AS
-        SELECT * FROM r1
+        SELECT {_LINK_COLUMNS} FROM r1
         UNION ALL
-        SELECT * FROM person_records
+        SELECT {_LINK_COLUMNS} FROM person_records
         WHERE rec_key IN (SELECT rec_key FROM rc_keys)
           AND rec_key NOT IN (SELECT rec_key FROM r1_keys)
         """

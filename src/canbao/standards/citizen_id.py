@@ -13,7 +13,7 @@ its check character gets *repair candidates* that the registry ranks against oth
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
@@ -238,6 +238,47 @@ def _checksum_ok(mat: np.ndarray) -> np.ndarray:
     return body_ok & (_CHECK_VALUE[s] == v[:, 17])
 
 
+def _one_edit(base: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The one-edit variants of 18-character IDs (rows of an ASCII matrix), the edit rule of
+    repair candidates: every substitution (X only as the check character) and every adjacent
+    transposition; yields (variants, mask of rows where the edit changed something)."""
+    for pos in range(18):
+        alphabet = np.append(_DIGITS, np.uint8(ord("X"))) if pos == 17 else _DIGITS
+        for ch in alphabet:
+            v = base.copy()
+            v[:, pos] = ch
+            yield v, base[:, pos] != ch
+    for pos in range(17):
+        v = base.copy()
+        v[:, [pos, pos + 1]] = v[:, [pos + 1, pos]]
+        yield v, base[:, pos] != base[:, pos + 1]
+
+
+def repair_sources_frame(ids: pl.Series | Sequence[str]) -> pl.DataFrame:
+    """The inverse of :func:`repair_candidates_frame` for valid IDs: every delivered ID whose
+    repair candidates include the given ID, i.e. its one-edit variants that fail the check
+    character. Output columns id18 (the given ID), id_norm (the variant)."""
+    given = [i for i in (ids.to_list() if isinstance(ids, pl.Series) else ids) if i]
+    schema = {"id18": pl.Utf8, "id_norm": pl.Utf8}
+    if not given:
+        return pl.DataFrame(schema=schema)
+    base = np.frombuffer("".join(given).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+    rows = np.arange(base.shape[0])
+    variants, owners = [], []
+    for v, changed in _one_edit(base):
+        keep = changed & ~_checksum_ok(v)
+        variants.append(v[keep])
+        owners.append(rows[keep])
+    allv = np.ascontiguousarray(np.concatenate(variants))
+    own = np.concatenate(owners)
+    return pl.DataFrame(
+        {
+            "id18": pl.Series(given, dtype=pl.Utf8).gather(own),
+            "id_norm": pl.Series(allv.view("S18").ravel().astype("U18"), dtype=pl.Utf8),
+        }
+    )
+
+
 def repair_candidates_frame(
     ids: pl.Series | Sequence[str], today: dt.date | None = None
 ) -> pl.DataFrame:
@@ -256,18 +297,8 @@ def repair_candidates_frame(
     variants: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     rows = np.arange(base.shape[0])
-    for pos in range(18):
-        alphabet = np.append(_DIGITS, np.uint8(ord("X"))) if pos == 17 else _DIGITS
-        for ch in alphabet:
-            v = base.copy()
-            v[:, pos] = ch
-            keep = (base[:, pos] != ch) & _checksum_ok(v)
-            variants.append(v[keep])
-            owners.append(rows[keep])
-    for pos in range(17):
-        v = base.copy()
-        v[:, [pos, pos + 1]] = v[:, [pos + 1, pos]]
-        keep = (base[:, pos] != base[:, pos + 1]) & _checksum_ok(v)
+    for v, changed in _one_edit(base):
+        keep = changed & _checksum_ok(v)
         variants.append(v[keep])
         owners.append(rows[keep])
     allv = np.ascontiguousarray(np.concatenate(variants))

@@ -109,14 +109,14 @@ def _count(eng: Engine, table: str) -> int:
 
 
 def _merged(eng: Engine, name: str, prev: str, gone: str, rows: str, keys: tuple[str, ...]) -> None:
-    """View ``name``: the previous rows whose key is not in ``gone``, plus ``rows``."""
-    if len(keys) == 1:
-        k = keys[0]
-        cond = f'"{k}" NOT IN (SELECT "{k}" FROM {gone})'
-    else:
-        on = " AND ".join(f'g."{k}" = p."{k}"' for k in keys)
-        cond = f"NOT EXISTS (SELECT 1 FROM {gone} g WHERE {on})"
-    eng.create_view(name, f"SELECT * FROM {prev} p WHERE {cond} UNION ALL SELECT * FROM {rows}")
+    """View ``name``: the previous rows whose key is not in ``gone`` (distinct keys), plus
+    ``rows``."""
+    on = " AND ".join(f'g."{k}" = p."{k}"' for k in keys)
+    sql = (
+        f'SELECT p.* FROM {prev} p LEFT JOIN {gone} g ON {on} WHERE g."{keys[0]}" IS NULL '
+        f"UNION ALL SELECT * FROM {rows}"
+    )
+    eng.create_view(name, sql)
 
 
 def update(

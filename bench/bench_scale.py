@@ -20,32 +20,7 @@ import time
 from pathlib import Path
 
 from bench.cities import CACHE, fresh_copy, ingested
-from bench.common import now
-
-
-def _tree_rss_kb(root: int) -> int:
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-            status = (entry / "status").read_text()
-        except (OSError, ValueError):
-            continue
-        pid = int(entry.name)
-        children.setdefault(ppid, []).append(pid)
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[pid] = int(line.split()[1])
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total
+from bench.common import now, tree_rss_kb
 
 
 def build_in_child(data: Path, engine: str, cores: int) -> tuple[float, float, dict]:
@@ -69,7 +44,7 @@ def build_in_child(data: Path, engine: str, cores: int) -> tuple[float, float, d
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            peak = max(peak, tree_rss_kb(proc.pid))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)

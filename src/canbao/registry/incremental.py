@@ -96,6 +96,46 @@ _MASTER_COLUMNS = (
 )
 
 
+_ALL_COLUMNS = ", ".join(
+    dict.fromkeys(
+        c.strip()
+        for c in f"{_ANCHOR_COLUMNS}, {_NODE_COLUMNS}, {_LINK_COLUMNS}, {_MASTER_COLUMNS}".split(
+            ","
+        )
+    )
+)
+
+
+def _records(eng: Engine, out: str, columns: str, keys: str) -> None:
+    """``out``: these columns of the records whose ``rec_key`` is in table ``keys``. Most are
+    in ``touched`` (read once); the rest are read from their batches only (the batch ids as
+    constants let the scan skip every other batch's files)."""
+    eng.execute(
+        f"CREATE OR REPLACE TABLE {out}__a AS SELECT {columns} FROM touched "
+        f"WHERE rec_key IN (SELECT rec_key FROM {keys})"
+    )
+    eng.execute(
+        f"CREATE OR REPLACE TABLE {out}__missing AS SELECT rec_key FROM {keys} "
+        f"WHERE rec_key NOT IN (SELECT rec_key FROM {out}__a)"
+    )
+    batches = eng.fetch(
+        f"SELECT DISTINCT regexp_extract(rec_key, '^(.*):[0-9]+$', 1) AS b FROM {out}__missing"
+    )["b"].to_list()
+    if not batches:
+        eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {out}__a")
+        return
+    consts = ", ".join(_literal(b) for b in batches)
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE {out} AS
+        SELECT * FROM {out}__a
+        UNION ALL
+        SELECT {columns} FROM person_records
+        WHERE batch_id IN ({consts}) AND rec_key IN (SELECT rec_key FROM {out}__missing)
+        """
+    )
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -158,7 +198,15 @@ def update(
         """
     )
     eng.execute(
-        f"CREATE OR REPLACE TABLE aid_records AS SELECT {_ANCHOR_COLUMNS} FROM person_records "
+        f"""
+        CREATE OR REPLACE TABLE touched AS
+        SELECT {_ALL_COLUMNS} FROM person_records
+        WHERE {added} OR checksum_only OR id_prefix15 IS NOT NULL OR id_prefix15_alt IS NOT NULL
+           OR id18 IN (SELECT id18 FROM aid)
+        """
+    )
+    eng.execute(
+        f"CREATE OR REPLACE TABLE aid_records AS SELECT {_ANCHOR_COLUMNS} FROM touched "
         "WHERE id18 IN (SELECT id18 FROM aid)"
     )
     trust.build_anchors(eng, "aid_records", "id_anchor__rows")
@@ -192,19 +240,18 @@ def update(
         f"""
         CREATE OR REPLACE TABLE r1_keys AS
         SELECT rec_key FROM (
-            SELECT rec_key FROM person_records WHERE {added}
-            UNION ALL SELECT rec_key FROM person_records
-                WHERE id18 IN (SELECT id18 FROM changed_ids)
-            UNION ALL SELECT rec_key FROM person_records WHERE id_prefix15 IN {prefix}
-            UNION ALL SELECT rec_key FROM person_records WHERE id_prefix15_alt IN {prefix}
-            UNION ALL SELECT rec_key FROM person_records
+            SELECT rec_key FROM touched WHERE {added}
+            UNION ALL SELECT rec_key FROM touched WHERE id18 IN (SELECT id18 FROM changed_ids)
+            UNION ALL SELECT rec_key FROM touched WHERE id_prefix15 IN {prefix}
+            UNION ALL SELECT rec_key FROM touched WHERE id_prefix15_alt IN {prefix}
+            UNION ALL SELECT rec_key FROM touched
                 WHERE checksum_only AND id_norm IN (SELECT id_norm FROM candidate_sources)
         ) k GROUP BY rec_key
         """
     )
     eng.execute(
         f"CREATE OR REPLACE TABLE r1 AS SELECT {_NODE_COLUMNS}, {_LINK_COLUMNS} "
-        "FROM person_records WHERE rec_key IN (SELECT rec_key FROM r1_keys)"
+        "FROM touched WHERE rec_key IN (SELECT rec_key FROM r1_keys)"
     )
     repair.build_candidates(eng, "r1")
     repair.build_repair_links(eng, "r1", "id_anchor")
@@ -351,14 +398,13 @@ def update(
         """
     )
     eng.execute(
-        f"""
-        CREATE OR REPLACE TABLE rc_recs AS
-        SELECT {_LINK_COLUMNS} FROM r1
-        UNION ALL
-        SELECT {_LINK_COLUMNS} FROM person_records
-        WHERE rec_key IN (SELECT rec_key FROM rc_keys)
-          AND rec_key NOT IN (SELECT rec_key FROM r1_keys)
-        """
+        "CREATE OR REPLACE TABLE rc_more AS SELECT rec_key FROM rc_keys "
+        "WHERE rec_key NOT IN (SELECT rec_key FROM r1_keys)"
+    )
+    _records(eng, "rc_more_recs", _LINK_COLUMNS, "rc_more")
+    eng.execute(
+        f"CREATE OR REPLACE TABLE rc_recs AS SELECT {_LINK_COLUMNS} FROM r1 "
+        "UNION ALL SELECT * FROM rc_more_recs"
     )
     eng.execute(
         "CREATE OR REPLACE TABLE rc_members AS SELECT * FROM node_members "
@@ -414,10 +460,7 @@ def update(
                ON p.person_key = l.person_key
         """
     )
-    eng.execute(
-        f"CREATE OR REPLACE TABLE pk_records AS SELECT {_MASTER_COLUMNS} FROM person_records "
-        "WHERE rec_key IN (SELECT rec_key FROM pk_cluster)"
-    )
+    _records(eng, "pk_records", _MASTER_COLUMNS, "pk_cluster")
     survivorship.source_order(eng, "person_records")
     survivorship.persons_of(eng, "pk_records", "pk_cluster", "id_anchor", "persons__rows")
     _merged(eng, "persons", "p_persons", "persons__gone", "persons__rows", ("person_key",))

@@ -3,6 +3,7 @@ applied incrementally, give exactly the tables of a full rebuild."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -92,3 +93,17 @@ def test_monthly_update_touches_only_what_changed(month: tuple[Path, Path, Path]
     cluster = snap.scan("b_cluster").filter(pl.col("node_id") == decided["left_key"]).collect()
     assert cluster.height == 1
     assert cluster["cluster_id"][0] != "I:" + decided["right_key"][2:]
+
+
+def test_the_demo_applies_a_month_incrementally(tmp_path: Path) -> None:
+    from canbao.registry.demo import run_registry_demo
+    from tests.registry.city import make_city
+
+    out = tmp_path / "demo"
+    city = make_city(out, persons=600, seed=2)
+    ingest(city, out / "data")
+    where = run_registry_demo(out)
+    report = json.loads(Path(where["月度增量更新 (next month, applied incrementally)"]).read_text())
+    assert report["mode"] == "incremental"
+    assert report["touched"]["added"] and report["touched"]["records_relinked"] >= 6
+    assert "links" in report["layers"]

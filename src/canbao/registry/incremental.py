@@ -329,10 +329,17 @@ def update(
         ) x
         """
     )
+    # the current B nodes: the previous ones not dropped, and the new ones (a node's type is
+    # part of its digest: it never changes)
+    eng.create_view(
+        "b_ids",
+        "SELECT node_id FROM p_bcl WHERE node_id NOT IN (SELECT node_id FROM nodes__gone) "
+        "UNION ALL SELECT node_id FROM nodes__rows WHERE node_type = 'B'",
+    )
     eng.execute(
         """
         CREATE OR REPLACE TABLE c_b AS
-        SELECT node_id FROM nodes WHERE node_type = 'B' AND node_id IN (
+        SELECT node_id FROM b_ids WHERE node_id IN (
             SELECT node_id FROM nodes__rows
             UNION ALL SELECT node_id_l FROM pairs__rows
             UNION ALL SELECT node_id_r FROM pairs__rows
@@ -354,21 +361,27 @@ def update(
         )
         eng.execute(
             """
-            CREATE OR REPLACE TABLE c_nodes AS
-            SELECT * FROM nodes WHERE node_id IN (
-                SELECT node_id_l FROM c_pairs UNION ALL SELECT node_id_r FROM c_pairs
-                UNION ALL SELECT node_id FROM c_b)
+            CREATE OR REPLACE TABLE c_grown AS
+            SELECT node_id FROM b_ids WHERE node_id IN (
+                SELECT x FROM (SELECT node_id_l AS x FROM c_pairs
+                               UNION ALL SELECT node_id_r FROM c_pairs) e
+                WHERE x NOT IN (SELECT node_id FROM c_b))
             """
         )
-        grown = _count(
-            eng,
-            "c_nodes WHERE node_type = 'B' AND node_id NOT IN (SELECT node_id FROM c_b)",
-        )
-        if not grown:
+        if not _count(eng, "c_grown"):
             break
         eng.execute(
-            "CREATE OR REPLACE TABLE c_b AS SELECT node_id FROM c_nodes WHERE node_type = 'B'"
+            "CREATE OR REPLACE TABLE c_b AS "
+            "SELECT node_id FROM c_b UNION ALL SELECT node_id FROM c_grown"
         )
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE c_nodes AS
+        SELECT * FROM nodes WHERE node_id IN (
+            SELECT node_id_l FROM c_pairs UNION ALL SELECT node_id_r FROM c_pairs
+            UNION ALL SELECT node_id FROM c_b)
+        """
+    )
     assign.assign(eng, "c_pairs", "c_nodes")
     eng.execute(
         "CREATE OR REPLACE TABLE b_cluster__rows AS SELECT node_id, cluster_id, method "
@@ -391,11 +404,12 @@ def update(
     # 5. records whose person may change, and the persons they left or joined
     say("增量：更新记录归属与主记录 (links and master records)")
     eng.execute(
-        """
-        CREATE OR REPLACE TABLE rc_keys AS
-        SELECT rec_key FROM r1_keys
-        UNION SELECT rec_key FROM node_members WHERE node_id IN (SELECT node_id FROM c_b)
-        """
+        "CREATE OR REPLACE TABLE cb_members AS SELECT * FROM node_members "
+        "WHERE node_id IN (SELECT node_id FROM c_b)"
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE rc_keys AS "
+        "SELECT rec_key FROM r1_keys UNION SELECT rec_key FROM cb_members"
     )
     eng.execute(
         "CREATE OR REPLACE TABLE rc_more AS SELECT rec_key FROM rc_keys "
@@ -407,8 +421,8 @@ def update(
         "UNION ALL SELECT * FROM rc_more_recs"
     )
     eng.execute(
-        "CREATE OR REPLACE TABLE rc_members AS SELECT * FROM node_members "
-        "WHERE rec_key IN (SELECT rec_key FROM rc_keys)"
+        "CREATE OR REPLACE TABLE rc_members AS SELECT * FROM node_members__rows "
+        "UNION ALL SELECT * FROM cb_members WHERE rec_key NOT IN (SELECT rec_key FROM r1_keys)"
     )
     survivorship.record_clusters(eng, "rc_members", "repair_links", "b_cluster", "rc_cluster")
     survivorship.links_of(eng, "rc_recs", "rc_cluster", "links__rows")

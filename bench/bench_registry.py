@@ -26,6 +26,7 @@ from bench.cities import CACHE, fresh_copy, ingested
 from bench.common import now, run_child
 from canbao.ingest import api as ingest_api
 from canbao.registry import api, quality
+from canbao.synth.month import new_enrolment_extract
 
 PERSON_KINDS = ("population", "enrollment", "employment", "death", "special_group")
 
@@ -171,14 +172,7 @@ def _quality_rows(persons: int) -> list[dict]:
 
 def _new_month(city: Path, data: Path, share: float = 0.01) -> Path:
     """A new month's extract: 1% of residents newly in resident medical insurance."""
-    persons = pl.read_parquet(city / "truth" / "persons.parquet").sample(fraction=share, seed=3)
-    out = CACHE / f"month2-{persons.height}.csv"
-    persons.select(
-        pl.col("id18").alias("公民身份号码"),
-        pl.col("name").alias("姓名"),
-        pl.col("county_code").alias("参保地区划"),
-    ).write_csv(out)
-    return out
+    return new_enrolment_extract(city, CACHE / f"month2-{city.name}.csv", share)
 
 
 def _speed_rows(sizes: list[int]) -> list[dict]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
-
 from canbao.errors import CanbaoError
 from canbao.ingest import manifest
 from canbao.ingest.api import ingest_manifest
 from canbao.ingest.batches import ingest_file
 from canbao.synth import generate
+from canbao.synth.month import new_enrolment_extract
 
 
 def make_city(root: Path, persons: int = 3000, seed: int = 11) -> Path:
@@ -47,13 +46,7 @@ def ingest_month(city: Path, data: Path, files: Path) -> None:
         data, again, source=deaths.source, kind="death", as_of="2018-01-31",
         mapping=deaths.map, encoding=deaths.encoding,
     )  # fmt: skip
-    truth = pl.read_parquet(city / "truth" / "persons.parquet").sample(fraction=0.01, seed=3)
-    extract = files / "jumin_yibao_2018_01.csv"
-    truth.select(
-        pl.col("id18").alias("公民身份号码"),
-        pl.col("name").alias("姓名"),
-        pl.col("county_code").alias("参保地区划"),
-    ).write_csv(extract)
+    extract = new_enrolment_extract(city, files / "jumin_yibao_2018_01.csv")
     ingest_file(
         data, extract, source="si_resident_medical_m2", kind="enrollment",
         scheme="resident_medical", as_of="2018-01-31",

@@ -65,18 +65,13 @@ def _next_month(out: Path, data: Path, city: Path, exports: Path) -> Path:
     """On a copy of the data: 1 % of residents newly in resident medical insurance, ingested
     as the next month's extract and applied without a full rebuild; what it touched."""
     from canbao.ingest.batches import ingest_file
+    from canbao.synth.month import new_enrolment_extract
 
     month = out / "registry-next-month"
     if month.exists():
         shutil.rmtree(month)
     shutil.copytree(data, month)
-    truth = pl.read_parquet(city / "truth" / "persons.parquet").sample(fraction=0.01, seed=3)
-    extract = exports / "jumin_yibao_next_month.csv"
-    truth.select(
-        pl.col("id18").alias("公民身份号码"),
-        pl.col("name").alias("姓名"),
-        pl.col("county_code").alias("参保地区划"),
-    ).write_csv(extract)
+    extract = new_enrolment_extract(city, exports / "jumin_yibao_next_month.csv")
     ingest_file(
         month, extract, source="si_resident_medical_next", kind="enrollment",
         scheme="resident_medical", as_of="2018-01-31",

@@ -5,7 +5,9 @@ engines score with the same model and training is not timed: it is a one-off, re
 peak memory is the largest sum of RSS over the child's process tree (the Spark JVM is a child of
 the Python process), sampled every 0.2 s. Sizes: CANBAO_SCALE_DUCKDB (default
 "10000,100000,1000000") and CANBAO_SCALE_SPARK (default "10000,100000"); Spark runs on
-``local[CANBAO_SCALE_CORES]`` (default 2) with CANBAO_SPARK_DRIVER_MEMORY (default 6g).
+``local[CANBAO_SCALE_CORES]`` (default 2) with CANBAO_SPARK_DRIVER_MEMORY (default 6g, 12g
+from 5 million residents) and CANBAO_SPARK_PARTITIONS (default 2 per core, 16 from 5 million:
+smaller tasks spill less). The 5-million Spark build takes about 30 minutes here.
 """
 
 from __future__ import annotations
@@ -22,8 +24,27 @@ from pathlib import Path
 from bench.cities import CACHE, fresh_copy, ingested
 from bench.common import now, tree_rss_kb
 
+BIG = 5_000_000  # from this size local Spark needs a bigger heap and more partitions
 
-def build_in_child(data: Path, engine: str, cores: int) -> tuple[float, float, dict]:
+
+def spark_settings(persons: int) -> dict[str, str]:
+    """Driver heap and shuffle partitions of a local Spark build (explicit env wins)."""
+    big = persons >= BIG
+    return {
+        "CANBAO_SPARK_DRIVER_MEMORY": os.environ.get(
+            "CANBAO_SPARK_DRIVER_MEMORY", "12g" if big else "6g"
+        ),
+        **(
+            {"CANBAO_SPARK_PARTITIONS": os.environ.get("CANBAO_SPARK_PARTITIONS", "16")}
+            if big
+            else {}
+        ),
+    }
+
+
+def build_in_child(
+    data: Path, engine: str, cores: int, settings: dict[str, str] | None = None
+) -> tuple[float, float, dict]:
     """(wall seconds, peak MB of the process tree, build info) of one full build."""
     code = (
         "import json; from pathlib import Path; from canbao.registry import api;"
@@ -32,6 +53,7 @@ def build_in_child(data: Path, engine: str, cores: int) -> tuple[float, float, d
         "print(json.dumps({'seconds': r.seconds, 'counts': r.counts}))"
     )
     env = dict(os.environ)
+    env.update(settings or {})
     env.setdefault("CANBAO_SPARK_DRIVER_MEMORY", "6g")
     t0 = time.perf_counter()
     log = CACHE / f"build-{engine}-{data.name}.log"  # the child's stderr, kept for failures
@@ -69,11 +91,14 @@ def measure(persons: int, engine: str, cores: int = 2) -> dict:
         shutil.copytree(work / "registry" / "model", model)
         shutil.rmtree(work / "registry")
     shutil.copytree(model, work / "registry" / "model")
-    wall, peak, info = build_in_child(work, engine, cores)
+    settings = spark_settings(persons) if engine == "spark" else {}
+    wall, peak, info = build_in_child(work, engine, cores, settings)
     records = info["counts"]["person_records"]
     stages = info["seconds"]
     return {
-        "engine": engine if engine == "duckdb" else f"spark local[{cores}]",
+        "engine": engine
+        if engine == "duckdb"
+        else f"spark local[{cores}], {settings['CANBAO_SPARK_DRIVER_MEMORY']} heap",
         "residents": f"{persons:,}",
         "person records": f"{records:,}",
         "wall s (process)": f"{wall:.1f}",

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from bench.cities import CACHE, fresh_copy, ingested
 from bench.common import now, tree_rss_kb
+from canbao.ingest import api as ingest_api
+from canbao.synth.month import new_enrolment_extract
 
 BIG = 5_000_000  # from this size local Spark needs a bigger heap and more partitions
 
@@ -43,14 +45,19 @@ def spark_settings(persons: int) -> dict[str, str]:
 
 
 def build_in_child(
-    data: Path, engine: str, cores: int, settings: dict[str, str] | None = None
+    data: Path,
+    engine: str,
+    cores: int,
+    settings: dict[str, str] | None = None,
+    full: bool = True,
 ) -> tuple[float, float, dict]:
-    """(wall seconds, peak MB of the process tree, build info) of one full build."""
+    """(wall seconds, peak MB of the process tree, build info) of one build (full by default)."""
     code = (
-        "import json; from pathlib import Path; from canbao.registry import api;"
-        f"r=api.build(Path({str(data)!r}), full=True, engine={engine!r},"
+        "import json; from pathlib import Path; from canbao.registry import api, snapshot;"
+        f"r=api.build(Path({str(data)!r}), full={full}, engine={engine!r},"
         f" spark_master='local[{cores}]');"
-        "print(json.dumps({'seconds': r.seconds, 'counts': r.counts}))"
+        f"i=snapshot.require_current(Path({str(data)!r})).info.get('incremental', {{}});"
+        "print(json.dumps({'mode': r.mode, 'seconds': r.seconds, 'counts': r.counts, 'inc': i}))"
     )
     env = dict(os.environ)
     env.update(settings or {})
@@ -113,12 +120,46 @@ def measure(persons: int, engine: str, cores: int = 2) -> dict:
     }
 
 
+def monthly(persons: int, engine: str, cores: int = 2) -> dict:
+    """After :func:`measure` (same work directory, full build in place): ingest a month's 1 %
+    enrolment extract and update the registry incrementally on the same engine."""
+    city, _data = ingested(persons)
+    work = CACHE / f"scale-{engine}-{persons}"
+    extract = new_enrolment_extract(city, CACHE / f"month2-scale-{persons}.csv", 0.01)
+    ingest_api.ingest_file(
+        work, extract, source="si_resident_medical_m2", kind="enrollment",
+        scheme="resident_medical", as_of="2018-01-31",
+    )  # fmt: skip
+    settings = spark_settings(persons) if engine == "spark" else {}
+    wall, peak, info = build_in_child(work, engine, cores, settings, full=False)
+    return {
+        "engine": engine
+        if engine == "duckdb"
+        else f"spark local[{cores}], {settings['CANBAO_SPARK_DRIVER_MEMORY']} heap",
+        "residents": f"{persons:,}",
+        "mode": info["mode"],
+        "wall s (process)": f"{wall:.1f}",
+        "build s (stages)": f"{sum(info['seconds'].values()):.1f}",
+        "records relinked": f"{info['inc'].get('records_relinked', 0):,}",
+        "persons recomputed": f"{info['inc'].get('persons_recomputed', 0):,}",
+        "peak MB (tree)": f"{peak:,.0f}",
+    }
+
+
 def run() -> dict:
     cores = int(os.environ.get("CANBAO_SCALE_CORES", "2"))
     duck = os.environ.get("CANBAO_SCALE_DUCKDB", "10000,100000,1000000")
     spark = os.environ.get("CANBAO_SCALE_SPARK", "10000,100000")
-    rows = [measure(int(n), "duckdb", cores) for n in duck.split(",") if n]
-    rows += [measure(int(n), "spark", cores) for n in spark.split(",") if n]
+    runs = [(int(n), "duckdb") for n in duck.split(",") if n]
+    runs += [(int(n), "spark") for n in spark.split(",") if n]
+    rows, months = [], []
+    for persons, engine in runs:
+        rows.append(measure(persons, engine, cores))
+        months.append(monthly(persons, engine, cores))  # on the build just measured
+    return {"sections": [scaling_section(rows), monthly_section(months)]}
+
+
+def scaling_section(rows: list[dict]) -> dict:
     return {
         "title": "Registry scaling: DuckDB and local Spark",
         "measured_at": now(),
@@ -127,6 +168,20 @@ def run() -> dict:
             "Peak MB = largest summed RSS of the build's process tree (Spark: Python + JVM). "
             "records / core-s = person records / (stage seconds × cores). The machine is shared "
             "(2 cores, other jobs running): wall times vary by ±30% run to run."
+        ),
+        "columns": list(rows[0]) if rows else [],
+        "rows": rows,
+    }
+
+
+def monthly_section(rows: list[dict]) -> dict:
+    return {
+        "title": "Monthly incremental update on each engine",
+        "measured_at": now(),
+        "note": (
+            "After the full build above, in the same data directory: ingest a new month's "
+            "enrolment extract (1% of residents newly in resident medical insurance) and build "
+            "without --full, on the same engine, in a child process. One run each."
         ),
         "columns": list(rows[0]) if rows else [],
         "rows": rows,

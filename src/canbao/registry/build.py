@@ -163,13 +163,7 @@ def _build(
     lap("read")
 
     prev = None if full or retrain else snapshot.current(data_dir)
-    # incremental updates run on DuckDB; on Spark every build is a full one (PySpark 4.3 fails
-    # to plan the update's merged views: an internal "key not found" error, not yet solved)
-    delta = (
-        _delta(prev, model_dir, person_batches, source, cache_root)
-        if eng.name == "duckdb"
-        else None
-    )
+    delta = _delta(prev, model_dir, person_batches, source, cache_root)
     if prev is not None and delta is not None:
         changed, reuse = _incremental(eng, prev, delta, model_dir, source, say, lap)
         mode = "incremental"

@@ -63,7 +63,9 @@ class Engine(Protocol):
     def parquet_view(self, name: str, paths: list[Path]) -> None: ...
 
     def create_view(self, name: str, sql: str) -> None:
-        """A lazy view: ``sql`` (one SELECT, DuckDB dialect) runs again on every use."""
+        """A view over ``sql`` (one SELECT, DuckDB dialect). DuckDB runs it again on every use;
+        Spark materialises it when it is created. Callers must not replace its inputs while
+        they still read it."""
         ...
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None: ...
@@ -421,9 +423,23 @@ class SparkEngine:
         self._views.add(name)
 
     def create_view(self, name: str, sql: str) -> None:
-        """A temporary view over a query (planned again on every use, nothing materialised)."""
-        self.spark.sql(to_spark_sql(sql)).createOrReplaceTempView(name)
-        self._views.add(name)
+        """Materialised like a table (a Spark view is bound to its inputs' plans when it is
+        created, as a table is, so nothing changes for the reader).
+
+        Views are where the registry unions a previous table's surviving rows with their
+        replacements. Spark 4.3 fails to derive the constraints of such a union over a join
+        (``UnionBase.rewriteConstraints``: ``NoSuchElementException: key not found: id18#…``),
+        so constraint propagation is off while a view is planned and materialised; the lineage
+        is then cut, and no later statement derives them again. Tables keep it on: it infers the
+        ``IS NOT NULL`` filters that keep null join keys out of one skewed partition."""
+        conf = self.spark.conf
+        key = "spark.sql.constraintPropagation.enabled"
+        before = conf.get(key, "true") or "true"
+        conf.set(key, "false")
+        try:
+            self._materialise(name, self.spark.sql(to_spark_sql(sql)))
+        finally:
+            conf.set(key, before)
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         """Write a table as ONE Parquet file at ``path`` (the snapshot layout): Spark writes its

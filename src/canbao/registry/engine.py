@@ -20,10 +20,12 @@ Other settings: ``$CANBAO_SPARK_DRIVER_MEMORY`` and ``$CANBAO_SPARK_PARTITIONS``
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from splink.internals.database_api import DatabaseAPI
 
 ENGINES = ("duckdb", "spark")
+# DEBUG: one line per materialised Spark table, with its seconds (table names only, no data)
+log = logging.getLogger(__name__)
 SPARK_INSTALL_HINT = "请安装 Spark 扩展：pip install 'canbao[spark]'（需要 Java 17）"
 
 
@@ -320,6 +324,7 @@ class SparkEngine:
 
     # -- tables -----------------------------------------------------------------------------
     def _materialise(self, name: str, df: Any) -> None:
+        started = time.perf_counter()
         if self.materialise == "parquet":
             self._seq += 1
             path = str(self.work_dir / "tables" / f"{name}-{self._seq}")
@@ -332,6 +337,7 @@ class SparkEngine:
         self._tables[name] = df
         if old is not None and self.materialise != "parquet":
             old.unpersist()
+        log.debug("materialised %s in %.2f s", name, time.perf_counter() - started)
 
     def execute(self, sql: str) -> None:
         tree = _anti_joins(sqlglot.parse_one(sql, read="duckdb"))

@@ -429,15 +429,21 @@ class SparkEngine:
         self._views.add(name)
 
     def create_view(self, name: str, sql: str) -> None:
-        """Materialised like a table (a Spark view is bound to its inputs' plans when it is
-        created, as a table is, so nothing changes for the reader).
+        """A temporary view; a view over a ``UNION`` is materialised like a table.
 
-        Views are where the registry unions a previous table's surviving rows with their
-        replacements. Spark 4.3 fails to derive the constraints of such a union over a join
-        (``UnionBase.rewriteConstraints``: ``NoSuchElementException: key not found: id18#…``),
-        so constraint propagation is off while a view is planned and materialised; the lineage
-        is then cut, and no later statement derives them again. Tables keep it on: it infers the
-        ``IS NOT NULL`` filters that keep null join keys out of one skewed partition."""
+        A Spark view is bound to its inputs' plans when it is created, as a table is, so
+        materialising changes nothing for the reader. It is needed where the registry unions a
+        previous table's surviving rows (an anti join) with their replacements: Spark 4.3 fails
+        to derive the constraints of such a union (``UnionBase.rewriteConstraints``:
+        ``NoSuchElementException: key not found: id18#…``) whenever a later statement is
+        planned over it. Constraint propagation is therefore off while such a view is planned
+        and checkpointed; the lineage is then cut, so no later statement derives them again.
+        Every other statement keeps it on: it infers the ``IS NOT NULL`` join filters that keep
+        null keys out of one skewed partition."""
+        if sqlglot.parse_one(sql, read="duckdb").find(exp.Union) is None:
+            self.spark.sql(to_spark_sql(sql)).createOrReplaceTempView(name)
+            self._views.add(name)
+            return
         conf = self.spark.conf
         key = "spark.sql.constraintPropagation.enabled"
         before = conf.get(key, "true") or "true"

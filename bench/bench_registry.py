@@ -22,11 +22,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from bench.cities import CACHE, fresh_copy, ingested
+from bench.cities import fresh_copy, ingest_new_month, ingested
 from bench.common import now, run_child
 from canbao.ingest import api as ingest_api
 from canbao.registry import api, quality
-from canbao.synth.month import new_enrolment_extract
 
 PERSON_KINDS = ("population", "enrollment", "employment", "death", "special_group")
 
@@ -170,11 +169,6 @@ def _quality_rows(persons: int) -> list[dict]:
     return rows
 
 
-def _new_month(city: Path, data: Path, share: float = 0.01) -> Path:
-    """A new month's extract: 1% of residents newly in resident medical insurance."""
-    return new_enrolment_extract(city, CACHE / f"month2-{city.name}.csv", share)
-
-
 def _speed_rows(sizes: list[int]) -> list[dict]:
     rows = []
     for persons in sizes:
@@ -183,11 +177,7 @@ def _speed_rows(sizes: list[int]) -> list[dict]:
         floor = _floor(work)
         first_wall, first_rss, _ = _build_in_subprocess(work, full=True)
         wall, rss, info = _build_in_subprocess(work, full=True)
-        new = _new_month(city, work)
-        ingest_api.ingest_file(
-            work, new, source="si_resident_medical_m2", kind="enrollment",
-            scheme="resident_medical", as_of="2018-01-31",
-        )  # fmt: skip
+        ingest_new_month(city, work)
         inc_wall, inc_rss, inc_info = _build_in_subprocess(work, full=False)
         rows.append(
             {

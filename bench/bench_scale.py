@@ -21,16 +21,17 @@ import threading
 import time
 from pathlib import Path
 
-from bench.cities import CACHE, fresh_copy, ingested
+from bench.cities import CACHE, fresh_copy, ingest_new_month, ingested
 from bench.common import now, tree_rss_kb
-from canbao.ingest import api as ingest_api
-from canbao.synth.month import new_enrolment_extract
 
 BIG = 5_000_000  # from this size local Spark needs a bigger heap and more partitions
 
 
-def spark_settings(persons: int) -> dict[str, str]:
-    """Driver heap and shuffle partitions of a local Spark build (explicit env wins)."""
+def spark_settings(persons: int, engine: str = "spark") -> dict[str, str]:
+    """Driver heap and shuffle partitions of a local Spark build (explicit env wins); none for
+    DuckDB."""
+    if engine != "spark":
+        return {}
     big = persons >= BIG
     return {
         "CANBAO_SPARK_DRIVER_MEMORY": os.environ.get(
@@ -98,14 +99,12 @@ def measure(persons: int, engine: str, cores: int = 2) -> dict:
         shutil.copytree(work / "registry" / "model", model)
         shutil.rmtree(work / "registry")
     shutil.copytree(model, work / "registry" / "model")
-    settings = spark_settings(persons) if engine == "spark" else {}
+    settings = spark_settings(persons, engine)
     wall, peak, info = build_in_child(work, engine, cores, settings)
     records = info["counts"]["person_records"]
     stages = info["seconds"]
     return {
-        "engine": engine
-        if engine == "duckdb"
-        else f"spark local[{cores}], {settings['CANBAO_SPARK_DRIVER_MEMORY']} heap",
+        "engine": _label(engine, cores, settings),
         "residents": f"{persons:,}",
         "person records": f"{records:,}",
         "wall s (process)": f"{wall:.1f}",
@@ -120,22 +119,22 @@ def measure(persons: int, engine: str, cores: int = 2) -> dict:
     }
 
 
+def _label(engine: str, cores: int, settings: dict[str, str]) -> str:
+    if engine == "duckdb":
+        return engine
+    return f"spark local[{cores}], {settings['CANBAO_SPARK_DRIVER_MEMORY']} heap"
+
+
 def monthly(persons: int, engine: str, cores: int = 2) -> dict:
     """After :func:`measure` (same work directory, full build in place): ingest a month's 1 %
     enrolment extract and update the registry incrementally on the same engine."""
     city, _data = ingested(persons)
     work = CACHE / f"scale-{engine}-{persons}"
-    extract = new_enrolment_extract(city, CACHE / f"month2-scale-{persons}.csv", 0.01)
-    ingest_api.ingest_file(
-        work, extract, source="si_resident_medical_m2", kind="enrollment",
-        scheme="resident_medical", as_of="2018-01-31",
-    )  # fmt: skip
-    settings = spark_settings(persons) if engine == "spark" else {}
+    ingest_new_month(city, work, 0.01)
+    settings = spark_settings(persons, engine)
     wall, peak, info = build_in_child(work, engine, cores, settings, full=False)
     return {
-        "engine": engine
-        if engine == "duckdb"
-        else f"spark local[{cores}], {settings['CANBAO_SPARK_DRIVER_MEMORY']} heap",
+        "engine": _label(engine, cores, settings),
         "residents": f"{persons:,}",
         "mode": info["mode"],
         "wall s (process)": f"{wall:.1f}",
@@ -160,29 +159,26 @@ def run() -> dict:
 
 
 def scaling_section(rows: list[dict]) -> dict:
-    return {
-        "title": "Registry scaling: DuckDB and local Spark",
-        "measured_at": now(),
-        "note": (
-            "Full build in a child process with the trained model present (training not timed). "
-            "Peak MB = largest summed RSS of the build's process tree (Spark: Python + JVM). "
-            "records / core-s = person records / (stage seconds × cores). The machine is shared "
-            "(2 cores, other jobs running): wall times vary by ±30% run to run."
-        ),
-        "columns": list(rows[0]) if rows else [],
-        "rows": rows,
-    }
+    return _section(
+        "Registry scaling: DuckDB and local Spark",
+        "Full build in a child process with the trained model present (training not timed). "
+        "Peak MB = largest summed RSS of the build's process tree (Spark: Python + JVM). "
+        "records / core-s = person records / (stage seconds × cores). The machine is shared "
+        "(2 cores, other jobs running): wall times vary by ±30% run to run.",
+        rows,
+    )
 
 
 def monthly_section(rows: list[dict]) -> dict:
-    return {
-        "title": "Monthly incremental update on each engine",
-        "measured_at": now(),
-        "note": (
-            "After the full build above, in the same data directory: ingest a new month's "
-            "enrolment extract (1% of residents newly in resident medical insurance) and build "
-            "without --full, on the same engine, in a child process. One run each."
-        ),
-        "columns": list(rows[0]) if rows else [],
-        "rows": rows,
-    }
+    return _section(
+        "Monthly incremental update on each engine",
+        "After the full build above, in the same data directory: ingest a new month's "
+        "enrolment extract (1% of residents newly in resident medical insurance) and build "
+        "without --full, on the same engine, in a child process. One run each.",
+        rows,
+    )
+
+
+def _section(title: str, note: str, rows: list[dict]) -> dict:
+    columns = list(rows[0]) if rows else []
+    return {"title": title, "measured_at": now(), "note": note, "columns": columns, "rows": rows}

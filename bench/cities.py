@@ -9,8 +9,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from canbao.ingest.api import ingest_manifest  # noqa: E402
+from canbao.ingest.api import ingest_file, ingest_manifest  # noqa: E402
 from canbao.synth import generate  # noqa: E402
+from canbao.synth.month import new_enrolment_extract  # noqa: E402
 
 CACHE = HERE / ".cache"
 
@@ -46,3 +47,13 @@ def fresh_copy(data: Path, name: str) -> Path:
         shutil.rmtree(dest)
     shutil.copytree(data, dest, ignore=shutil.ignore_patterns("registry"))
     return dest
+
+
+def ingest_new_month(city_dir: Path, data: Path, share: float = 0.01) -> None:
+    """Ingest a next month's extract into ``data``: ``share`` of the city's residents newly in
+    resident medical insurance (the monthly update the benchmarks time)."""
+    extract = new_enrolment_extract(city_dir, CACHE / f"month2-{city_dir.name}.csv", share)
+    ingest_file(
+        data, extract, source="si_resident_medical_m2", kind="enrollment",
+        scheme="resident_medical", as_of="2018-01-31",
+    )  # fmt: skip

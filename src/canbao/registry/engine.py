@@ -68,8 +68,8 @@ class Engine(Protocol):
 
     def create_view(self, name: str, sql: str) -> None:
         """A view over ``sql`` (one SELECT, DuckDB dialect). DuckDB runs it again on every use;
-        Spark materialises it when it is created. Callers must not replace its inputs while
-        they still read it."""
+        Spark binds it to its inputs when it is created and materialises it if it has a
+        ``UNION``. Callers must not replace its inputs while they still read it."""
         ...
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None: ...

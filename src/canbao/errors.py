@@ -76,3 +76,71 @@ class DependencyError(CanbaoError):
 
     code = "dependency"
     status = 500
+
+
+class ResourceError(CanbaoError):
+    """The machine ran out of something (memory, disk) or refused access."""
+
+    code = "resource"
+    status = 507
+
+
+class InternalError(CanbaoError):
+    """A fault in Canbao itself: the details went to a report file, not to the screen."""
+
+    code = "internal"
+    status = 500
+
+
+def unexpected(exc: BaseException) -> CanbaoError:
+    """Turn an exception no rule foresaw into a :class:`CanbaoError` for the user: memory,
+    disk and permission problems get their own Chinese words; anything else is an internal
+    error whose traceback is saved (ID numbers masked, readable by the owner only) in a report
+    file named in the message. No traceback is ever shown."""
+    import errno
+
+    if isinstance(exc, MemoryError):
+        return ResourceError(
+            "内存不足，任务已停止；可设置环境变量 CANBAO_DUCKDB_MEMORY 降低内存上限，"
+            "或改用 --engine spark",
+            "out of memory",
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ResourceError(
+            f"磁盘空间不足，任务已停止（{exc.filename or ''}）；已发布的数据不受影响，"
+            "请清理空间后重试",
+            "no space left on device",
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return ResourceError(
+            f"没有权限读写“{exc.filename or ''}”，请检查文件或目录权限",
+            f"permission denied: {exc.strerror}",
+        )
+    report = _save_report(exc)
+    where = f"详细信息已保存到 {report}，" if report else ""
+    return InternalError(
+        f"程序内部错误（不是您的操作问题）。{where}请将它和所用命令一并交给技术支持",
+        f"internal error: {type(exc).__name__}",
+    )
+
+
+def _save_report(exc: BaseException) -> str | None:
+    import datetime as dt
+    import logging
+    import os
+    import tempfile
+    import traceback
+
+    from canbao.standards.masking import mask_text
+
+    text = mask_text("".join(traceback.format_exception(exc)))
+    logging.getLogger("canbao").debug("unexpected error:\n%s", text)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    path = os.path.join(tempfile.gettempdir(), f"canbao-error-{stamp}-{os.getpid()}.txt")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError:
+        return None
+    return path

@@ -10,10 +10,12 @@ import pytest
 from openpyxl import load_workbook
 
 from canbao.cli import run
-from canbao.coverage import api
+from canbao.coverage import api, quality
 from canbao.coverage.actuals import CoverageActuals
+from canbao.ingest import api as ingest_api
 from canbao.plan.actuals import default_actuals_source
 from canbao.registry import api as registry
+from canbao.registry import snapshot
 from tests.registry.city import ingest, make_city
 
 GAP_KINDS = (
@@ -45,14 +47,45 @@ def analysis(built: Path) -> api.Analysis:
     return api.analyse(built)
 
 
+def _copied_declarations(built: Path, city: Path) -> pl.DataFrame:
+    """(eid, scheme) of the declaration rows the synthetic city repeated as an exact copy (an
+    export glitch, truth/damage.csv ``duplicate_row``)."""
+    damage = pl.read_csv(city / "truth" / "damage.csv", schema_overrides={"row": pl.Int64})
+    elinks = pl.read_csv(city / "truth" / "employer_links.csv", schema_overrides={"row": pl.Int64})
+    decl = ingest_api.current_records(built, "declaration").select("source", "row", "scheme")
+    return (
+        damage.filter(pl.col("kinds").str.contains("duplicate_row"))
+        .join(elinks, on=["source", "row"])
+        .join(decl.collect(), on=["source", "row"])
+        .select("eid", "scheme")
+        .unique()
+    )
+
+
 def test_quality_against_truth(built: Path, city: Path, analysis: api.Analysis) -> None:
     q = api.evaluate(built, city, analysis)
     for kind in GAP_KINDS:
         assert q[kind]["true"] > 0, kind
         assert q[kind]["precision"] >= 0.99, (kind, q[kind])
-        assert q[kind]["recall"] >= 0.99, (kind, q[kind])
+        if kind != "under_reporters":
+            assert q[kind]["recall"] >= 0.99, (kind, q[kind])
     # the synthetic data hold no employee+resident pension or same-area duplicates
     assert q["duplicate_other"]["found"] == 0
+    # Every declaration row counts (two identical rows can be two genuine declarations), so the
+    # city's exact copies of a declaration row count twice and may hide that employer's
+    # under-reporting: every under-reporter missed is one whose declaration was copied, and
+    # recall over the others stays >= 0.99.
+    emap = quality.employer_map(
+        snapshot.require_current(built).scan("employer_links").collect(), city
+    )
+    found = analysis.frames["under_reporters"].join(emap, on="employer_key").select("eid", "scheme")
+    truth = pl.read_csv(city / "truth" / "under_reporters.csv").select("eid", "scheme")
+    missed = truth.join(found, on=["eid", "scheme"], how="anti")
+    copied = _copied_declarations(built, city)
+    assert missed.join(copied, on=["eid", "scheme"], how="anti").height == 0, missed
+    clean = truth.join(copied, on=["eid", "scheme"], how="anti")
+    hit = clean.join(found, on=["eid", "scheme"], how="semi")
+    assert hit.height >= 0.99 * clean.height > 0
 
 
 def test_export_one_row_per_person(built: Path, analysis: api.Analysis, tmp_path: Path) -> None:

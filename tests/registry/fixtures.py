@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -79,3 +81,13 @@ class Source:
 def make_id(region: str, birth: str, seq: int) -> str:
     body = f"{region}{birth}{seq:03d}"
     return body + citizen_id.compute_check_char(body)
+
+
+def share_key_secret(src: Path, dst: Path) -> None:
+    """Give data dir ``dst`` the person-key secret of ``src`` (keys are keyed per data dir:
+    two directories agree on person keys only when they share the secret)."""
+    from canbao.registry import keys
+
+    target = keys.secret_path(dst)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(keys.secret_path(src), target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def test_one_master_per_key_and_exports(built: Path, tmp_path: Path) -> None:
     assert persons["person_key"].is_unique().all()
     assert set(api.links(built)["person_key"]) == set(persons["person_key"])
     for suffix in ("csv", "xlsx", "parquet"):
-        out = api.export_table(persons, tmp_path / f"persons.{suffix}")
+        out = api.export_table(persons, tmp_path / f"persons.{suffix}").path
         assert out.stat().st_size > 0
     back = pl.read_csv(tmp_path / "persons.csv", infer_schema_length=0)
     assert back.height == persons.height
@@ -79,6 +80,13 @@ def test_review_decisions_change_the_next_build(built: Path, tmp_path: Path) -> 
     items = api.review_items(data)
     assert items.height >= 1, "a city with damage has uncertain pairs to review"
     same = items.row(0, named=True)
+    same_keys = (
+        snapshot.require_current(data)
+        .scan("review_items")
+        .filter(pl.col("pair_id") == same["pair_id"])
+        .collect()
+        .row(0, named=True)
+    )
     api.decide(data, same["pair_id"], "same")
     # overrule a link the model made on its own: "different"
     snap = snapshot.require_current(data)
@@ -99,7 +107,10 @@ def test_review_decisions_change_the_next_build(built: Path, tmp_path: Path) -> 
     def key_of(k: str) -> str:
         return keys["id:" + k[2:]] if k.startswith("A:") else keys[k]
 
-    assert key_of(same["left_key"]) == key_of(same["right_key"]), "'same' joins the two"
+    # the list people see masks the keys; the queue's own table has them
+    raw = snapshot.require_current(data).scan("review_items").collect()
+    assert raw.filter(pl.col("pair_id") == same["pair_id"]).height == 0  # decided: gone
+    assert key_of(same_keys["left_key"]) == key_of(same_keys["right_key"]), "'same' joins the two"
     assert keys[overruled["node_id"]] != overruled["person_key"], "'different' splits"
 
 
@@ -155,3 +166,61 @@ def test_incremental_month_equals_full_rebuild(city: Path, tmp_path: Path) -> No
         x = a.scan(table).collect().sort(key)
         y = b.scan(table).collect().sort(key)
         assert x.equals(y), table
+
+
+def test_review_list_cannot_be_unmasked(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Masked IDs, birth years (never a full date beside a masked ID), keys masked, names masked
+    on the terminal; the birth-date evidence kept as a comparison."""
+    import re
+
+    import openpyxl
+
+    from canbao.cli import run
+    from canbao.standards import masking
+
+    items = api.review_items(built)
+    assert items.height >= 1
+    assert set(items["birth_match"].drop_nulls()) <= {"相同", "同年同月", "同年", "不同"}
+    assert items["birth_match"].drop_nulls().len() > 0
+    out = tmp_path / "review.xlsx"
+    assert (
+        run(["review", "list", "--limit", "500", "--out", str(out), "--data-dir", str(built)]) == 0
+    )
+    terminal = capsys.readouterr().out
+    full_date = re.compile(r"(19|20)\d\d-[01]\d-[0-3]\d")
+    assert not masking.looks_like_id(terminal) and not full_date.search(terminal)
+    names = set(items["left_name"].drop_nulls()) | set(items["right_name"].drop_nulls())
+    assert not any(n in terminal for n in names if len(n) >= 2)  # names masked on the terminal
+    cells = [
+        str(v)
+        for ws in openpyxl.load_workbook(out).worksheets
+        for row in ws.iter_rows(min_row=2, values_only=True)
+        for v in row
+        if v is not None
+    ]
+    assert len(cells) >= items.height
+    assert not any(masking.looks_like_id(v) or full_date.fullmatch(v) for v in cells)
+    assert any(re.fullmatch(r"[AB]:\d{6}\*{8}\d{3}[\dX]", v) for v in cells)  # keys masked
+
+
+def test_person_keys_cannot_be_recomputed_without_the_secret(built: Path) -> None:
+    """A key beside a masked ID must not give the ID back: keys are keyed digests."""
+    import hashlib
+    import stat
+
+    from canbao.registry import keys
+
+    secret_file = keys.secret_path(built)
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    persons = api.persons(built).filter(pl.col("id18").is_not_null()).head(50)
+    assert persons.height == 50
+    secret = keys.secret(built)
+    for key, id18 in persons.select("person_key", "id18").iter_rows():
+        unkeyed = "P" + hashlib.md5(("canbao-person:" + id18).encode()).hexdigest()[:15]
+        keyed = "P" + hashlib.md5((secret + ":" + id18).encode()).hexdigest()[:15]
+        assert key != unkeyed and key == keyed
+    info = snapshot.require_current(built).info
+    assert info["person_key_scheme"] == keys.fingerprint(built)
+    assert secret not in json.dumps(info)

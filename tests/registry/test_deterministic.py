@@ -9,7 +9,7 @@ import pytest
 
 from canbao.registry import api, snapshot
 from canbao.standards import citizen_id
-from tests.registry.fixtures import Source, make_id
+from tests.registry.fixtures import Source, make_id, share_key_secret
 
 A = make_id("360402", "19800101", 11)  # 王伟, household H1
 B = make_id("360402", "19800101", 13)  # 王伟, namesake (same name and birthday), household H2
@@ -133,6 +133,7 @@ def test_links_cover_every_record(built: Path) -> None:
 
 def test_person_keys_are_stable_across_rebuilds(built: Path, tmp_path: Path) -> None:
     before = _keys(built)
+    share_key_secret(built, tmp_path)
     api.build(tmp_path, source=_source())
     assert _keys(tmp_path) == before
 
@@ -156,6 +157,7 @@ def test_big_batches_are_derived_in_parts(
     from canbao.registry import person_records
 
     monkeypatch.setattr(person_records, "CHUNK_ROWS", 3)  # 7 and 8 rows → 3 parts each
+    share_key_secret(built, tmp_path)
     api.build(tmp_path, source=_source())
     parts = list((tmp_path / "registry" / "cache").rglob("part-*.parquet"))
     assert len(parts) == 6

@@ -10,7 +10,7 @@ import polars as pl
 
 from canbao.registry import api, snapshot
 from tests.registry import test_deterministic as base
-from tests.registry.fixtures import Source, make_id
+from tests.registry.fixtures import Source, make_id, share_key_secret
 
 NEW = make_id("360483", "19770707", 52)  # 周敏 (F), new in month 2
 
@@ -62,6 +62,7 @@ def test_incremental_equals_full_rebuild(tmp_path: Path) -> None:
     assert result.mode == "incremental"
     full = tmp_path / "full"
     shutil.copytree(inc / "registry" / "model", full / "registry" / "model")
+    share_key_secret(inc, full)
     result_full = api.build(full, source=_month2(base._source()), full=True)
     assert result_full.mode == "full"
     a, b = _tables(inc), _tables(full)
@@ -170,6 +171,7 @@ def test_a_new_anchor_repairs_an_older_typo_incrementally(tmp_path: Path) -> Non
     assert snapshot.require_current(inc).info["incremental"]["changed_anchors"] >= 1
     full = tmp_path / "full"
     shutil.copytree(inc / "registry" / "model", full / "registry" / "model")
+    share_key_secret(inc, full)
     api.build(full, source=_month_b(_month_a(base._source())), full=True)
     a, b = _tables(inc), _tables(full)
     for t in a:

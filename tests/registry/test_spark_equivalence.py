@@ -31,6 +31,7 @@ from canbao.coverage import stats
 from canbao.coverage.actuals import CoverageActuals
 from canbao.coverage.session import RECORD_COLUMNS, records_view_sql
 from canbao.errors import DependencyError, UsageError
+from canbao.outputs import WriteSummary
 from canbao.registry import api, engine, snapshot
 from canbao.registry.dialect import DUCKDB, SPARK
 from canbao.standards.citizen_id import mask
@@ -473,7 +474,7 @@ def test_coverage_commands_take_the_engine_options(
         return pl.DataFrame({"person_key": ["P1"]})
 
     monkeypatch.setattr(coverage, "gap_lists", gap_lists)
-    monkeypatch.setattr(coverage, "write_gap_lists", lambda lists, out: out)
+    monkeypatch.setattr(coverage, "write_gap_lists", lambda lists, out: WriteSummary(out))
     monkeypatch.setattr(coverage, "coverage_export", export)
     monkeypatch.delenv("CANBAO_ENGINE", raising=False)
     monkeypatch.delenv("CANBAO_SPARK_MASTER", raising=False)

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 
 import typer
+from rich.markup import escape
 
-from canbao import __version__
+from canbao import __version__, logs
 
 # Command modules register themselves on import.
 from canbao.cli import coverage as _coverage  # noqa: F401,E402
@@ -23,7 +24,8 @@ from canbao.cli import registry as _registry  # noqa: F401,E402
 from canbao.cli import standards as _standards  # noqa: F401,E402
 from canbao.cli import synth as _synth  # noqa: F401,E402
 from canbao.cli._app import app, console_err
-from canbao.errors import CanbaoError
+from canbao.errors import CanbaoError, unexpected
+from canbao.standards.masking import mask_text
 
 
 def run(args: Sequence[str]) -> int:
@@ -41,11 +43,24 @@ def run(args: Sequence[str]) -> int:
         if show is not None:
             show()
         else:
-            console_err.print(e.format_message())
+            console_err.print(e.format_message(), markup=False)
         return e.exit_code
     except CanbaoError as e:
-        console_err.print(f"[bold red]错误：[/]{e.render()}", highlight=False)
+        # the message may quote a path or a value: never read it as Rich markup, and never
+        # show an ID number in full
+        console_err.print(
+            f"[bold red]错误：[/]{escape(mask_text(e.render()))}", highlight=False, soft_wrap=True
+        )
         return e.exit_code
+    except KeyboardInterrupt:
+        console_err.print("已中断（interrupted）；已发布的数据不受影响。", markup=False)
+        return 130
+    except Exception as e:  # noqa: BLE001 — the one place an unexpected error meets the user
+        err = unexpected(e)
+        console_err.print(
+            f"[bold red]错误：[/]{escape(mask_text(err.render()))}", highlight=False, soft_wrap=True
+        )
+        return err.exit_code
     return rv if isinstance(rv, int) else 0
 
 
@@ -54,6 +69,7 @@ def main() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(encoding="utf-8", errors="replace")
+    logs.configure()  # $CANBAO_LOG_LEVEL; ID-shaped numbers masked in every log line
     sys.exit(run(sys.argv[1:]))
 
 

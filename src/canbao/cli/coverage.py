@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from canbao import outputs
 from canbao.cli._app import (
     DEFAULT_DATA_DIR,
     DataDir,
@@ -42,7 +43,8 @@ def gaps_cmd(
         ),
     ] = None,
     county: Annotated[
-        str | None, typer.Option("--county", help="只导出该区县（行政区划代码）")
+        str | None,
+        typer.Option("--county", help="只导出该区县（6 位行政区划代码，须是数据中的区县）"),
     ] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="统计日期 YYYY-MM-DD（默认数据截止日）")
@@ -68,12 +70,14 @@ def gaps_cmd(
         lists = api.gap_lists(
             data_dir, kind, county, _date(as_of), policy, engine=engine, spark_master=spark_master
         )
-        path = api.write_gap_lists(lists, out)
+        written = api.write_gap_lists(lists, out)
     table = Table("清单 (list)", "条数 (rows)")
     for key, frame in lists.items():
         table.add_row(LIST_TITLES_ZH.get(key, key), f"{frame.height:,}")
     console.print(table)
-    console.print(f"已写出工作清单：{path}（证件号、电话已脱敏）")
+    console.print(f"已写出工作清单：{written.path}（证件号、电话已脱敏）", markup=False)
+    for note in written.notes_zh():
+        console.print(f"注意：{note}", markup=False)
 
 
 @export_app.command("coverage")
@@ -91,6 +95,5 @@ def export_coverage(
     if out.suffix.lower() != ".csv":
         raise UsageError("参保状态导出须为 .csv", f"export coverage writes csv, not {out.suffix!r}")
     df = api.coverage_export(data_dir, _date(as_of), engine=engine, spark_master=spark_master)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.write_csv(out)
-    console.print(f"已导出 {df.height:,} 人的参保状态到 {out}（exported）")
+    outputs.write_csv(df, out)
+    console.print(f"已导出 {df.height:,} 人的参保状态到 {out}（exported）", markup=False)

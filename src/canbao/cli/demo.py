@@ -21,4 +21,4 @@ def demo(
     result = run_demo(out)
     console.print("\n[bold green]演示完成（demo finished）[/]。请查看（where to look）：")
     for label, path in result.items():
-        console.print(f"  • {label}: {path}", soft_wrap=True)
+        console.print(f"  • {label}: {path}", soft_wrap=True, markup=False)

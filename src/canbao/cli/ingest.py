@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -15,6 +16,7 @@ from canbao.errors import CanbaoError, UsageError
 from canbao.ingest import batches as ingest_batches
 from canbao.ingest import headers, kinds, manifest, report
 from canbao.ingest.api import batches_frame
+from canbao.warehouse.lock import writes_data_dir
 
 
 def _ingest_one(
@@ -55,7 +57,7 @@ def _ingest_one(
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.fields[step]}"),
         TimeElapsedColumn(),
@@ -102,17 +104,23 @@ def ingest_cmd(
             "--source and --kind are required for a file",
         )
     mapping = headers.parse_map_args(map_ or [])
-    with _progress() as progress:
-        res = _ingest_one(
-            data_dir, path, progress, source=source, kind=kind, scheme=scheme, as_of=as_of,
-            mapping=mapping, sheet=sheet, encoding=encoding,
-        )  # fmt: skip
-    console.print(res.message_zh)
+    try:
+        with _progress() as progress:
+            res = _ingest_one(
+                data_dir, path, progress, source=source, kind=kind, scheme=scheme, as_of=as_of,
+                mapping=mapping, sheet=sheet, encoding=encoding,
+            )  # fmt: skip
+    except CanbaoError:
+        raise
+    except Exception as e:  # noqa: BLE001 (no traceback reaches a user; details at DEBUG)
+        raise ingest_batches.unexpected_error(path, e) from e
+    console.print(res.message_zh, markup=False)
     if not res.skipped:
         report.render(res.report, console)
-        console.print("校验报告：" + "，".join(str(p) for p in res.report_paths))
+        console.print("校验报告：" + "，".join(str(p) for p in res.report_paths), markup=False)
 
 
+@writes_data_dir("ingest")  # once for the whole directory
 def _ingest_dir(data_dir: Path, directory: Path, as_of: str | None) -> None:
     man = manifest.load(directory)
     results: list[tuple[manifest.ManifestFile, ingest_batches.IngestResult | CanbaoError]] = []
@@ -126,10 +134,13 @@ def _ingest_dir(data_dir: Path, directory: Path, as_of: str | None) -> None:
                 results.append((f, res))
             except CanbaoError as e:
                 results.append((f, e))
-    t = Table(title=f"导入 {directory}（{len(man.files)} 个文件）")
+            except Exception as e:  # noqa: BLE001 (one file's failure never stops the others)
+                results.append((f, ingest_batches.unexpected_error(f.path, e)))
+    t = Table(title=escape(f"导入 {directory}（{len(man.files)} 个文件）"))
     for col in ("文件", "来源", "类型", "数据行", "接收", "隔离", "结果"):
         t.add_column(col, justify="right" if col in ("数据行", "接收", "隔离") else "left")
     failed = 0
+    details: list[str] = []  # whole messages below the table (a table cell would cut them)
     for f, r in results:
         rel = (
             str(f.path.relative_to(directory)) if f.path.is_relative_to(directory) else str(f.path)
@@ -137,15 +148,22 @@ def _ingest_dir(data_dir: Path, directory: Path, as_of: str | None) -> None:
         label = kinds.KIND_LABELS_ZH.get(f.kind, f.kind)
         if isinstance(r, CanbaoError):
             failed += 1
-            t.add_row(rel, f.source, label, "", "", "", f"[red]失败：{r.render()}[/]")
+            t.add_row(escape(rel), escape(f.source), label, "", "", "", "[red]失败（见下）[/]")
+            details.append(f"失败：{rel}：{r.render()}")
         else:
             b = r.batch
             status = "已导入过，跳过" if r.skipped else "已导入"
             t.add_row(
-                rel, f.source, label, str(b.rows), str(b.accepted), str(b.quarantined), status
-            )
+                escape(rel), escape(f.source), label, str(b.rows), str(b.accepted),
+                str(b.quarantined), status,
+            )  # fmt: skip
+            if not r.skipped and not r.as_of_given:
+                note = ingest_batches.AS_OF_DEFAULT_NOTE.format(day=b.as_of)
+                details.append(f"注意：{rel}：{note}")
     console.print(t)
-    console.print(f"校验报告：{data_dir / 'batches'}/<批次>/report.xlsx")
+    for line in details:
+        console.print(line, markup=False)
+    console.print(f"校验报告：{data_dir / 'batches'}/<批次>/report.xlsx", markup=False)
     if failed:
         console_err.print(f"[bold red]错误：[/]{failed} 个文件导入失败（{failed} file(s) failed）")
         raise typer.Exit(1)
@@ -169,9 +187,9 @@ def batches_cmd(
         typer.echo(json.dumps(df.to_dicts(), ensure_ascii=False, default=str, indent=2))
         return
     if df.height == 0:
-        console.print(f"数据目录“{data_dir}”中还没有批次")
+        console.print(f"数据目录“{data_dir}”中还没有批次", markup=False)
         return
-    t = Table(title=f"批次（{data_dir}）")
+    t = Table(title=escape(f"批次（{data_dir}）"))
     for col in (
         "批次",
         "来源",
@@ -187,8 +205,8 @@ def batches_cmd(
         t.add_column(col)
     for r in df.iter_rows(named=True):
         t.add_row(
-            r["batch_id"], r["source"], kinds.KIND_LABELS_ZH.get(r["kind"], r["kind"]),
-            kinds.SCHEME_LABELS_ZH.get(r["scheme"] or "", ""), str(r["as_of"]), r["file_name"],
+            escape(r["batch_id"]), escape(r["source"]), kinds.KIND_LABELS_ZH.get(r["kind"], r["kind"]),
+            kinds.SCHEME_LABELS_ZH.get(r["scheme"] or "", ""), str(r["as_of"]), escape(r["file_name"]),
             str(r["rows"]), str(r["accepted"]), str(r["quarantined"]),
             "当前" if r["current"] else f"已被 {r['superseded_by']} 取代",
         )  # fmt: skip

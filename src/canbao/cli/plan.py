@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from canbao.cli._app import DataDir, app, console, console_err, default_data_dir
 from canbao.errors import UsageError
@@ -52,11 +53,13 @@ def show(
     if as_json:
         sys.stdout.write(json.dumps(api.targets_json(p), ensure_ascii=False, indent=1) + "\n")
         return
-    console.print(f"[bold]{p.title}[/]（{p.code}，{p.period.label or p.period.code}）")
+    head = escape(f"（{p.code}，{p.period.label or p.period.code}）")
+    console.print(f"[bold]{escape(p.title)}[/]{head}")
     doc = p.document
     if doc:
         console.print(
-            f"{doc.get('issuer', '')} {doc.get('document_no', '')} {doc.get('issued_on', '')}"
+            f"{doc.get('issuer', '')} {doc.get('document_no', '')} {doc.get('issued_on', '')}",
+            markup=False,
         )
     console.print(f"\n[bold]目标任务[/]（{len(p.targets)} 项）")
     from canbao.plan import fmt
@@ -67,12 +70,16 @@ def show(
         console.print(
             f"  {p.unit(t.unit).name:<8} {ind.name:<24} {cmp} {fmt.value(ind, t.value)}",
             soft_wrap=True,
+            markup=False,
         )
     if p.leadership:
         ld = p.leadership
         console.print(
-            f"\n[bold]{ld.name}[/]：组长 {ld.head}；常务副组长 {ld.executive_deputy or '—'}；"
-            f"副组长 {'、'.join(ld.deputies)}；成员 {'、'.join(ld.members)}",
+            f"\n[bold]{escape(ld.name)}[/]"
+            + escape(
+                f"：组长 {ld.head}；常务副组长 {ld.executive_deputy or '—'}；"
+                f"副组长 {'、'.join(ld.deputies)}；成员 {'、'.join(ld.members)}"
+            ),
             soft_wrap=True,
         )
     for g in (*p.work_groups, *p.supervision_groups):
@@ -80,11 +87,12 @@ def show(
         console.print(
             f"  {g.name}：组长 {g.leader}；成员 {'、'.join(g.members)}；联络人 {g.contact}{units}",
             soft_wrap=True,
+            markup=False,
         )
     if p.phases:
         console.print("\n[bold]实施步骤[/]")
         for ph in p.phases:
-            console.print(f"  {ph.name}：{ph.start} 至 {ph.end}")
+            console.print(f"  {ph.name}：{ph.start} 至 {ph.end}", markup=False)
 
 
 @plan_app.command("list")
@@ -96,7 +104,7 @@ def list_plans(data_dir: DataDir = None) -> None:  # type: ignore[assignment]
     )
     for code in sorted(set(catalog.shipped_codes()) | set(stored)):
         where = "数据目录" if code in stored else "内置示例"
-        console.print(f"{code}\t{where}")
+        console.print(f"{code}\t{where}", markup=False)
 
 
 @plan_app.command("import")
@@ -115,6 +123,7 @@ def import_cmd(
         f"已导入 {s.n_targets} 项目标（新增 {s.added}，修改 {s.replaced}），"
         f"{len(s.units)} 个单位，期间 {s.period} → {s.path}",
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -132,7 +141,7 @@ def template(
     """
     p = catalog.load(plan, _dd(data_dir)) if plan else None
     path = xlsx_io.write_template(out, p)
-    console.print(f"已生成任务分解表模板：{path}", soft_wrap=True)
+    console.print(f"已生成任务分解表模板：{path}", soft_wrap=True, markup=False)
 
 
 @app.command("report")
@@ -167,8 +176,8 @@ def report(
     files = api.make_report(
         p, day, out, actuals=source, data_dir=dd, illustrative=illustrative, pdf=not no_pdf
     )
-    console.print(f"Excel：{files.xlsx}\nHTML：{files.html}", soft_wrap=True)
+    console.print(f"Excel：{files.xlsx}\nHTML：{files.html}", soft_wrap=True, markup=False)
     if files.pdf:
-        console.print(f"PDF：{files.pdf}", soft_wrap=True)
+        console.print(f"PDF：{files.pdf}", soft_wrap=True, markup=False)
     if files.pdf_error is not None:
         raise files.pdf_error

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from canbao.cli._app import (
@@ -19,6 +21,7 @@ from canbao.cli._app import (
     export_app,
 )
 from canbao.registry import api
+from canbao.standards import masking
 
 review_app = typer.Typer(
     help="人工复核疑似同一人（review uncertain pairs）。", no_args_is_help=True
@@ -73,12 +76,11 @@ def review_list(
     limit: Annotated[int, typer.Option("--limit", help="最多显示条数")] = 20,
     out: Annotated[str, typer.Option("--out", help="同时导出到文件 (.csv/.xlsx)")] = "",
 ) -> None:
-    """List uncertain pairs with their evidence (IDs masked)."""
+    """List uncertain pairs with their evidence (IDs masked, birth dates as years, names
+    masked on the terminal; the --out file keeps names for the reviewer)."""
     items = api.review_items(data_dir)
     if out:
-        from pathlib import Path
-
-        api.export_table(items, Path(out))
+        _export(items, Path(out))
     if items.height == 0:
         console.print("复核队列为空（nothing to review）。")
         return
@@ -86,18 +88,24 @@ def review_list(
     table.add_column("编号", no_wrap=True, min_width=12)
     table.add_column("原因", no_wrap=True)
     table.add_column("概率", no_wrap=True)
-    table.add_column("姓名 左/右")
+    table.add_column("姓名 左/右（脱敏）")
     table.add_column("证件号 左/右（脱敏）")
-    table.add_column("出生 左/右")
-    for r in items.head(limit).iter_rows(named=True):
-        table.add_row(
+    table.add_column("出生年 左/右")
+    table.add_column("出生日期比对")
+    shown = items.head(limit).with_columns(
+        masking.mask_name_expr(pl.col(c)).alias(c) for c in ("left_name", "right_name")
+    )
+    for r in shown.iter_rows(named=True):
+        cells = (
             r["pair_id"],
             "模糊" if r["reason"] == "ambiguous" else "不确定",
             f"{r['match_probability']:.3f}",
             f"{r['left_name'] or '—'} / {r['right_name'] or '—'}",
             f"{r['left_id'] or '—'} / {r['right_id'] or '—'}",
             f"{r['left_birth'] or '—'} / {r['right_birth'] or '—'}",
+            r["birth_match"] or "—",
         )
+        table.add_row(*(escape(c) for c in cells))
     console.print(table)
     console.print(
         f"共 {items.height} 条待复核（open items）。用 canbao review decide 编号 same|different 作出决定。"
@@ -118,9 +126,11 @@ def review_decide(
     )
 
 
-def _export(df: pl.DataFrame, out: OutFile) -> None:
-    path = api.export_table(df, out)
-    console.print(f"已导出 {df.height:,} 行到 {path}（exported）")
+def _export(df: pl.DataFrame, out: Path) -> None:
+    summary = api.export_table(df, out)
+    console.print(f"已导出 {df.height:,} 行到 {summary.path}（exported）", markup=False)
+    for note in summary.notes_zh():
+        console.print(f"注意：{note}", markup=False)
 
 
 @export_app.command("links")

@@ -42,5 +42,5 @@ def synth_command(
     console.print(
         f"已生成合成城市：{summary['persons']} 人，{summary['employers']} 家单位，{len(summary['rows'])} 个文件，{rows} 行数据"
     )
-    console.print(f"清单（manifest）：{path}")
-    console.print(f"真值（ground truth）：{path.parent / 'truth'}")
+    console.print(f"清单（manifest）：{path}", markup=False)
+    console.print(f"真值（ground truth）：{path.parent / 'truth'}", markup=False)

@@ -10,6 +10,11 @@ api.analyse(data_dir)           # all analytics in one session (bench, demo)
 api.coverage_export(data_dir, engine="spark", spark_master="local[4]")  # the same on Spark
 ```
 
+``county`` must be a GB/T 2260 division code (6 digits) that occurs in the data (the persons,
+employers and enrolment records of the registry snapshot); anything else is a
+:class:`~canbao.errors.UsageError` that lists the counties the data hold (a typo never gives
+empty lists).
+
 Every function takes ``engine`` (``duckdb`` or ``spark``; default ``$CANBAO_ENGINE``, else
 DuckDB) and ``spark_master`` (default ``$CANBAO_SPARK_MASTER``, else ``local[*]``).
 """
@@ -17,6 +22,7 @@ DuckDB) and ``spark_master`` (default ``$CANBAO_SPARK_MASTER``, else ``local[*]`
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +35,8 @@ from canbao.coverage import deceased, duplicates, employers, gaps, stats, workli
 from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session, open_session, string_agg
 from canbao.errors import UsageError
+from canbao.outputs import WriteSummary
+from canbao.standards import divisions
 
 KINDS = ("uninsured", "duplicates", "deceased", "employers")
 FLAGS = (
@@ -129,17 +137,58 @@ def _employer_lists(s: Session) -> dict[str, pl.DataFrame]:
     }
 
 
+COUNTIES_LISTED = 40  # at most this many counties named in the error message
+
+
+def data_counties(s: Session) -> list[str]:
+    """The county codes the data hold (persons, employers, enrolment records), sorted."""
+    frame = s.frame(
+        """
+        SELECT county_code FROM persons WHERE county_code IS NOT NULL
+        UNION SELECT county_code FROM employers WHERE county_code IS NOT NULL
+        UNION SELECT county_code FROM enrollments WHERE county_code IS NOT NULL
+        """
+    )
+    return sorted(frame["county_code"].to_list())
+
+
+def check_county(s: Session, county: str) -> str:
+    """``county`` (surrounding spaces removed) if it is a division code present in the data;
+    else a :class:`UsageError` naming the counties that are."""
+    code = county.strip()
+    present = data_counties(s)
+    if code in present:
+        return code
+    shown = code if len(code) <= 20 else code[:20] + "…"
+    if not re.fullmatch(r"\d{6}", code) or not divisions.existed(code):
+        what, reason = f"区县代码 {shown} 不存在", "is not a GB/T 2260 division code"
+    else:
+        what = f"数据中没有区县 {code} {divisions.name_of(code)}"
+        reason = "is a division code but not in the data"
+    names = [f"{c} {divisions.name_of(c) or ''}".rstrip() for c in present[:COUNTIES_LISTED]]
+    more = f" 等 {len(present)} 个" if len(present) > COUNTIES_LISTED else ""
+    listing = "、".join(names) + more if names else "（无）"
+    raise UsageError(
+        f"{what}；数据中的区县：{listing}",
+        f"county {shown!r} {reason}; the data hold {len(present)} counties",
+    )
+
+
 def gap_lists_in(
     s: Session, kind: str | None = None, county: str | None = None
 ) -> dict[str, pl.DataFrame]:
+    """The work lists of ``kind`` (all kinds when None), of one county when ``county`` is given
+    (checked by :func:`check_county` before anything is computed)."""
     if kind is not None and kind not in KINDS:
         raise UsageError(
             f"未知的清单类型：{kind}（可用 {' | '.join(KINDS)}）", f"unknown gap kind {kind!r}"
         )
+    if county is not None:
+        county = check_county(s, county)
     out: dict[str, pl.DataFrame] = {}
     for k in (kind,) if kind else KINDS:
         out.update(_employer_lists(s) if k == "employers" else _person_lists(s, k))
-    if county:
+    if county is not None:
         out = {k: v.filter(pl.col("county_code") == county) for k, v in out.items()}
     return out
 
@@ -159,7 +208,8 @@ def gap_lists(
         return gap_lists_in(s, kind, county)
 
 
-def write_gap_lists(lists: dict[str, pl.DataFrame], out: Path) -> Path:
+def write_gap_lists(lists: dict[str, pl.DataFrame], out: Path) -> WriteSummary:
+    """Masked, for people, through the safe writer (see :mod:`canbao.outputs`)."""
     return worklist.write(lists, out)
 
 

@@ -7,7 +7,9 @@ a record whose status did not end with the death:
   benefits ran on after the death (a shorter lag is the normal time to report a death).
 
 The date of death is the registry's (civil-affairs death list), else the hukou register's
-cancellation date. Receiving a benefit after death (pension paid to the dead) comes first.
+cancellation date. Receiving a benefit after death (pension paid to the dead) comes first: a
+record whose 待遇状态 ingest coded ``receiving`` (``record_status.receiving``; 领取中 and 正常发放
+count, 停发 and 终止 do not).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ def build_deceased(s: Session) -> None:
         f"""
         CREATE OR REPLACE TABLE deceased_enrolled AS
         WITH own AS (
-            SELECT f.person_key, r.scheme, r.county_code, f.death_date, r.benefit, r.start_date,
-                   r.as_of, 0 AS via_unlinked
+            SELECT f.person_key, r.scheme, r.county_code, f.death_date, r.receiving,
+                   r.start_date, r.as_of, 0 AS via_unlinked
             FROM person_facts f
             JOIN record_status r ON r.person_key = f.person_key
             WHERE f.death_date IS NOT NULL AND {still}
@@ -39,8 +41,8 @@ def build_deceased(s: Session) -> None:
             -- records without ID: attributed when the dead person is the only candidate
             SELECT other_key, count(*) AS n FROM unlinked_candidates GROUP BY other_key
         ), unl AS (
-            SELECT f.person_key, r.scheme, r.county_code, f.death_date, r.benefit, r.start_date,
-                   r.as_of, 1 AS via_unlinked
+            SELECT f.person_key, r.scheme, r.county_code, f.death_date, r.receiving,
+                   r.start_date, r.as_of, 1 AS via_unlinked
             FROM unlinked_candidates c
             JOIN n ON n.other_key = c.other_key AND n.n = 1
             JOIN person_facts f ON f.person_key = c.person_key
@@ -48,7 +50,7 @@ def build_deceased(s: Session) -> None:
             WHERE f.death_date IS NOT NULL AND {still}
         ), a AS (SELECT * FROM own UNION ALL SELECT * FROM unl)
         SELECT person_key, scheme, county_code, death_date,
-               max(CASE WHEN benefit IN ('是', '1', 'Y', '领取') THEN 1 ELSE 0 END) AS receiving,
+               max(receiving) AS receiving,
                min(coalesce(start_date, as_of)) AS start_date,
                count(*) AS n_records, min(via_unlinked) AS via_unlinked
         FROM a

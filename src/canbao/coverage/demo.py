@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import polars as pl
-import xlsxwriter
 
+from canbao import outputs
 from canbao.coverage import api
 from canbao.registry import snapshot
-from canbao.standards import citizen_id
+from canbao.standards import masking
 
 STATS_ZH = {
     "county_code": "区县代码",
@@ -28,13 +28,8 @@ STATS_ZH = {
 
 
 def write_statistics(enrolled: pl.DataFrame, rates: pl.DataFrame, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with xlsxwriter.Workbook(str(out)) as wb:
-        for title, frame in (("分险种分月参保人数", enrolled), ("参保率", rates)):
-            frame.rename({c: STATS_ZH.get(c, c) for c in frame.columns}).write_excel(
-                wb, worksheet=title, autofit=True, freeze_panes=(1, 0)
-            )
-    return out
+    sheets = {"分险种分月参保人数": enrolled, "参保率": rates}
+    return outputs.write_workbook(sheets, out, labels=STATS_ZH).path
 
 
 def run_coverage_demo(out: Path) -> dict[str, str]:
@@ -60,14 +55,14 @@ def run_coverage_demo(out: Path) -> dict[str, str]:
                       "selective_employers"),
     }  # fmt: skip
     for kind, keys in groups.items():
-        path = api.write_gap_lists({k: a.lists[k] for k in keys}, base / f"gaps-{kind}.xlsx")
-        where[titles[kind]] = str(path)
+        written = api.write_gap_lists({k: a.lists[k] for k in keys}, base / f"gaps-{kind}.xlsx")
+        where[titles[kind]] = str(written.path)
     stats = write_statistics(a.enrolled, a.rates, base / "coverage-statistics.xlsx")
     where["分区县分险种分月参保统计与参保率 (coverage statistics)"] = str(stats)
     # the export carries full IDs for the data team; the demo output is shared: masked here
-    masked = a.export.with_columns(id18=citizen_id.mask_expr(pl.col("id18").fill_null("")))
-    export = base / "coverage-export-masked.csv"
-    masked.write_csv(export)
+    export = outputs.write_csv(
+        masking.mask_frame(a.export), base / "coverage-export-masked.csv"
+    ).path
     where["每人参保状态导出（演示版已脱敏）(canbao export coverage)"] = str(export)
     city = out / "city"
     if (city / "truth" / "uninsured.csv").exists():

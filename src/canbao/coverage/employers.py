@@ -5,15 +5,20 @@
   declaration and no insured employee under it; with its tax headcount and whether the business
   registry knows it;
 - ``headcount_month``: per employer, scheme and month, the tax-withholding headcount (distinct
-  persons with wages) against the declared headcount;
+  persons with wages) against the declared headcount. Every declaration row counts: two
+  identical rows (two employees declared alike, or one employer's declaration in two parts) are
+  two declarations; a record is one (batch, row), and only that identity is ever de-duplicated;
 - ``under_reporters``: per employer and scheme over the year's declared months: declared
   person-months below the tax person-months (``headcount``) and/or the declared base below the
-  tax wages after the policy's floor and ceiling (``base``);
+  tax wages after the policy's floor and ceiling (``base``) by more than the policy's tolerance:
+  the larger of ``base_tolerance_bp`` of the tax base (1 %) and ``base_tolerance_min_fen``
+  (1 yuan) — a base rounded to whole yuan, or a fen short, is not under-reporting;
 - ``selective``: registered employers declaring some of the five employee schemes only.
 """
 
 from __future__ import annotations
 
+from canbao.coverage.policy import Policy
 from canbao.coverage.segments import build_tax_rows
 from canbao.coverage.session import Session, string_agg
 
@@ -25,6 +30,17 @@ EMPLOYEE_SCHEMES = (
     "unemployment",
 )
 CORE_SCHEMES = ("employee_pension", "employee_medical", "work_injury")
+
+
+def base_short_sql(p: Policy, tax_base: str, declared_base: str) -> str:
+    """SQL condition: the declared base is short of the tax base by more than the policy's
+    tolerance, max(``base_tolerance_bp`` of the tax base, ``base_tolerance_min_fen``). Integer
+    arithmetic (no division): exact at the boundary, the same on DuckDB and Spark."""
+    gap = f"({tax_base} - {declared_base})"
+    return (
+        f"({gap} > {p.base_tolerance_min_fen}"
+        f" AND {gap} * 10000 > {tax_base} * {p.base_tolerance_bp})"
+    )
 
 
 def _months(s: Session) -> tuple[str, str]:
@@ -54,7 +70,9 @@ def build_activity(s: Session) -> None:
         f"""
         CREATE OR REPLACE TABLE employer_decl_month AS
         WITH d AS (
-            SELECT DISTINCT el.employer_key, r.period, r.scheme, r.headcount, r.base, r.due
+            -- one row per declaration record (batch_id, row): identical rows are separate
+            -- declarations and all count
+            SELECT el.employer_key, r.period, r.scheme, r.headcount, r.base, r.due
             FROM cov_declaration r
             JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row"
             WHERE r.period BETWEEN {first} AND {last} AND r.scheme IS NOT NULL
@@ -110,7 +128,7 @@ def build_compliance(s: Session) -> None:
         """
     )
     s.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE under_reporters AS
         WITH y AS (
             SELECT employer_key, scheme, sum(tax_headcount) AS tax_person_months,
@@ -119,14 +137,21 @@ def build_compliance(s: Session) -> None:
                    sum(CASE WHEN gap > 0 THEN 1 ELSE 0 END) AS months_short,
                    max(gap) AS max_gap
             FROM headcount_month GROUP BY employer_key, scheme
+        ), f AS (
+            SELECT y.*,
+                   CASE WHEN declared_person_months < tax_person_months THEN 1 ELSE 0 END
+                       AS headcount_short,
+                   CASE WHEN {base_short_sql(s.policy, "tax_base", "declared_base")} THEN 1 ELSE 0 END
+                       AS base_short
+            FROM y
         )
-        SELECT *,
-               CASE WHEN declared_person_months < tax_person_months
-                         AND declared_base < tax_base THEN 'headcount+base'
-                    WHEN declared_person_months < tax_person_months THEN 'headcount'
+        SELECT employer_key, scheme, tax_person_months, declared_person_months, tax_base,
+               declared_base, months_short, max_gap,
+               CASE WHEN headcount_short = 1 AND base_short = 1 THEN 'headcount+base'
+                    WHEN headcount_short = 1 THEN 'headcount'
                     ELSE 'base' END AS kind
-        FROM y
-        WHERE declared_person_months < tax_person_months OR declared_base < tax_base
+        FROM f
+        WHERE headcount_short = 1 OR base_short = 1
         """
     )
     schemes = ", ".join(f"'{x}'" for x in EMPLOYEE_SCHEMES)

@@ -31,6 +31,11 @@ class Policy:
     base_ceiling_bp: int
     worker_recent_months: int  # tax withholding within this many months counts as "working now"
     deceased_end_grace_days: int  # a record ended this long after the death is administrative lag
+    # A declared base short of the tax base by no more than the larger of these is not flagged
+    # (rounding of bases to whole yuan or tens of yuan, a fen of difference): relative, in basis
+    # points of the tax base (100 = 1%), and absolute, in fen.
+    base_tolerance_bp: int
+    base_tolerance_min_fen: int
     source: str = ""
 
     @property

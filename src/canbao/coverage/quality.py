@@ -27,7 +27,9 @@ def _pr(found: pl.DataFrame, truth: pl.DataFrame, on: list[str]) -> dict[str, fl
 
 def person_map(links: pl.DataFrame, city: Path) -> pl.DataFrame:
     """person_key → pid (the true person most of the key's records belong to)."""
-    truth = pl.read_csv(city / "truth" / "links.csv", schema_overrides={"row": pl.Int64})
+    truth = pl.read_csv(
+        (city / "truth" / "links.csv").absolute(), glob=False, schema_overrides={"row": pl.Int64}
+    )
     j = links.select("source", "row", "person_key").join(truth, on=["source", "row"])
     return (
         j.group_by("person_key", "pid")
@@ -39,7 +41,11 @@ def person_map(links: pl.DataFrame, city: Path) -> pl.DataFrame:
 
 
 def employer_map(employer_links: pl.DataFrame, city: Path) -> pl.DataFrame:
-    truth = pl.read_csv(city / "truth" / "employer_links.csv", schema_overrides={"row": pl.Int64})
+    truth = pl.read_csv(
+        (city / "truth" / "employer_links.csv").absolute(),
+        glob=False,
+        schema_overrides={"row": pl.Int64},
+    )
     j = employer_links.select("source", "row", "employer_key").join(truth, on=["source", "row"])
     return (
         j.group_by("employer_key", "eid")
@@ -68,7 +74,7 @@ def evaluate(
     em = employer_map(employer_links, city)
     out: dict[str, dict[str, float | int]] = {}
 
-    tu = pl.read_csv(t / "uninsured.csv")
+    tu = pl.read_csv((t / "uninsured.csv").absolute(), glob=False)
     u = uninsured.join(pm, on="person_key")
     # Scope: a resident who appears in no extract at all cannot be found by any method, and the
     # synthetic city's students are a hidden random draw with no trace in any extract: the
@@ -90,7 +96,7 @@ def evaluate(
             scoped["presumed_students"] = truth.join(students, on="pid", how="semi").height
         out[name] = scoped
 
-    td = pl.read_csv(t / "duplicate_enrollments.csv")
+    td = pl.read_csv((t / "duplicate_enrollments.csv").absolute(), glob=False)
     d = duplicates.join(pm, on="person_key")
     out["duplicate_medical"] = _pr(
         d.filter(pl.col("kind") == "duplicate_medical"),
@@ -107,14 +113,20 @@ def evaluate(
         "true": 0,
     }
 
-    tdec = pl.read_csv(t / "deceased_enrolled.csv")
+    tdec = pl.read_csv((t / "deceased_enrolled.csv").absolute(), glob=False)
     # Scope: a death no extract reports (hukou not cancelled and not on the civil-affairs list)
     # cannot be found by any method.
-    truth_links = pl.read_csv(t / "links.csv", schema_overrides={"row": pl.Int64})
+    truth_links = pl.read_csv(
+        (t / "links.csv").absolute(), glob=False, schema_overrides={"row": pl.Int64}
+    )
     reported = pl.concat(
         [
             truth_links.filter(pl.col("source") == "civil_deaths").select("pid"),
-            pl.read_parquet(t / "persons.parquet", columns=["pid", "hukou_status", "in_hukou"])
+            pl.read_parquet(
+                (t / "persons.parquet").absolute(),
+                glob=False,
+                columns=["pid", "hukou_status", "in_hukou"],
+            )
             .filter((pl.col("hukou_status") == "死亡") & pl.col("in_hukou"))
             .select("pid"),
         ]
@@ -127,10 +139,10 @@ def evaluate(
     scoped["death_not_reported"] = tdec.join(reported, on="pid", how="anti").height
     out["deceased_enrolled"] = scoped
 
-    tun = pl.read_csv(t / "unregistered_employers.csv")
+    tun = pl.read_csv((t / "unregistered_employers.csv").absolute(), glob=False)
     out["unregistered_employers"] = _pr(unregistered.join(em, on="employer_key"), tun, ["eid"])
 
-    tur = pl.read_csv(t / "under_reporters.csv")
+    tur = pl.read_csv((t / "under_reporters.csv").absolute(), glob=False)
     ur = under_reporters.join(em, on="employer_key")
     out["under_reporters"] = _pr(ur, tur, ["eid", "scheme"])
     out["under_reporters_headcount"] = _pr(

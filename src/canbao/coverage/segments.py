@@ -10,11 +10,12 @@ Sources, joined through the registry's links:
 - working: tax withholding (个税扣缴) in the last ``worker_recent_months`` months before the date;
 - students: aged ``student_min_age``–``student_max_age`` with no wage in the year and no
   employee-scheme record (no school roll is delivered: this is a hypothesis, said so in lists);
-- retired: receiving a pension (benefit flag or 退休 in the person type);
+- retired: receiving a pension (待遇状态 coded ``receiving`` at ingest, or 退休 in the person
+  type);
 - statutory retirement age from the policy: men 60; women 50 (workers) or 55 (cadres: women
   whose employer is a public institution);
 - key groups: the special-group lists active on the date, 灵活就业 person types, and employees of
-  employers flagged as park enterprises.
+  employers flagged as park enterprises (园区企业 coded ``yes`` at ingest: 是, or a park's name).
 """
 
 from __future__ import annotations
@@ -163,8 +164,7 @@ def build_person_facts(s: Session) -> None:
             LEFT JOIN rs ON rs.person_key = p.person_key
         ), f AS (
             SELECT b.*,
-                   CASE WHEN e.park IN ('是', '1', 'Y', 'true') OR e.park LIKE '%园区%'
-                        THEN 1 ELSE 0 END AS park_employee,
+                   CASE WHEN e.park = 'yes' THEN 1 ELSE 0 END AS park_employee,
                    e.ownership AS employer_ownership,
                    CASE WHEN b.sex = 'M' THEN {p.retirement_age_male}
                         WHEN e.ownership = 'public_institution'

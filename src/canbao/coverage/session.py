@@ -144,14 +144,14 @@ def open_session(
     snap = snapshot.require_current(data_dir)
     files = current_record_files(data_dir)
     duck = engine_name(engine) == "duckdb"
-    # DuckDB: the catalog's connection, whose records_<kind> views cover the current batches
-    eng: Engine = (
-        DuckDBEngine(catalog.connect(data_dir))
-        if duck
-        else open_engine("spark", spark_master=spark_master)
+    # working files in the data directory's scratch folder (removed on close)
+    eng: Engine = open_engine(
+        "duckdb" if duck else "spark", spark_master=spark_master, data_dir=data_dir
     )
     opened = False
     try:
+        if isinstance(eng, DuckDBEngine):  # the catalog's views cover the current batches
+            catalog.add_views(eng.con, data_dir)
         for name in SNAPSHOT_VIEWS:
             snap.register(eng, name)
         for kind in RECORD_COLUMNS:

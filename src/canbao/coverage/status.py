@@ -11,6 +11,10 @@ A record's status on day D (the extract's own status applies from its as-of date
 
 Per person × scheme the best status wins (active > suspended > ended); ``n_active_counties`` is
 0, 1 or 2 (two or more areas), ``n_active`` counts active rows (exact copies included).
+
+``receiving`` (1/0) says whether a record's 待遇状态 is ``receiving``: the code ingest gives it
+(:data:`canbao.ingest.kinds.BENEFIT_STATUS`; 领取中, 正常发放… all code to ``receiving``). It is
+decided here, once, for the deceased list and the retired segment.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ def build_record_status(s: Session) -> None:
         CREATE OR REPLACE TABLE record_status AS
         SELECT person_key, scheme, county_code, employer_key, start_date, end_date, person_type,
                base, benefit, source, "row", batch_id, as_of, status AS recorded_status,
-               {record_status_sql(s.day)} AS eff_status
+               {record_status_sql(s.day)} AS eff_status,
+               CASE WHEN benefit = 'receiving' THEN 1 ELSE 0 END AS receiving
         FROM enrollments
         """
     )
@@ -51,7 +56,7 @@ def build_person_scheme(s: Session) -> None:
         """
         CREATE OR REPLACE TABLE person_scheme AS
         WITH r AS (
-            SELECT person_key, scheme, county_code, employer_key, eff_status, benefit,
+            SELECT person_key, scheme, county_code, employer_key, eff_status, receiving,
                    CASE eff_status WHEN 'active' THEN 3 WHEN 'suspended' THEN 2 ELSE 1 END
                        AS rank,
                    CASE WHEN eff_status = 'active' THEN county_code END AS active_county
@@ -67,8 +72,7 @@ def build_person_scheme(s: Session) -> None:
                min(active_county) AS county_code,
                max(active_county) AS county_code_2,
                max(CASE WHEN rank = 3 THEN employer_key END) AS employer_key,
-               max(CASE WHEN rank = 3 AND benefit IN ('是', '1', 'Y', '领取')
-                        THEN 1 ELSE 0 END) AS receiving
+               max(CASE WHEN rank = 3 THEN receiving ELSE 0 END) AS receiving
         FROM r
         GROUP BY person_key, scheme
         """

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import xlsxwriter
 
+from canbao import outputs
 from canbao.coverage.segments import SEGMENTS_ZH
 from canbao.errors import UsageError
 from canbao.ingest.kinds import OWNERSHIP, SCHEME_LABELS_ZH
-from canbao.standards import citizen_id
+from canbao.standards import masking
 from canbao.standards.divisions import name_of
 
 LIST_TITLES_ZH = {
@@ -91,22 +91,10 @@ MONEY_COLUMNS = ("wages", "tax_base", "declared_base", "base_gap")
 PERSON_SORT = ("county_code", "township", "segment", "priority")
 
 
-def _mask_phone(col: str) -> pl.Expr:
-    c = pl.col(col).cast(pl.Utf8).fill_null("")
-    return (
-        pl.when(c.str.len_chars() >= 7)
-        .then(c.str.slice(0, 3) + "****" + c.str.slice(-4))
-        .otherwise(citizen_id.mask_expr(c))
-    )
-
-
 def present(df: pl.DataFrame) -> pl.DataFrame:
     """Mask personal numbers, add county and segment names, sort for field work."""
     out = df
-    if "id18" in out.columns:
-        out = out.with_columns(id18=citizen_id.mask_expr(pl.col("id18").fill_null("")))
-    if "phone" in out.columns:
-        out = out.with_columns(phone=_mask_phone("phone"))
+    out = masking.mask_frame(out)
     if "segment" in out.columns:
         out = out.with_columns(pl.col("segment").replace(SEGMENTS_ZH))
     if "sex" in out.columns:
@@ -157,10 +145,15 @@ def present(df: pl.DataFrame) -> pl.DataFrame:
     return out.select(front + [c for c in out.columns if c not in front])
 
 
-def write(lists: dict[str, pl.DataFrame], out: Path) -> Path:
-    """Write the lists: xlsx (a sheet per list, Chinese headers, frozen header) or csv."""
+def write(lists: dict[str, pl.DataFrame], out: Path) -> outputs.WriteSummary:
+    """Write the lists: xlsx (a sheet per list, Chinese headers, frozen header) or csv (one
+    table with a ``list`` column), through the safe writer (no formulas, no silent cuts)."""
     suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix not in (".csv", ".xlsx"):
+        raise UsageError(
+            f"不支持的清单格式：{out.suffix}（可用 .xlsx / .csv）",
+            f"unsupported work-list format {out.suffix!r}",
+        )
     shown = {k: present(v) for k, v in lists.items()}
     if suffix == ".csv":
         frames = [
@@ -168,24 +161,6 @@ def write(lists: dict[str, pl.DataFrame], out: Path) -> Path:
             for k, v in shown.items()
         ]
         both = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-        both.write_csv(out)
-        return out
-    if suffix != ".xlsx":
-        raise UsageError(
-            f"不支持的清单格式：{out.suffix}（可用 .xlsx / .csv）",
-            f"unsupported work-list format {out.suffix!r}",
-        )
-    with xlsxwriter.Workbook(str(out)) as wb:
-        for key, frame in shown.items():
-            title = LIST_TITLES_ZH.get(key, key)[:31]
-            labelled = frame.rename({c: COLUMNS_ZH.get(c, c) for c in frame.columns})
-            if len(set(labelled.columns)) < len(labelled.columns):
-                labelled = frame
-            labelled.write_excel(
-                wb,
-                worksheet=title,
-                autofit=True,
-                freeze_panes=(1, 0),
-                header_format={"bold": True, "bg_color": "#DDEBF7"},
-            )
-    return out
+        return outputs.write_csv(both, out)
+    sheets = {LIST_TITLES_ZH.get(key, key): frame for key, frame in shown.items()}
+    return outputs.write_workbook(sheets, out, labels=COLUMNS_ZH)

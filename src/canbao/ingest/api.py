@@ -16,7 +16,7 @@ import polars as pl
 
 from canbao.errors import CanbaoError, UsageError
 from canbao.ingest import kinds, manifest, normalize
-from canbao.ingest.batches import META_COLUMNS, IngestResult, ingest_file
+from canbao.ingest.batches import META_COLUMNS, IngestResult, ingest_file, unexpected_error
 from canbao.warehouse import catalog
 from canbao.warehouse.catalog import BatchInfo
 from canbao.warehouse.datadir import DataLayout
@@ -86,8 +86,8 @@ def batches_frame(data_dir: Path) -> pl.DataFrame:
 
 def _paths(data_dir: Path, kind: str, scheme: str | None, name: str) -> list[str]:
     layout = DataLayout(Path(data_dir))
-    return [
-        str(layout.batch(b.batch_id) / name)
+    return [  # absolute: Polars must never expand a leading ~ of a relative data directory
+        str((layout.batch(b.batch_id) / name).absolute())
         for b in catalog.list_batches(Path(data_dir))
         if b.current
         and b.kind == kind
@@ -102,8 +102,9 @@ def current_records(data_dir: Path, kind: str, scheme: str | None = None) -> pl.
     if not paths:
         return pl.LazyFrame(schema=schema)
     # batches written by an older version may lack newer columns: they read as null
+    # glob=False: the data directory's path may hold [ * ? (never a pattern)
     lf = pl.scan_parquet(
-        paths, schema=schema, missing_columns="insert", extra_columns="ignore"
+        paths, schema=schema, missing_columns="insert", extra_columns="ignore", glob=False
     ).select(list(schema))
     if scheme is not None:
         lf = lf.filter(pl.col("scheme") == scheme)
@@ -117,7 +118,7 @@ def current_quarantine(data_dir: Path, kind: str | None = None) -> pl.LazyFrame:
     paths = [p for k in kinds_ for p in _paths(data_dir, k, None, "quarantine.parquet")]
     if not paths:
         return pl.LazyFrame(schema=QUARANTINE_SCHEMA)
-    frames = [pl.scan_parquet(p).select(list(QUARANTINE_SCHEMA)) for p in paths]
+    frames = [pl.scan_parquet(p, glob=False).select(list(QUARANTINE_SCHEMA)) for p in paths]
     return pl.concat(frames, how="vertical_relaxed")
 
 
@@ -125,7 +126,8 @@ def ingest_manifest(
     data_dir: Path, directory: Path, *, as_of: str | None = None
 ) -> list[tuple[manifest.ManifestFile, IngestResult | CanbaoError]]:
     """Ingest every file of ``directory/manifest.json``; one file's failure does not stop the
-    others (each result is the batch or the error, in manifest order)."""
+    others (each result is the batch or the error, in manifest order). The manifest itself is
+    checked first: a bad manifest raises :class:`DataError` and nothing is ingested."""
     results: list[tuple[manifest.ManifestFile, IngestResult | CanbaoError]] = []
     for f in manifest.load(Path(directory)).files:
         res: IngestResult | CanbaoError
@@ -136,5 +138,7 @@ def ingest_manifest(
             )  # fmt: skip
         except CanbaoError as e:
             res = e
+        except Exception as e:  # noqa: BLE001 (one file's failure never stops the others)
+            res = unexpected_error(f.path, e)
         results.append((f, res))
     return results

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,12 +15,14 @@ from typing import Any
 
 import polars as pl
 
-from canbao.errors import UsageError
+from canbao.errors import CanbaoError, InputFileError, UsageError
 from canbao.ingest import headers, kinds, normalize, profiles, readers, report, validate
 from canbao.warehouse import catalog
 from canbao.warehouse.catalog import BatchInfo
 from canbao.warehouse.datadir import DataLayout, slug
+from canbao.warehouse.lock import writes_data_dir
 
+log = logging.getLogger(__name__)
 STEPS = ("读取文件", "识别表头", "标准化", "校验", "写入批次")
 Progress = Callable[[int, str], None]  # (step index, label)
 
@@ -34,6 +37,7 @@ class IngestResult:
     message_zh: str
     report: dict[str, Any] = field(default_factory=dict)
     report_paths: list[Path] = field(default_factory=list)
+    as_of_given: bool = True  # False: the as-of date is the ingest date (see default_as_of)
 
 
 def check_kind(kind: str, scheme: str | None) -> None:
@@ -80,6 +84,45 @@ def parse_as_of(value: str | dt.date | None) -> dt.date | None:
         ) from e
 
 
+def unexpected_error(path: Path, e: Exception) -> CanbaoError:
+    """An error no reader foresaw, as a user sees it (in a manifest run, where one file's failure
+    must not stop the others): Chinese first, the exception type for the maintainers (its text
+    may quote a cell, so it goes only to the DEBUG log, with the traceback)."""
+    log.debug("unexpected error ingesting %s", Path(path).name, exc_info=e)
+    return CanbaoError(
+        f"导入文件“{Path(path).name}”时发生意外错误（{type(e).__name__}），本文件未导入，"
+        "其他文件不受影响；请把这条信息告知系统维护人员（CANBAO_LOG_LEVEL=DEBUG 可看到详情）",
+        f"unexpected {type(e).__name__} (details at DEBUG log level)",
+    )
+
+
+AS_OF_DEFAULT_NOTE = (
+    "未指定截止日期（--as-of），按导入日期 {day} 计；同一来源以后的文件须用 --as-of 注明截止日期"
+)
+
+
+def default_as_of(data_dir: Path, source: str, kind: str, scheme: str | None) -> dt.date:
+    """The as-of date of a file given without one: the ingest date, but only for the first
+    batch of its (source, kind, scheme). Once batches exist, the as-of date decides which batch
+    supersedes which, so it must be stated (never guessed from a file date: a copied old file
+    would become current)."""
+    earlier = [
+        b
+        for b in catalog.list_batches(data_dir)
+        if (b.source, b.kind, b.scheme) == (source, kind, scheme)
+    ]
+    if earlier:
+        latest = max(b.as_of for b in earlier)
+        raise UsageError(
+            f"来源“{source}”的{kinds.KIND_LABELS_ZH.get(kind, kind)}数据已有 {len(earlier)} 个批次"
+            f"（最新截止日期 {latest}）。新文件是否取代旧批次取决于截止日期，"
+            "请用 --as-of YYYY-MM-DD 注明本文件数据的截止日期",
+            f"--as-of is required: {source}/{kind} already has batches (latest as-of {latest})",
+        )
+    return dt.date.today()
+
+
+@writes_data_dir("ingest")
 def ingest_file(
     data_dir: Path,
     path: Path,
@@ -102,9 +145,15 @@ def ingest_file(
     overrides = dict(mapping or {})
     headers.check_overrides(kind, overrides)
     step(0, STEPS[0])
+    path = Path(path)
     readers.file_format(path)
     readers.check_file(path)
-    sha = sha256_of(path)
+    try:
+        sha = sha256_of(path)
+    except OSError as e:
+        raise InputFileError(
+            f"无法读取文件“{path.name}”：{type(e).__name__}", f"cannot read {path}: {e}"
+        ) from e
     layout = DataLayout(data_dir)
     existing = catalog.find(data_dir, sha, source)
     if existing is not None:
@@ -113,6 +162,9 @@ def ingest_file(
             True,
             f"文件“{path.name}”已于 {existing.ingested_at} 导入（批次 {existing.batch_id}），内容未变，本次不重复导入",
         )
+    as_of_given = as_of_date is not None
+    if as_of_date is None:
+        as_of_date = default_as_of(data_dir, source, kind, scheme)
     profile = profiles.load(data_dir, source, kind)
     raw = readers.read_table(
         path,
@@ -122,9 +174,10 @@ def ingest_file(
         known_headers=[*overrides, *profile],
     )
     notes = list(raw.notes)
-    if as_of_date is None:
-        as_of_date = dt.date.fromtimestamp(path.stat().st_mtime)
-        notes.append(f"未指定截止日期（--as-of），按文件修改日期 {as_of_date} 计")
+    if not as_of_given:
+        notes.append(AS_OF_DEFAULT_NOTE.format(day=as_of_date))
+    if raw.data.height == 0:
+        notes.append("文件只有表头，没有数据行：本批次为空（0 行）")
 
     step(1, STEPS[1])
     m = headers.map_columns(kind, raw.data.columns, overrides, profile, path.name)
@@ -155,6 +208,7 @@ def ingest_file(
     records = normalize.normalize(
         text, kind, scheme=scheme, numeric_id=numeric_id, numeric_cells=numeric_dates
     )
+    notes.extend(normalize.unrecognised_notes(text, records, kind))
 
     step(3, STEPS[3])
     reasons = validate.quarantine_reason(records, raw.data, kind, raw.extra_lines)
@@ -216,8 +270,10 @@ def ingest_file(
         mapping=m.columns,
     )
     assert info.accepted + info.quarantined == n  # every data row is accounted for
+    # as_of_given: false when the as-of date is the ingest date (no --as-of, no manifest date)
+    batch_json = info.to_json() | {"as_of_given": as_of_given}
     rep = report.build(
-        batch=info.to_json(),
+        batch=batch_json,
         raw=raw,
         mapping=m,
         records=records,
@@ -237,7 +293,7 @@ def ingest_file(
         report.write_json(rep, tmp / "report.json")
         report.write_xlsx(rep, tmp / "report.xlsx")
         (tmp / "batch.json").write_text(
-            json.dumps(info.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
+            json.dumps(batch_json, ensure_ascii=False, indent=2), encoding="utf-8"
         )
         final = layout.batch(batch_id)
         if final.exists():  # a concurrent ingest of the same file finished first
@@ -253,4 +309,7 @@ def ingest_file(
         f"已导入“{path.name}”：{n} 行，接收 {info.accepted} 行"
         f"（其中 {info.warned} 行有警告），隔离 {info.quarantined} 行；批次 {batch_id}"
     )
-    return IngestResult(info, False, msg, rep, [final / "report.json", final / "report.xlsx"])
+    if not as_of_given:
+        msg += "\n注意：" + AS_OF_DEFAULT_NOTE.format(day=as_of_date)
+    paths = [final / "report.json", final / "report.xlsx"]
+    return IngestResult(info, False, msg, rep, paths, as_of_given)

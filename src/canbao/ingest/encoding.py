@@ -77,7 +77,8 @@ def _judge(has_bom: bool, valid_utf8: bool, ascii_only: bool, claim: str | None,
     return "gb18030"
 
 
-def _utf16(head: bytes, name: str) -> None:
+def refuse_utf16(head: bytes, name: str) -> None:
+    """UTF-16 (by its BOM) is refused with its own message (its NUL bytes look binary)."""
     if head.startswith(_UTF16_BOMS):
         raise InputFileError(
             f"文件“{name}”是 UTF-16 编码，请另存为 UTF-8 或 GB18030 后再导入",
@@ -87,7 +88,7 @@ def _utf16(head: bytes, name: str) -> None:
 
 def detect(data: bytes, claim: str | None = None, name: str = "") -> str:
     """The encoding of ``data`` (utf-8 | utf-8-sig | gb18030), checking ``claim``."""
-    _utf16(data, name)
+    refuse_utf16(data, name)
     has_bom = data.startswith(BOM_UTF8)
     body = data[len(BOM_UTF8) :] if has_bom else data
     try:
@@ -99,15 +100,27 @@ def detect(data: bytes, claim: str | None = None, name: str = "") -> str:
 
 
 def detect_file(path: Path, claim: str | None = None, chunk: int = 1 << 25) -> str:
-    """:func:`detect` for a file, reading it in chunks (the text is never held in memory)."""
+    """:func:`detect` for a file, reading it in chunks (the text is never held in memory). A NUL
+    byte anywhere is an :class:`InputFileError` naming its line (text extracts never hold one;
+    a damaged copy or a binary file does)."""
     dec = codecs.getincrementaldecoder("utf-8")()
     valid, ascii_only = True, True
+    lines_before = 0
     with path.open("rb") as f:
         first = f.read(chunk)
-        _utf16(first, path.name)
+        refuse_utf16(first, path.name)
         has_bom = first.startswith(BOM_UTF8)
         block = first[len(BOM_UTF8) :] if has_bom else first
         while block:
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                line = lines_before + block.count(b"\n", 0, nul) + 1
+                raise InputFileError(
+                    f"文件“{path.name}”第 {line} 行含有空字符（NUL，\\0），文件可能已损坏或不是文本文件",
+                    f"NUL byte on line {line}",
+                    line=line,
+                )
+            lines_before += block.count(b"\n")
             ascii_only = ascii_only and block.isascii()
             if valid and not block.isascii():
                 try:

@@ -6,22 +6,32 @@ Numeric cells in an ID column are what Excel does to a citizen ID typed without 
 apostrophe: the number keeps 15 significant digits and the rest is lost. The xlsx reader looks at
 the cell *type* in the sheet XML (fastexcel hands back text and cannot tell), so ingest can mark
 those values damaged (``excel_number``) instead of trusting them.
+
+Size guard: an xlsx is a zip, and memory grows with the *unpacked* size. Before anything is
+parsed, the zip directory is checked (total unpacked size against ``CANBAO_MAX_XLSX_UNPACKED``,
+default 2 GB; a part over 50 MB packed more than 100:1 is a zip bomb, real sheets pack 5–20:1),
+then every part the reader will parse is inflated once with a counter, so a directory that lies
+about sizes is caught too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import struct
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import fastexcel
 import polars as pl
 import xlrd
 
-from canbao.errors import InputFileError, NotFoundError
+from canbao.errors import InputFileError, NotFoundError, UsageError
 from canbao.ingest import headers
 from canbao.ingest.readers import RawTable, _strip_empty
 
@@ -59,6 +69,118 @@ def _bad_excel(path: Path, e: BaseException) -> InputFileError:
         f"文件“{path.name}”不是有效的 Excel 文件或已损坏（可能下载/拷贝不完整）",
         f"cannot read Excel file: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
     )
+
+
+# --- size guard (zip bombs) -----------------------------------------------------------------
+
+MAX_UNPACKED_ENV = "CANBAO_MAX_XLSX_UNPACKED"
+DEFAULT_MAX_UNPACKED = 2 * 1024**3
+MAX_RATIO = 100  # unpacked : packed, for a part of at least RATIO_MIN_PART unpacked bytes
+RATIO_MIN_PART = 50 * 1024**2
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3,
+          "gb": 1024**3}  # fmt: skip
+
+
+def max_unpacked() -> int:
+    """The unpacked-size limit of a workbook: ``$CANBAO_MAX_XLSX_UNPACKED`` (bytes, or with a
+    unit: ``500M``, ``4G``), default 2 GB."""
+    text = os.environ.get(MAX_UNPACKED_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_UNPACKED
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text)
+    if not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+        raise UsageError(
+            f"环境变量 {MAX_UNPACKED_ENV} 的值“{text}”无效，应为字节数或带单位的大小（如 500M、4G）",
+            f"bad {MAX_UNPACKED_ENV}={text!r}",
+        )
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def _size(n: int) -> str:
+    if n >= 10 * 1024**2:
+        return f"{n / 1024**2:,.0f} MB"
+    if n >= 1024**2:
+        return f"{n / 1024**2:.1f} MB"
+    return f"{max(n, 1) / 1024:.0f} KB"
+
+
+def check_xlsx_size(path: Path, zf: zipfile.ZipFile) -> None:
+    """Refuse a workbook whose zip directory says it unpacks past the limit, or holds a large
+    part packed more than :data:`MAX_RATIO`:1 (a zip bomb)."""
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    limit = max_unpacked()
+    if total > limit:
+        raise InputFileError(
+            f"Excel 文件“{path.name}”解压后有 {_size(total)}，超过上限 {_size(limit)}"
+            f"（可用环境变量 {MAX_UNPACKED_ENV} 调高，如 4G）。请拆分文件或另存为 CSV 后再导入",
+            f"workbook unpacks to {total} bytes, over the limit of {limit}",
+            unpacked=total,
+            limit=limit,
+        )
+    for i in infos:
+        if i.file_size >= RATIO_MIN_PART and i.file_size > MAX_RATIO * max(i.compress_size, 1):
+            ratio = i.file_size // max(i.compress_size, 1)
+            raise InputFileError(
+                f"Excel 文件“{path.name}”中的“{i.filename}”压缩比异常：{_size(i.compress_size)} "
+                f"解压后有 {_size(i.file_size)}（约 {ratio}:1，正常的表格不超过 {MAX_RATIO}:1），"
+                "疑似恶意构造的压缩包（“压缩炸弹”），拒绝读取",
+                f"part {i.filename} packs {ratio}:1 (over {MAX_RATIO}:1): zip bomb",
+                ratio=ratio,
+            )
+
+
+def _inflate(f: BinaryIO, path: Path, info: zipfile.ZipInfo, keep: bool) -> bytearray:
+    """One part's bytes, inflated with a counter: more bytes than the directory declares (a
+    directory that lies to pass :func:`check_xlsx_size`) is refused before they are produced.
+    The buffer is allocated once at the declared size (no second copy of a big sheet).
+    ``keep=False`` only checks (and returns an empty buffer)."""
+    f.seek(info.header_offset)
+    head = f.read(30)
+    if len(head) < 30 or head[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header of {info.filename}")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    f.seek(info.header_offset + 30 + name_len + extra_len)
+    out = bytearray(info.file_size if keep else 0)
+    n, crc = 0, 0
+
+    def take(piece: bytes) -> None:
+        nonlocal n, crc
+        if n + len(piece) > info.file_size:
+            raise InputFileError(
+                f"Excel 文件“{path.name}”已损坏或被篡改：“{info.filename}”解压后的大小超过了压缩包记录的 "
+                f"{info.file_size} 字节，拒绝读取",
+                f"part {info.filename} inflates past its declared size {info.file_size}",
+            )
+        if keep:
+            out[n : n + len(piece)] = piece
+        n += len(piece)
+        crc = zlib.crc32(piece, crc)
+
+    if info.compress_type == zipfile.ZIP_STORED:
+        left = info.compress_size
+        while left > 0 and (piece := f.read(min(left, 1 << 22))):
+            left -= len(piece)
+            take(piece)
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        d = zlib.decompressobj(-15)
+        left, buf = info.compress_size, b""
+        while not d.eof:
+            if not buf:
+                buf = f.read(min(left, 1 << 20)) if left > 0 else b""
+                if not buf:
+                    break
+                left -= len(buf)
+            take(d.decompress(buf, 1 << 22))
+            buf = d.unconsumed_tail
+    else:
+        raise InputFileError(
+            f"Excel 文件“{path.name}”使用了不支持的压缩方式（{info.compress_type}），请用 Excel 另存后再导入",
+            f"unsupported zip compression method {info.compress_type}",
+        )
+    if n != info.file_size or crc != info.CRC:
+        raise zipfile.BadZipFile(f"{info.filename}: size or CRC does not match the directory")
+    return out
 
 
 def _pick_sheet(path: Path, names: Sequence[str], sheet: str | None) -> int:
@@ -175,13 +297,11 @@ def _build(
 # --- xlsx -----------------------------------------------------------------------------------
 
 
-def _sheet_xml_path(zf: zipfile.ZipFile, index: int) -> str:
-    wb = ET.fromstring(zf.read("xl/workbook.xml"))
+def _sheet_xml_path(wb: ET.Element, rels: ET.Element, index: int) -> str:
     sheets = wb.find(f"{_NS_MAIN}sheets")
     if sheets is None:
         raise KeyError("sheets")
     rid = list(sheets)[index].get(f"{_NS_REL}id")
-    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
     for rel in rels.iter(f"{_NS_PKG}Relationship"):
         if rel.get("Id") == rid:
             target = rel.get("Target", "")
@@ -197,7 +317,7 @@ _T_RE = re.compile(rb'\bt="(\w+)"')
 _MERGE_RE = re.compile(rb'<mergeCell\b[^>]*\bref="([A-Z]+\d+):([A-Z]+\d+)"')
 
 
-def _first_valued_row(xml: bytes) -> int:
+def _first_valued_row(xml: bytes | bytearray) -> int:
     """0-based sheet row of the first cell that holds a value (calamine starts its range there)."""
     best = None
     for m in _CELL_RE.finditer(xml, 0, min(len(xml), 2_000_000)):
@@ -213,20 +333,48 @@ def _first_valued_row(xml: bytes) -> int:
     return best or 0
 
 
+def _guarded_parts(path: Path, sheet: str | None) -> tuple[str, bytearray]:
+    """Size guard, then the chosen sheet's name and XML. Every part the reader parses is
+    inflated once with a counter (other sheets and media are never read)."""
+    with path.open("rb") as f, zipfile.ZipFile(f) as zf:
+        check_xlsx_size(path, zf)
+        infos = {i.filename: i for i in zf.infolist()}
+        wb_info = infos.get("xl/workbook.xml")
+        rels_info = infos.get("xl/_rels/workbook.xml.rels")
+        if wb_info is None or rels_info is None:
+            raise KeyError("xl/workbook.xml")
+        wb = ET.fromstring(bytes(_inflate(f, path, wb_info, keep=True)))
+        sheets = wb.find(f"{_NS_MAIN}sheets")
+        names = [s.get("name", "") for s in (sheets if sheets is not None else [])]
+        idx = _pick_sheet(path, names, sheet)
+        sheet_path = _sheet_xml_path(
+            wb, ET.fromstring(bytes(_inflate(f, path, rels_info, keep=True))), idx
+        )
+        if sheet_path not in infos:
+            raise KeyError(sheet_path)
+        for name, info in infos.items():
+            if name == sheet_path or name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+                continue
+            if name.endswith((".xml", ".rels")) and not name.startswith("xl/worksheets/sheet"):
+                _inflate(f, path, info, keep=False)
+        return names[idx], _inflate(f, path, infos[sheet_path], keep=True)
+
+
 def read_xlsx(
     path: Path, kind: str, sheet: str | None = None, known_headers: Collection[str] = ()
 ) -> RawTable:
     try:
-        reader = fastexcel.read_excel(str(path))
-        idx = _pick_sheet(path, reader.sheet_names, sheet)
-        loaded = reader.load_sheet(idx, header_row=None, dtypes="string")
+        sheet_name, xml = _guarded_parts(path, sheet)
+        # calamine picks its parser by extension: an xlsx named .xls is handed over as bytes
+        xlsx_named = path.suffix.lower() in (".xlsx", ".xlsm")
+        reader = fastexcel.read_excel(str(path.absolute()) if xlsx_named else path.read_bytes())
+        loaded = reader.load_sheet(sheet_name, header_row=None, dtypes="string")
         grid = loaded.to_polars()
         col_offs = [c.absolute_index for c in loaded.available_columns()]
-        zf = zipfile.ZipFile(path)
-        xml = zf.read(_sheet_xml_path(zf, idx))
     except fastexcel.FastExcelError as e:
         raise _bad_excel(path, e) from e
-    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, IndexError) as e:
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, IndexError, EOFError,
+            zlib.error, struct.error, ValueError, NotImplementedError, RuntimeError) as e:  # fmt: skip
         raise _bad_excel(path, e) from e
     merges = [(*_ref(a.decode()), *_ref(b.decode())) for a, b in _MERGE_RE.findall(xml)]
     merges = [(r0, c0, r1, c1) for r0, c0, r1, c1 in merges]
@@ -246,7 +394,7 @@ def read_xlsx(
         path,
         kind,
         "xlsx",
-        reader.sheet_names[idx],
+        sheet_name,
         grid,
         merges,
         row_off,
@@ -275,11 +423,20 @@ def _xls_text(cell: xlrd.sheet.Cell, datemode: int) -> str | None:
     return str(v)
 
 
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+
+
 def read_xls(
     path: Path, kind: str, sheet: str | None = None, known_headers: Collection[str] = ()
 ) -> RawTable:
+    with path.open("rb") as f:
+        if _ENCRYPTED in f.read(1 << 20):  # an xlsx with an open password is an OLE file
+            raise InputFileError(
+                f"Excel 文件“{path.name}”设置了打开密码（已加密），请在 Excel 中去掉密码后再导入",
+                "password-protected workbook",
+            )
     try:
-        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+        book = xlrd.open_workbook(str(path.absolute()), formatting_info=True, on_demand=True)
         idx = _pick_sheet(path, book.sheet_names(), sheet)
         sh = book.sheet_by_index(idx)
         grid = [
@@ -294,7 +451,8 @@ def read_xls(
             for c in range(sh.ncols)
         }
         merges = [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sh.merged_cells]
-    except (xlrd.XLRDError, OSError, AssertionError, IndexError, ValueError, KeyError) as e:
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, OSError, AssertionError, IndexError,
+            ValueError, KeyError, struct.error, EOFError, TypeError) as e:  # fmt: skip
         raise _bad_excel(path, e) from e
     return _build(
         path,

@@ -23,6 +23,19 @@ _DECOR_RE = re.compile(r"[\s*＊:：\u200b\ufeff]")
 _BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "(", "】": ")", "[": "(", "]": ")"})
 
 
+SHOWN_NAMES = 20  # column names listed in messages before "…等 N 列"
+
+
+def shorten(names: Sequence[str], limit: int = SHOWN_NAMES, sep: str = "、") -> str:
+    """At most ``limit`` names (each cut to 40 characters), then "…等 N 列": a file with 10,000
+    columns must not put 80 KB of names into one message."""
+    shown = [n if len(n) <= 40 else n[:40] + "…" for n in names[:limit]]
+    text = sep.join(shown)
+    if len(names) > limit:
+        text += f"{sep}…等 {len(names)} 列"
+    return text
+
+
 def clean_header(text: str | None) -> str:
     """Header text as compared: NFKC, no whitespace, no required-marks (*) or colons."""
     if text is None:
@@ -128,12 +141,24 @@ def compose_two_row_header(
     return out
 
 
+_RESERVED = {"_i"}  # the row-index working column of the readers
+
+
+def _literal_name(name: str, i: int) -> str:
+    """Polars reads ``*`` and ``^…$`` in ``pl.col`` as a wildcard and a regex, not as names: such
+    a header (and a reader's working-column name) gets its position appended (``*（列3）``)."""
+    if name == "*" or (name.startswith("^") and name.endswith("$")) or name in _RESERVED:
+        return f"{name}（列{i + 1}）"
+    return name
+
+
 def finalize_names(names: Sequence[str | None], file_name: str) -> list[str]:
-    """Trimmed header names; empty headers become 列N; duplicates are an error."""
+    """Trimmed header names; empty headers become 列N; duplicates are an error. The names are
+    safe in ``pl.col`` (see :func:`_literal_name`)."""
     out = []
     for i, n in enumerate(names):
         t = (n or "").strip().replace("\n", "")
-        out.append(t if t else f"列{i + 1}")
+        out.append(_literal_name(t, i) if t else f"列{i + 1}")
     seen: dict[str, int] = {}
     dups = []
     for i, n in enumerate(out):
@@ -141,10 +166,10 @@ def finalize_names(names: Sequence[str | None], file_name: str) -> list[str]:
             dups.append(n)
         seen.setdefault(n, i)
     if dups:
-        shown = "、".join(dict.fromkeys(dups))
+        unique = list(dict.fromkeys(dups))
         raise DataError(
-            f"文件“{file_name}”的表头有重复列名：{shown}，无法确定用哪一列，请修改表头或删除重复列",
-            f"duplicate header names: {', '.join(dict.fromkeys(dups))}",
+            f"文件“{file_name}”的表头有重复列名：{shorten(unique)}，无法确定用哪一列，请修改表头或删除重复列",
+            f"{len(unique)} duplicate header names: {', '.join(unique[:SHOWN_NAMES])}",
         )
     return out
 
@@ -208,7 +233,7 @@ def map_columns(
             if src in overrides:
                 raise UsageError(
                     f"--map 指定的列“{src}”在文件“{file_name}”中不存在；文件的列："
-                    + "、".join(columns),
+                    + shorten(columns),
                     f"--map names a column not in the file: {src!r}",
                 )
             continue
@@ -254,7 +279,7 @@ def require_identity(kind: str, mapping: Mapping_, columns: Sequence[str], file_
     if not present & set(need):
         raise DataError(
             f"文件“{file_name}”中找不到可识别的{label}列（{kinds.KIND_LABELS_ZH[kind]}）。文件的列："
-            + "、".join(columns)
+            + shorten(columns)
             + "。可用 --map 列名=字段名 指定",
             f"no recognisable {'/'.join(need)} column for kind {kind}",
         )

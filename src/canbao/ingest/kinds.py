@@ -102,6 +102,26 @@ OWNERSHIP = {
     "public_institution": ["事业单位", "机关事业单位", "机关"],
     "individual": ["个体工商户", "个体"],
 }
+# 待遇状态 (enrollment ``benefit``): is a benefit (pension) being paid to the person? ``receiving``
+# is the only code that means money goes out; the others all mean "not receiving". A value outside
+# these lists becomes null (warning ``benefit_invalid``; the text stays in ``benefit_raw``).
+BENEFIT_STATUS = {
+    "receiving": ["是", "1", "Y", "YES", "TRUE", "领取", "领取中", "正常", "正常发放", "发放",
+                  "发放中", "在领", "享受", "享受中", "正常领取"],
+    "suspended": ["暂停", "暂停发放", "暂停领取", "停发", "中止", "中止发放"],
+    "stopped": ["终止", "终止发放", "注销", "停止发放", "停止领取"],
+    "none": ["否", "0", "N", "NO", "FALSE", "未领取", "不领取", "未享受", "无"],
+}  # fmt: skip
+# 园区企业 (employer ``park``): ``yes`` / ``no``. Besides these words, a park's name (所属园区:
+# 九江经济技术开发区) means ``yes``: any text containing one of PARK_NAME_MARKERS, unless it starts
+# with a negation (非园区企业). Anything else becomes null (warning ``park_invalid``); the text
+# stays in ``park_raw``.
+PARK_VALUES = {
+    "yes": ["是", "1", "Y", "YES", "TRUE", "园区企业"],
+    "no": ["否", "0", "N", "NO", "FALSE", "无", "不是", "非园区", "非园区企业"],
+}
+PARK_NAME_MARKERS = ("园", "开发区", "高新区", "经开区", "新区", "保税区", "示范区", "试验区")
+PARK_NEGATIONS = ("非", "无", "不", "否", "未")
 SPECIAL_GROUPS = {
     "low_income": ["城乡低保", "低保户", "低保", "最低生活保障"],
     "extreme_poverty": ["特困供养", "特困人员"],

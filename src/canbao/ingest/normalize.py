@@ -3,12 +3,19 @@ distinct value through :mod:`canbao.standards`).
 
 Every parse failure is kept: the value becomes null and the row gets a warning code
 ``<field>_invalid`` in its ``warnings`` list (the original text stays in the source file and in the
-report examples).
+report examples; :func:`unrecognised_notes` lists the distinct unrecognised values of coded
+fields for the report).
+
+Fields whose meaning drives a rule are coded here, once, never read as raw text downstream:
+``benefit`` (待遇状态 → :data:`canbao.ingest.kinds.BENEFIT_STATUS`) and ``park`` (园区企业 →
+``yes``/``no``, :data:`canbao.ingest.kinds.PARK_VALUES`); their cleaned text is kept in
+``benefit_raw`` / ``park_raw``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 
 import polars as pl
@@ -20,6 +27,10 @@ from canbao.standards._text import to_halfwidth_expr
 DATE_FIELDS = ("event_date", "start_date", "end_date", "registered_date", "death_date", "paid_date")
 MONEY_FIELDS = ("wage", "tax", "base", "due", "paid")
 INT_FIELDS = ("headcount",)
+# Coded fields that keep their cleaned text next to the code, as ``<field>_raw``.
+RAW_KEPT = ("benefit", "park")
+# Coded fields whose unrecognised values :func:`unrecognised_notes` lists.
+CODED_FIELDS = ("sex", "status", "ownership", "group", "scheme", "benefit", "park")
 PERSON_DERIVED: dict[str, pl.DataType] = {
     "id_raw": pl.Utf8(),
     "id_norm": pl.Utf8(),
@@ -69,6 +80,17 @@ def coded(expr: pl.Expr, values: Mapping[str, list[str]]) -> pl.Expr:
     src, dst = _code_map(values)
     key = _clean(expr).str.replace_all(r"\s", "").str.to_uppercase()
     return key.replace_strict(src, dst, default=None, return_dtype=pl.Utf8)
+
+
+def parse_park(expr: pl.Expr) -> pl.Expr:
+    """园区企业 → ``yes`` / ``no`` / null: a yes/no word, else a park's name (text with a park
+    marker such as 园 or 开发区; ``no`` when it starts with a negation such as 非)."""
+    word = coded(expr, kinds.PARK_VALUES)
+    key = _clean(expr).str.replace_all(r"\s", "")
+    named = key.str.contains("|".join(re.escape(m) for m in kinds.PARK_NAME_MARKERS))
+    negated = key.str.contains("^[" + "".join(kinds.PARK_NEGATIONS) + "]")
+    by_name = pl.when(named & negated).then(pl.lit("no")).when(named).then(pl.lit("yes"))
+    return pl.coalesce(word, by_name)
 
 
 # --- dates --------------------------------------------------------------------------------------
@@ -218,6 +240,8 @@ def normalize(
                 exprs.append(pl.lit(scheme, dtype=pl.Utf8).alias(f))
             else:
                 exprs.append(pl.lit(None, dtype=field_dtype(f)).alias(f))
+            if f in RAW_KEPT:
+                exprs.append(pl.lit(None, dtype=pl.Utf8).alias(f"{f}_raw"))
             continue
         present = c.is_not_null()
         num = numeric_cells.get(f)
@@ -257,6 +281,10 @@ def normalize(
             value, name = coded(c, kinds.OWNERSHIP), f
         elif f == "group":
             value, name = coded(c, kinds.SPECIAL_GROUPS), f
+        elif f in RAW_KEPT:
+            parse = parse_park if f == "park" else lambda e: coded(e, kinds.BENEFIT_STATUS)
+            value, name = _distinct(text[f], parse), f
+            exprs.append(c.alias(f"{f}_raw"))
         elif f == "scheme":
             words = {k: [kinds.SCHEME_LABELS_ZH[k], *v] for k, v in kinds.SCHEME_VALUES.items()}
             sc = coded(c, words)
@@ -420,6 +448,40 @@ def _employer(df: pl.DataFrame, kind: str) -> pl.DataFrame:
         ).then(pl.lit("employer_missing")),
     ]
     return df.with_columns(_w=_join_warnings([pl.col("_w"), *extra]))
+
+
+def unrecognised_notes(
+    text: pl.DataFrame, records: pl.DataFrame, kind: str, *, limit: int = 10
+) -> list[str]:
+    """One report note (Chinese) per coded field with unrecognised values: how many rows, and the
+    distinct values (most frequent first, at most ``limit``) that became null. ``text`` is the
+    field-named text frame given to :func:`normalize`, ``records`` its result (same row order)."""
+    notes: list[str] = []
+    labels = {f.name: f.label_zh for f in kinds.FIELDS[kind]}
+    for f in CODED_FIELDS:
+        if f not in labels or f not in text.columns:
+            continue
+        bad = records["warnings"].list.contains(f"{f}_invalid")
+        if not bad.any():
+            continue
+        values = (
+            text.filter(bad)
+            .select(_clean(pl.col(f)).alias("v"))
+            .group_by("v")
+            .len()
+            .sort(["len", "v"], descending=[True, False])
+        )
+        shown = "、".join(f"“{_short(v)}” {n} 行" for v, n in values.head(limit).iter_rows())
+        more = f"等 {values.height} 种" if values.height > limit else ""
+        notes.append(
+            f"{labels[f]}（{f}）有 {int(bad.sum())} 行的取值无法识别，已置空并标记 {f}_invalid："
+            f"{shown}{more}"
+        )
+    return notes
+
+
+def _short(value: str, width: int = 20) -> str:
+    return value if len(value) <= width else value[:width] + "…"
 
 
 def record_schema(kind: str) -> dict[str, pl.DataType]:

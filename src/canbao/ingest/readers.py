@@ -11,7 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Collection
+import struct
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,13 +57,24 @@ def file_format(path: Path) -> str:
     return fmt
 
 
+def literal_path(path: Path) -> str:
+    """``path`` as Polars must be given it: absolute (no ``~`` expansion, never a URL) and
+    always read with ``glob=False`` (``data[12].csv`` is a file name, not a pattern)."""
+    return str(Path(path).absolute())
+
+
 def check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputFileError(f"文件不存在：{path}", f"file not found: {path}")
-    if not path.is_file():
-        raise InputFileError(f"不是文件：{path}", f"not a regular file: {path}")
-    if path.stat().st_size == 0:
-        raise InputFileError(f"文件“{path.name}”是空文件", f"empty file: {path.name}")
+    try:
+        if not path.exists():
+            raise InputFileError(f"文件不存在：{path}", f"file not found: {path}")
+        if not path.is_file():
+            raise InputFileError(f"不是文件：{path}", f"not a regular file: {path}")
+        if path.stat().st_size == 0:
+            raise InputFileError(f"文件“{path.name}”是空文件", f"empty file: {path.name}")
+    except (OSError, ValueError) as e:  # a name too long, a NUL in the name, no permission
+        raise InputFileError(
+            f"无法访问文件“{path.name}”：{type(e).__name__}", f"cannot access {path}: {e}"
+        ) from e
 
 
 def _strip_empty(df: pl.DataFrame) -> pl.DataFrame:
@@ -66,24 +82,30 @@ def _strip_empty(df: pl.DataFrame) -> pl.DataFrame:
     cols = [c for c in df.columns if c != "_i"]  # _i: a row index carried along
     if not cols:
         return df
-    df = df.with_columns(pl.col(c).cast(pl.Utf8) for c in cols)
+    # one expression over many columns (not one per column: a file may have 10,000)
+    df = df.with_columns(pl.col(cols).cast(pl.Utf8))
     # trim only the columns that need it (most do not; trimming copies every string)
     ws = r"^[ \t\r\n\u3000\ufeff]|[ \t\r\n\u3000\ufeff]$|^$"
-    dirty = df.select(pl.col(c).str.contains(ws).any() for c in cols).row(0)
+    dirty = df.select(pl.col(cols).str.contains(ws).any()).row(0)
     todo = [c for c, d in zip(cols, dirty, strict=True) if d]
     if todo:
-        df = df.with_columns(
-            pl.col(c).str.strip_chars(" \t\r\n\u3000\ufeff").replace("", None) for c in todo
-        )
+        df = df.with_columns(pl.col(todo).str.strip_chars(" \t\r\n\u3000\ufeff").replace("", None))
     return df.filter(~pl.all_horizontal(pl.col(cols).is_null()))
 
 
 # --- CSV ------------------------------------------------------------------------------------
 
 
+def _allow_huge_fields() -> None:
+    """The csv module refuses fields over 128 KB by default; a 5 MB cell is data, not an error."""
+    if csv.field_size_limit() < 1 << 30:
+        csv.field_size_limit(min(sys.maxsize, (1 << 31) - 1))
+
+
 def sniff_delimiter(lines: list[str]) -> str:
     """The candidate that splits the most-split line into the most fields, preferring the one
     whose count is the same on the following lines."""
+    _allow_huge_fields()
     best, best_key = ",", (-1, -1)
     for d in DELIMITERS:
         counts = [len(next(csv.reader([ln], delimiter=d))) - 1 for ln in lines if ln.strip()]
@@ -97,11 +119,17 @@ def sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
+class _NeedsLinewise(Exception):
+    """The fast (Polars) read is not trustworthy for this file: read it line by line."""
+
+
 def read_csv(
     path: Path, kind: str, claim: str | None = None, known_headers: Collection[str] = ()
 ) -> RawTable:
+    _allow_huge_fields()
     with path.open("rb") as f:
         head = f.read(256_004)
+    encoding.refuse_utf16(head, path.name)
     if encoding.looks_binary(head[:8192]):
         raise InputFileError(
             f"文件“{path.name}”不是文本文件（可能是 Excel 或其他二进制文件，请检查扩展名）",
@@ -150,45 +178,30 @@ def read_csv(
     notes: list[str] = []
     if not cols:
         raise InputFileError(f"文件“{path.name}”找不到表头行", "no header row found")
-    common: dict[str, object] = dict(
-        has_header=True, separator=delim, infer_schema=False, quote_char='"'
-    )
-    if source is path:
-        common["skip_lines"] = skip - 1
     if not has_body:
         df = pl.DataFrame({c: pl.Series([], dtype=pl.Utf8) for c in cols})
     else:
-        src = source if isinstance(source, Path) else io.BytesIO(source)
         try:
-            df = pl.read_csv(src, **common)  # type: ignore[arg-type]
-        except pl.exceptions.NoDataError:  # only blank lines after the header
-            df = pl.DataFrame({c: pl.Series([], dtype=pl.Utf8) for c in cols})
-        except pl.exceptions.ComputeError:
-            if not isinstance(source, Path):
-                src = io.BytesIO(source)
-            df = pl.read_csv(src, truncate_ragged_lines=True, **common)  # type: ignore[arg-type]
-            if not isinstance(source, Path):
-                src = io.BytesIO(source)
-            extra = _extra_field_lines(src, common, delim, df.width)
-            if extra is not None and extra.len() == df.height:
-                df = df.with_columns(_extra=extra)
-                notes.append(
-                    "部分行的字段数多于表头（可能是未加引号的分隔符），这些行已隔离（extra_fields）"
-                )
-            else:
-                notes.append("部分行的字段数多于表头，多出的字段未读取（ragged lines truncated）")
-        got = df.columns
+            df = _read_body_polars(source, skip, delim, len(cols), notes)
+        except (pl.exceptions.PolarsError, _NeedsLinewise):
+            # Quotes Polars cannot parse (a stray quote inside a field, an unclosed quote) or
+            # a quoted field that swallowed whole lines: the csv module, line by line, reads
+            # stray quotes as text and names the line of a quote that is really broken.
+            notes.clear()
+            lines = _text_lines(source, enc, skip)
+            df = _read_body_linewise(lines, skip, delim, cols, path.name, notes)
+        got = df.columns  # as the file has them: select by position (a name may be "*")
         df = df.select(
-            [pl.col(got[i]).alias(c) for i, c in enumerate(cols) if i < len(got)]
+            [pl.nth(i).alias(c) for i, c in enumerate(cols) if i < len(got)]
             + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in cols[len(got) :]]
-            + ([pl.col("_extra")] if "_extra" in got else [])
+            + ([pl.col(_EXTRA)] if _EXTRA in got else [])
         )
     title = [" ".join(c for c in r if c) for r in rows[:h] if any(r)]
     df = _strip_empty(df)
     extra_lines = None
-    if "_extra" in df.columns:
-        extra_lines = df["_extra"]
-        df = df.drop("_extra")
+    if _EXTRA in df.columns:
+        extra_lines = df[_EXTRA]
+        df = df.drop(_EXTRA)
     return RawTable(
         data=df,
         extra_lines=extra_lines,
@@ -201,8 +214,167 @@ def read_csv(
     )
 
 
+# The working column of lines with too many fields: a name no header can have (a NUL byte is
+# refused in text files).
+_EXTRA = "\x00extra"
+_EXTRA_NOTE = "部分行的字段数多于表头（可能是未加引号的分隔符），这些行已隔离（extra_fields）"
+
+
+def _read_body_polars(
+    source: Path | bytes, skip: int, delim: str, width: int, notes: list[str]
+) -> pl.DataFrame:
+    """The data rows (and the header line) read by Polars; raises PolarsError or
+    :class:`_NeedsLinewise` when only a line-by-line read can be trusted."""
+    common: dict[str, object] = dict(
+        has_header=True, separator=delim, infer_schema=False, quote_char='"', glob=False
+    )
+    if isinstance(source, Path):
+        common["skip_lines"] = skip - 1
+
+    def src() -> str | io.BytesIO:
+        return literal_path(source) if isinstance(source, Path) else io.BytesIO(source)
+
+    try:
+        df = pl.read_csv(src(), **common)  # type: ignore[arg-type]
+    except pl.exceptions.NoDataError:  # only blank lines after the header
+        return pl.DataFrame(schema={f"c{i}": pl.Utf8 for i in range(width)})
+    except pl.exceptions.ComputeError:
+        df = pl.read_csv(src(), truncate_ragged_lines=True, **common)  # type: ignore[arg-type]
+        extra = _extra_field_lines(src(), common, delim, df.width)
+        if extra is not None and extra.len() == df.height:
+            df = df.with_columns(**{_EXTRA: extra})
+            notes.append(_EXTRA_NOTE)
+        else:
+            raise _NeedsLinewise from None  # rows cannot be matched to lines: go line by line
+    if _swallowed_lines(df, delim, width):
+        raise _NeedsLinewise
+    return df
+
+
+def _swallowed_lines(df: pl.DataFrame, delim: str, width: int) -> bool:
+    """Some quoted cell spans a line break followed by a line with as many delimiters as a whole
+    row: most likely an unclosed quote that swallowed the following rows."""
+    if not [c for c in df.columns if c != _EXTRA]:
+        return False
+    pat = rf"\n(?:[^\n]*?{re.escape(delim)}){{{max(1, width - 1)}}}"
+    hits = df.select(pl.exclude(_EXTRA).str.contains(pat).any()).row(0)
+    return any(hits)
+
+
+def _text_lines(source: Path | bytes, enc: str, skip: int) -> Iterator[str]:
+    """The text from file line ``skip`` (the last header line) on, as lines split at ``\\n``
+    (line ends kept), streamed."""
+    stream: io.TextIOBase
+    if isinstance(source, Path):
+        codec = "utf-8-sig" if enc == "utf-8-sig" else "utf-8"
+        stream = open(source, encoding=codec, newline="")
+        to_skip = skip - 1
+    else:
+        stream = io.TextIOWrapper(io.BytesIO(source), encoding="utf-8", newline="")
+        to_skip = 0
+    with stream:
+        rest = ""
+        while chunk := stream.read(1 << 20):
+            parts = (rest + chunk).split("\n")
+            rest = parts.pop()
+            for p in parts:
+                if to_skip:
+                    to_skip -= 1
+                    continue
+                yield p + "\n"
+        if rest and not to_skip:
+            yield rest
+
+
+def _quote_error(name: str, first: int, last: int, e: csv.Error) -> InputFileError:
+    if "end of data" in str(e):
+        zh = (
+            f'文件“{name}”第 {first} 行有一个引号（"）没有闭合，此后到文件末尾的内容都成了同一个字段，'
+            "无法可靠地拆分各列。请在该行补上或删去引号后重新导入"
+        )
+    else:
+        zh = (
+            f'文件“{name}”第 {first} 行的引号不规范（引号括起的内容后面紧跟着其他字符，如 "张三"丰），'
+            "无法可靠地拆分各列。请修正该行后重新导入"
+        )
+    return InputFileError(zh, f"bad quoting on line {first}: {e}", line=first, last_line=last)
+
+
+def _read_body_linewise(
+    lines: Iterator[str], first_line: int, delim: str, cols: list[str], name: str, notes: list[str]
+) -> pl.DataFrame:
+    """The header record and data rows by the csv module (strict quoting): a quote inside an
+    unquoted field is text; a broken quote is an :class:`InputFileError` naming its line."""
+    width = len(cols)
+    need = max(1, width - 1)
+    consumed = first_line - 1
+    raw: list[str] = []
+
+    def feed() -> Iterator[str]:
+        nonlocal consumed
+        for ln in lines:
+            consumed += 1
+            raw.append(ln)
+            yield ln
+
+    reader = csv.reader(feed(), delimiter=delim, quotechar='"', strict=True)
+    schema = {c: pl.Utf8 for c in cols}
+    frames: list[pl.DataFrame] = []
+    data: list[list[str | None]] = [[] for _ in cols]
+    extra: list[str | None] = []
+    any_extra = False
+
+    def flush() -> None:
+        if extra:
+            frame = pl.DataFrame(dict(zip(cols, data, strict=True)), schema=schema)
+            frames.append(frame.with_columns(pl.Series(_EXTRA, extra, dtype=pl.Utf8)))
+            for col in data:
+                col.clear()
+            extra.clear()
+
+    start = consumed + 1
+    try:
+        next(reader, None)  # the header line
+        while True:
+            raw.clear()
+            start = consumed + 1
+            row = next(reader, None)
+            if row is None:
+                break
+            if not row:  # a blank line
+                continue
+            if consumed > start:  # a quoted field with line breaks
+                for v in row:
+                    if "\n" in v and any(s.count(delim) >= need for s in v.split("\n")[1:]):
+                        raise InputFileError(
+                            f"文件“{name}”第 {start}–{consumed} 行被引号连成了一个字段（其中有整行的分隔符，"
+                            f"很可能是第 {start} 行的引号没有闭合），无法可靠地拆分各列。请修正该行的引号后重新导入",
+                            f"a quoted field spans lines {start}-{consumed} (unclosed quote?)",
+                            line=start,
+                        )
+            if len(row) > width:
+                extra.append("".join(raw).rstrip("\r\n"))
+                any_extra = True
+            else:
+                extra.append(None)
+            for j in range(width):
+                data[j].append(row[j] if j < len(row) else None)
+            if len(extra) >= 100_000:
+                flush()
+    except csv.Error as e:
+        raise _quote_error(name, start, consumed, e) from e
+    flush()
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    df = pl.concat(frames)
+    if any_extra:
+        notes.append(_EXTRA_NOTE)
+        return df
+    return df.drop(_EXTRA)
+
+
 def _extra_field_lines(
-    src: Path | io.BytesIO, common: dict[str, object], delim: str, width: int
+    src: str | io.BytesIO, common: dict[str, object], delim: str, width: int
 ) -> pl.Series | None:
     """Per data row, the raw line when it has more fields than the header (else null).
 
@@ -217,6 +389,7 @@ def _extra_field_lines(
             quote_char=None,
             infer_schema=False,
             skip_lines=skip if isinstance(skip, int) else 0,
+            glob=False,
         ).to_series(0)
     except pl.exceptions.PolarsError:
         return None
@@ -226,7 +399,7 @@ def _extra_field_lines(
         idx = quoted.arg_true()
         counts = [len(next(csv.reader([v or ""], delimiter=delim), [])) for v in lines.gather(idx)]
         n = n.scatter(idx, pl.Series(counts, dtype=n.dtype))
-    return pl.select(pl.when(n > width).then(lines)).to_series().rename("_extra")
+    return pl.select(pl.when(n > width).then(lines)).to_series().rename(_EXTRA)
 
 
 # --- Parquet ----------------------------------------------------------------------------------
@@ -234,13 +407,21 @@ def _extra_field_lines(
 
 def read_parquet(path: Path, kind: str) -> RawTable:
     try:
-        df = pl.read_parquet(path)
+        df = pl.read_parquet(literal_path(path), glob=False)
     except (pl.exceptions.PolarsError, OSError) as e:
         raise InputFileError(
-            f"文件“{path.name}”不是有效的 Parquet 文件或已损坏", f"cannot read parquet: {e}"
+            f"文件“{path.name}”不是有效的 Parquet 文件或已损坏",
+            f"cannot read parquet: {type(e).__name__}",
         ) from e
+    nested = [c for c, t in df.schema.items() if t.is_nested() or t == pl.Object]
+    if nested:
+        raise InputFileError(
+            f"Parquet 文件“{path.name}”中的列 {headers.shorten(nested)} 是嵌套类型（列表/结构），"
+            "无法作为表格导入",
+            f"nested columns: {', '.join(nested[:20])}",
+        )
+    df.columns = headers.finalize_names(df.columns, path.name)  # safe names, by position
     floats = {c for c, t in df.schema.items() if t.is_float()}
-    headers.finalize_names(df.columns, path.name)
     text = df.with_columns(pl.all().cast(pl.Utf8))
     keep = _strip_empty(text.with_row_index("_i"))
     data = keep.drop("_i")
@@ -254,6 +435,32 @@ def read_parquet(path: Path, kind: str) -> RawTable:
     return RawTable(data=data, format="parquet", header_row=0, numeric_cells=numeric)
 
 
+# --- the one entry ----------------------------------------------------------------------------
+
+# What a reader may raise on a damaged or hostile file (Polars, the csv and zip modules, XML,
+# struct unpacking in xlrd…): each becomes an InputFileError naming the file, never a traceback.
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    pl.exceptions.PolarsError,
+    OSError,
+    UnicodeError,
+    csv.Error,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    ET.ParseError,
+    zlib.error,
+    EOFError,
+    struct.error,
+    ValueError,
+    IndexError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    AssertionError,
+)
+_FORMAT_LABELS = {"csv": "CSV/文本", "xlsx": "Excel（xlsx）", "xls": "Excel（xls）",
+                  "parquet": "Parquet"}  # fmt: skip
+
+
 def read_table(
     path: Path,
     kind: str,
@@ -262,16 +469,56 @@ def read_table(
     encoding_claim: str | None = None,
     known_headers: Collection[str] = (),
 ) -> RawTable:
-    """Read any supported extract (chosen by extension). ``known_headers``: column names the
-    caller will map explicitly (``--map``), recognised as header cells too."""
+    """Read any supported extract (chosen by extension, Excel also by content). ``known_headers``:
+    column names the caller will map explicitly (``--map``), recognised as header cells too.
+
+    The one reader entry: the path is only ever the named file (never a glob pattern), and
+    anything a reader raises on a bad file becomes an :class:`InputFileError` naming it."""
+    path = Path(path)
     fmt = file_format(path)
     check_file(path)
+    try:
+        return _read(path, fmt, kind, sheet, encoding_claim, known_headers)
+    except PermissionError as e:
+        raise InputFileError(
+            f"没有权限读取文件“{path.name}”", f"permission denied: {path.name}"
+        ) from e
+    except MemoryError as e:
+        raise InputFileError(
+            f"文件“{path.name}”太大，读取时内存不足；请拆分文件后再导入",
+            f"out of memory reading {path.name}",
+        ) from e
+    except _READ_ERRORS as e:
+        # Polars quotes the offending cell in its messages: never show it (personal data)
+        text = "" if isinstance(e, pl.exceptions.PolarsError) else str(e).strip()
+        first = text.splitlines()[0][:200] if text else ""
+        raise InputFileError(
+            f"文件“{path.name}”无法按{_FORMAT_LABELS[fmt]}格式读取，可能已损坏或格式不符",
+            f"cannot read {fmt}: {type(e).__name__}: {first}",
+        ) from e
+
+
+def _read(
+    path: Path,
+    fmt: str,
+    kind: str,
+    sheet: str | None,
+    encoding_claim: str | None,
+    known_headers: Collection[str],
+) -> RawTable:
     if fmt == "csv":
         return read_csv(path, kind, encoding_claim, known_headers)
     if fmt == "parquet":
         return read_parquet(path, kind)
     from canbao.ingest import excel
 
-    if fmt == "xlsx":
+    with path.open("rb") as f:
+        magic = f.read(8)
+    if magic.startswith(b"PK\x03\x04"):  # an xlsx, whatever its extension says
         return excel.read_xlsx(path, kind, sheet, known_headers)
-    return excel.read_xls(path, kind, sheet, known_headers)
+    if magic.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE file: xls (or an encrypted xlsx)
+        return excel.read_xls(path, kind, sheet, known_headers)
+    raise InputFileError(
+        f"文件“{path.name}”不是 Excel 文件（内容既不是 xlsx 也不是 xls，可能是改了扩展名的其他文件）",
+        "neither a zip (xlsx) nor an OLE (xls) file",
+    )

@@ -8,23 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from openpyxl import Workbook
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from canbao.ingest import kinds, validate
+from canbao import outputs
+from canbao.ingest import headers, kinds, validate
 from canbao.ingest.headers import Mapping_
 from canbao.ingest.readers import DELIMITER_LABELS, RawTable
-from canbao.standards import citizen_id
+from canbao.standards import citizen_id, masking
 
 EXAMPLES_PER_CODE = 5
 _SENSITIVE = {"birth_date", "phone", "address", "name", "id", "legal_rep"}
-
-
-def _mask_name(value: str | None) -> str:
-    if not value:
-        return ""
-    return value[0] + "*" * (len(value) - 1)
 
 
 def _example_rows(
@@ -40,7 +35,7 @@ def _example_rows(
         if "id" in t:
             ex["id"] = citizen_id.mask(t.get("id"))
         if "name" in t:
-            ex["name"] = _mask_name(t.get("name"))
+            ex["name"] = masking.mask_name(t.get("name"))
         if "credit_code" in t and t.get("credit_code"):
             ex["credit_code"] = t.get("credit_code")
         if "employer_name" in t and t.get("employer_name"):
@@ -158,10 +153,10 @@ def write_json(report: dict[str, Any], path: Path) -> None:
 
 
 def write_xlsx(report: dict[str, Any], path: Path) -> None:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("汇总")
+    """The report as a workbook for the data team (through the safe writer: a column name or
+    value from the file such as ``=HYPERLINK(…)`` stays text)."""
     b, c = report["batch"], report["counts"]
-    for k, v in [
+    summary: list[tuple[str, str]] = [
         ("批次", b["batch_id"]), ("文件", b["file_name"]), ("来源", b["source"]),
         ("记录类型", kinds.KIND_LABELS_ZH.get(b["kind"], b["kind"])),
         ("险种", kinds.SCHEME_LABELS_ZH.get(b["scheme"] or "", "")), ("截止日期", b["as_of"]),
@@ -169,40 +164,52 @@ def write_xlsx(report: dict[str, Any], path: Path) -> None:
         ("隔离", c["quarantined"]), ("接收但有警告", c["accepted_with_warnings"]),
         ("格式", report["reader"]["format"]), ("编码", report["reader"]["encoding"] or ""),
         ("表头所在行", report["reader"]["header_row"]),
-    ]:  # fmt: skip
-        ws.append([k, v])
-    for n in report["notes"]:
-        ws.append(["说明", n])
-    ws = wb.create_sheet("隔离与警告")
-    ws.append(["类别", "代码", "说明", "行数"])
-    for q in report["quarantine"]:
-        ws.append(["隔离", q["reason"], q["label_zh"], q["count"]])
-    for w in report["warnings"]:
-        ws.append(["警告", w["code"], w["label_zh"], w["count"]])
-    for e in report["id_errors"]:
-        ws.append(["身份证号码问题", e["code"], e["label_zh"], e["count"]])
-    ws = wb.create_sheet("示例")
-    ws.append(["代码", "行号", "身份证号码（脱敏）", "姓名（脱敏）", "单位", "原值"])
-    for item in [*report["quarantine"], *report["warnings"]]:
-        code = item.get("reason") or item.get("code")
-        for ex in item["examples"]:
-            ws.append([code, ex["row"], ex.get("id", ""), ex.get("name", ""),
-                       ex.get("employer_name") or ex.get("credit_code") or "", ex.get("value", "")])  # fmt: skip
-    ws = wb.create_sheet("列映射")
-    ws.append(["文件列名", "字段", "字段含义", "手工指定"])
-    for m in report["mapping"]:
-        ws.append([m["column"], m["field"], m["label_zh"], "是" if m["explicit"] else ""])
-    for col in report["unmapped_columns"]:
-        ws.append([col, "", "未识别（未导入）", ""])
-    for s in report["shadowed_columns"]:
-        ws.append([s["column"], "", f"与已映射列重复（{s['field']}），未导入", ""])
-    wb.save(path)
+    ]  # fmt: skip
+    summary += [("说明", n) for n in report["notes"]]
+    issues = [("隔离", q["reason"], q["label_zh"], q["count"]) for q in report["quarantine"]]
+    issues += [("警告", w["code"], w["label_zh"], w["count"]) for w in report["warnings"]]
+    issues += [
+        ("身份证号码问题", e["code"], e["label_zh"], e["count"]) for e in report["id_errors"]
+    ]
+    examples = [
+        (item.get("reason") or item.get("code"), ex["row"], ex.get("id", ""), ex.get("name", ""),
+         ex.get("employer_name") or ex.get("credit_code") or "", ex.get("value", ""))
+        for item in [*report["quarantine"], *report["warnings"]]
+        for ex in item["examples"]
+    ]  # fmt: skip
+    mapping = [
+        (m["column"], m["field"], m["label_zh"], "是" if m["explicit"] else "")
+        for m in report["mapping"]
+    ]
+    mapping += [(col, "", "未识别（未导入）", "") for col in report["unmapped_columns"]]
+    mapping += [
+        (s["column"], "", f"与已映射列重复（{s['field']}），未导入", "")
+        for s in report["shadowed_columns"]
+    ]
+
+    def frame(rows: list[tuple[Any, ...]], cols: list[str]) -> pl.DataFrame:
+        text = [[None if v is None else str(v) for v in r] for r in rows]
+        return pl.DataFrame(text, schema={c: pl.Utf8 for c in cols}, orient="row")
+
+    outputs.write_workbook(
+        {
+            "汇总": frame(summary, ["项目", "内容"]),
+            "隔离与警告": frame(issues, ["类别", "代码", "说明", "行数"]),
+            "示例": frame(
+                examples, ["代码", "行号", "身份证号码（脱敏）", "姓名（脱敏）", "单位", "原值"]
+            ),
+            "列映射": frame(mapping, ["文件列名", "字段", "字段含义", "手工指定"]),
+        },
+        path,
+    )
 
 
 def render(report: dict[str, Any], console: Console) -> None:
     b, c = report["batch"], report["counts"]
     t = Table(
-        title=f"校验报告 {b['file_name']}（{kinds.KIND_LABELS_ZH.get(b['kind'], b['kind'])}）"
+        title=escape(
+            f"校验报告 {b['file_name']}（{kinds.KIND_LABELS_ZH.get(b['kind'], b['kind'])}）"
+        )
     )
     t.add_column("项目")
     t.add_column("代码")
@@ -213,10 +220,12 @@ def render(report: dict[str, Any], console: Console) -> None:
     t.add_row("隔离", "", str(c["quarantined"]), "")
     for q in report["quarantine"]:
         rows = ", ".join(str(e["row"]) for e in q["examples"])
-        t.add_row(f"  隔离：{q['label_zh']}", q["reason"], str(q["count"]), rows)
+        t.add_row(escape(f"  隔离：{q['label_zh']}"), escape(q["reason"]), str(q["count"]), rows)
     for w in report["warnings"]:
         rows = ", ".join(str(e["row"]) for e in w["examples"])
-        t.add_row(f"  警告：{w['label_zh']}", w["code"], str(w["count"]), rows)
+        t.add_row(escape(f"  警告：{w['label_zh']}"), escape(w["code"]), str(w["count"]), rows)
     console.print(t)
     if report["unmapped_columns"]:
-        console.print("未识别的列（未导入）：" + "、".join(report["unmapped_columns"]))
+        console.print(
+            "未识别的列（未导入）：" + headers.shorten(report["unmapped_columns"]), markup=False
+        )

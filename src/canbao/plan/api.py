@@ -12,6 +12,7 @@ from canbao.plan.indicators import indicator
 from canbao.plan.model import Period, Plan
 from canbao.plan.progress import compute_progress
 from canbao.plan.report import ReportFiles, build_report, write_report
+from canbao.warehouse.lock import writes_data_dir
 
 
 def targets_json(plan: Plan) -> list[dict[str, object]]:
@@ -36,6 +37,7 @@ class ImportSummary:
     period: str
 
 
+@writes_data_dir("plan")
 def import_task_table(
     xlsx: Path, data_dir: Path, plan_code: str = catalog.DEFAULT_PLAN
 ) -> ImportSummary:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from canbao import outputs
 from canbao.plan import api, catalog, sample, xlsx_io
 from canbao.plan.actuals import FileActuals
 from canbao.plan.model import Plan
@@ -41,9 +42,12 @@ def run_plan_demo(out: Path, *, pdf: bool = True) -> dict[str, str]:
 
     actuals = sample.illustrative_actuals(summary.plan, DEMO_AS_OF)
     actuals_csv = base / "完成数-示例数据.csv"
-    actuals.rename(
-        {"unit": "单位", "indicator": "指标", "value": "完成数", "as_of": "截至日期"}
-    ).write_csv(actuals_csv)
+    outputs.write_csv(
+        actuals.rename(
+            {"unit": "单位", "indicator": "指标", "value": "完成数", "as_of": "截至日期"}
+        ),
+        actuals_csv,
+    )
     where["示例完成数（合成）(illustrative actuals CSV)"] = str(actuals_csv)
     files = api.make_report(
         summary.plan,

@@ -35,6 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
+from canbao import outputs
 from canbao.errors import DataError, InputFileError
 from canbao.plan import xlsx_style as st
 from canbao.plan.indicators import (
@@ -160,7 +161,7 @@ def write_template(
         notes.cell(row=i, column=1, value=line).font = st.PLAIN
     notes.column_dimensions["A"].width = 100
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    outputs.save_openpyxl(wb, path)
     return path
 
 

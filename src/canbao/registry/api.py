@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from canbao.errors import NotFoundError, UsageError
+from canbao import outputs
+from canbao.errors import NotFoundError
 from canbao.registry import decisions, snapshot
 from canbao.registry.build import BuildResult, Progress, RecordSource
 from canbao.registry.build import build as _build
-from canbao.standards import citizen_id
+from canbao.registry.engine import duckdb_connect
+from canbao.standards import masking
 
 __all__ = [
     "BuildResult",
@@ -92,7 +93,7 @@ def enrolled_as_of(data_dir: Path, on: dt.date, scheme: str | None = None) -> pl
 def review_items(data_dir: Path) -> pl.DataFrame:
     """Open review items with both sides' fields (IDs masked) and the weight breakdown."""
     snap = snapshot.require_current(data_dir)
-    con = duckdb.connect()
+    con = duckdb_connect(data_dir)
     for t in ("review_items", "nodes", "pairs"):
         con.execute(f"CREATE VIEW {t} AS {snap.sql(t)}")
     df = con.sql(
@@ -122,10 +123,21 @@ def review_items(data_dir: Path) -> pl.DataFrame:
         """
     ).pl()
     con.close()
-    return df.with_columns(
-        left_id=citizen_id.mask_expr(pl.col("left_id").fill_null("")),
-        right_id=citizen_id.mask_expr(pl.col("right_id").fill_null("")),
+    # the evidence of the birth dates is kept as a comparison; the dates themselves are cut to
+    # the year, since a full date next to a masked ID gives the ID back (standards.masking)
+    lb, rb = pl.col("left_birth").cast(pl.Utf8), pl.col("right_birth").cast(pl.Utf8)
+    same = (
+        pl.when(lb.is_null() | rb.is_null())
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .when(lb == rb)
+        .then(pl.lit("相同"))
+        .when(lb.str.slice(0, 7) == rb.str.slice(0, 7))
+        .then(pl.lit("同年同月"))
+        .when(lb.str.slice(0, 4) == rb.str.slice(0, 4))
+        .then(pl.lit("同年"))
+        .otherwise(pl.lit("不同"))
     )
+    return masking.mask_frame(df.with_columns(birth_match=same))
 
 
 def decide(data_dir: Path, pair_id: str, decision: str, note: str = "") -> dict[str, str]:
@@ -175,8 +187,11 @@ COLUMN_LABELS_ZH = {
     "right_name": "右：姓名",
     "left_id": "左：证件号",
     "right_id": "右：证件号",
-    "left_birth": "左：出生日期",
-    "right_birth": "右：出生日期",
+    "left_birth": "左：出生年份",
+    "right_birth": "右：出生年份",
+    "birth_match": "出生日期比对",
+    "left_key": "左：节点",
+    "right_key": "右：节点",
     "left_sex": "左：性别",
     "right_sex": "右：性别",
     "left_county": "左：区县",
@@ -189,28 +204,7 @@ COLUMN_LABELS_ZH = {
 }
 
 
-def export_table(df: pl.DataFrame, out: Path) -> Path:
+def export_table(df: pl.DataFrame, out: Path) -> outputs.WriteSummary:
     """Write a frame as csv, xlsx or parquet, chosen by the file extension (xlsx headers in
-    Chinese, with the English column name where no label is defined)."""
-    suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    flat = df.with_columns(
-        [pl.col(c).list.join(";") for c, t in df.schema.items() if isinstance(t, pl.List)]
-    )
-    if suffix == ".csv":
-        flat.write_csv(out)
-    elif suffix == ".parquet":
-        df.write_parquet(out)
-    elif suffix == ".xlsx":
-        labelled = flat.rename(
-            {c: COLUMN_LABELS_ZH[c] for c in flat.columns if c in COLUMN_LABELS_ZH}
-        )
-        if len(set(labelled.columns)) < len(labelled.columns):
-            labelled = flat
-        labelled.write_excel(out, autofit=True, freeze_panes=(1, 0))
-    else:
-        raise UsageError(
-            f"不支持的导出格式：{out.suffix}（可用 .csv / .xlsx / .parquet）",
-            f"unsupported export format {out.suffix!r}",
-        )
-    return out
+    Chinese, with the English column name where no label is defined), through the safe writer."""
+    return outputs.write_table(df, out, labels=COLUMN_LABELS_ZH)

@@ -16,6 +16,7 @@ from canbao.registry import (
     decisions,
     employers,
     incremental,
+    keys,
     nodes,
     person_records,
     repair,
@@ -25,6 +26,7 @@ from canbao.registry import (
     trust,
 )
 from canbao.registry.engine import Engine, open_engine
+from canbao.warehouse.lock import writer_lock
 
 RecordSource = Callable[[str], pl.LazyFrame | None]
 Progress = Callable[[str], None]
@@ -119,12 +121,17 @@ def build(
 ) -> BuildResult:
     """Build the registry; ``engine`` is ``duckdb`` (default, or ``$CANBAO_ENGINE``) or
     ``spark`` (``spark_master``: ``local[N]`` or a cluster URL, default ``$CANBAO_SPARK_MASTER``
-    or ``local[*]``)."""
-    eng = open_engine(engine, spark_master=spark_master)
-    try:
-        return _build(eng, data_dir, full=full, retrain=retrain, source=source, progress=progress)
-    finally:
-        eng.close()
+    or ``local[*]``). Holds the data directory's writer lock throughout (another build or an
+    ingest fails with :class:`canbao.warehouse.lock.DataDirBusy`)."""
+    data_dir = Path(data_dir)
+    with writer_lock(data_dir, "build"):
+        eng = open_engine(engine, spark_master=spark_master, data_dir=data_dir)
+        try:
+            return _build(
+                eng, data_dir, full=full, retrain=retrain, source=source, progress=progress
+            )
+        finally:
+            eng.close()
 
 
 def _build(
@@ -160,10 +167,13 @@ def _build(
         eng.create_table_from_arrow("person_records", person_records.assemble(source).to_arrow())
     person_batches = sorted({p.parent.name for p in paths})
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
+    # person keys are digests keyed with the data directory's secret (registry.keys)
+    eng.create_table_from_arrow(keys.TABLE, keys.secret_table(data_dir))
+    key_scheme = keys.fingerprint(data_dir)
     lap("read")
 
     prev = None if full or retrain else snapshot.current(data_dir)
-    delta = _delta(prev, model_dir, person_batches, source, cache_root)
+    delta = _delta(prev, model_dir, person_batches, source, cache_root, key_scheme)
     if prev is not None and delta is not None:
         changed, reuse = _incremental(eng, prev, delta, model_dir, source, say, lap)
         mode = "incremental"
@@ -189,6 +199,7 @@ def _build(
         "mode": mode,
         "model_id": _model_id(model_dir),
         "derivation": person_records.derivation_version(),
+        "person_key_scheme": key_scheme,
         "previous": prev.build_id if prev else None,
         "counts": counts,
         "seconds": timings,
@@ -278,16 +289,18 @@ def _delta(
     person_batches: list[str],
     source: RecordSource,
     cache_root: Path,
+    key_scheme: str,
 ) -> incremental.Delta | None:
     """What changed since ``prev``, or None when the build must be full: no previous snapshot
-    (or one from an older version), another model or derivation code, or nothing cached for a
-    superseded batch."""
+    (or one from an older version), another model, derivation code or person-key secret, or
+    nothing cached for a superseded batch."""
     if prev is None or not scoring.model_is_current(model_dir):
         return None
     info = prev.info
     if (
         info.get("model_id") != _model_id(model_dir)
         or info.get("derivation") != person_records.derivation_version()
+        or info.get("person_key_scheme") != key_scheme
         or "person_batches" not in info
         or "employer_batches" not in info
         or not all(prev.has(t) for t in incremental.PREV)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import polars as pl
 
-from canbao.errors import UsageError
+from canbao.errors import DataError, UsageError
+from canbao.warehouse.lock import writes_data_dir
 
 Decision = Literal["same", "different"]
 DECISION_LABELS = {"same": "同一人", "different": "不同人"}
@@ -20,6 +22,7 @@ def path(data_dir: Path) -> Path:
     return data_dir / "registry" / "decisions.jsonl"
 
 
+@writes_data_dir("decide")
 def record(
     data_dir: Path, left_key: str, right_key: str, decision: str, note: str = ""
 ) -> dict[str, str]:
@@ -38,9 +41,29 @@ def record(
     }
     p = path(data_dir)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    with p.open("a+b") as fh:
+        _drop_torn_tail(fh)
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())  # a person's decision is never lost to a crash after "recorded"
     return entry
+
+
+def _drop_torn_tail(fh: BinaryIO) -> None:
+    """A crash in the middle of an append leaves a last line without its newline: cut it off
+    (under the writer lock) so the next entry starts on a line of its own."""
+    size = fh.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    fh.seek(size - 1)
+    if fh.read(1) == b"\n":
+        return
+    start = max(0, size - 65536)
+    fh.seek(start)
+    tail = fh.read()
+    cut = tail.rfind(b"\n")
+    fh.truncate(start + cut + 1 if cut >= 0 else 0)
 
 
 def load(data_dir: Path) -> pl.DataFrame:
@@ -48,7 +71,21 @@ def load(data_dir: Path) -> pl.DataFrame:
     p = path(data_dir)
     if not p.exists():
         return pl.DataFrame(schema=schema)
-    rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line]
+    text = p.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    if lines and lines[-1]:
+        lines = lines[:-1]  # a line without its newline was torn by a crash: never recorded
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"复核决定文件“{p}”第 {i} 行已损坏，请从备份恢复或删除该行",
+                f"corrupt decision line {i}",
+            ) from e
     if not rows:
         return pl.DataFrame(schema=schema)
     df = pl.DataFrame(rows).with_row_index("_seq")

@@ -6,10 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-import polars as pl
-
 from canbao.registry import api, quality, snapshot
-from canbao.standards import citizen_id
+from canbao.standards import masking
 
 
 def run_registry_demo(out: Path) -> dict[str, str]:
@@ -19,23 +17,13 @@ def run_registry_demo(out: Path) -> dict[str, str]:
     result = api.build(data, full=True)
     exports = out / "registry"
     exports.mkdir(parents=True, exist_ok=True)
-    # lists people look at: IDs masked
-    persons = api.persons(data).with_columns(
-        id18=citizen_id.mask_expr(pl.col("id18").fill_null("")),
-        phone=pl.col("phone").str.slice(0, 3) + "****" + pl.col("phone").str.slice(-4),
-    )
-    api.export_table(persons, exports / "persons.xlsx")
+    # lists people look at: IDs, phones and birth dates masked (standards.masking)
+    api.export_table(masking.mask_frame(api.persons(data)), exports / "persons.xlsx")
     api.export_table(api.employers(data), exports / "employers.xlsx")
     api.export_table(api.links(data).select("source", "row", "person_key"), exports / "links.csv")
     api.export_table(api.review_items(data), exports / "review-queue.xlsx")
     corr = snapshot.require_current(data).scan("id_corrections").collect()
-    api.export_table(
-        corr.with_columns(
-            id_as_delivered=citizen_id.mask_expr(pl.col("id_as_delivered").fill_null("")),
-            proposed_id18=citizen_id.mask_expr(pl.col("proposed_id18").fill_null("")),
-        ),
-        exports / "id-corrections.xlsx",
-    )
+    api.export_table(masking.mask_frame(corr), exports / "id-corrections.xlsx")
     where = {
         "主人员索引 (master persons, IDs masked)": str(exports / "persons.xlsx"),
         "主单位 (master employers)": str(exports / "employers.xlsx"),

@@ -15,6 +15,10 @@ optional extra (``pip install canbao[spark]``) imported only when the Spark engi
 Other settings: ``$CANBAO_SPARK_DRIVER_MEMORY`` and ``$CANBAO_SPARK_PARTITIONS`` (local sessions),
 ``$CANBAO_SPARK_MATERIALISE`` (``local`` or ``parquet``) and ``$CANBAO_SPARK_WORK_DIR`` (where
 ``parquet`` materialisation writes; a shared file system on a cluster).
+
+Paths enter SQL only through ``sql_path`` / ``sql_read_path`` and Spark's readers through
+``spark_read_path``; every DuckDB connection is opened by ``duckdb_connect`` (all in
+:mod:`canbao.warehouse.sql`, re-exported here).
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +41,14 @@ from sqlglot import exp
 
 from canbao.errors import DependencyError, UsageError
 from canbao.registry.dialect import DUCKDB, SPARK, Dialect
+from canbao.warehouse import lock
+from canbao.warehouse.sql import (  # noqa: F401 — re-exported: the engine seam's helpers
+    duckdb_connect,
+    spark_read_path,
+    sql_path,
+    sql_read_path,
+    sql_string,
+)
 
 if TYPE_CHECKING:
     from splink.internals.database_api import DatabaseAPI
@@ -95,28 +106,41 @@ def engine_name(name: str | None = None) -> str:
 
 
 def open_engine(
-    name: str | None = None, *, spark_master: str | None = None, work_dir: Path | None = None
+    name: str | None = None,
+    *,
+    spark_master: str | None = None,
+    work_dir: Path | None = None,
+    data_dir: Path | None = None,
 ) -> Engine:
+    """The engine ``name`` (see :func:`engine_name`); its working files go to ``data_dir``'s
+    scratch folder (Spark: ``work_dir`` or ``$CANBAO_SPARK_WORK_DIR`` when given)."""
     if engine_name(name) == "spark":
-        return SparkEngine(master=spark_master, work_dir=work_dir)
-    return DuckDBEngine()
+        return SparkEngine(master=spark_master, work_dir=work_dir, data_dir=data_dir)
+    return DuckDBEngine(data_dir=data_dir)
 
 
 class DuckDBEngine:
     name = "duckdb"
     dialect = DUCKDB
 
-    def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
-        self.work_dir = Path(tempfile.mkdtemp(prefix="canbao-duckdb-"))
-        if con is None:
-            con = duckdb.connect()
-            # no progress bars in logs; a memory cap (default 8 GB, $CANBAO_DUCKDB_MEMORY)
-            # so a shared machine spills to disk instead of swapping or being OOM-killed
-            limit = os.environ.get("CANBAO_DUCKDB_MEMORY", "8GB").replace("'", "")
-            con.execute("SET enable_progress_bar = false")
-            con.execute(f"SET memory_limit = '{limit}'")
-            con.execute(f"SET temp_directory = '{self.work_dir / 'spill'}'")
-        self.con = con
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection | None = None, *, data_dir: Path | None = None
+    ) -> None:
+        """A DuckDB engine on ``con`` (default: a new :func:`duckdb_connect` connection);
+        working files go to a folder in ``data_dir``'s scratch folder, removed by :meth:`close`
+        (use the engine as a context manager)."""
+        self.work_dir = lock.work_dir(data_dir, "duckdb-")
+        try:
+            self.con = con if con is not None else duckdb_connect(spill=self.work_dir / "spill")
+        except BaseException:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+            raise
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
@@ -144,9 +168,9 @@ class DuckDBEngine:
     def parquet_view(self, name: str, paths: list[Path]) -> None:
         """A view over Parquet files, read on every use (nothing is loaded now)."""
         if len(paths) == 1:
-            source = f"read_parquet('{paths[0]}')"
+            source = f"read_parquet({sql_read_path(paths[0])})"
         else:
-            files = ", ".join(f"'{p}'" for p in paths)
+            files = ", ".join(sql_read_path(p) for p in paths)
             source = f"read_parquet([{files}], union_by_name = true)"
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
 
@@ -155,7 +179,7 @@ class DuckDBEngine:
 
     def write_parquet(self, name: str, path: Path, columns: list[str] | None = None) -> None:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        self.con.execute(f"COPY (SELECT {cols} FROM {name}) TO '{path}' (FORMAT parquet)")
+        self.con.execute(f"COPY (SELECT {cols} FROM {name}) TO {sql_path(path)} (FORMAT parquet)")
 
     def drop(self, *names: str) -> None:
         kinds = dict(
@@ -174,8 +198,10 @@ class DuckDBEngine:
         return DuckDBAPI(connection=self.con)
 
     def close(self) -> None:
-        self.con.close()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
 def _sink(frame: pl.LazyFrame, work_dir: Path, name: str) -> Path:
@@ -270,7 +296,9 @@ class SparkEngine:
     name = "spark"
     dialect = SPARK
 
-    def __init__(self, master: str | None = None, work_dir: Path | None = None) -> None:
+    def __init__(
+        self, master: str | None = None, work_dir: Path | None = None, data_dir: Path | None = None
+    ) -> None:
         try:
             from pyspark.sql import SparkSession
         except ImportError as err:
@@ -288,7 +316,7 @@ class SparkEngine:
         if work_dir is None and os.environ.get("CANBAO_SPARK_WORK_DIR"):
             # on a cluster: a directory every executor can write (shared file system)
             work_dir = Path(os.environ["CANBAO_SPARK_WORK_DIR"]) / f"build-{os.getpid()}"
-        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="canbao-spark-"))
+        self.work_dir = Path(work_dir or lock.work_dir(data_dir, "spark-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.materialise = os.environ.get("CANBAO_SPARK_MATERIALISE", "local")
         active = SparkSession.getActiveSession()
@@ -329,7 +357,7 @@ class SparkEngine:
             self._seq += 1
             path = str(self.work_dir / "tables" / f"{name}-{self._seq}")
             df.write.mode("overwrite").parquet(path)
-            df = self.spark.read.parquet(path)
+            df = self.spark.read.parquet(spark_read_path(path))
         else:
             df = df.localCheckpoint(eager=True)
         old = self._tables.get(name)
@@ -381,7 +409,8 @@ class SparkEngine:
         self._materialise(name, df)
 
     def read_parquet(self, name: str, paths: list[Path]) -> None:
-        df = self.spark.read.option("mergeSchema", "true").parquet(*[str(p) for p in paths])
+        files = [spark_read_path(p) for p in paths]
+        df = self.spark.read.option("mergeSchema", "true").parquet(*files)
         self._materialise(name, df)
 
     def read_frame(self, name: str, frame: pl.LazyFrame) -> None:
@@ -416,7 +445,7 @@ class SparkEngine:
 
         # big Arrow batches: each call converts names to pinyin once per distinct value
         self.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "200000")
-        df = self.spark.read.parquet(str(records))
+        df = self.spark.read.parquet(spark_read_path(records))
         df.mapInArrow(derive, from_arrow_schema(schema)).write.parquet(str(out))
         for extra in out.glob("*"):
             if not extra.name.startswith("part-"):
@@ -424,7 +453,8 @@ class SparkEngine:
 
     def parquet_view(self, name: str, paths: list[Path]) -> None:
         """A temporary view over Parquet files (columns merged by name), read on every use."""
-        df = self.spark.read.option("mergeSchema", "true").parquet(*[str(p) for p in paths])
+        files = [spark_read_path(p) for p in paths]
+        df = self.spark.read.option("mergeSchema", "true").parquet(*files)
         df.createOrReplaceTempView(name)
         self._views.add(name)
 

@@ -35,7 +35,7 @@ import polars as pl
 import pyarrow as pa
 
 from canbao.registry import assign, nodes, repair, scoring, survivorship, trust
-from canbao.registry.engine import Engine
+from canbao.registry.engine import Engine, sql_string
 from canbao.registry.snapshot import Snapshot
 from canbao.standards import citizen_id
 
@@ -137,7 +137,7 @@ def _records(eng: Engine, out: str, columns: str, keys: str) -> None:
 
 
 def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return sql_string(text)
 
 
 def _keys_table(eng: Engine, name: str, values: list[str], column: str = "batch_id") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -124,16 +125,20 @@ def cached_batches(
         for batch_id, n in counts.iter_rows():
             final = cache_dir / str(batch_id)
             if not final.is_dir():
-                tmp = cache_dir / f".tmp-{batch_id}"
-                if tmp.exists():
-                    shutil.rmtree(tmp)
+                # a name of its own: another process deriving the same batch never touches it
+                tmp = cache_dir / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
                 if derive is None or not derive(str(batch_id), kind, tmp):
                     tmp.mkdir()
                     batch = lf.filter(pl.col("batch_id") == batch_id)
                     for i, offset in enumerate(range(0, max(int(n), 1), CHUNK_ROWS)):
                         part = _derive(batch.slice(offset, CHUNK_ROWS).collect())
                         part.write_parquet(tmp / f"part-{i:05d}.parquet")
-                os.replace(tmp, final)
+                try:
+                    os.replace(tmp, final)
+                except OSError:
+                    if not final.is_dir():
+                        raise
+                    shutil.rmtree(tmp)  # cached meanwhile by another process: same content
             paths.extend(sorted(final.glob("part-*.parquet")))
     return paths
 

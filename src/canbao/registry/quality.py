@@ -76,7 +76,7 @@ def evaluate(
 
 def synthetic_groups(truth_dir: Path) -> dict[str, pl.DataFrame]:
     """Persons with a namesake (same name and birth date) and twins, from the synthetic truth."""
-    persons = pl.read_parquet(truth_dir / "persons.parquet")
+    persons = pl.read_parquet((truth_dir / "persons.parquet").absolute(), glob=False)
     namesakes = persons.filter(pl.len().over("name", "birth_date") > 1).select("pid")
     twins = persons.filter(pl.col("twin_of").is_not_null()).select("pid")
     twin_partners = persons.filter(pl.col("twin_of").is_not_null()).select(
@@ -87,7 +87,11 @@ def synthetic_groups(truth_dir: Path) -> dict[str, pl.DataFrame]:
 
 def evaluate_synthetic(links: pl.DataFrame, city_dir: Path) -> dict[str, dict[str, float]]:
     truth_dir = city_dir / "truth"
-    truth = pl.read_csv(truth_dir / "links.csv", schema_overrides={"source": pl.Utf8})
-    damage = pl.read_csv(truth_dir / "damage.csv", schema_overrides={"kinds": pl.Utf8})
+    truth = pl.read_csv(
+        (truth_dir / "links.csv").absolute(), glob=False, schema_overrides={"source": pl.Utf8}
+    )
+    damage = pl.read_csv(
+        (truth_dir / "damage.csv").absolute(), glob=False, schema_overrides={"kinds": pl.Utf8}
+    )
     pred = links.select("source", "row", pl.col("person_key").alias("key"))
     return evaluate(pred, truth, damage, synthetic_groups(truth_dir))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,8 @@ def train(eng: Engine, model_dir: Path) -> None:
     The saved model is always in DuckDB's dialect (a model trained on Spark can be used by a
     DuckDB build and vice versa: :func:`_for_dialect`)."""
     model_dir.mkdir(parents=True, exist_ok=True)
+    # the version file goes last: a training cut short (a killed build) leaves no current model
+    (model_dir / VERSION_FILE).unlink(missing_ok=True)
     n = eng.scalar("SELECT count(*) FROM nodes")
     linker = Linker(
         eng.splink_api().register("nodes"),
@@ -96,9 +99,8 @@ def train(eng: Engine, model_dir: Path) -> None:
     settings = linker.misc.save_model_to_json()
     if eng.name != "duckdb":
         settings = _for_dialect(settings, DUCKDB)
-    (model_dir / VERSION_FILE).write_text(code_version(), encoding="utf-8")
     settings["probability_two_random_records_match"] = prior(eng)
-    (model_dir / MODEL_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    _write_atomic(model_dir / MODEL_FILE, json.dumps(settings, indent=1))
     eng.execute(
         """
         CREATE OR REPLACE TABLE tf_name AS
@@ -106,7 +108,16 @@ def train(eng: Engine, model_dir: Path) -> None:
         FROM nodes WHERE name_norm IS NOT NULL GROUP BY name_norm ORDER BY name_norm
         """
     )
-    eng.write_parquet("tf_name", model_dir / TF_FILE)
+    tf_tmp = model_dir / f".tmp-{TF_FILE}"
+    eng.write_parquet("tf_name", tf_tmp)
+    os.replace(tf_tmp, model_dir / TF_FILE)
+    _write_atomic(model_dir / VERSION_FILE, code_version())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def code_version() -> str:

@@ -36,12 +36,14 @@ from canbao.registry.snapshot_layers import (
     parquet_source,
     publish_changes,
 )
+from canbao.warehouse.datadir import require_dir
 
 __all__ = [
     "LAYERED",
     "SNAPSHOT_TABLES",
     "Snapshot",
     "current",
+    "load",
     "new_build_id",
     "publish",
     "registry_dir",
@@ -104,14 +106,17 @@ class Snapshot:
 
     def scan(self, name: str) -> pl.LazyFrame:
         """The table's rows as a Polars LazyFrame (layers merged)."""
-        base = pl.scan_parquet(self._base(name))
+        # glob=False: a data directory may have [ * ? in its path
+        base = pl.scan_parquet(self._base(name), glob=False)
         if self.layers(name) is None:
             return base
         files = layer_files(self.path, name)
         schema = base.collect_schema()
         keys = list(LAYERED[name])
-        gone = pl.scan_parquet(files["gone"]).select(pl.col(k).cast(schema[k]) for k in keys)
-        delta = pl.scan_parquet(files["delta"]).select(schema.names())
+        gone = pl.scan_parquet(files["gone"], glob=False).select(
+            pl.col(k).cast(schema[k]) for k in keys
+        )
+        delta = pl.scan_parquet(files["delta"], glob=False).select(schema.names())
         return pl.concat([base.join(gone, on=keys, how="anti"), delta], how="vertical_relaxed")
 
     def sql(self, name: str) -> str:
@@ -233,13 +238,23 @@ def _check_publish(prev: Snapshot | None, changes: tuple[str, ...], reuse: tuple
 
 
 def current(data_dir: Path) -> Snapshot | None:
+    require_dir(data_dir)
     pointer = registry_dir(data_dir) / "CURRENT"
     if not pointer.exists():
         return None
-    build_id = pointer.read_text(encoding="utf-8").strip()
+    return load(data_dir, pointer.read_text(encoding="utf-8").strip())
+
+
+def load(data_dir: Path, build_id: str) -> Snapshot:
+    """The published snapshot of build ``build_id`` (current or older)."""
     path = registry_dir(data_dir) / "snapshots" / build_id
-    info = json.loads((path / "build.json").read_text(encoding="utf-8"))
-    return Snapshot(build_id, path, info)
+    meta = path / "build.json"
+    if build_id.startswith(".") or "/" in build_id or not meta.is_file():
+        raise StateError(
+            f"登记库中没有版本 {build_id}，请重新运行 canbao build",
+            f"no published snapshot {build_id!r}",
+        )
+    return Snapshot(build_id, path, json.loads(meta.read_text(encoding="utf-8")))
 
 
 def require_current(data_dir: Path) -> Snapshot:

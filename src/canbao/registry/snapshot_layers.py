@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from canbao.errors import StateError
-from canbao.registry.engine import Engine
+from canbao.registry.engine import Engine, sql_read_path
 
 # key columns of the tables that may be layered
 LAYERED: dict[str, tuple[str, ...]] = {
@@ -52,7 +52,7 @@ def quote(name: str) -> str:
 
 
 def parquet_source(path: Path) -> str:
-    return "read_parquet('" + str(path.resolve()).replace("'", "''") + "')"
+    return f"read_parquet({sql_read_path(path.resolve())})"
 
 
 def columns_of(path: Path) -> list[str]:

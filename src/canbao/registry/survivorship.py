@@ -15,6 +15,7 @@ smallest node of a cluster without any trusted ID.
 
 from __future__ import annotations
 
+from canbao.registry import keys
 from canbao.registry.dialect import Dialect
 from canbao.registry.engine import Engine
 
@@ -53,8 +54,10 @@ def record_clusters(
 
 
 def person_key_of_id(d: Dialect, id18: str) -> str:
-    """SQL: the person key of the person whose trusted ID is ``id18``."""
-    return "'P' || " + d.hash_hex(f"'canbao-person:' || {id18}", 15)
+    """SQL: the person key of the person whose trusted ID is ``id18``: a keyed digest (the
+    secret of :mod:`canbao.registry.keys`, in the one-row table ``key_secret``), so that a key
+    shown beside a masked ID cannot be turned back into the ID."""
+    return "'P' || " + d.hash_hex(f"(SELECT secret FROM {keys.TABLE}) || ':' || {id18}", 15)
 
 
 def source_order(eng: Engine, *tables: str) -> None:

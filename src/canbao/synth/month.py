@@ -10,7 +10,9 @@ import polars as pl
 
 def new_enrolment_extract(city: Path, out: Path, share: float = 0.01, seed: int = 3) -> Path:
     """Write a CSV extract of ``share`` of the city's residents (from its truth) to ``out``."""
-    persons = pl.read_parquet(city / "truth" / "persons.parquet").sample(fraction=share, seed=seed)
+    persons = pl.read_parquet((city / "truth" / "persons.parquet").absolute(), glob=False).sample(
+        fraction=share, seed=seed
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     persons.select(
         pl.col("id18").alias("公民身份号码"),

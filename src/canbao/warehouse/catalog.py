@@ -18,7 +18,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from canbao.warehouse.datadir import DataLayout
+from canbao.warehouse.datadir import DataLayout, require_dir
+from canbao.warehouse.sql import duckdb_connect, sql_read_path
 
 
 @dataclass
@@ -84,6 +85,7 @@ def _resolve(batches: list[BatchInfo]) -> list[BatchInfo]:
 
 
 def list_batches(root: Path) -> list[BatchInfo]:
+    require_dir(root)
     layout = DataLayout(root)
     out: list[BatchInfo] = []
     if not layout.batches.is_dir():
@@ -118,29 +120,35 @@ def batches_frame(batches: list[BatchInfo]) -> pl.DataFrame:
 
 
 def connect(root: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with views over the data directory: ``batches`` and, per kind with
-    current batches, ``records_<kind>`` and ``quarantine_<kind>`` (current batches only)."""
-    con = duckdb.connect(database)
+    """A DuckDB connection (:func:`canbao.registry.engine.duckdb_connect`: memory cap, spill
+    files in the data directory's scratch folder) with the views of :func:`add_views`."""
+    con = duckdb_connect(root, database)
+    try:
+        add_views(con, root)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def add_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Views over the data directory: ``batches`` and, per kind with current batches,
+    ``records_<kind>`` and ``quarantine_<kind>`` (current batches only)."""
     batches = list_batches(root)
     frame = batches_frame(batches)
     con.register("batches_frame", frame.to_arrow())
     con.execute("CREATE OR REPLACE VIEW batches AS SELECT * FROM batches_frame")
     layout = DataLayout(root)
     for kind in sorted({b.kind for b in batches if b.current}):
-        paths = [
-            str(layout.batch(b.batch_id) / "records.parquet")
-            for b in batches
-            if b.current and b.kind == kind
-        ]
-        q = [
-            str(layout.batch(b.batch_id) / "quarantine.parquet")
-            for b in batches
-            if b.current and b.kind == kind
-        ]
+        current = [layout.batch(b.batch_id) for b in batches if b.current and b.kind == kind]
+        records = ", ".join(sql_read_path(d / "records.parquet") for d in current)
+        quarantine = ", ".join(sql_read_path(d / "quarantine.parquet") for d in current)
         con.execute(
-            f"CREATE OR REPLACE VIEW records_{kind} AS SELECT * FROM read_parquet({paths!r}, union_by_name = true)"
+            f"CREATE OR REPLACE VIEW records_{kind} AS "
+            f"SELECT * FROM read_parquet([{records}], union_by_name = true)"
         )
         con.execute(
-            f"CREATE OR REPLACE VIEW quarantine_{kind} AS SELECT batch_id, source, kind, scheme, as_of, row, reason, reason_zh, original FROM read_parquet({q!r}, union_by_name = true)"
+            f"CREATE OR REPLACE VIEW quarantine_{kind} AS SELECT batch_id, source, kind, scheme, "
+            f"as_of, row, reason, reason_zh, original "
+            f"FROM read_parquet([{quarantine}], union_by_name = true)"
         )
-    return con

@@ -8,14 +8,21 @@ DATA/
   batches/<batch_id>/report.json|xlsx   validation report
   batches/.tmp-*/                       batches being written (renamed into place when complete)
   profiles/<source>.json                header-mapping profile of a source
+  registry/                             the registry's snapshots, model and derivation cache
+  plans/<code>.json                     imported plans
+  .lock                                 the writers' lock (:mod:`canbao.warehouse.lock`)
+  .work/<pid>-<hex>/                    a running process's scratch files (DuckDB spill …)
 ```
+
+Anything named ``.tmp-*`` is work in progress; a writer that was killed leaves it behind, and the
+next writer removes it under the lock (:meth:`DataLayout.leftovers`).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,11 +47,31 @@ class DataLayout:
     def profile(self, source: str) -> Path:
         return self.profiles / f"{slug(source)}.json"
 
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+    @property
+    def work(self) -> Path:
+        """Scratch folders of running processes (:func:`canbao.warehouse.lock.work_dir`)."""
+        return self.root / ".work"
+
+    def leftovers(self) -> Iterator[Path]:
+        """Work in progress of writers: stale (to be removed) when no writer holds the lock."""
+        yield from self.batches.glob(".tmp-*")
+        yield from self.profiles.glob("*.tmp")
+        yield from (self.registry / "snapshots").glob(".tmp-*")
+        yield from (self.registry / "cache").glob("*/.tmp-*")
+        yield from (self.registry / "model").glob(".tmp-*")
+        yield from self.registry.glob("*.tmp")
+        yield from (self.root / "plans").glob(".plan-*")
+
     def ensure(self) -> DataLayout:
-        if self.root.exists() and not self.root.is_dir():
-            raise StateError(
-                f"数据目录“{self.root}”不是目录", f"data dir is not a directory: {self.root}"
-            )
+        require_dir(self.root)
         self.batches.mkdir(parents=True, exist_ok=True)
         self.profiles.mkdir(parents=True, exist_ok=True)
         return self
@@ -54,9 +81,15 @@ class DataLayout:
         p.mkdir(parents=True)
         return p
 
-    def clean_stale_tmp(self) -> None:
-        for p in self.batches.glob(".tmp-*"):
-            shutil.rmtree(p, ignore_errors=True)
+
+def require_dir(root: Path) -> None:
+    """Raise :class:`StateError` when ``root`` exists and is not a directory (a data directory
+    that does not exist yet is fine: writers create it, readers find nothing in it)."""
+    if root.exists() and not root.is_dir():
+        raise StateError(
+            f"数据目录“{root}”不是目录，请用 --data-dir 指定一个目录",
+            "the data directory is not a directory",
+        )
 
 
 def slug(text: str) -> str:

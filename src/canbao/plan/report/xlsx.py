@@ -11,6 +11,7 @@ from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from canbao import outputs
 from canbao.plan import xlsx_style as st
 from canbao.plan.indicators import Indicator, from_base
 from canbao.plan.report.data import ReportData
@@ -156,5 +157,5 @@ def write_xlsx(data: ReportData, path: Path) -> Path:
     _sheet_matrix(wb.create_sheet("县区分项完成率"), data)
     _sheet_definitions(wb.create_sheet("指标口径"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    outputs.save_openpyxl(wb, path)
     return path

@@ -1,0 +1,71 @@
+"""A whole `canbao demo` run, with DEBUG logging on, prints no citizen ID and no full name.
+
+The demo's terminal output, every log line (stderr at DEBUG) and its text logs (the ingest
+summary) are searched for anything shaped like an ID number and for every full name of the
+synthetic city's residents. On failure the test says where, never what."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from canbao.standards import masking
+
+ID_SHAPE = re.compile(r"(?<!\d)\d{6}(18|19|20)\d{2}(0[1-9]|1[0-2])[0-3]\d\d{3}[\dXx]?(?![\dXx])")
+
+
+def _names(out: Path) -> set[str]:
+    from canbao.ingest.api import current_records
+
+    names = current_records(out / "data", "population").select("name").collect()["name"]
+    return {n for n in names.drop_nulls().unique().to_list() if len(n) >= 2}
+
+
+def test_demo_prints_no_id_and_no_full_name(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {**os.environ, "CANBAO_LOG_LEVEL": "DEBUG", "CANBAO_NO_SERVE": "1", "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "canbao", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    texts = {"stdout": proc.stdout, "stderr": proc.stderr}
+    texts.update({str(p.relative_to(out)): p.read_text("utf-8") for p in out.rglob("*.txt")})
+    texts.update({str(p.relative_to(out)): p.read_text("utf-8") for p in out.rglob("*.log")})
+    assert "演示完成" in proc.stdout
+    names = _names(out)
+    assert len(names) > 1000  # the city's residents are there to look for
+    for where, text in texts.items():
+        assert not ID_SHAPE.search(text), f"an ID-shaped number in {where}"
+        assert not masking.looks_like_id(text), f"an ID in {where}"
+        words = set(re.findall(r"[\u4e00-\u9fff·]{2,}", text))
+        leaked = sum(1 for w in words for n in names if n in w)
+        assert leaked == 0, f"{leaked} full names in {where}"
+
+
+def test_log_lines_are_masked(capsys) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from canbao import logs
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        logs.configure("INFO")
+        logging.getLogger("canbao.test").warning("bad id %s in row %d", "110101199003074514", 3)
+        err = capsys.readouterr().err
+    finally:  # leave the test process's logging as it was
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert "110101********4514" in err and "in row 3" in err
+    assert not masking.looks_like_id(err)
+    assert pl.Series([err]).str.contains("199003").item() is False

@@ -561,7 +561,9 @@ def test_as_of_default_is_the_ingest_date_and_is_recorded(
     [b] = api.batches(data)
     assert b.as_of == today
     meta = json.loads((data / "batches" / b.batch_id / "batch.json").read_text("utf-8"))
-    assert meta["as_of_given"] is False
+    assert meta["as_of_given"] is False and b.as_of_given is False
+    rc, out, _err = _cli(capsys, "batches", "--data-dir", str(data))
+    assert rc == 0 and "按导入日期" in out  # the listing says so too
     # a second file of the same source without --as-of: which one is current would be a guess
     copy = _csv(tmp_path / "copy.csv", [HEADER, ROWS[0]])
     rc, _out, err = _cli(capsys, "ingest", str(copy), "--source", "s", "--kind", "population",

@@ -59,6 +59,14 @@ def test_one_master_per_key_and_exports(built: Path, tmp_path: Path) -> None:
     assert back["id18"].drop_nulls().str.len_chars().eq(18).all()  # IDs stay text
 
 
+def test_employer_workbook_says_park_in_words(built: Path, tmp_path: Path) -> None:
+    emp = api.employers(built)
+    assert set(emp["park"].drop_nulls()) <= {"yes", "no"} and "yes" in set(emp["park"])
+    api.export_table(emp, tmp_path / "e.xlsx")
+    back = pl.read_excel(tmp_path / "e.xlsx", infer_schema_length=0)
+    assert set(back["园区企业"].drop_nulls()) <= {"是", "否"} and "是" in set(back["园区企业"])
+
+
 def test_employers_link_old_and_new_codes(built: Path, city: Path) -> None:
     emp = api.employers(built)
     assert emp.height > 0 and emp["employer_key"].is_unique().all()

@@ -206,7 +206,8 @@ def batches_cmd(
     for r in df.iter_rows(named=True):
         t.add_row(
             escape(r["batch_id"]), escape(r["source"]), kinds.KIND_LABELS_ZH.get(r["kind"], r["kind"]),
-            kinds.SCHEME_LABELS_ZH.get(r["scheme"] or "", ""), str(r["as_of"]), escape(r["file_name"]),
+            kinds.SCHEME_LABELS_ZH.get(r["scheme"] or "", ""),
+            str(r["as_of"]) + ("" if r["as_of_given"] else "（按导入日期）"), escape(r["file_name"]),
             str(r["rows"]), str(r["accepted"]), str(r["quarantined"]),
             "当前" if r["current"] else f"已被 {r['superseded_by']} 取代",
         )  # fmt: skip

@@ -60,6 +60,17 @@ def build_unlinked_candidates(s: Session) -> None:
             UNION
             SELECT person_key, tax_employer FROM person_segments
             WHERE tax_employer IN (SELECT employer_key FROM u_emp)
+        ), emp_name AS (
+            -- identified staff of those employers by (employer, name): the join key below is the
+            -- pair, never the employer alone (an employer of 40,000 is a hot key; a name within
+            -- it is not)
+            SELECT b.employer_key, p.name, p.person_key, p.birth_date
+            FROM emp_all b JOIN person_segments p ON p.person_key = b.person_key
+            WHERE p.identified = 1 AND p.name IS NOT NULL
+        ), emp_py AS (
+            SELECT b.employer_key, p.py, p.person_key, p.birth_date
+            FROM emp b JOIN p ON p.person_key = b.person_key
+            WHERE p.py IS NOT NULL
         ), c0 AS (
             -- equality joins only (an OR in a join condition defeats hash joins)
             SELECT u.person_key AS other_key, p.person_key, 0 AS same_employer
@@ -74,16 +85,16 @@ def build_unlinked_candidates(s: Session) -> None:
             SELECT u.person_key, p.person_key, 1
             FROM u
             JOIN emp a ON a.person_key = u.person_key
-            JOIN emp_all b ON b.employer_key = a.employer_key AND b.person_key <> u.person_key
-            JOIN person_segments p
-              ON p.person_key = b.person_key AND p.identified = 1 AND p.name = u.name
+            JOIN emp_name p
+              ON p.employer_key = a.employer_key AND p.name = u.name
+             AND p.person_key <> u.person_key
             WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
             UNION ALL
             SELECT u.person_key, p.person_key, 1
             FROM u
             JOIN emp a ON a.person_key = u.person_key
-            JOIN emp b ON b.employer_key = a.employer_key AND b.person_key <> u.person_key
-            JOIN p ON p.person_key = b.person_key AND p.py = u.py
+            JOIN emp_py p
+              ON p.employer_key = a.employer_key AND p.py = u.py AND p.person_key <> u.person_key
             WHERE u.bkey IS NULL OR substr({date_text}, 1, length(u.bkey)) = u.bkey
         )
         SELECT c0.other_key, c0.person_key, max(c0.same_employer) AS same_employer,

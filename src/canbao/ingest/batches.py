@@ -268,10 +268,10 @@ def ingest_file(
         sheet=raw.sheet,
         header_row=raw.header_row,
         mapping=m.columns,
+        as_of_given=as_of_given,
     )
     assert info.accepted + info.quarantined == n  # every data row is accounted for
-    # as_of_given: false when the as-of date is the ingest date (no --as-of, no manifest date)
-    batch_json = info.to_json() | {"as_of_given": as_of_given}
+    batch_json = info.to_json()
     rep = report.build(
         batch=batch_json,
         raw=raw,

@@ -207,4 +207,11 @@ COLUMN_LABELS_ZH = {
 def export_table(df: pl.DataFrame, out: Path) -> outputs.WriteSummary:
     """Write a frame as csv, xlsx or parquet, chosen by the file extension (xlsx headers in
     Chinese, with the English column name where no label is defined), through the safe writer."""
+    if out.suffix.lower() == ".xlsx":  # a workbook is for people: codes in words
+        df = df.with_columns(
+            pl.col(c).replace(words) for c, words in VALUE_LABELS_ZH.items() if c in df.columns
+        )
     return outputs.write_table(df, out, labels=COLUMN_LABELS_ZH)
+
+
+VALUE_LABELS_ZH = {"park": {"yes": "是", "no": "否"}}  # coded at ingest (ingest.kinds)

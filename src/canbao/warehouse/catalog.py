@@ -43,6 +43,7 @@ class BatchInfo:
     sheet: str | None = None
     header_row: int = 0
     mapping: dict[str, str] = field(default_factory=dict)
+    as_of_given: bool = True  # False: no --as-of was given, the as-of date is the ingest date
     superseded_by: str | None = None  # filled when listing
 
     def to_json(self) -> dict[str, Any]:
@@ -110,7 +111,8 @@ def batches_frame(batches: list[BatchInfo]) -> pl.DataFrame:
         "batch_id": pl.Utf8, "source": pl.Utf8, "kind": pl.Utf8, "scheme": pl.Utf8,
         "as_of": pl.Date, "file_name": pl.Utf8, "sha256": pl.Utf8, "format": pl.Utf8,
         "rows": pl.Int64, "accepted": pl.Int64, "quarantined": pl.Int64, "warned": pl.Int64,
-        "ingested_at": pl.Utf8, "current": pl.Boolean, "superseded_by": pl.Utf8,
+        "ingested_at": pl.Utf8, "as_of_given": pl.Boolean, "current": pl.Boolean,
+        "superseded_by": pl.Utf8,
     }  # fmt: skip
     rows = [
         {k: getattr(b, k) for k in schema if k != "current"} | {"current": b.current}

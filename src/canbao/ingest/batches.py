@@ -225,29 +225,7 @@ def ingest_file(
     accepted = (records if everyone else records.filter(keep)).with_columns(**meta)
     order = [*META_COLUMNS, *[c for c in accepted.columns if c not in META_COLUMNS]]
     accepted = accepted.select(order)
-    original = raw.data
-    if raw.extra_lines is not None:  # keep the whole line of rows with too many fields
-        original = original.with_columns(raw.extra_lines.alias("原始行"))
-    q_rows = original.with_columns(row=text["row"], reason=reasons).filter(~keep)
-    orig_cols = original.columns
-    quarantine = q_rows.select(
-        *[v.alias(k) for k, v in meta.items()],
-        pl.lit(scheme, dtype=pl.Utf8).alias("scheme"),
-        "row",
-        "reason",
-        pl.col("reason")
-        .replace_strict(validate.QUARANTINE_REASONS, default=None, return_dtype=pl.Utf8)
-        .alias("reason_zh"),
-        (pl.struct(orig_cols).struct.json_encode() if orig_cols else pl.lit("{}")).alias(
-            "original"
-        ),
-        *[
-            pl.col(c).alias(
-                c if c not in META_COLUMNS + ("reason", "reason_zh", "original") else f"{c}_原"
-            )
-            for c in orig_cols
-        ],
-    )
+    quarantine = _quarantine_rows(raw, text["row"], reasons, keep, meta, scheme)
     info = BatchInfo(
         batch_id=batch_id,
         source=source,
@@ -283,6 +261,66 @@ def ingest_file(
     )
 
     step(4, STEPS[4])
+    final = _write_batch(layout, batch_id, accepted, quarantine, rep, batch_json)
+    if final is None:  # a concurrent ingest of the same file finished first
+        return IngestResult(info, True, f"文件“{path.name}”已导入（批次 {batch_id}）")
+    if overrides:
+        profiles.save(data_dir, source, kind, overrides)
+    msg = (
+        f"已导入“{path.name}”：{n} 行，接收 {info.accepted} 行"
+        f"（其中 {info.warned} 行有警告），隔离 {info.quarantined} 行；批次 {batch_id}"
+    )
+    if not as_of_given:
+        msg += "\n注意：" + AS_OF_DEFAULT_NOTE.format(day=as_of_date)
+    paths = [final / "report.json", final / "report.xlsx"]
+    return IngestResult(info, False, msg, rep, paths, as_of_given)
+
+
+def _quarantine_rows(
+    raw: readers.RawTable,
+    rows: pl.Series,
+    reasons: pl.Series,
+    keep: pl.Series,
+    meta: dict[str, pl.Expr],
+    scheme: str | None,
+) -> pl.DataFrame:
+    """The quarantined rows: the batch's columns, the reason (code and Chinese), the original
+    row verbatim as JSON and as its own columns (the whole line when it had too many fields)."""
+    original = raw.data
+    if raw.extra_lines is not None:  # keep the whole line of rows with too many fields
+        original = original.with_columns(raw.extra_lines.alias("原始行"))
+    q_rows = original.with_columns(row=rows, reason=reasons).filter(~keep)
+    orig_cols = original.columns
+    return q_rows.select(
+        *[v.alias(k) for k, v in meta.items()],
+        pl.lit(scheme, dtype=pl.Utf8).alias("scheme"),
+        "row",
+        "reason",
+        pl.col("reason")
+        .replace_strict(validate.QUARANTINE_REASONS, default=None, return_dtype=pl.Utf8)
+        .alias("reason_zh"),
+        (pl.struct(orig_cols).struct.json_encode() if orig_cols else pl.lit("{}")).alias(
+            "original"
+        ),
+        *[
+            pl.col(c).alias(
+                c if c not in META_COLUMNS + ("reason", "reason_zh", "original") else f"{c}_原"
+            )
+            for c in orig_cols
+        ],
+    )
+
+
+def _write_batch(
+    layout: DataLayout,
+    batch_id: str,
+    accepted: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    rep: dict[str, Any],
+    batch_json: dict[str, Any],
+) -> Path | None:
+    """Write the batch into a temporary folder and rename it into place (whole or not at all);
+    None when the same batch appeared meanwhile."""
     layout.ensure()
     tmp = layout.new_tmp()
     try:
@@ -296,20 +334,11 @@ def ingest_file(
             json.dumps(batch_json, ensure_ascii=False, indent=2), encoding="utf-8"
         )
         final = layout.batch(batch_id)
-        if final.exists():  # a concurrent ingest of the same file finished first
+        if final.exists():
             shutil.rmtree(tmp)
-            return IngestResult(info, True, f"文件“{path.name}”已导入（批次 {batch_id}）")
+            return None
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if overrides:
-        profiles.save(data_dir, source, kind, overrides)
-    msg = (
-        f"已导入“{path.name}”：{n} 行，接收 {info.accepted} 行"
-        f"（其中 {info.warned} 行有警告），隔离 {info.quarantined} 行；批次 {batch_id}"
-    )
-    if not as_of_given:
-        msg += "\n注意：" + AS_OF_DEFAULT_NOTE.format(day=as_of_date)
-    paths = [final / "report.json", final / "report.xlsx"]
-    return IngestResult(info, False, msg, rep, paths, as_of_given)
+    return final

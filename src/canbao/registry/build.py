@@ -15,6 +15,7 @@ from canbao.registry import (
     assign,
     decisions,
     employers,
+    hotkeys,
     incremental,
     keys,
     nodes,
@@ -130,6 +131,14 @@ def build(
             return _build(
                 eng, data_dir, full=full, retrain=retrain, source=source, progress=progress
             )
+        except hotkeys.HotKeysChanged:
+            # a household or employer crossed its hot-key threshold (registry.hotkeys): only a
+            # full build scores the same pairs as a rebuild would
+            if progress is not None:
+                progress("热点键集合有变化，改为全量构建 (hot keys changed: full build)")
+            eng.close()
+            eng = open_engine(engine, spark_master=spark_master, data_dir=data_dir)
+            return _build(eng, data_dir, full=True, retrain=False, source=source, progress=progress)
         finally:
             eng.close()
 
@@ -200,6 +209,8 @@ def _build(
         "model_id": _model_id(model_dir),
         "derivation": person_records.derivation_version(),
         "person_key_scheme": key_scheme,
+        "hot_keys": hotkeys.digest(eng),
+        "hot_key_counts": hotkeys.counts(eng),
         "previous": prev.build_id if prev else None,
         "counts": counts,
         "seconds": timings,
@@ -240,6 +251,7 @@ def _full(
     repair.build_candidates(eng)
     repair.build_repair_links(eng)
     nodes.build_nodes(eng)
+    hotkeys.build(eng)
     eng.drop("_cands", "id_candidates", "repair_hits", "repair_ambiguous")
     lap("deterministic")
 
@@ -301,6 +313,7 @@ def _delta(
         info.get("model_id") != _model_id(model_dir)
         or info.get("derivation") != person_records.derivation_version()
         or info.get("person_key_scheme") != key_scheme
+        or "hot_keys" not in info
         or "person_batches" not in info
         or "employer_batches" not in info
         or not all(prev.has(t) for t in incremental.PREV)

@@ -34,7 +34,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from canbao.registry import assign, nodes, repair, scoring, survivorship, trust
+from canbao.registry import assign, hotkeys, nodes, repair, scoring, survivorship, trust
 from canbao.registry.engine import Engine, sql_string
 from canbao.registry.snapshot import Snapshot
 from canbao.standards import citizen_id
@@ -79,7 +79,7 @@ class Delta:
 
 # the columns each step reads of the records it selects (a narrower scan of 22M records)
 _NODE_COLUMNS = (
-    "id18, id_birth, id_sex, checksum_only, excel_suspect, id_prefix15, "
+    "id18, id_birth, id_sex, check_failed, excel_suspect, id_prefix15, "
     "id_prefix15_alt, surname_py, sex, birth, county_code, household_key, phone_key, employer_org"
 )
 _LINK_COLUMNS = (
@@ -201,7 +201,7 @@ def update(
         f"""
         CREATE OR REPLACE TABLE touched AS
         SELECT {_ALL_COLUMNS} FROM person_records
-        WHERE {added} OR checksum_only OR id_prefix15 IS NOT NULL OR id_prefix15_alt IS NOT NULL
+        WHERE {added} OR check_failed OR id_prefix15 IS NOT NULL OR id_prefix15_alt IS NOT NULL
            OR id18 IN (SELECT id18 FROM aid)
         """
     )
@@ -245,7 +245,7 @@ def update(
             UNION ALL SELECT rec_key FROM touched WHERE id_prefix15 IN {prefix}
             UNION ALL SELECT rec_key FROM touched WHERE id_prefix15_alt IN {prefix}
             UNION ALL SELECT rec_key FROM touched
-                WHERE checksum_only AND id_norm IN (SELECT id_norm FROM candidate_sources)
+                WHERE check_failed AND id_norm IN (SELECT id_norm FROM candidate_sources)
         ) k GROUP BY rec_key
         """
     )
@@ -291,6 +291,8 @@ def update(
         "WHERE node_id NOT IN (SELECT node_id FROM p_nodes)"
     )
     _merged(eng, "nodes", "p_nodes", "nodes__gone", "nodes__rows", ("node_id",))
+    if hotkeys.build(eng) != prev.info.get("hot_keys"):
+        raise hotkeys.HotKeysChanged
 
     # 3. pairs: new nodes scored against all nodes; pairs of dropped nodes removed
     n_new = _count(eng, "nodes__rows")

@@ -21,21 +21,23 @@ from canbao.registry.dialect import DUCKDB, Dialect
 # persons (A) are never compared with each other: two different trusted IDs never merge.
 NOT_BOTH_TRUSTED = "(l.node_type = 'B' OR r.node_type = 'B')"
 
+# Rules on keys that can be hot (household, phone, employer, name + county) use the capped
+# ``*_block`` columns of canbao.registry.hotkeys: never the raw key (see that module's table).
 BLOCKING_RULES = [
     "l.name_norm = r.name_norm AND l.birth = r.birth",
     "l.name_pinyin = r.name_pinyin AND l.birth = r.birth",
-    "l.name_norm = r.name_norm AND l.county_code = r.county_code",
-    "l.household_key = r.household_key AND l.surname_py = r.surname_py",
-    "l.owner_household = r.household_key",
-    "r.owner_household = l.household_key",
+    "l.name_county_block = r.name_county_block",
+    "l.hh_block = r.hh_block AND l.surname_py = r.surname_py",
+    "l.owner_hh_block = r.hh_block",
+    "r.owner_hh_block = l.hh_block",
     "l.id_prefix15 = substr(r.id_norm, 1, 15)",
     "r.id_prefix15 = substr(l.id_norm, 1, 15)",
     "l.id_prefix15_alt = substr(r.id_norm, 1, 15)",
     "r.id_prefix15_alt = substr(l.id_norm, 1, 15)",
     "substr(l.id_norm, 1, 14) = substr(r.id_norm, 1, 14) AND l.surname_py = r.surname_py",
     "substr(l.id_norm, 7, 12) = substr(r.id_norm, 7, 12) AND l.surname_py = r.surname_py",
-    "l.phone_key = r.phone_key",
-    "l.employer_org = r.employer_org AND l.surname_py = r.surname_py",
+    "l.phone_block = r.phone_block",
+    "l.employer_block = r.employer_block",
 ]
 
 

@@ -6,14 +6,16 @@ import hashlib
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from splink import Linker
 
-from canbao.registry import model
+from canbao.registry import hotkeys, model
 from canbao.registry.dialect import DUCKDB, Dialect
 from canbao.registry.engine import Engine
+from canbao.warehouse import skew
 
 MODEL_FILE = "person_model.json"
 VERSION_FILE = "model_code_version.txt"
@@ -87,8 +89,9 @@ def train(eng: Engine, model_dir: Path) -> None:
     # the version file goes last: a training cut short (a killed build) leaves no current model
     (model_dir / VERSION_FILE).unlink(missing_ok=True)
     n = eng.scalar("SELECT count(*) FROM nodes")
+    hotkeys.blocked_view(eng, "nodes", "nodes_blocked")
     linker = Linker(
-        eng.splink_api().register("nodes"),
+        eng.splink_api().register("nodes_blocked"),
         model.settings(eng.dialect),
         log_level=logging.WARNING,
     )
@@ -123,7 +126,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def code_version() -> str:
     """A digest of the model as written in code (comparisons, levels, m values, blocking)."""
     settings = model.settings().create_settings_dict("duckdb")
-    text = json.dumps(settings, sort_keys=True, default=str)
+    text = json.dumps(settings, sort_keys=True, default=str) + hotkeys.code_text()
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -169,6 +172,7 @@ def _run(eng: Engine, linker: Linker, threshold: float, kind: str, *tables: str)
     counts = [eng.scalar(f"SELECT count(*) FROM {t}") for t in tables]
     if min(counts) == 0 or (kind == "within" and counts[0] < 2):
         return None
+    _guard(eng, tables, sum(counts))
     regs = [db_api.register(t, table_name=f"__{kind}_{'_'.join(tables)}_{t}") for t in tables]
     if kind == "within":
         sdf = linker.inference.predict_within(
@@ -179,6 +183,45 @@ def _run(eng: Engine, linker: Linker, threshold: float, kind: str, *tables: str)
             regs[0], regs[1], threshold_match_probability=threshold, warning_mode="never"
         )
     return str(sdf.physical_name)
+
+
+_EQ = re.compile(r"^([lr])\.(\w+) = ([lr])\.(\w+)$")
+
+
+def equality_keys(rule: str) -> tuple[list[str], list[str]] | None:
+    """(l columns, r columns) of a blocking rule made of column equalities only, else None."""
+    left: list[str] = []
+    right: list[str] = []
+    for part in rule.split(" AND "):
+        m = _EQ.match(part.strip())
+        if m is None or m.group(1) == m.group(3):
+            return None
+        a, b = (m.group(2), m.group(4)) if m.group(1) == "l" else (m.group(4), m.group(2))
+        left.append(a)
+        right.append(b)
+    return left, right
+
+
+def _guard(eng: Engine, tables: tuple[str, ...], inputs: int) -> None:
+    """Stop before Splink joins on a key whose pairs would explode (canbao.warehouse.skew);
+    the hot-key caps of canbao.registry.hotkeys keep every rule below the limit on real data."""
+    pairs = [(tables[0], tables[-1])] + ([(tables[1], tables[0])] if len(tables) > 1 else [])
+    for rule in model.BLOCKING_RULES:
+        keys = equality_keys(rule)
+        if keys is None:  # ID-digit rules: keyed by 14-15 ID digits, never hot
+            continue
+        total = 0
+        last: skew.JoinEstimate | None = None
+        for lt, rt in pairs:
+            last = skew.estimate_join(eng, f"概率关联分块 {rule}", lt, rt, keys[0], keys[1])
+            total += last.output_rows
+        assert last is not None
+        skew.check(
+            skew.JoinEstimate(
+                last.step, last.keys, inputs, 0, total, last.hot_left, last.hot_right, None
+            ),
+            inputs=inputs,
+        )
 
 
 def _empty_pairs() -> str:
@@ -206,23 +249,26 @@ def score(
     new B × all A, old B × new A, new B × new B and new B × old B — together with the previous
     build's pairs this is exactly the full build's pair set.
     """
-    linker = _linker(eng, "nodes", model_dir)
+    hotkeys.blocked_view(eng, "nodes", "nodes_blocked")
+    linker = _linker(eng, "nodes_blocked", model_dir)
     _register_tf(linker, eng, model_dir)
     results: list[str | None] = []
     if new_nodes is None:
-        eng.create_view("_b", "SELECT * FROM nodes WHERE node_type = 'B'")
-        eng.create_view("_a", "SELECT * FROM nodes WHERE node_type = 'A'")
+        eng.create_view("_b", "SELECT * FROM nodes_blocked WHERE node_type = 'B'")
+        eng.create_view("_a", "SELECT * FROM nodes_blocked WHERE node_type = 'A'")
         results.append(_run(eng, linker, threshold, "between", "_b", "_a"))
         results.append(_run(eng, linker, threshold, "within", "_b"))
     else:
         assert old_nodes is not None
+        hotkeys.blocked_view(eng, new_nodes, "_new_blocked")
+        hotkeys.blocked_view(eng, old_nodes, "_old_blocked")
         for name, src, typ in (
-            ("_nb", new_nodes, "B"),
-            ("_na", new_nodes, "A"),
-            ("_ob", old_nodes, "B"),
+            ("_nb", "_new_blocked", "B"),
+            ("_na", "_new_blocked", "A"),
+            ("_ob", "_old_blocked", "B"),
         ):
             eng.create_view(name, f"SELECT * FROM {src} WHERE node_type = '{typ}'")
-        eng.create_view("_a", "SELECT * FROM nodes WHERE node_type = 'A'")
+        eng.create_view("_a", "SELECT * FROM nodes_blocked WHERE node_type = 'A'")
         results.append(_run(eng, linker, threshold, "between", "_nb", "_a"))
         results.append(_run(eng, linker, threshold, "between", "_ob", "_na"))
         results.append(_run(eng, linker, threshold, "within", "_nb"))

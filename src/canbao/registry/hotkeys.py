@@ -1,0 +1,126 @@
+"""Hot blocking keys: the values so frequent that blocking on them would make scoring quadratic.
+
+The model (:mod:`canbao.registry.model`) generates candidate pairs with equality blocking rules.
+A rule on a key that can be hot produces, per value, the product of the nodes that share it:
+a collective household (集体户: a school, a barracks, an enterprise) registers thousands of
+unrelated people under one household number and address; an employer may have 40,000 staff; a
+switchboard phone is given for a whole unit; a county has thousands of 王伟. Such a value says
+nothing about whether two records are one person, and blocking on it costs millions of pairs.
+
+The rule, per key (counted over all linkage nodes of the build, trusted and unresolved):
+
+====================  =========  ==============================================================
+key                   hot when   what blocking does for a hot value
+====================  =========  ==============================================================
+household / address   > 100      no household blocking (同户同姓, the ID owner's household):
+                      nodes      members are still compared through name + birth, name +
+                                 county, ID digits, phone and employer
+phone                 > 20       no phone blocking (a unit's switchboard, not a person's phone)
+employer              > 1,000    name within employer (full pinyin) instead of surname within
+                      nodes      employer: the selective key first
+name + county         > 200      name + county + birth year instead of name + county
+                      nodes
+====================  =========  ==============================================================
+
+Comparisons are unchanged: a pair found by another rule still scores "same household" or
+"same employer". The capped keys are the ``*_block`` columns of :func:`blocked_view`; the
+thresholds are part of the model's code version (changing them retrains and rebuilds).
+
+An incremental build scores only new nodes, so it equals a full build only while the hot set
+is the one the previous build used: :func:`build` returns a digest of the hot set, the build
+records it, and an incremental update whose hot set changed becomes a full build
+(:class:`HotKeysChanged`). That happens when a household or employer crosses its threshold,
+rarely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from canbao.registry.engine import Engine
+
+# key kind -> (expression over node columns, threshold in nodes)
+HOT_KEYS: dict[str, tuple[str, int]] = {
+    "household": ("household_key", 100),
+    "phone": ("phone_key", 20),
+    "employer": ("employer_org", 1000),
+    "name_county": ("name_norm || '|' || county_code", 200),
+}
+
+BLOCK_COLUMNS = (
+    "hh_block",
+    "owner_hh_block",
+    "phone_block",
+    "employer_block",
+    "name_county_block",
+)
+
+
+class HotKeysChanged(Exception):
+    """The hot set differs from the previous build's: the update must be a full build."""
+
+
+def code_text() -> str:
+    """The rule as text, for the model's code version."""
+    return repr(sorted(HOT_KEYS.items()))
+
+
+def build(eng: Engine, nodes: str = "nodes", out: str = "hot_keys") -> str:
+    """Create ``hot_keys(kind, value, n)`` from ``nodes``; return a digest of the hot set."""
+    parts = [
+        f"""SELECT '{kind}' AS kind, {expr} AS value, count(*) AS n FROM {nodes}
+            WHERE {expr} IS NOT NULL GROUP BY {expr} HAVING count(*) > {cap}"""
+        for kind, (expr, cap) in HOT_KEYS.items()
+    ]
+    eng.execute(f"CREATE OR REPLACE TABLE {out} AS " + " UNION ALL ".join(parts))
+    return digest(eng, out)
+
+
+def digest(eng: Engine, table: str = "hot_keys") -> str:
+    """A digest of the hot set of ``table`` and of the rule (thresholds)."""
+    rows = eng.fetch(f"SELECT kind, value FROM {table} ORDER BY kind, value")
+    h = hashlib.sha256(code_text().encode("utf-8"))
+    for kind, value in rows.iter_rows():
+        h.update(f"{kind}\t{value}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def counts(eng: Engine, table: str = "hot_keys") -> dict[str, int]:
+    """How many hot values of each kind (for the build report)."""
+    frame = eng.fetch(f"SELECT kind, count(*) AS n FROM {table} GROUP BY kind")
+    out = {kind: 0 for kind in HOT_KEYS}
+    out.update({str(k): int(n) for k, n in frame.iter_rows()})
+    return out
+
+
+def blocked_view(eng: Engine, src: str, name: str, hot: str = "hot_keys") -> None:
+    """``name``: the nodes of ``src`` with the capped blocking keys (``BLOCK_COLUMNS``)."""
+
+    def hot_of(kind: str) -> str:
+        return f"(SELECT value FROM {hot} WHERE kind = '{kind}')"
+
+    nc_expr = (
+        HOT_KEYS["name_county"][0]
+        .replace("name_norm", "n.name_norm")
+        .replace("county_code", "n.county_code")
+    )
+    eng.create_view(
+        name,
+        f"""
+        SELECT n.*,
+               CASE WHEN hh.value IS NULL THEN n.household_key END AS hh_block,
+               CASE WHEN oh.value IS NULL THEN n.owner_household END AS owner_hh_block,
+               CASE WHEN ph.value IS NULL THEN n.phone_key END AS phone_block,
+               n.employer_org || '|' || CASE WHEN em.value IS NULL THEN n.surname_py
+                                             ELSE n.name_pinyin END AS employer_block,
+               {nc_expr} || CASE WHEN nc.value IS NULL THEN ''
+                                 ELSE '|' || coalesce(substr(n.birth, 1, 4), '?') END
+                   AS name_county_block
+        FROM {src} n
+        LEFT JOIN {hot_of("household")} hh ON hh.value = n.household_key
+        LEFT JOIN {hot_of("household")} oh ON oh.value = n.owner_household
+        LEFT JOIN {hot_of("phone")} ph ON ph.value = n.phone_key
+        LEFT JOIN {hot_of("employer")} em ON em.value = n.employer_org
+        LEFT JOIN {hot_of("name_county")} nc ON nc.value = {nc_expr}
+        """,
+    )

@@ -1,4 +1,4 @@
-"""``canbao build``, ``canbao review`` and ``canbao export links|persons|employers``."""
+"""``canbao build``, ``canbao review`` and ``canbao export links|persons|employers|corrections``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from canbao.cli._app import (
     console,
     export_app,
 )
-from canbao.registry import api
+from canbao.registry import api, corrections
 from canbao.standards import masking
 
 review_app = typer.Typer(
@@ -149,3 +149,74 @@ def export_persons(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 def export_employers(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Master employer records."""
     _export(api.employers(data_dir), out)
+
+
+@export_app.command("corrections")
+def export_corrections(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="输出目录（每个数据来源一个 .xlsx）或 .xlsx 文件（每个数据来源一个工作表）",
+        ),
+    ],
+    source: Annotated[
+        str | None, typer.Option("--source", help="只导出该数据来源（如 police_hukou）")
+    ] = None,
+    preview: Annotated[
+        int, typer.Option("--preview", min=0, help="终端预览条数（已脱敏；0 不预览）")
+    ] = 5,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Proposed ID and name corrections, per source department, to send back to it.
+
+    The files carry the full proposed values (to be sent only to the department that delivered
+    the data); the terminal shows everything masked.
+
+    Example: canbao export corrections --out 更正建议/
+    Example: canbao export corrections --source police_hukou --out 户籍-更正建议.xlsx
+    """
+    corrections.output_kind(out)  # a wrong --out fails before any work
+    with console.status("正在整理更正建议 (collecting corrections)…") as status:
+        result = corrections.collect(data_dir, source)
+        status.update("正在写出 (writing)…")
+        written = corrections.write(result, out)
+    counts = result.counts()
+    place = "工作表 (sheet)" if corrections.output_kind(out) == "file" else "文件 (file)"
+    table = Table("数据来源 (source)", "身份证号 (IDs)", "姓名 (names)", place)
+    for src, (n_id, n_name) in counts.items():
+        where = written.where.get(src, "—（无需更正）")
+        table.add_row(escape(src), f"{n_id:,}", f"{n_name:,}", escape(where))
+    console.print(table)
+    others = len(set(result.sources) - set(counts)) if source is None else 0
+    if others:
+        console.print(f"其余 {others} 个有人员记录的数据来源无需更正。", markup=False)
+    shown = corrections.staff_table(result).head(preview)
+    if preview and shown.height:
+        sample = Table(title=f"预览前 {shown.height} 条（已脱敏）")
+        for col in ("source", "row", "item", "delivered", "proposed", "basis"):
+            wide = col in ("delivered", "proposed")  # a masked ID is shown whole (20 chars)
+            sample.add_column(
+                corrections.COLUMN_LABELS_ZH[col],
+                no_wrap=wide,
+                min_width=20 if wide else None,
+                overflow="fold",
+            )
+        for r in shown.iter_rows(named=True):
+            cells = (r["source"], str(r["row"]), r["item"], r["delivered"], r["proposed"],
+                     r["basis"])  # fmt: skip
+            sample.add_row(*(escape(masking.mask_text(c or "")) for c in cells))
+        console.print(sample)
+    total = sum(a + b for a, b in counts.values())
+    if not written.where:
+        console.print("没有需要更正的记录，未写出文件（nothing to correct）。", markup=False)
+        return
+    console.print(
+        f"已写出 {total:,} 条更正建议到 {written.root}（exported）。"
+        "文件含个人信息，仅限发送给数据提供部门。",
+        markup=False,
+        soft_wrap=True,
+    )
+    for summary in written.summaries:
+        for note in summary.notes_zh():
+            console.print(f"注意：{note}", markup=False)

@@ -6,7 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from canbao.registry import api, quality, snapshot
+from canbao import outputs
+from canbao.registry import api, corrections, quality, snapshot
 from canbao.standards import masking
 
 
@@ -22,13 +23,25 @@ def run_registry_demo(out: Path) -> dict[str, str]:
     api.export_table(api.employers(data), exports / "employers.xlsx")
     api.export_table(api.links(data).select("source", "row", "person_key"), exports / "links.csv")
     api.export_table(api.review_items(data), exports / "review-queue.xlsx")
-    corr = snapshot.require_current(data).scan("id_corrections").collect()
-    api.export_table(masking.mask_frame(corr), exports / "id-corrections.xlsx")
+    # corrections: one workbook per department (full proposed values: only for that department)
+    # and a masked overview for staff
+    corr = corrections.collect(data)
+    sent = corrections.write(corr, exports / "corrections")
+    outputs.write_table(
+        corrections.staff_table(corr),
+        exports / "corrections-overview.xlsx",
+        labels=corrections.COLUMN_LABELS_ZH,
+        sheet="更正建议（脱敏）",
+    )
     where = {
         "主人员索引 (master persons, IDs masked)": str(exports / "persons.xlsx"),
         "主单位 (master employers)": str(exports / "employers.xlsx"),
         "待人工复核 (review queue)": str(exports / "review-queue.xlsx"),
-        "建议更正的身份证号 (proposed ID corrections)": str(exports / "id-corrections.xlsx"),
+        "建议更正的身份证号和姓名，脱敏总表 (proposed corrections, masked)": str(
+            exports / "corrections-overview.xlsx"
+        ),
+        f"发回各部门的更正建议，{len(sent.where)} 个文件，含个人信息，仅限发送给该部门"
+        " (corrections per department)": str(sent.root),
     }
     city = out / "city"
     if (city / "truth" / "links.csv").exists():

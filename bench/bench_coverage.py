@@ -45,15 +45,16 @@ REPLICATED_TABLES = {  # snapshot tables coverage reads, and their key columns
 }
 
 
-def replicated(data: Path, k: int) -> Path:
+def replicated(data: Path, k: int, keep: tuple[str, ...] = ()) -> Path:
     """A k-times larger warehouse for timing: the snapshot tables and current batches of
     ``data`` copied k times with suffixed person, employer, batch and record keys (the same
-    counties, so namesakes per county grow k-fold as in a k-times larger city)."""
+    counties, so namesakes per county grow k-fold as in a k-times larger city). Key columns in
+    ``keep`` are not suffixed (``employer_key``: every employer k times larger)."""
     import duckdb
 
     from canbao.ingest import api as ingest_api
 
-    dest = CACHE / f"{data.name}-x{k}"
+    dest = CACHE / f"{data.name}-x{k}{''.join('-' + c for c in keep)}"
     if snapshot.current(dest) is not None:
         return dest
     snap = snapshot.require_current(data)
@@ -68,12 +69,14 @@ def replicated(data: Path, k: int) -> Path:
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         sel = ", ".join(
             f'CASE WHEN c.k = 0 THEN t."{c}" ELSE t."{c}" || \'#\' || CAST(c.k AS VARCHAR) END AS "{c}"'
-            if c in keys
+            if c in keys and c not in keep
             else f't."{c}"'
             for c in cols
         )
+        # a table keyed only by kept keys (employers) is copied once
+        reps = copies if any(c not in keep for c in keys) else "SELECT 0 AS k"
         con.execute(
-            f"COPY (SELECT {sel} FROM {src} t CROSS JOIN ({copies}) c) "
+            f"COPY (SELECT {sel} FROM {src} t CROSS JOIN ({reps}) c) "
             f"TO '{out / (table + '.parquet')}' (FORMAT parquet)"
         )
     info = {k: v for k, v in snap.info.items() if k != "layers"}  # the copies are plain tables

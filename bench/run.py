@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench_ingest",
     "bench_registry",
     "bench_scale",
+    "bench_skew",
     "bench_synth",
 ]
 

@@ -45,6 +45,16 @@ def test_id_check_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows[2]["format"] == "15" and rows[2]["id18"] == "11010519491231002X"
 
 
+def test_id_check_lists_repairs_of_a_date_typo(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15: a typo in the birth-date digits breaks the date and the check character; the
+    repair is still a candidate (GB-example-style numbers, not personal data)."""
+    code, out, _ = _run(["id", "check", "360424918507161235"], capsys)
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and set(row) == ID_KEYS and row["valid"] is False
+    assert row["errors"] == ["birth_date", "checksum"]
+    assert row["candidates"] == ["360424198507161235"]
+
+
 def test_id_check_stdin(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["id", "check", "-"], capsys, stdin="11010519491231002X\n\nabc\n")
     rows = [json.loads(line) for line in out.splitlines()]

@@ -18,7 +18,9 @@ _SAMPLE_IDS = [
 _SAMPLE_CODES = ["91110000600037341L", "91350100M000100Y43", "600037341", "9136040MA00000000"]
 
 
-def run_demo(out: Path) -> dict[str, str]:
+def run_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
+    """Every step on a synthetic city in ``out``; ``skew``: a skewed city (hot employers,
+    collective accounts and households, common names: ``canbao synth --skew``)."""
     out.mkdir(parents=True, exist_ok=True)
     where: dict[str, str] = {}
     ids = [r.to_json_dict() for r in citizen_id.check_many(_SAMPLE_IDS)]
@@ -36,7 +38,9 @@ def run_demo(out: Path) -> dict[str, str]:
 
     from canbao.synth.demo import run_synth_demo
 
-    where.update(run_synth_demo(out))  # the synthetic city: OUT/city (extracts, truth, manifest)
+    where.update(
+        run_synth_demo(out, skew=skew)
+    )  # the synthetic city: OUT/city (extracts, truth, manifest)
 
     from canbao.ingest.demo import run_ingest_demo
 

@@ -121,3 +121,17 @@ def test_plan_gets_enrolment_and_collection_actuals(city_data: tuple[Path, Path]
     assert "collected.employee_pension" in indicators
     assert any(i.startswith("enrolled.") for i in indicators)
     assert "缴费到账" in source.label
+
+
+def test_units_follow_the_unit_table(city_data: tuple[Path, Path]) -> None:
+    """Units come from the region profile's area table (here a hand-made one)."""
+    _, data = city_data
+    base = collection_actuals(data, 2017, AS_OF)
+    moved = collection_actuals(data, 2017, AS_OF, units={"360424": "devzone"})
+    assert set(moved["unit"]) == {"city", "devzone"}
+
+    def values(frame: pl.DataFrame, unit: str) -> dict[str, str]:
+        return dict(frame.filter(pl.col("unit") == unit).select("indicator", "value").iter_rows())
+
+    assert values(moved, "devzone") == values(base, "360424")
+    assert values(moved, "city") == values(base, "city")

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from canbao.cli import run
 from canbao.coverage import api, quality
 from canbao.coverage.actuals import CoverageActuals
+from canbao.errors import UsageError
 from canbao.ingest import api as ingest_api
 from canbao.plan.actuals import default_actuals_source
 from canbao.registry import api as registry
@@ -179,6 +180,36 @@ def test_actuals_seam(built: Path, analysis: api.Analysis, tmp_path: Path) -> No
     assert int(city["enrolled.employee_pension"]) == by["employee_pension"]
     assert int(city["enrolled.medical"]) == by["employee_medical"] + by["resident_medical"]
     assert "360424" in set(frame["unit"])
+
+
+def test_actuals_follow_the_unit_table(built: Path) -> None:
+    """Units come from the region profile's area table (here a hand-made one): a county's
+    retired codes count for it, a code the table maps elsewhere counts there, the city counts
+    every record."""
+    day = dt.date(2017, 12, 31)
+    base = CoverageActuals(built).actuals(None, day)
+    moved = CoverageActuals(built, units={"360424": "devzone", "360402": "360402"}).actuals(
+        None, day
+    )
+    assert set(moved["unit"]) == {"city", "devzone", "360402"}
+
+    def values(frame: pl.DataFrame, unit: str) -> dict[str, str]:
+        return dict(frame.filter(pl.col("unit") == unit).select("indicator", "value").iter_rows())
+
+    assert values(moved, "devzone") == values(base, "360424")
+    assert values(moved, "360402") == values(base, "360402")
+    assert values(moved, "city") == values(base, "city")
+
+
+def test_county_by_name(built: Path) -> None:
+    by_code = api.gap_lists(built, kind="deceased", county="360424")
+    for name in ("修水县", "修水", " 修水县 "):
+        by_name = api.gap_lists(built, kind="deceased", county=name)
+        assert {k: v.height for k, v in by_name.items()} == {
+            k: v.height for k, v in by_code.items()
+        }
+    with pytest.raises(UsageError, match="不存在"):
+        api.gap_lists(built, kind="deceased", county="火星县")
 
 
 def test_monthly_counts_equal_status_at_each_month_end(built: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from canbao.plan import catalog
 from canbao.plan.indicators import indicator
 from canbao.plan.model import Plan
-from canbao.plan.units import jiujiang_units, resolve_unit
+from canbao.plan.units import plan_units, resolve_unit
 
 D = Decimal
 
@@ -100,7 +100,7 @@ def test_units(plan: Plan) -> None:
     assert resolve_unit("开发区").code == "devzone"  # type: ignore[union-attr]
     assert resolve_unit("星子县").code == "360483"  # type: ignore[union-attr]
     assert resolve_unit("不存在县") is None
-    assert len(jiujiang_units()) == 16
+    assert len(plan_units()) == 16
 
 
 def test_leadership(plan: Plan) -> None:

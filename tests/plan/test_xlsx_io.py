@@ -13,7 +13,7 @@ from canbao.errors import DataError, InputFileError
 from canbao.plan import catalog, sample, xlsx_io
 from canbao.plan.indicators import indicator, indicators, to_base
 from canbao.plan.model import Plan
-from canbao.plan.units import jiujiang_units
+from canbao.plan.units import plan_units
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_hand_typed_fujian1_without_code_row(tmp_path: Path) -> None:
 
 
 _IND_CODES = [i.code for i in indicators()]
-_UNIT_CODES = [u.code for u in jiujiang_units()]
+_UNIT_CODES = [u.code for u in plan_units()]
 
 
 @st.composite

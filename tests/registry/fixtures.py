@@ -26,6 +26,17 @@ def canonical(kind: str, rows: list[dict[str, Any]], source: str, batch: str) ->
     )
     if "id" in df.columns:
         chk = citizen_id.check_frame(df["id"].cast(pl.Utf8), today=TODAY)
+        if "id_numeric" in df.columns:
+            # an xlsx cell stored as a number: what ingest does (canbao.ingest.normalize)
+            num = df["id_numeric"].fill_null(False)
+            chk = chk.with_columns(
+                id_errors=pl.when(num & ~pl.col("id_errors").list.contains("excel_number"))
+                .then(pl.col("id_errors").list.concat(pl.lit(["excel_number"])))
+                .otherwise(pl.col("id_errors")),
+                id_valid=pl.col("id_valid") & ~num,
+                id18=pl.when(num).then(None).otherwise(pl.col("id18")),
+            )
+            df = df.drop("id_numeric")
         df = df.with_columns(
             id_raw=pl.col("id"),
             id_norm=chk["id_norm"],

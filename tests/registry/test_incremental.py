@@ -50,6 +50,7 @@ def _tables(data: Path) -> dict[str, pl.DataFrame]:
         ("pairs", ["node_id_l", "node_id_r"]),
         ("review_items", ["pair_id"]),
         ("nodes", ["node_id"]),
+        ("likely_owners", ["other_key", "person_key"]),
     ):
         out[t] = snap.scan(t).collect().sort(key)
     return out
@@ -181,3 +182,57 @@ def test_a_new_anchor_repairs_an_older_typo_incrementally(tmp_path: Path) -> Non
     owner = links.filter(pl.col("source") == "police_hukou_3").row(0, named=True)
     assert typo["person_key"] == owner["person_key"]
     assert typo["method"] == "check_character"
+
+
+LATE_DATE = make_id("360424", "19850716", 123)  # 吴磊 (M)
+LATE_FLOAT = make_id("360425", "19760815", 234)  # 张丽 (F)
+
+
+def _month_c(src: Source) -> Source:
+    """A typo that broke the birth date (year 9985) and a program's double (…152320), before
+    their owners are known."""
+    rows = [
+        {"id": LATE_DATE[:6] + "9" + LATE_DATE[7:], "name": "吴磊", "scheme": "maternity"},
+        {"id": str(int(float(int(LATE_FLOAT)))), "id_numeric": True, "name": "张丽",
+         "scheme": "maternity"},
+    ]  # fmt: skip
+    src.add("enrollment", rows, "si_mat", "b7")
+    return src
+
+
+def _month_d(src: Source) -> Source:
+    src.add(
+        "population",
+        [
+            {"id": LATE_DATE, "name": "吴磊", "sex": "M", "birth_date": "1985-07-16"},
+            {"id": LATE_FLOAT, "name": "张丽", "sex": "F", "birth_date": "1976-08-15"},
+        ],
+        "police_hukou_4",
+        "b8",
+    )
+    return src
+
+
+def test_new_anchors_repair_older_date_typos_and_numbers_incrementally(tmp_path: Path) -> None:
+    """Issue 15's two forms through the incremental path: the owners arrive a month after the
+    damaged records; the update finds them (inverse candidates, prefixes) as a rebuild does."""
+    inc = tmp_path / "inc"
+    api.build(inc, source=base._source())
+    api.build(inc, source=_month_c(base._source()))
+    result = api.build(inc, source=_month_d(_month_c(base._source())))
+    assert result.mode == "incremental"
+    full = tmp_path / "full"
+    shutil.copytree(inc / "registry" / "model", full / "registry" / "model")
+    share_key_secret(inc, full)
+    api.build(full, source=_month_d(_month_c(base._source())), full=True)
+    a, b = _tables(inc), _tables(full)
+    for t in a:
+        assert a[t].drop("batch_id", strict=False).equals(b[t].drop("batch_id", strict=False)), t
+    links = a["links"]
+    damaged = links.filter(pl.col("source") == "si_mat").sort("row")
+    owners = links.filter(pl.col("source") == "police_hukou_4").sort("row")
+    assert damaged["person_key"].to_list() == owners["person_key"].to_list()
+    assert damaged["method"].to_list() == ["check_character", "excel_prefix"]
+    corr = snapshot.require_current(inc).scan("id_corrections").collect()
+    corr = corr.filter(pl.col("source") == "si_mat").sort("row")
+    assert corr["proposed_id18"].to_list() == [LATE_DATE, LATE_FLOAT]

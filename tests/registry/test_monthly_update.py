@@ -26,6 +26,7 @@ KEYS = {
     "employers": ["employer_key"],
     "employer_links": ["batch_id", "row"],
     "enrollments": ["batch_id", "row"],
+    "likely_owners": ["other_key", "person_key"],
 }
 
 

@@ -33,15 +33,8 @@ def test_unknown_code() -> None:
     assert divisions.existed("362621")  # 九江地区九江县, before 1983
 
 
-def test_jiujiang_helper() -> None:
-    units = divisions.jiujiang_counties()
-    assert [u.code for u in units] == [
-        "360402", "360403", "360404", "360423", "360424", "360425", "360426",
-        "360428", "360429", "360430", "360481", "360482", "360483",
-    ]  # fmt: skip
-    by_code = {u.code: u for u in units}
-    assert "360421" in by_code["360404"].predecessors
-    assert "360427" in by_code["360483"].predecessors
-    assert divisions.jiujiang_successor("360421") == "360404"
-    assert divisions.jiujiang_successor("360427") == "360483"
-    assert divisions.jiujiang_successor("110105") is None
+def test_no_city_is_wired_into_the_division_table() -> None:
+    """The county units of a city and their predecessors are the region profile's
+    (tests/profile/test_profile.py), not helpers of this module."""
+    assert not any(n.startswith("jiujiang_") for n in dir(divisions))
+    assert not hasattr(divisions, "CountyUnit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import polars as pl
@@ -39,25 +40,33 @@ def _within(k: int, n: int, p: float) -> bool:
     return abs(k - n * p) <= 4.5 * sigma + 1
 
 
+XLSX_ONLY = ("id_float_cell",)
+
+
 @pytest.mark.parametrize("kind", ID_DAMAGE)
 def test_id_damage_rate_and_effect(people: pl.DataFrame, kind: str) -> None:
     rng = np.random.default_rng(1)
     ids = people["id18"]
     rel = people["id18"].shift(1)
     rate = 0.3 if kind == "id_lowercase_x" else 0.05
-    out, bits, numeric = damage_ids(rng, ids, rel, _only(kind, rate), xlsx=False)
+    xlsx = kind in XLSX_ONLY
+    out, bits, numeric = damage_ids(rng, ids, rel, _only(kind, rate), xlsx=xlsx)
     hit = (bits & bit(kind)) != 0
     assert not (bits & ~np.uint32(bit(kind))).any()
+    assert (numeric == (hit if kind in ("id_float_cell",) else False)).all()
     eligible = {
         "id_15_digit": ids.str.slice(6, 2) == "19",
         "id_lowercase_x": ids.str.ends_with("X"),
         "id_excel_number": ~ids.str.ends_with("X"),
         "id_relative": rel.is_not_null(),
+        "id_float_cell": ~ids.str.ends_with("X"),
     }.get(kind, pl.Series([True] * ids.len())).to_numpy()
     assert not (hit & ~eligible).any()
     n_el = int(eligible.sum())
     if kind == "id_transposition":  # equal neighbours everywhere is impossible in practice
         assert _within(int(hit.sum()), n_el, rate) or int(hit.sum()) > 0.97 * n_el * rate
+    elif kind == "id_float_cell":  # a double that is exact, or ends in 000, is no such case
+        assert 0.95 * n_el * rate < int(hit.sum()) <= n_el * rate + 4.5 * (n_el * rate) ** 0.5
     else:
         assert _within(int(hit.sum()), n_el, rate), (int(hit.sum()), n_el)
     changed = (out != ids).fill_null(True).to_numpy()
@@ -70,6 +79,34 @@ def test_id_damage_rate_and_effect(people: pl.DataFrame, kind: str) -> None:
     elif kind in ("id_typo", "id_transposition"):
         # the check character catches every single-digit typo and adjacent transposition
         assert not check["id_valid"].any()
+    elif kind == "id_date_typo":
+        # one edit inside the birth-date digits: the date and the check character both fail
+        # (an ID ending in 000 is read as Excel damage first, 1 in 1,000)
+        errors = check["id_errors"].list.join(",")
+        assert ((errors == "birth_date,checksum") | got.str.ends_with("000")).all()
+        assert citizen_id.fails_check_char(got).all()
+        assert (
+            (got.str.slice(0, 6) + got.str.slice(14, 4))
+            == (true.str.slice(0, 6) + true.str.slice(14, 4))
+        ).all()
+        dist = [
+            sum(a != b for a, b in zip(g, t, strict=True)) for g, t in zip(got, true, strict=True)
+        ]
+        assert set(dist) <= {1, 2}
+        # and the repair rule finds the true ID among the candidates of every one
+        sample = got.head(300)
+        cands = citizen_id.repair_candidates_frame(sample, today=TODAY)["candidates"].to_list()
+        assert all(t in c for t, c in zip(true.head(300).to_list(), cands, strict=True))
+    elif kind == "id_float_cell":
+        # the double's exact integer: 18 digits, not …000, the first 15 digits survive
+        assert got.str.contains(r"^[0-9]{18}$").all() and not got.str.ends_with("000").any()
+        assert (got.cast(pl.Float64) == true.cast(pl.Float64)).all()
+        p = pl.DataFrame({"v": got}).select(citizen_id.excel_prefixes(pl.col("v")).alias("x"))
+        p = p.unnest("x")
+        assert (
+            (p["id_prefix15"] == true.str.slice(0, 15))
+            | (p["id_prefix15_alt"] == true.str.slice(0, 15))
+        ).all()
     elif kind in ("id_lowercase_x", "id_spaces_fullwidth"):
         assert (check["id18"] == true).all() and check["id_valid"].all()
     elif kind == "id_excel_number":
@@ -86,14 +123,34 @@ def test_id_damage_rate_and_effect(people: pl.DataFrame, kind: str) -> None:
 
 
 def test_excel_numbers_in_xlsx_are_numeric_cells(people: pl.DataFrame) -> None:
+    """Typed into Excel: the cell keeps 15 significant digits (rounded). Written by a program:
+    the cell is the double nearest the ID."""
     rng = np.random.default_rng(2)
     out, bits, numeric = damage_ids(
         rng, people["id18"], None, _only("id_excel_number", 0.1), xlsx=True
     )
     assert numeric.sum() == ((bits & bit("id_excel_number")) != 0).sum() > 0
+    vals = out.filter(pl.Series(numeric))
+    true = people["id18"].filter(pl.Series(numeric))
+    assert vals.str.contains(r"^[1-9]\.[0-9]{14}E\+17$").all()
+    # 15 digits of the ID read as a double (within 32): the first 15 digits or one more
+    as_int = [int(Decimal(v)) for v in vals.to_list()]
+    assert all(v % 1000 == 0 for v in as_int)
+    assert all(
+        v // 1000 - int(t[:15]) in (0, 1) for v, t in zip(as_int, true.to_list(), strict=True)
+    )
+    out, bits, numeric = damage_ids(
+        rng, people["id18"], None, _only("id_float_cell", 0.1), xlsx=True
+    )
+    assert numeric.sum() == ((bits & bit("id_float_cell")) != 0).sum() > 0
     vals = out.filter(pl.Series(numeric)).cast(pl.Float64)
     true = people["id18"].filter(pl.Series(numeric)).cast(pl.Float64)
     assert (vals == true).all()
+    # CSV extracts have no cell types: no float cells there
+    _, bits, numeric = damage_ids(
+        rng, people["id18"], None, _only("id_float_cell", 0.1), xlsx=False
+    )
+    assert not bits.any() and not numeric.any()
 
 
 @pytest.mark.parametrize("kind", NAME_DAMAGE)

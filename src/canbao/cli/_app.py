@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from canbao import __version__
+from canbao.profile import Profile, profile_for
 
 console = Console(highlight=False)
 console_err = Console(stderr=True, highlight=False)
@@ -56,6 +57,27 @@ DataDir = Annotated[
         help="数据目录（data directory; default ./canbao-data or $CANBAO_DATA_DIR）。",
     ),
 ]
+
+
+# The region profile of the commands that name counties or plan units (plan, report, gaps).
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        envvar="CANBAO_PROFILE",
+        help="地区配置：内置名称（如 canbao profile list 所列）或 .json/.toml 文件路径；"
+        "默认为数据目录已记录的配置（region profile NAME|PATH）",
+    ),
+]
+
+
+def bound_profile(data_dir: Path | None, requested: str | None) -> Profile:
+    """The profile for ``data_dir`` (checked against the one it remembers; see
+    :func:`canbao.profile.profile_for`); a note about a changed profile goes to stderr."""
+    binding = profile_for(data_dir, requested)
+    if binding.note:
+        console_err.print(f"提示：{binding.note}", markup=False)
+    return binding.profile
 
 
 export_app = typer.Typer(help="导出数据（export registry data）。", no_args_is_help=True)

@@ -14,8 +14,10 @@ from canbao.cli._app import (
     DEFAULT_DATA_DIR,
     DataDir,
     EngineOpt,
+    ProfileOpt,
     SparkMasterOpt,
     app,
+    bound_profile,
     console,
     export_app,
 )
@@ -44,7 +46,10 @@ def gaps_cmd(
     ] = None,
     county: Annotated[
         str | None,
-        typer.Option("--county", help="只导出该区县（6 位行政区划代码，须是数据中的区县）"),
+        typer.Option(
+            "--county",
+            help="只导出该区县（6 位行政区划代码或地区配置中的区县名称，须是数据中的区县）",
+        ),
     ] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="统计日期 YYYY-MM-DD（默认数据截止日）")
@@ -55,10 +60,11 @@ def gaps_cmd(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
+    profile: ProfileOpt = None,
 ) -> None:
     """Gap work lists for county staff (IDs and phones masked).
 
-    Example: canbao gaps --kind uninsured --county 360424 --out 修水县-应保未保.xlsx
+    Example: canbao gaps --kind uninsured --county <区县代码或名称> --out 应保未保.xlsx
     Example: canbao gaps --engine spark --spark-master local[4] --out gaps.xlsx
     """
     if out.suffix.lower() not in (".xlsx", ".csv"):
@@ -66,9 +72,17 @@ def gaps_cmd(
             f"不支持的清单格式：{out.suffix}（可用 .xlsx / .csv）",
             f"unsupported format {out.suffix!r}",
         )
+    prof = bound_profile(data_dir, profile) if county is not None or profile else None
     with console.status("正在比对参保状态 (analysing coverage)…"):
         lists = api.gap_lists(
-            data_dir, kind, county, _date(as_of), policy, engine=engine, spark_master=spark_master
+            data_dir,
+            kind,
+            county,
+            _date(as_of),
+            policy,
+            engine=engine,
+            spark_master=spark_master,
+            profile=prof,
         )
         written = api.write_gap_lists(lists, out)
     table = Table("清单 (list)", "条数 (rows)")

@@ -11,7 +11,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from canbao.cli._app import DataDir, app, console, console_err, default_data_dir
+from canbao.cli._app import (
+    DataDir,
+    ProfileOpt,
+    app,
+    bound_profile,
+    console,
+    console_err,
+    default_data_dir,
+)
 from canbao.errors import UsageError
 from canbao.plan import api, catalog, xlsx_io
 from canbao.plan.actuals import FileActuals, default_actuals_source
@@ -23,7 +31,10 @@ plan_app = typer.Typer(
 )
 app.add_typer(plan_app, name="plan")
 
-PlanOpt = Annotated[str, typer.Option("--plan", help="计划名称（plan code），如 jiujiang-2017")]
+PlanOpt = Annotated[
+    str | None,
+    typer.Option("--plan", help="计划名称（plan code）；默认为地区配置的默认计划"),
+]
 
 
 def _dd(data_dir: Path | None) -> Path:
@@ -41,15 +52,18 @@ def _date(text: str) -> date:
 
 @plan_app.command("show")
 def show(
-    plan: PlanOpt = catalog.DEFAULT_PLAN,
+    plan: PlanOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 目标清单")] = False,
     data_dir: DataDir = None,  # type: ignore[assignment]
+    profile: ProfileOpt = None,
 ) -> None:
     """Show a plan: targets, groups and phases (--json: [{unit, indicator, value, period}]).
 
-    Example: canbao plan show --plan jiujiang-2017 --json
+    Example: canbao plan show --json
     """
-    p = catalog.load(plan, _dd(data_dir))
+    dd = _dd(data_dir)
+    prof = bound_profile(dd, profile)
+    p = catalog.load(plan or catalog.default_plan(prof), dd, prof)
     if as_json:
         sys.stdout.write(json.dumps(api.targets_json(p), ensure_ascii=False, indent=1) + "\n")
         return
@@ -110,15 +124,18 @@ def list_plans(data_dir: DataDir = None) -> None:  # type: ignore[assignment]
 @plan_app.command("import")
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="附件1 任务分解表 xlsx")],
-    plan: PlanOpt = catalog.DEFAULT_PLAN,
+    plan: PlanOpt = None,
     data_dir: DataDir = None,  # type: ignore[assignment]
+    profile: ProfileOpt = None,
 ) -> None:
     """Import a 附件1 task-decomposition table (units × indicators, 万人/亿元/万元/%) into a plan.
 
-    The merged plan is stored as <data-dir>/plans/<plan>.json and shadows the shipped one.
-    Example: canbao plan import 附件1.xlsx --plan jiujiang-2017
+    The merged plan is stored as <data-dir>/plans/<plan>.json and shadows the shipped one; the
+    data directory remembers the region profile.
+    Example: canbao plan import 附件1.xlsx --plan <计划名称>
     """
-    s = api.import_task_table(file, _dd(data_dir), plan)
+    dd = _dd(data_dir)
+    s = api.import_task_table(file, dd, plan, bound_profile(dd, profile))
     console.print(
         f"已导入 {s.n_targets} 项目标（新增 {s.added}，修改 {s.replaced}），"
         f"{len(s.units)} 个单位，期间 {s.period} → {s.path}",
@@ -134,13 +151,17 @@ def template(
         str | None, typer.Option("--plan", help="用该计划已有目标预填（默认空表）")
     ] = None,
     data_dir: DataDir = None,  # type: ignore[assignment]
+    profile: ProfileOpt = None,
 ) -> None:
-    """Write an empty 附件1 template (or one pre-filled with a plan's targets).
+    """Write an empty 附件1 template (or one pre-filled with a plan's targets); the units are
+    the region profile's.
 
     Example: canbao plan template --out 任务分解表.xlsx
     """
-    p = catalog.load(plan, _dd(data_dir)) if plan else None
-    path = xlsx_io.write_template(out, p)
+    dd = _dd(data_dir)
+    prof = bound_profile(dd, profile)
+    p = catalog.load(plan, dd, prof) if plan else None
+    path = xlsx_io.write_template(out, p, profile=prof)
     console.print(f"已生成任务分解表模板：{path}", soft_wrap=True, markup=False)
 
 
@@ -148,7 +169,7 @@ def template(
 def report(
     as_of: Annotated[str, typer.Option("--as-of", help="截至日期 YYYY-MM-DD")],
     out: Annotated[Path, typer.Option("--out", help="输出目录")],
-    plan: PlanOpt = catalog.DEFAULT_PLAN,
+    plan: PlanOpt = None,
     actuals: Annotated[
         Path | None,
         typer.Option(
@@ -160,15 +181,17 @@ def report(
         bool, typer.Option("--illustrative", help="在标题下注明“示例数据”")
     ] = False,
     data_dir: DataDir = None,  # type: ignore[assignment]
+    profile: ProfileOpt = None,
 ) -> None:
     """Write the monthly 通报 (xlsx, HTML, PDF) with progress, ranking and narrative.
 
-    Example: canbao report --plan jiujiang-2017 --as-of 2017-09-30 --out 通报/ --actuals 完成数.csv
+    Example: canbao report --as-of 2017-09-30 --out 通报/ --actuals 完成数.csv
     """
     day = _date(as_of)
     dd = _dd(data_dir)
-    p = catalog.load(plan, dd)
-    source = FileActuals(actuals) if actuals else default_actuals_source(dd)
+    prof = bound_profile(dd, profile)
+    p = catalog.load(plan or catalog.default_plan(prof), dd, prof)
+    source = FileActuals(actuals) if actuals else default_actuals_source(dd, prof)
     if source is None:
         console_err.print(
             "提示：未提供实际完成数（--actuals），参保、征缴数据尚未接入；通报只列示目标与时间进度。"

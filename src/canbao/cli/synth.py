@@ -10,7 +10,7 @@ import typer
 
 from canbao.cli._app import app, console
 from canbao.errors import UsageError
-from canbao.synth import DamageRates, generate
+from canbao.synth import DamageRates, Skew, generate
 
 
 @app.command("synth")
@@ -29,6 +29,14 @@ def synth_command(
     rates: Annotated[
         Path | None, typer.Option("--rates", help='损坏比例 JSON 文件（{"id_typo": 0.01, …}）。')
     ] = None,
+    skew: Annotated[
+        bool,
+        typer.Option(
+            "--skew",
+            help="倾斜的城市：几家超大单位、各县区灵活就业人员参保专户、数千人的集体户、"
+            "更集中的常见姓名（测试热点键 hot keys）。",
+        ),
+    ] = False,
 ) -> None:
     """生成合成九江市：各部门数据文件、真值与 manifest.json（synthetic city with ground truth）。"""
     r = DamageRates.from_json(rates) if rates else DamageRates()
@@ -36,7 +44,7 @@ def synth_command(
         if damage_scale < 0:
             raise UsageError("--damage-scale 不能为负数", "--damage-scale must be >= 0")
         r = r.scaled(damage_scale)
-    path = generate(persons, seed, out, year=year, rates=r)
+    path = generate(persons, seed, out, year=year, rates=r, skew=Skew() if skew else None)
     summary = json.loads((path.parent / "truth" / "summary.json").read_text(encoding="utf-8"))
     rows = sum(v["rows"] for v in summary["rows"].values())
     console.print(

@@ -15,21 +15,27 @@ Definitions (one place; ``docs/plan.md`` links here):
 - ``clearance_rate.*`` (清欠率) needs the arrears outstanding at the start of the year, which no
   extract carries yet: not produced.
 
-A unit is the employer's county (a retired code maps to its successor: 360421 → 360404); the
-city is every employer.
+A unit is the employer's county or pooling area mapped through the region profile's area table
+(:meth:`canbao.profile.Profile.area_units`: a retired code counts for its successor); the city
+(``city``) is every employer.
+
+This module provides the plan's actuals contract (:mod:`canbao.plan.actuals`: ``label`` and
+``actuals(plan, as_of)`` returning ``unit, indicator, value, as_of``) without importing the plan:
+:class:`CollectionActuals` has that shape, and reads of the plan only ``plan.period.start``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
-from canbao.plan.model import Plan
-from canbao.standards import divisions
+from canbao.profile import CITY, Profile, profile_for
 
 SCHEME_INDICATORS = {
     "employee_pension": "collected.employee_pension",
@@ -47,16 +53,31 @@ OWNERSHIP_GROUP = {
 }
 
 
-def _unit_expr(col: str) -> pl.Expr:
-    codes = {u.code: u.code for u in divisions.jiujiang_counties()}
-    for u in divisions.jiujiang_counties():
-        for p in u.predecessors:
-            codes[p] = u.code
-    return pl.col(col).replace_strict(codes, default=None, return_dtype=pl.Utf8)
+class _Period(Protocol):
+    @property
+    def start(self) -> dt.date: ...
 
 
-def payments(data_dir: Path) -> pl.DataFrame:
-    """Payment records with their master employer's county unit and ownership group."""
+class PlanPeriod(Protocol):
+    """What collection reads of the plan it reports for: the start of its period."""
+
+    @property
+    def period(self) -> _Period: ...
+
+
+def _unit_expr(col: str, units: Mapping[str, str]) -> pl.Expr:
+    return pl.col(col).replace_strict(dict(units), default=None, return_dtype=pl.Utf8)
+
+
+def _units(data_dir: Path, units: Mapping[str, str] | None) -> Mapping[str, str]:
+    if units is not None:
+        return units
+    return profile_for(data_dir, remember=False).profile.area_units()
+
+
+def payments(data_dir: Path, units: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Payment records with their master employer's unit (``units``: {area code: unit code},
+    default: the data directory's profile) and ownership group."""
     from canbao.ingest import api as ingest_api
     from canbao.registry import api as registry_api
     from canbao.registry import snapshot
@@ -76,16 +97,19 @@ def payments(data_dir: Path) -> pl.DataFrame:
         pay.join(links, on=["batch_id", "row"], how="left")
         .join(emp, on="employer_key", how="left")
         .with_columns(
-            unit=_unit_expr("county_code"),
+            unit=_unit_expr("county_code", _units(data_dir, units)),
             group=pl.col("ownership").replace_strict(OWNERSHIP_GROUP, default=None),
         )
         .collect()
     )
 
 
-def collection_actuals(data_dir: Path, year: int, as_of: dt.date) -> pl.DataFrame:
-    """Long frame unit, indicator, value (Decimal as text: yuan or a fraction), as_of."""
-    pay = payments(data_dir)
+def collection_actuals(
+    data_dir: Path, year: int, as_of: dt.date, units: Mapping[str, str] | None = None
+) -> pl.DataFrame:
+    """Long frame unit, indicator, value (Decimal as text: yuan or a fraction), as_of; units
+    as in :func:`payments`."""
+    pay = payments(data_dir, units)
     if pay.height == 0:
         return pl.DataFrame(schema={"unit": pl.Utf8, "indicator": pl.Utf8, "value": pl.Utf8})
     as_of_period = f"{as_of:%Y-%m}"
@@ -107,7 +131,7 @@ def collection_actuals(data_dir: Path, year: int, as_of: dt.date) -> pl.DataFram
                 continue
             rows.append(
                 {
-                    "unit": r[unit_col] if unit_col else "city",
+                    "unit": r[unit_col] if unit_col else CITY,
                     "indicator": SCHEME_INDICATORS[r["scheme"]],
                     "value": str(Decimal(int(r["fen"])) / 100),
                 }
@@ -126,7 +150,7 @@ def collection_actuals(data_dir: Path, year: int, as_of: dt.date) -> pl.DataFram
             ratio = (Decimal(int(r["owed"])) / Decimal(int(r["due"]))).quantize(Decimal("0.0001"))
             rows.append(
                 {
-                    "unit": r[unit_col] if unit_col else "city",
+                    "unit": r[unit_col] if unit_col else CITY,
                     "indicator": f"new_arrears_ratio.{r['group']}",
                     "value": str(ratio),
                 }
@@ -141,17 +165,22 @@ def collection_actuals(data_dir: Path, year: int, as_of: dt.date) -> pl.DataFram
 
 @dataclass
 class CollectionActuals:
-    """The plan's ActualsSource for collection indicators (see module docstring)."""
+    """Collection actuals for the plan's 通报 (the contract: module docstring); ``units`` as in
+    :func:`payments`."""
 
     data_dir: Path
     label: str = "缴费到账数据（征缴）"
+    units: Mapping[str, str] | None = None
 
-    def actuals(self, plan: Plan, as_of: dt.date) -> pl.DataFrame:
-        return collection_actuals(self.data_dir, plan.period.start.year, as_of)
+    def actuals(self, plan: PlanPeriod, as_of: dt.date) -> pl.DataFrame:
+        return collection_actuals(self.data_dir, plan.period.start.year, as_of, self.units)
 
 
-def collection_actuals_source(data_dir: Path | None) -> CollectionActuals | None:
-    """A source when ``data_dir`` holds a built registry and payment batches, else None."""
+def collection_actuals_source(
+    data_dir: Path | None, profile: Profile | None = None
+) -> CollectionActuals | None:
+    """A source when ``data_dir`` holds a built registry and payment batches, else None; units
+    from ``profile`` (default: the data directory's)."""
     if data_dir is None:
         return None
     from canbao.ingest import api as ingest_api
@@ -159,4 +188,4 @@ def collection_actuals_source(data_dir: Path | None) -> CollectionActuals | None
 
     if snapshot.current(data_dir) is None or not ingest_api.current_batches(data_dir, "payment"):
         return None
-    return CollectionActuals(data_dir)
+    return CollectionActuals(data_dir, units=profile.area_units() if profile else None)

@@ -2,7 +2,7 @@
 
 ```python
 from canbao.coverage import api
-lists = api.gap_lists(data_dir, kind="uninsured", county="360424")  # {list name: frame}
+lists = api.gap_lists(data_dir, kind="uninsured", county=code_or_name)  # {list name: frame}
 api.write_gap_lists(lists, Path("gaps.xlsx"))
 api.coverage_export(data_dir)   # one row per master person: schemes and flags
 api.statistics(data_dir)        # {"enrolled": ..., "rates": ...}
@@ -11,9 +11,10 @@ api.coverage_export(data_dir, engine="spark", spark_master="local[4]")  # the sa
 ```
 
 ``county`` must be a GB/T 2260 division code (6 digits) that occurs in the data (the persons,
-employers and enrolment records of the registry snapshot); anything else is a
-:class:`~canbao.errors.UsageError` that lists the counties the data hold (a typo never gives
-empty lists).
+employers and enrolment records of the registry snapshot), or the name of one of the region
+profile's counties (name, short name, former name: :meth:`canbao.profile.Profile.resolve_county`);
+anything else is a :class:`~canbao.errors.UsageError` that lists the counties the data hold (a
+typo never gives empty lists).
 
 Every function takes ``engine`` (``duckdb`` or ``spark``; default ``$CANBAO_ENGINE``, else
 DuckDB) and ``spark_master`` (default ``$CANBAO_SPARK_MASTER``, else ``local[*]``).
@@ -36,6 +37,7 @@ from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session, open_session, string_agg
 from canbao.errors import UsageError
 from canbao.outputs import WriteSummary
+from canbao.profile import Profile, profile_for
 from canbao.standards import divisions
 
 KINDS = ("uninsured", "duplicates", "deceased", "employers")
@@ -152,10 +154,15 @@ def data_counties(s: Session) -> list[str]:
     return sorted(frame["county_code"].to_list())
 
 
-def check_county(s: Session, county: str) -> str:
-    """``county`` (surrounding spaces removed) if it is a division code present in the data;
-    else a :class:`UsageError` naming the counties that are."""
+def check_county(s: Session, county: str, profile: Profile | None = None) -> str:
+    """The division code ``county`` names (surrounding spaces removed; a county name of
+    ``profile``, default the data directory's, stands for its code) if it is present in the
+    data; else a :class:`UsageError` naming the counties that are."""
     code = county.strip()
+    if not re.fullmatch(r"\d{6}", code):
+        p = profile or profile_for(s.data_dir, remember=False).profile
+        named = p.resolve_county(code)
+        code = named.code if named is not None else code
     present = data_counties(s)
     if code in present:
         return code
@@ -175,7 +182,7 @@ def check_county(s: Session, county: str) -> str:
 
 
 def gap_lists_in(
-    s: Session, kind: str | None = None, county: str | None = None
+    s: Session, kind: str | None = None, county: str | None = None, profile: Profile | None = None
 ) -> dict[str, pl.DataFrame]:
     """The work lists of ``kind`` (all kinds when None), of one county when ``county`` is given
     (checked by :func:`check_county` before anything is computed)."""
@@ -184,7 +191,7 @@ def gap_lists_in(
             f"未知的清单类型：{kind}（可用 {' | '.join(KINDS)}）", f"unknown gap kind {kind!r}"
         )
     if county is not None:
-        county = check_county(s, county)
+        county = check_county(s, county, profile)
     out: dict[str, pl.DataFrame] = {}
     for k in (kind,) if kind else KINDS:
         out.update(_employer_lists(s) if k == "employers" else _person_lists(s, k))
@@ -202,10 +209,11 @@ def gap_lists(
     *,
     engine: str | None = None,
     spark_master: str | None = None,
+    profile: Profile | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The work lists (unmasked frames; :func:`write_gap_lists` masks them)."""
     with session(data_dir, as_of, policy_path, engine=engine, spark_master=spark_master) as s:
-        return gap_lists_in(s, kind, county)
+        return gap_lists_in(s, kind, county, profile)
 
 
 def write_gap_lists(lists: dict[str, pl.DataFrame], out: Path) -> WriteSummary:

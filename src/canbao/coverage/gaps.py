@@ -25,6 +25,7 @@ from canbao.coverage.unlinked import build_unlinked_candidates
 def build_unlinked_cover(s: Session) -> None:
     """Identified residents whose missing scheme is most likely held by a record without ID
     (:mod:`canbao.coverage.unlinked`): they go to the verification list, not to the gap."""
+    s.ensure("person_facts", build_person_facts)
     s.ensure("unlinked_candidates", build_unlinked_candidates)
     s.execute(
         """

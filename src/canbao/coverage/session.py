@@ -8,9 +8,10 @@ a table of the connection; on Spark a materialised temporary view. Derived table
 per session, on first use.
 
 Views: ``persons``, ``links``, ``enrollments``, ``employers``, ``employer_links``,
-(registry snapshot; ``links`` carries each record's name pinyin and birth date) and ``records_population``, ``records_death``, ``records_special_group``,
-``records_employment``, ``records_declaration`` (current ingest batches; empty when a kind was
-never ingested).
+``likely_owners`` (registry snapshot; ``links`` carries each record's name pinyin and birth date;
+a snapshot from before ``likely_owners`` existed is refused with a request to rebuild) and
+``records_population``, ``records_death``, ``records_special_group``, ``records_employment``,
+``records_declaration`` (current ingest batches; empty when a kind was never ingested).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from canbao.coverage.policy import Policy, policy_for
+from canbao.errors import StateError
 from canbao.registry import snapshot
 from canbao.registry.dialect import Dialect
 from canbao.registry.engine import DuckDBEngine, Engine, engine_name, open_engine
@@ -36,6 +38,7 @@ SNAPSHOT_VIEWS = (
     "enrollments",
     "employers",
     "employer_links",
+    "likely_owners",  # the registry's owner candidates of records without ID (registry.owners)
 )
 
 # Columns the coverage SQL reads from ingest records, per kind (empty tables when not ingested).
@@ -142,6 +145,14 @@ def open_session(
     ``engine``: ``duckdb`` or ``spark`` (default ``$CANBAO_ENGINE``, else DuckDB);
     ``spark_master``: see :func:`canbao.registry.engine.open_engine`."""
     snap = snapshot.require_current(data_dir)
+    missing = [name for name in SNAPSHOT_VIEWS if not snap.has(name)]
+    if missing:
+        # an older build: the lists would silently lose what the missing tables carry
+        raise StateError(
+            f"登记库版本 {snap.build_id} 由旧版程序生成，缺少 {'、'.join(missing)}，"
+            "请先重新运行 canbao build（增量构建即可）",
+            f"snapshot {snap.build_id} lacks {missing}: run `canbao build`",
+        )
     files = current_record_files(data_dir)
     duck = engine_name(engine) == "duckdb"
     # working files in the data directory's scratch folder (removed on close)

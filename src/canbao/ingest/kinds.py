@@ -113,7 +113,7 @@ BENEFIT_STATUS = {
     "none": ["否", "0", "N", "NO", "FALSE", "未领取", "不领取", "未享受", "无"],
 }  # fmt: skip
 # 园区企业 (employer ``park``): ``yes`` / ``no``. Besides these words, a park's name (所属园区:
-# 九江经济技术开发区) means ``yes``: any text containing one of PARK_NAME_MARKERS, unless it starts
+# 某某经济技术开发区) means ``yes``: any text containing one of PARK_NAME_MARKERS, unless it starts
 # with a negation (非园区企业). Anything else becomes null (warning ``park_invalid``); the text
 # stays in ``park_raw``.
 PARK_VALUES = {

@@ -1,10 +1,14 @@
-"""Actuals (实际完成数) handed to the progress engine, and the seam where they come from.
+"""Actuals (实际完成数) handed to the progress engine: what a source must provide, and the sources.
 
-The interface is a Polars frame with columns ``unit`` (unit code), ``indicator`` (indicator
-code), ``value`` (string or number, base measure: persons, yuan, fraction) and optionally
-``as_of`` (date). :func:`normalize_actuals` validates such a frame and turns it into a
-dict keyed by (unit, indicator) of Decimal, keeping for each key the latest row on or before the
-report date.
+**The contract** (the plan defines it; providers implement it without importing the plan):
+an :class:`ActualsSource` has a ``label`` (shown in the report) and
+``actuals(plan, as_of) -> polars.DataFrame`` with columns ``unit`` (a unit code of the plan's
+region profile: a county's division code, ``city`` for the whole city, a zone's code),
+``indicator`` (an indicator code of :mod:`canbao.plan.indicators`), ``value`` (string or number,
+base measure: persons, yuan, fraction) and optionally ``as_of`` (date). :class:`ActualsSource`
+is a structural :class:`~typing.Protocol`: a class with that shape is a source, whatever module
+it lives in. :func:`normalize_actuals` validates such a frame and turns it into a dict keyed by
+(unit, indicator) of Decimal, keeping for each key the latest row on or before the report date.
 
 Sources:
 
@@ -12,9 +16,12 @@ Sources:
   unit/indicator/value (Chinese headers 单位/指标/完成数 … accepted; names or codes), or the 附件1
   layout of :mod:`canbao.plan.xlsx_io` filled with actuals instead of targets.
 * :class:`FrameActuals` — an in-memory frame (tests, other modules).
-* :func:`default_actuals_source` — **the seam for coverage/collection**: it returns None today.
-  When the coverage and collection modules exist, they provide an :class:`ActualsSource` here
-  that computes enrolment and collection per unit from the warehouse as of the date.
+* :func:`default_actuals_source` — the sources computed from a data directory:
+  :class:`canbao.coverage.actuals.CoverageActuals` (enrolment) and
+  :class:`canbao.collection.actuals.CollectionActuals` (collection, new arrears). Those modules
+  never import the plan (``tests/test_layers.py``); they receive the profile's unit table and
+  emit the indicator codes listed in their module docstrings, which
+  ``tests/plan/test_sources.py`` checks against the plan's catalogue.
 """
 
 from __future__ import annotations
@@ -25,14 +32,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
 from canbao.errors import DataError, InputFileError
 from canbao.plan.indicators import Indicator, normalize_base, resolve_indicator
 from canbao.plan.model import Plan
-from canbao.plan.units import resolve_unit
+from canbao.plan.units import PlanUnit, resolve_unit
+from canbao.profile import Profile
 
 ActualsMap = dict[tuple[str, str], Decimal]
 
@@ -42,8 +50,9 @@ VALUE_COLS = ("value", "完成数", "实际完成数", "实际值", "数值", "�
 AS_OF_COLS = ("as_of", "截至日期", "统计日期", "日期")
 
 
+@runtime_checkable
 class ActualsSource(Protocol):
-    """Anything that can give actuals for a plan as of a date (see module docstring)."""
+    """Anything that can give actuals for a plan as of a date (the contract: module docstring)."""
 
     label: str  # shown in the report, e.g. file name or 示例数据
 
@@ -128,7 +137,7 @@ class FileActuals:
     def _wide(self, plan: Plan) -> pl.DataFrame:
         from canbao.plan.xlsx_io import read_targets
 
-        res = read_targets(self.path, plan.period.code)
+        res = read_targets(self.path, plan.period.code, units=plan.units)
         return pl.DataFrame(
             {
                 "unit": [t.unit for t in res.targets],
@@ -165,12 +174,18 @@ def _as_date(raw: object) -> date | None:
     return date.fromisoformat(str(raw).strip()[:10])
 
 
-def normalize_actuals(frame: pl.DataFrame, as_of: date, source: str = "") -> ActualsMap:
+def normalize_actuals(
+    frame: pl.DataFrame,
+    as_of: date,
+    source: str = "",
+    units: tuple[PlanUnit, ...] | None = None,
+) -> ActualsMap:
     """Validate an actuals frame and reduce it to {(unit, indicator): value} as of ``as_of``.
 
-    Units and indicators may be codes or Chinese names. Rows dated after ``as_of`` are ignored;
-    among the rest the latest row per (unit, indicator) wins (rows without date count as
-    ``as_of``). Errors name the row (1-based data row)."""
+    Units (of ``units``, default: the default profile's plan units) and indicators may be codes
+    or Chinese names. Rows dated after ``as_of`` are ignored; among the rest the latest row per
+    (unit, indicator) wins (rows without date count as ``as_of``). Errors name the row (1-based
+    data row)."""
     for col in ("unit", "indicator", "value"):
         if col not in frame.columns:
             raise DataError(f"实际完成数缺少列 {col}", f"actuals frame lacks column {col}")
@@ -182,7 +197,7 @@ def normalize_actuals(frame: pl.DataFrame, as_of: date, source: str = "") -> Act
         unit_raw, ind_raw, val_raw = row[0], row[1], row[2]
         if unit_raw is None and ind_raw is None:
             continue
-        u = resolve_unit(unit_raw)
+        u = resolve_unit(unit_raw, units)
         ind = resolve_indicator(ind_raw)
         if u is None:
             errors.append(f"第{n}行 未知单位“{unit_raw}”")
@@ -231,8 +246,11 @@ class CombinedActuals:
         return pl.concat(frames, how="diagonal_relaxed")
 
 
-def default_actuals_source(data_dir: Path | None) -> ActualsSource | None:
-    """Actuals computed from the data directory's warehouse.
+def default_actuals_source(
+    data_dir: Path | None, profile: Profile | None = None
+) -> ActualsSource | None:
+    """Actuals computed from the data directory's warehouse, per unit of ``profile`` (default:
+    the data directory's profile, :func:`canbao.profile.profile_for`).
 
     Coverage provides the enrolment indicators (enrolled.*) when the data directory holds a
     built registry (:mod:`canbao.coverage.actuals`); collection provides collected.* and
@@ -242,9 +260,18 @@ def default_actuals_source(data_dir: Path | None) -> ActualsSource | None:
     from canbao.collection.actuals import collection_actuals_source
     from canbao.coverage.actuals import coverage_actuals_source
 
+    if data_dir is None:
+        return None
+    if profile is None:
+        from canbao.profile import profile_for
+
+        profile = profile_for(data_dir, remember=False).profile
     found: list[ActualsSource] = [
         s
-        for s in (coverage_actuals_source(data_dir), collection_actuals_source(data_dir))
+        for s in (
+            coverage_actuals_source(data_dir, profile),
+            collection_actuals_source(data_dir, profile),
+        )
         if s is not None
     ]
     if not found:

@@ -12,6 +12,8 @@ from canbao.plan.indicators import indicator
 from canbao.plan.model import Period, Plan
 from canbao.plan.progress import compute_progress
 from canbao.plan.report import ReportFiles, build_report, write_report
+from canbao.plan.units import plan_units
+from canbao.profile import Profile, profile_for, remember
 from canbao.warehouse.lock import writes_data_dir
 
 
@@ -39,21 +41,32 @@ class ImportSummary:
 
 @writes_data_dir("plan")
 def import_task_table(
-    xlsx: Path, data_dir: Path, plan_code: str = catalog.DEFAULT_PLAN
+    xlsx: Path,
+    data_dir: Path,
+    plan_code: str | None = None,
+    profile: Profile | None = None,
 ) -> ImportSummary:
-    """Merge a 附件1 xlsx into the plan (stored or shipped; a new plan if neither) and store it."""
+    """Merge a 附件1 xlsx into the plan (stored or shipped; a new plan if neither) and store it.
+
+    ``profile`` defaults to the data directory's (:func:`canbao.profile.profile_for`), and
+    ``plan_code`` to the profile's default plan; the data directory then remembers the profile."""
+    if profile is None:
+        profile = profile_for(data_dir).profile
+    plan_code = plan_code or catalog.default_plan(profile)
     if catalog.exists(plan_code, data_dir):
-        base = catalog.load(plan_code, data_dir)
-    else:  # a new plan made of the sheet alone (Jiujiang units, calendar-year period)
-        period = xlsx_io.read_targets(xlsx).period
+        base = catalog.load(plan_code, data_dir, profile)
+    else:  # a new plan made of the sheet alone (the profile's units, calendar-year period)
+        period = xlsx_io.read_targets(xlsx, units=plan_units(profile)).period
         year = int(period) if period.isdigit() else date.today().year
         base = Plan(
             code=plan_code,
             title=f"{plan_code}（由任务分解表导入）",
             period=Period(str(year), date(year, 1, 1), date(year, 12, 31), f"{year}年"),
+            profile=profile,
         )
     merged, result, added, replaced = xlsx_io.import_into(base, xlsx)
     path = catalog.save(merged, data_dir)
+    remember(data_dir, profile)
     return ImportSummary(
         path, merged, len(result.targets), added, replaced, result.units, result.period
     )
@@ -69,11 +82,11 @@ def make_report(
     illustrative: bool = False,
     pdf: bool = True,
 ) -> ReportFiles:
-    source = actuals or default_actuals_source(data_dir)
+    source = actuals or default_actuals_source(data_dir, plan.profile)
     amap = {}
     label = ""
     if source is not None:
-        amap = normalize_actuals(source.actuals(plan, as_of), as_of, source.label)
+        amap = normalize_actuals(source.actuals(plan, as_of), as_of, source.label, plan.units)
         label = source.label
     progress = compute_progress(plan, amap, as_of, actuals_label=label)
     data = build_report(plan, progress, illustrative=illustrative)

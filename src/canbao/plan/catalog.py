@@ -1,9 +1,10 @@
 """Shipped example plans and plans stored in a data directory.
 
-Shipped plans live as JSON under ``canbao/plan/data/`` (``jiujiang-2017`` ↔
-``jiujiang_2017.json``); their targets keep the plan text's own units (万人, 亿元, 万元, %) and
-are converted to base measures on load. ``canbao plan import`` stores the merged plan as
-``<data-dir>/plans/<code>.json`` (base measures); a stored plan shadows the shipped one.
+Shipped plans live as JSON under ``canbao/plan/data/`` (``<city>-2017`` ↔ ``<city>_2017.json``),
+each naming its region profile; their targets keep the plan text's own units (万人, 亿元, 万元, %)
+and are converted to base measures on load. ``canbao plan import`` stores the merged plan as
+``<data-dir>/plans/<code>.json`` (base measures); a stored plan shadows the shipped one. Which
+plan a command uses when none is named is the region profile's ``default_plan``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from canbao.errors import DataError, NotFoundError
+from canbao.errors import DataError, NotFoundError, UsageError
 from canbao.plan.model import Plan
+from canbao.profile import Profile, default_profile
 
-DEFAULT_PLAN = "jiujiang-2017"
+
+def default_plan(profile: Profile | None = None) -> str:
+    """The plan a command uses when none is named: the profile's ``default_plan``."""
+    p = profile or default_profile()
+    if not p.default_plan:
+        raise UsageError(
+            f"地区配置“{p.name}”没有默认计划，请用 --plan 指定计划名称",
+            f"profile {p.name!r} names no default plan; pass --plan",
+        )
+    return p.default_plan
 
 
 def shipped_codes() -> list[str]:
@@ -29,7 +40,8 @@ def shipped_codes() -> list[str]:
     )
 
 
-def shipped(code: str) -> Plan:
+def shipped(code: str, profile: Profile | None = None) -> Plan:
+    """The shipped plan ``code`` (with ``profile``: checked to be that profile's plan)."""
     name = code.replace("-", "_") + ".json"
     res = resources.files("canbao.plan").joinpath("data").joinpath(name)
     if not res.is_file():
@@ -37,7 +49,7 @@ def shipped(code: str) -> Plan:
             f"没有名为“{code}”的示例计划（可用：{'、'.join(shipped_codes())}）",
             f"no shipped plan {code!r}",
         )
-    return Plan.from_dict(json.loads(res.read_text(encoding="utf-8")))
+    return Plan.from_dict(json.loads(res.read_text(encoding="utf-8")), profile)
 
 
 def stored_path(data_dir: Path, code: str) -> Path:
@@ -46,8 +58,9 @@ def stored_path(data_dir: Path, code: str) -> Path:
     return data_dir / "plans" / f"{code}.json"
 
 
-def load(code: str, data_dir: Path | None = None) -> Plan:
-    """The plan stored in ``data_dir`` if there is one, else the shipped plan of that name."""
+def load(code: str, data_dir: Path | None = None, profile: Profile | None = None) -> Plan:
+    """The plan stored in ``data_dir`` if there is one, else the shipped plan of that name;
+    read against ``profile`` when given (see :meth:`Plan.from_dict`)."""
     if data_dir is not None:
         path = stored_path(data_dir, code)
         if path.is_file():
@@ -55,8 +68,8 @@ def load(code: str, data_dir: Path | None = None) -> Plan:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as e:
                 raise DataError(f"无法读取计划文件 {path}", f"cannot read plan: {e}") from e
-            return Plan.from_dict(data)
-    return shipped(code)
+            return Plan.from_dict(data, profile)
+    return shipped(code, profile)
 
 
 def exists(code: str, data_dir: Path | None = None) -> bool:

@@ -9,6 +9,7 @@ from canbao import outputs
 from canbao.plan import api, catalog, sample, xlsx_io
 from canbao.plan.actuals import FileActuals
 from canbao.plan.model import Plan
+from canbao.profile import CITY, CITY_LEVEL, default_profile
 
 DEMO_AS_OF = date(2017, 9, 30)
 
@@ -21,22 +22,26 @@ def run_plan_demo(out: Path, *, pdf: bool = True) -> dict[str, str]:
     template = xlsx_io.write_template(base / "任务分解表-模板.xlsx")
     where["附件1 任务分解表空白模板 (task table template)"] = str(template)
 
-    shipped = catalog.shipped(catalog.DEFAULT_PLAN)
+    profile = default_profile()
+    plan_code = catalog.default_plan(profile)
+    shipped = catalog.shipped(plan_code, profile)
     split, _, _ = shipped.with_targets(sample.synthetic_task_table(shipped))
     # the synthetic 附件1 holds only the county rows, as a county-level task table would
     counties = Plan(
         code=split.code,
         title=split.title,
         period=split.period,
-        targets=tuple(t for t in split.targets if t.unit not in ("city", "city_level")),
+        targets=tuple(t for t in split.targets if t.unit not in (CITY, CITY_LEVEL)),
+        profile=profile,
     )
     table = xlsx_io.write_template(
         base / "任务分解表-示例数据.xlsx",
         counties,
-        title="2017年度九江市社会保险扩面征缴任务分解表（示例数据：按人口比例拆分，非真实任务）",
+        title=xlsx_io.default_title(split.period.code, profile)
+        + "（示例数据：按人口比例拆分，非真实任务）",
     )
     data_dir = base / "data"
-    summary = api.import_task_table(table, data_dir, catalog.DEFAULT_PLAN)
+    summary = api.import_task_table(table, data_dir, plan_code, profile)
     where["示例任务分解表（合成，已导入）(synthetic 附件1, imported)"] = str(table)
     where["导入后的计划 (stored plan JSON)"] = str(summary.path)
 

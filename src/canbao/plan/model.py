@@ -2,7 +2,9 @@
 
 A plan is plain data (frozen dataclasses) with a JSON form (:meth:`Plan.to_dict`,
 :meth:`Plan.from_dict`). Target values are :class:`~decimal.Decimal` in base measures (persons,
-yuan, fractions); see :mod:`canbao.plan.indicators`.
+yuan, fractions); see :mod:`canbao.plan.indicators`. A plan belongs to a region profile
+(:mod:`canbao.profile`): its units are the profile's (:func:`canbao.plan.units.plan_units`), and
+its JSON names the profile (``"profile": NAME``) so that it is never read against another city.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any, Literal
 
 from canbao.errors import DataError
 from canbao.plan.indicators import Indicator, indicator
-from canbao.plan.units import PlanUnit, jiujiang_units, resolve_unit
+from canbao.plan.units import PlanUnit, plan_units, resolve_unit
+from canbao.profile import Profile, default_profile, shipped
 from canbao.standards.names import normalize_person_name
 
 GroupKind = Literal["work", "supervision"]
@@ -97,7 +100,6 @@ class Plan:
     code: str
     title: str
     period: Period  # the plan's main (annual) period
-    units: tuple[PlanUnit, ...] = field(default_factory=jiujiang_units)
     targets: tuple[Target, ...] = ()
     leadership: Leadership | None = None
     work_groups: tuple[Group, ...] = ()
@@ -105,6 +107,17 @@ class Plan:
     phases: tuple[Phase, ...] = ()
     document: dict[str, Any] = field(default_factory=dict)  # 文号, 发文机关, 日期, 附件, 依据…
     notes: tuple[str, ...] = ()
+    profile: Profile = field(default_factory=default_profile)  # the region the plan is for
+
+    @property
+    def units(self) -> tuple[PlanUnit, ...]:
+        """The plan's units in report order (from its region profile)."""
+        return plan_units(self.profile)
+
+    @property
+    def issuer(self) -> str:
+        """The issuing body: the plan document's, else the profile's letterhead."""
+        return str(self.document.get("issuer") or self.profile.letterhead.issuer)
 
     # --- look-ups ---------------------------------------------------------------------------
     def unit(self, code: str) -> PlanUnit:
@@ -164,6 +177,7 @@ class Plan:
         return {
             "code": self.code,
             "title": self.title,
+            "profile": self.profile.name,
             "period": {
                 "code": self.period.code,
                 "start": self.period.start.isoformat(),
@@ -206,7 +220,20 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Plan:
+    def from_dict(cls, d: dict[str, Any], profile: Profile | None = None) -> Plan:
+        """A plan from its JSON form. Its units are those of ``profile``; without one, of the
+        profile the JSON names (a shipped profile), else of the default profile. A plan whose
+        JSON names another profile than ``profile`` is a :class:`DataError`."""
+        named = d.get("profile") if isinstance(d, dict) else None
+        if profile is None:
+            profile = shipped(str(named)) if named else default_profile()
+        elif named and named != profile.name:
+            raise DataError(
+                f"计划“{d.get('code', '')}”属于地区配置“{named}”，与当前的地区配置"
+                f"“{profile.name}”（{profile.city.name}）不一致",
+                f"plan is for profile {named!r}, not {profile.name!r}",
+            )
+        units = plan_units(profile)
         try:
             pd = d["period"]
             period = Period(
@@ -227,16 +254,19 @@ class Plan:
                     tuple(person(p) for p in ld.get("members", [])),
                 )
             )
-            targets = tuple(_target_from_dict(t, period.code) for t in d.get("targets", []))
+            targets = tuple(_target_from_dict(t, period.code, units) for t in d.get("targets", []))
             return cls(
                 code=d["code"],
                 title=d["title"],
                 period=period,
                 targets=targets,
                 leadership=leadership,
-                work_groups=tuple(_group_from_dict(g, "work") for g in d.get("work_groups", [])),
+                work_groups=tuple(
+                    _group_from_dict(g, "work", units) for g in d.get("work_groups", [])
+                ),
                 supervision_groups=tuple(
-                    _group_from_dict(g, "supervision") for g in d.get("supervision_groups", [])
+                    _group_from_dict(g, "supervision", units)
+                    for g in d.get("supervision_groups", [])
                 ),
                 phases=tuple(
                     Phase(
@@ -250,6 +280,7 @@ class Plan:
                 ),
                 document=dict(d.get("document", {})),
                 notes=tuple(d.get("notes", [])),
+                profile=profile,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise DataError("计划文件格式不正确", f"malformed plan data: {e!r}") from e
@@ -276,11 +307,11 @@ def _group_dict(g: Group) -> dict[str, Any]:
     return out
 
 
-def _group_from_dict(d: dict[str, Any], kind: GroupKind) -> Group:
+def _group_from_dict(d: dict[str, Any], kind: GroupKind, known: tuple[PlanUnit, ...]) -> Group:
     written = tuple(d.get("units_as_written", ()))
     units = tuple(d.get("units", ()))
     if not units and written:
-        resolved = [resolve_unit(w) for w in written]
+        resolved = [resolve_unit(w, known) for w in written]
         missing = [w for w, u in zip(written, resolved, strict=True) if u is None]
         if missing:
             raise DataError(f"督导组单位无法识别：{'、'.join(missing)}", f"unknown units {missing}")
@@ -297,11 +328,13 @@ def _group_from_dict(d: dict[str, Any], kind: GroupKind) -> Group:
     )
 
 
-def _target_from_dict(d: dict[str, Any], default_period: str) -> Target:
+def _target_from_dict(
+    d: dict[str, Any], default_period: str, units: tuple[PlanUnit, ...]
+) -> Target:
     from canbao.plan.indicators import to_base
 
     ind = indicator(d["indicator"])
-    u = resolve_unit(d["unit"])
+    u = resolve_unit(d["unit"], units)
     if u is None:
         raise DataError(f"未知单位“{d['unit']}”", f"unknown unit {d['unit']!r}")
     value = Decimal(str(d["value"]))

@@ -1,9 +1,10 @@
 """Synthetic 附件1 and illustrative actuals for the demo and tests — NOT real statistics.
 
 The seed plan gives only city-wide and 市本级 targets. :func:`synthetic_task_table` splits
-(全市 − 市本级) over the 13 county units and 开发区 in proportion to the 2020 census resident
-population (开发区 given an assumed 150,000), so the parts add up to the plan's totals.
-:func:`illustrative_actuals` draws completion rates from a seeded generator.
+(全市 − 市本级) over the ranked units (counties and zones) in proportion to the population the
+region profile gives them (see the profile's ``population_source``; a zone's figure may be an
+assumption), so the parts add up to the plan's totals. :func:`illustrative_actuals` draws
+completion rates from a seeded generator.
 """
 
 from __future__ import annotations
@@ -14,25 +15,35 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
+from canbao.errors import DataError
 from canbao.plan.indicators import indicator
 from canbao.plan.model import Plan, Target
-from canbao.plan.units import CITY, CITY_LEVEL, DEVZONE
+from canbao.plan.units import CITY, CITY_LEVEL
+from canbao.profile import Profile
 
-# 2020 census resident population (docs/reference/domain-rules.md §3); 开发区 assumed.
-WEIGHTS: dict[str, int] = {
-    "360403": 433_122, "360402": 418_339, "360404": 312_807, "360424": 710_620,
-    "360428": 577_684, "360481": 403_655, "360423": 322_161, "360425": 316_365,
-    "360430": 284_757, "360483": 231_525, "360429": 227_462, "360482": 194_689,
-    "360426": 167_090, DEVZONE: 150_000,
-}  # fmt: skip
 SOURCE = "示例：按2020年人口比例拆分（非真实任务数）"
 
 
-def _split(total: Decimal, step: Decimal) -> dict[str, Decimal]:
-    """Largest-remainder split of ``total`` into multiples of ``step`` by WEIGHTS."""
+def weights(profile: Profile) -> dict[str, int]:
+    """{ranked unit code: population} from the profile, in report order."""
+    found = [(c.code, c.population) for c in profile.counties] + [
+        (z.code, z.population) for z in profile.zones
+    ]
+    missing = [code for code, n in found if n is None]
+    if missing:
+        raise DataError(
+            f"地区配置“{profile.name}”缺少人口数（population），无法按人口拆分示例任务："
+            f"{'、'.join(missing)}",
+            f"profile {profile.name!r} lacks population for {missing}",
+        )
+    return {code: n for code, n in found if n is not None}
+
+
+def _split(total: Decimal, step: Decimal, weights: dict[str, int]) -> dict[str, Decimal]:
+    """Largest-remainder split of ``total`` into multiples of ``step`` by ``weights``."""
     units = int((total / step).to_integral_value(ROUND_HALF_UP))
-    wsum = sum(WEIGHTS.values())
-    raw = {u: Decimal(units * w) / wsum for u, w in WEIGHTS.items()}
+    wsum = sum(weights.values())
+    raw = {u: Decimal(units * w) / wsum for u, w in weights.items()}
     base = {u: int(v) for u, v in raw.items()}
     left = units - sum(base.values())
     for u in sorted(raw, key=lambda u: raw[u] - base[u], reverse=True)[:left]:
@@ -43,6 +54,7 @@ def _split(total: Decimal, step: Decimal) -> dict[str, Decimal]:
 def synthetic_task_table(plan: Plan) -> list[Target]:
     """Per-county targets whose sum with 市本级 equals the city target (enrolled/collected)."""
     out: list[Target] = []
+    w = weights(plan.profile)
     for t in plan.targets:
         if t.unit != CITY:
             continue
@@ -51,10 +63,10 @@ def synthetic_task_table(plan: Plan) -> list[Target]:
             lvl = plan.target(CITY_LEVEL, t.indicator)
             rest = t.value - (lvl.value if lvl else 0)
             step = Decimal(100) if ind.measure == "persons" else Decimal(10_000)
-            for u, v in _split(rest, step).items():
+            for u, v in _split(rest, step, w).items():
                 out.append(Target(u, t.indicator, t.period, v, SOURCE))
         elif ind.category in ("clearance_rate", "new_arrears_ratio"):
-            for u in WEIGHTS:
+            for u in w:
                 out.append(Target(u, t.indicator, t.period, t.value, SOURCE))
     return out
 

@@ -14,8 +14,8 @@ row   content
 7…    one row per unit: code and/or name, values
 ====  ==============================================================================
 
-Import resolves units by code, name or historical name (九江县 → 360404), indicators by code or
-by (category, label), reads the unit of measure of each column (万人/人, 亿元/万元/元, %) and
+Import resolves units by code, name or historical name (the region profile's aliases, e.g. a
+county's name before it became a district), indicators by code or by (category, label), reads the unit of measure of each column (万人/人, 亿元/万元/元, %) and
 converts to base measures with Decimal. Any unknown unit, unknown indicator, unit of measure that
 does not fit, or non-numeric cell is reported with its cell address (e.g. ``C7``).
 """
@@ -50,7 +50,8 @@ from canbao.plan.indicators import (
     resolve_indicator,
 )
 from canbao.plan.model import Plan, Target
-from canbao.plan.units import PlanUnit, jiujiang_units, resolve_unit
+from canbao.plan.units import PlanUnit, plan_units, resolve_unit
+from canbao.profile import Profile, default_profile
 
 SHEET_NAME = "任务分解表"
 FIRST_DATA_ROW = 7
@@ -78,6 +79,27 @@ def template_columns() -> list[Indicator]:
     return list(indicators())
 
 
+def default_title(period: str, profile: Profile) -> str:
+    return f"{period}年度{profile.city.name}社会保险扩面征缴任务分解表"
+
+
+def _notes(profile: Profile, units: tuple[PlanUnit, ...]) -> list[str]:
+    """The 填表说明 sheet: the unit codes and two examples of former names, from the profile."""
+    others = "、".join(f"{u.code}（{u.name}）" for u in units if u.kind != "county")
+    examples = [(c.aliases[0], c) for c in profile.counties if c.predecessors and c.aliases] or [
+        (c.aliases[0], c) for c in profile.counties if c.aliases
+    ]
+    shown = "，".join(f"“{a}”即{c.name} {c.code}" for a, c in examples[:2])
+    return [
+        f"1. 每行一个单位：单位代码为行政区划代码（县级）或 {others}。",
+        f"   单位名称可写现名或原名（如{shown}）。" if shown else "   单位名称可写现名或简称。",
+        "2. 每列一个指标；第5行为计量单位：参保人数 万人/人，基金征缴 亿元/万元/元，比率 %。",
+        "3. 第6行为指标代码，供系统识别；请勿修改。",
+        "4. 单元格只填数字；不下达的指标留空或填“-”。导入时出错会给出单元格位置（如 C7）。",
+        "5. 清欠率、争取补助资金增长为下限（不低于），新欠比例为上限（不超过）。",
+    ]
+
+
 def write_template(
     path: Path,
     plan: Plan | None = None,
@@ -85,17 +107,22 @@ def write_template(
     units: tuple[PlanUnit, ...] | None = None,
     title: str | None = None,
     period: str | None = None,
+    profile: Profile | None = None,
 ) -> Path:
-    """Write the 附件1 template; with ``plan`` the cells hold its targets (in display units)."""
-    units = units or (plan.units if plan else jiujiang_units())
-    period = period or (plan.period.code if plan else "2017")
+    """Write the 附件1 template; with ``plan`` the cells hold its targets (in display units).
+
+    Units, title and notes come from the plan's region profile (or ``profile``, default: the
+    default profile) unless given."""
+    profile = plan.profile if plan else (profile or default_profile())
+    units = units or (plan.units if plan else plan_units(profile))
+    period = period or (plan.period.code if plan else str(profile.year))
     cols = template_columns()
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = SHEET_NAME
     last = 2 + len(cols)
-    ws.cell(row=1, column=1, value=title or f"{period}年度九江市社会保险扩面征缴任务分解表")
+    ws.cell(row=1, column=1, value=title or default_title(period, profile))
     ws.cell(row=1, column=1).font = st.TITLE_FONT
     ws.cell(row=1, column=1).alignment = st.CENTER
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=last)
@@ -149,15 +176,7 @@ def write_template(
             st.body_cell(ws, r, 3 + i, value, fmt)
     ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=3)
     notes = wb.create_sheet("填表说明")
-    lines = [
-        "1. 每行一个单位：单位代码为行政区划代码（县级）或 city（全市）、city_level（市本级）、devzone（开发区）。",
-        "   单位名称可写现名或原名（如“九江县”即柴桑区 360404，“庐山市(含庐山局)”即 360483）。",
-        "2. 每列一个指标；第5行为计量单位：参保人数 万人/人，基金征缴 亿元/万元/元，比率 %。",
-        "3. 第6行为指标代码，供系统识别；请勿修改。",
-        "4. 单元格只填数字；不下达的指标留空或填“-”。导入时出错会给出单元格位置（如 C7）。",
-        "5. 清欠率、争取补助资金增长为下限（不低于），新欠比例为上限（不超过）。",
-    ]
-    for i, line in enumerate(lines, start=1):
+    for i, line in enumerate(_notes(profile, units), start=1):
         notes.cell(row=i, column=1, value=line).font = st.PLAIN
     notes.column_dimensions["A"].width = 100
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -250,8 +269,16 @@ def _open(path: Path) -> Worksheet:
     return ws
 
 
-def read_targets(path: Path, default_period: str = "2017", *, max_errors: int = 20) -> ImportResult:
-    """Read a 附件1 xlsx into targets (base measures). Raises DataError naming bad cells."""
+def read_targets(
+    path: Path,
+    default_period: str = "2017",
+    *,
+    units: tuple[PlanUnit, ...] | None = None,
+    max_errors: int = 20,
+) -> ImportResult:
+    """Read a 附件1 xlsx into targets (base measures) of ``units`` (default: the default
+    profile's plan units). Raises DataError naming bad cells."""
+    known = units if units is not None else plan_units()
     ws = _open(path)
     sh = _Sheet(ws)
     max_row, max_col = ws.max_row, ws.max_column
@@ -371,8 +398,8 @@ def read_targets(path: Path, default_period: str = "2017", *, max_errors: int = 
             continue
         if re.match(r"^(注|说明|备注|填表)", name_val or code_val):
             continue
-        u = resolve_unit(code_val) if code_val else None
-        by_name = resolve_unit(name_val) if name_val else None
+        u = resolve_unit(code_val, known) if code_val else None
+        by_name = resolve_unit(name_val, known) if name_val else None
         where = _addr(r, code_col) if (code_col and code_val) else _addr(r, name_col)
         if code_val and u is None:
             errors.append(f"{where} 未知单位“{code_val}”")
@@ -418,6 +445,6 @@ def read_targets(path: Path, default_period: str = "2017", *, max_errors: int = 
 
 def import_into(plan: Plan, path: Path) -> tuple[Plan, ImportResult, int, int]:
     """Merge the targets of a 附件1 xlsx into ``plan`` (imported numbers win)."""
-    result = read_targets(path, plan.period.code)
+    result = read_targets(path, plan.period.code, units=plan.units)
     merged, added, replaced = plan.with_targets(result.targets)
     return merged, result, added, replaced

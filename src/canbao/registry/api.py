@@ -91,7 +91,11 @@ def enrolled_as_of(data_dir: Path, on: dt.date, scheme: str | None = None) -> pl
 
 
 def review_items(data_dir: Path) -> pl.DataFrame:
-    """Open review items with both sides' fields (IDs masked) and the weight breakdown."""
+    """Open review items with both sides' fields (IDs masked) and the weight breakdown.
+
+    ``reason``: ``uncertain`` or ``ambiguous`` (the model's pairs, :mod:`.assign`) or
+    ``likely_owner`` (a record without ID and an identified person it most likely belongs to,
+    :mod:`.owners`; the probability is the model's, 0 when it scored the pair below review)."""
     snap = snapshot.require_current(data_dir)
     con = duckdb_connect(data_dir)
     for t in ("review_items", "nodes", "pairs"):
@@ -214,4 +218,11 @@ def export_table(df: pl.DataFrame, out: Path) -> outputs.WriteSummary:
     return outputs.write_table(df, out, labels=COLUMN_LABELS_ZH)
 
 
-VALUE_LABELS_ZH = {"park": {"yes": "是", "no": "否"}}  # coded at ingest (ingest.kinds)
+VALUE_LABELS_ZH = {
+    "park": {"yes": "是", "no": "否"},  # coded at ingest (ingest.kinds)
+    "reason": {  # of a review item (registry.assign, registry.owners)
+        "ambiguous": "模糊（多个相近的人）",
+        "uncertain": "不确定",
+        "likely_owner": "无证件号记录的可能本人",
+    },
+}

@@ -19,6 +19,7 @@ from canbao.registry import (
     incremental,
     keys,
     nodes,
+    owners,
     person_records,
     repair,
     scoring,
@@ -196,11 +197,15 @@ def _build(
             eng.fetch("SELECT DISTINCT batch_id FROM employer_records_raw")["batch_id"].to_list()
         )
     eng.drop(*employers.WORK_TABLES)
+    # one rule for both paths: computed from the build's final tables (small, set-based)
+    say("无证件号记录的可能本人 (likely owners of records without ID)")
+    owners.build(eng)
+    lap("owners")
 
     counts = {
         t: eng.scalar(f"SELECT count(*) FROM {t}")
         for t in ("person_records", "persons", "nodes", "pairs", "review_items",
-                  "id_corrections", "employers", "enrollments")
+                  "id_corrections", "employers", "enrollments", owners.TABLE)
     }  # fmt: skip
     build_id = snapshot.new_build_id()
     info: dict[str, Any] = {
@@ -352,6 +357,7 @@ def _incremental(
     lap("cluster")
     if not delta.employers_changed:
         prev.register(eng, "employers", "employers")
+        prev.register(eng, "employer_links", "employer_links")  # read by owners.build
         return changed, ["employers", "employer_links"]
     say("单位批次有变化：重建单位库 (employer batches changed: rebuilding employers)")
     _read_employers(eng, source)

@@ -22,9 +22,11 @@ name + county         > 200      name + county + birth year instead of name + co
                       nodes
 ====================  =========  ==============================================================
 
-Comparisons are unchanged: a pair found by another rule still scores "same household" or
-"same employer". The capped keys are the ``*_block`` columns of :func:`blocked_view`; the
-thresholds are part of the model's code version (changing them retrains and rebuilds).
+The comparisons read the same capped columns: sharing a hot household, a switchboard phone or
+an employer of thousands is no evidence either way (the comparison's NULL level), where sharing
+a family household or a small employer is. The capped keys are the columns of
+:func:`blocked_view`; the thresholds are part of the model's code version (changing them
+retrains and rebuilds).
 
 An incremental build scores only new nodes, so it equals a full build only while the hot set
 is the one the previous build used: :func:`build` returns a digest of the hot set, the build
@@ -52,6 +54,7 @@ BLOCK_COLUMNS = (
     "owner_hh_block",
     "phone_block",
     "employer_block",
+    "employer_cmp",
     "name_county_block",
 )
 
@@ -113,6 +116,7 @@ def blocked_view(eng: Engine, src: str, name: str, hot: str = "hot_keys") -> Non
                CASE WHEN ph.value IS NULL THEN n.phone_key END AS phone_block,
                n.employer_org || '|' || CASE WHEN em.value IS NULL THEN n.surname_py
                                              ELSE n.name_pinyin END AS employer_block,
+               CASE WHEN em.value IS NULL THEN n.employer_org END AS employer_cmp,
                {nc_expr} || CASE WHEN nc.value IS NULL THEN ''
                                  ELSE '|' || coalesce(substr(n.birth, 1, 4), '?') END
                    AS name_county_block

@@ -62,8 +62,8 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
             comparison_description="公民身份号码 (citizen ID)",
             comparison_levels=[
                 _null("id_norm"),
-                # one typo or swap that also broke the region or the date (the check-character
-                # only cases are linked deterministically before this model runs)
+                # one typo or swap (a record with exactly one agreeing trusted repair candidate
+                # is linked deterministically before this model runs: these are the rest)
                 _level(f"{dl('id_norm_l', 'id_norm_r')} <= 1", "一处之差 (one edit)", 0.80),
                 _level(
                     "id_prefix15_l = substr(id_norm_r, 1, 15) "
@@ -134,22 +134,23 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
             output_column_name="household",
             comparison_description="户 / 住址 (household or address)",
             comparison_levels=[
+                # hot households (集体户: hotkeys.py) are NULL in hh_block: no evidence either way
                 _level(
-                    "(household_key_l IS NULL OR household_key_r IS NULL) "
-                    "AND (owner_household_l IS NULL AND owner_household_r IS NULL)",
+                    "(hh_block_l IS NULL OR hh_block_r IS NULL) "
+                    "AND (owner_hh_block_l IS NULL AND owner_hh_block_r IS NULL)",
                     "缺失 (null)",
                     is_null_level=True,
                 ),
                 # u fixed: sharing a household says little among the household's members
                 _level(
-                    "household_key_l = household_key_r",
+                    "hh_block_l = hh_block_r",
                     "同户 (same household)",
                     0.55,
                     u_probability=0.002,
                     fix_u_probability=True,
                 ),
                 _level(
-                    "owner_household_l = household_key_r OR owner_household_r = household_key_l",
+                    "owner_hh_block_l = hh_block_r OR owner_hh_block_r = hh_block_l",
                     "与证件号主人同户 (lives with the ID's owner)",
                     0.35,
                     u_probability=0.002,
@@ -162,8 +163,8 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
             output_column_name="phone",
             comparison_description="联系电话 (phone)",
             comparison_levels=[
-                _null("phone_key"),
-                _level("phone_key_l = phone_key_r", "相同 (same)", 0.60),
+                _null("phone_block"),  # a switchboard phone (hotkeys.py) is no evidence
+                _level("phone_block_l = phone_block_r", "相同 (same)", 0.60),
                 _level("ELSE", "不同 (different)", 0.40),
             ],
         ),
@@ -171,8 +172,8 @@ def comparisons(d: Dialect = DUCKDB) -> list[CustomComparison]:
             output_column_name="employer",
             comparison_description="工作单位 (employer)",
             comparison_levels=[
-                _null("employer_org"),
-                _level("employer_org_l = employer_org_r", "同一单位 (same employer)", 0.70),
+                _null("employer_cmp"),  # NULL for a hot employer: 40,000 share it (hotkeys.py)
+                _level("employer_cmp_l = employer_cmp_r", "同一单位 (same employer)", 0.70),
                 _level("ELSE", "不同 (different)", 0.30),
             ],
         ),

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from canbao.ingest.kinds import PERSON_KINDS
-from canbao.standards import names
+from canbao.standards import citizen_id, names
 
 RecordSource = Callable[[str], pl.LazyFrame | None]
 """kind → the accepted canonical records of the current batches of that kind (or None)."""
@@ -148,55 +149,86 @@ def _derive(df: pl.DataFrame) -> pl.DataFrame:
     expression is evaluated twice)."""
     c = pl.col
     norm = c("id_norm")
-    # Excel keeps 15 significant digits, rounded: the true first 15 digits are the shown ones
-    # or, when Excel rounded up, one less. Scientific form 3.6040219900101E+17 drops trailing
-    # zeros of the mantissa: pad back to 15 digits.
     df = df.with_columns(
         _excel=c("id_errors").list.contains("excel_number").fill_null(False),
-        _zeros=pl.when(norm.str.contains(r"^[0-9]{15}000$")).then(norm.str.slice(0, 15)),
-        _sci=norm.str.extract_groups(r"^([0-9])\.?([0-9]*)[Ee]\+?(17)$"),
-        _decimal=norm.str.extract(r"^([0-9]{18})\.0*$", 1).str.slice(0, 15),
+        _valid=c("id_valid").fill_null(False),
     )
     df = df.with_columns(
-        _sci_digits=pl.concat_str(c("_sci").struct.field("1"), c("_sci").struct.field("2"))
+        # a valid-looking ID ending in 000 may be Excel damage that happens to pass the check
+        excel_suspect=~c("_excel")
+        & c("_valid")
+        & norm.str.contains(r"^[0-9]{15}000$").fill_null(False),
     )
-    df = df.with_columns(
-        _prefix=pl.coalesce(
-            pl.when(c("_excel")).then(
-                pl.coalesce(
-                    c("_sci_digits").str.pad_end(15, "0").str.slice(0, 15),
-                    c("_decimal"),
-                    c("_zeros"),
-                )
-            ),
-            # a valid ID ending in 000 may be Excel damage that happens to pass the check
-            pl.when(c("id_valid").fill_null(False)).then(c("_zeros")),
-        ),
-        # a program's repr has 16-17 exact digits: no rounding to undo
-        _exact=(c("_sci_digits").str.len_chars() >= 16).fill_null(False),
-    )
+    df = _id_repair_fields(df)
     df = df.with_columns(
         rec_key=pl.concat_str("batch_id", pl.lit(":"), c("row").cast(pl.Utf8)),
         kind_rank=c("kind").replace_strict(KIND_PRIORITY, default=9, return_dtype=pl.Int32),
-        id_prefix15=pl.when(c("_prefix").str.len_chars() == 15).then(c("_prefix")),
-        id_prefix15_alt=pl.when((c("_prefix").str.len_chars() == 15) & ~c("_exact")).then(
-            (c("_prefix").cast(pl.Int64, strict=False) - 1).cast(pl.Utf8).str.pad_start(15, "0")
-        ),
-        excel_suspect=~c("_excel") & c("id_valid").fill_null(False) & c("_zeros").is_not_null(),
+        # digits 16-18 of an 18-digit number are noise: the sex coded in the 17th is not known
+        id_sex=pl.when(c("_excel") & c("id_prefix15").is_not_null())
+        .then(None)
+        .otherwise(c("id_sex")),
         surname=names.surname_expr(c("name_norm")),
         household_key=pl.coalesce(
             c("household_id"),
             c("address").str.replace_many([" ", "\u3000", "\t"], ["", "", ""]),
         ),
         birth=c("birth_date_value"),
-        checksum_only=(
-            (c("id_errors").list.len() == 1) & (c("id_errors").list.first() == "checksum")
-        ).fill_null(False),
         phone_key=c("phone").str.replace_all(r"[^0-9]", "").str.slice(-11),
         employer_org=pl.when(c("cc_valid").fill_null(False)).then(c("org_code")),
-    ).drop("_excel", "_zeros", "_sci", "_decimal", "_sci_digits", "_prefix", "_exact")
+    ).drop("_excel", "_valid")
     surname_py = names.surname_pinyin_series(df["name_norm"])
     pinyin = df["name_pinyin"]
     if pinyin.null_count() == df.height and df.height:
         pinyin = names.pinyin_key_series(df["name_norm"])
     return df.with_columns(surname_py=surname_py, name_pinyin=pinyin)
+
+
+def _id_repair_fields(df: pl.DataFrame) -> pl.DataFrame:
+    """What the repair rules of :mod:`canbao.registry.repair` read, computed on the few records
+    they concern (invalid or Excel-suspect IDs) and null elsewhere:
+
+    - ``check_failed``: the ID fails its check character
+      (:func:`canbao.standards.citizen_id.fails_check_char`): it gets repair candidates.
+    - ``id_prefix15`` / ``id_prefix15_alt``: for an ID that went through a number
+      (``excel_number``) or a valid-looking one ending in 000 (``excel_suspect``), the first 15
+      digits it can have (:func:`canbao.standards.citizen_id.excel_prefixes`: P and P - 1).
+    - ``id_birth`` of such a number: the birth date lies in the digits it kept (7-14); kept
+      where P and P - 1 agree on it.
+    """
+    n = df.height
+    todo = (~pl.col("_valid") | pl.col("excel_suspect")).fill_null(True)
+    rows = df.select(i=pl.arg_where(todo))["i"]
+    sub = df.select("id_norm", "_excel", "excel_suspect").gather(rows)
+    failed = citizen_id.fails_check_char(sub["id_norm"]).to_numpy()
+    numeric = sub["_excel"] | sub["excel_suspect"]
+    pre = sub.select(
+        citizen_id.excel_prefixes(pl.when(numeric).then(pl.col("id_norm"))).alias("p")
+    ).unnest("p")
+    p15, alt = pre["id_prefix15"], pre["id_prefix15_alt"]
+    birth = (
+        pl.DataFrame({"p": p15, "a": alt})
+        .select(
+            pl.when(pl.col("p").str.slice(0, 14) == pl.col("a").str.slice(0, 14)).then(
+                pl.col("p").str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False)
+            )
+        )
+        .to_series()
+    )
+
+    def spread(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+        full = pl.repeat(None, n, dtype=dtype, eager=True).rename(values.name)
+        return full.scatter(rows, values.cast(dtype)) if rows.len() else full
+
+    failed_full = np.zeros(n, dtype=bool)
+    failed_full[rows.to_numpy()] = failed
+    df = df.with_columns(
+        check_failed=pl.Series("check_failed", failed_full),
+        id_prefix15=spread(p15.rename("id_prefix15"), pl.Utf8()),
+        id_prefix15_alt=spread(alt.rename("id_prefix15_alt"), pl.Utf8()),
+        _prefix_birth=spread(birth.rename("_prefix_birth"), pl.Date()),
+    )
+    return df.with_columns(
+        id_birth=pl.when(pl.col("_excel") & pl.col("id_prefix15").is_not_null())
+        .then(pl.col("_prefix_birth"))
+        .otherwise(pl.col("id_birth"))
+    ).drop("_prefix_birth")

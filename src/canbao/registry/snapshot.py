@@ -66,6 +66,7 @@ SNAPSHOT_TABLES = (
     "id_anchor",  # an ID's anchor name and owner's household (incremental builds start here)
     "b_cluster",  # the cluster of each B node (unresolved records' nodes)
     "decisions",  # the review decisions this build applied
+    "likely_owners",  # identified persons a record without ID most likely belongs to (owners)
 )
 
 

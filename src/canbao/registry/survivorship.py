@@ -31,7 +31,7 @@ def record_clusters(
 ) -> None:
     d = eng.dialect
     pkey_id = person_key_of_id(d, "substr(cluster_id, 3)")
-    pkey_s = "'S' || " + d.hash_hex("'canbao-surrogate:' || substr(cluster_id, 3)", 15)
+    pkey_s = person_key_of_surrogate(d, "substr(cluster_id, 3)")
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE {out} AS
@@ -58,6 +58,12 @@ def person_key_of_id(d: Dialect, id18: str) -> str:
     secret of :mod:`canbao.registry.keys`, in the one-row table ``key_secret``), so that a key
     shown beside a masked ID cannot be turned back into the ID."""
     return "'P' || " + d.hash_hex(f"(SELECT secret FROM {keys.TABLE}) || ':' || {id18}", 15)
+
+
+def person_key_of_surrogate(d: Dialect, component: str) -> str:
+    """SQL: the person key of the cluster without a trusted ID whose smallest node is
+    ``component`` (the ``S:`` cluster id of :mod:`canbao.registry.assign`, without its prefix)."""
+    return "'S' || " + d.hash_hex(f"'canbao-surrogate:' || {component}", 15)
 
 
 def source_order(eng: Engine, *tables: str) -> None:

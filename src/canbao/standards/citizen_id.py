@@ -6,14 +6,16 @@ and no check character.
 
 The rule lives in one place, :func:`check_frame`, a vectorised Polars implementation used by
 ingest; :func:`check` runs the same code on one value. Nothing here "fixes" damaged input: an ID
-that went through Excel as a number is reported as ``excel_number``; an ID whose only fault is
-its check character gets *repair candidates* that the registry ranks against other sources.
+that went through Excel as a number is reported as ``excel_number`` (:func:`excel_prefixes`: the
+15 digits such a number really keeps); an ID that fails its check character gets *repair
+candidates* (:func:`repair_candidates_frame`, whatever else the typo broke) that the registry
+ranks against other sources.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
@@ -220,7 +222,8 @@ def check_frame(values: pl.Series | Sequence[Any], today: dt.date | None = None)
 
 _W = np.array(WEIGHTS, dtype=np.int64)
 _CHECK_VALUE = np.array([1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2], dtype=np.int64)  # S mod 11 → value
-_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
+_ID_CHARS = np.frombuffer(b"0123456789X", dtype=np.uint8)
+_REPAIRABLE_RE = r"^[0-9X]{18}$"
 
 
 def _values(mat: np.ndarray) -> np.ndarray:
@@ -238,13 +241,37 @@ def _checksum_ok(mat: np.ndarray) -> np.ndarray:
     return body_ok & (_CHECK_VALUE[s] == v[:, 17])
 
 
+def _matrix(values: Sequence[str]) -> np.ndarray:
+    return np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+
+
+def _normalised(values: pl.Series | Sequence[Any]) -> pl.Series:
+    if not isinstance(values, pl.Series):
+        values = pl.Series("v", [safe_str(v) if v is not None else None for v in values])
+    return values.cast(pl.Utf8).to_frame("v").select(normalize_expr(pl.col("v")))["v"]
+
+
+def fails_check_char(norm: pl.Series) -> pl.Series:
+    """Per normalised value (``id_norm``): True for an 18-character ID (digits, X) whose check
+    character is wrong, whatever else is wrong with it (a region or birth date broken by the
+    same typo, an X typed in the body) -- the inputs that get repair candidates. A value ending
+    in 000 counts too (Excel damage or a typo: the registry tries both readings)."""
+    shaped = norm.cast(pl.Utf8).str.contains(_REPAIRABLE_RE).fill_null(False).to_numpy()
+    out = np.zeros(norm.len(), dtype=bool)
+    rows = np.flatnonzero(shaped)
+    if rows.size:
+        out[rows] = ~_checksum_ok(_matrix(norm.gather(rows).to_list()))
+    return pl.Series(norm.name or "fails_check_char", out)
+
+
 def _one_edit(base: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The one-edit variants of 18-character IDs (rows of an ASCII matrix), the edit rule of
-    repair candidates: every substitution (X only as the check character) and every adjacent
-    transposition; yields (variants, mask of rows where the edit changed something)."""
+    repair candidates: every substitution by an ID character (a digit or X) at any position and
+    every adjacent transposition; yields (variants, mask of rows where the edit changed
+    something). Substitution and transposition undo themselves, so "V is a one-edit variant of
+    W" is symmetric: :func:`repair_sources_frame` inverts :func:`repair_candidates_frame`."""
     for pos in range(18):
-        alphabet = np.append(_DIGITS, np.uint8(ord("X"))) if pos == 17 else _DIGITS
-        for ch in alphabet:
+        for ch in _ID_CHARS:
             v = base.copy()
             v[:, pos] = ch
             yield v, base[:, pos] != ch
@@ -252,6 +279,85 @@ def _one_edit(base: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         v = base.copy()
         v[:, [pos, pos + 1]] = v[:, [pos + 1, pos]]
         yield v, base[:, pos] != base[:, pos + 1]
+
+
+def _right_check_variants(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner row, variant) for every one-edit variant of the rows of ``base`` (the edit rule
+    of :func:`_one_edit`) whose check character is right -- computed from each row's weighted
+    sum and the change an edit makes to it, so that only those variants are built (about one
+    in eleven). ``base`` holds digits and X only."""
+    v = _values(base)
+    body = v[:, :17]
+    n_x = (body == 10).sum(axis=1)  # an X in the body: no variant that keeps one is right
+    s = body @ _W
+    check = v[:, 17]
+    owners: list[np.ndarray] = []
+    variants: list[np.ndarray] = []
+
+    def emit(ok: np.ndarray, edit: Callable[[np.ndarray, np.ndarray], None]) -> None:
+        rows = np.flatnonzero(ok)
+        if rows.size:
+            var = base[rows].copy()
+            edit(var, rows)
+            owners.append(rows)
+            variants.append(var)
+
+    for p in range(17):
+        old = body[:, p]
+        x_left = n_x - (old == 10)
+        for c in range(10):
+            ok = (old != c) & (x_left == 0) & (_CHECK_VALUE[(s + _W[p] * (c - old)) % 11] == check)
+
+            def sub(var: np.ndarray, _r: np.ndarray, p: int = p, c: int = c) -> None:
+                var[:, p] = ord("0") + c
+
+            emit(ok, sub)
+    right = _CHECK_VALUE[s % 11]
+
+    def set_check(var: np.ndarray, r: np.ndarray) -> None:
+        var[:, 17] = _ID_CHARS[right[r]]
+
+    emit((n_x == 0) & (right != check), set_check)
+    for p in range(17):
+        a = body[:, p]
+        b = body[:, p + 1] if p < 16 else check
+        if p < 16:
+            x_after, s2, new_check = n_x, s + (_W[p] - _W[p + 1]) * (b - a), check
+        else:  # the check character moves into the body, digit 17 becomes the check
+            x_after, s2, new_check = n_x - (a == 10) + (b == 10), s + _W[16] * (b - a), a
+        ok = (a != b) & (x_after == 0) & (_CHECK_VALUE[s2 % 11] == new_check)
+
+        def swap(var: np.ndarray, _r: np.ndarray, p: int = p) -> None:
+            var[:, [p, p + 1]] = var[:, [p + 1, p]]
+
+        emit(ok, swap)
+    if not owners:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 18), dtype=np.uint8)
+    return np.concatenate(owners), np.concatenate(variants)
+
+
+def _plausible(mat: np.ndarray, today: dt.date) -> np.ndarray:
+    """Rows of an ASCII ID matrix that may be valid: a known region code, a month 1-12, a day
+    1-31 and a year from 1890 to this year. A necessary condition only (check_frame decides)."""
+    d = mat[:, :14].astype(np.int64) - ord("0")
+    region = d[:, :6] @ np.array([100000, 10000, 1000, 100, 10, 1], dtype=np.int64)
+    year = d[:, 6:10] @ np.array([1000, 100, 10, 1], dtype=np.int64)
+    month = d[:, 10] * 10 + d[:, 11]
+    day = d[:, 12] * 10 + d[:, 13]
+    return (
+        np.isin(region, _region_ints())
+        & (year >= EARLIEST_BIRTH.year)
+        & (year <= today.year)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= 31)
+    )
+
+
+@cache
+def _region_ints() -> np.ndarray:
+    return np.array(sorted(int(c) for c in _region_codes().to_list() if c.isdigit()))
 
 
 def repair_sources_frame(ids: pl.Series | Sequence[str]) -> pl.DataFrame:
@@ -262,7 +368,7 @@ def repair_sources_frame(ids: pl.Series | Sequence[str]) -> pl.DataFrame:
     schema = {"id18": pl.Utf8, "id_norm": pl.Utf8}
     if not given:
         return pl.DataFrame(schema=schema)
-    base = np.frombuffer("".join(given).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+    base = _matrix(given)
     rows = np.arange(base.shape[0])
     variants, owners = [], []
     for v, changed in _one_edit(base):
@@ -284,25 +390,23 @@ def repair_candidates_frame(
 ) -> pl.DataFrame:
     """Every valid ID one substitution or one adjacent transposition away from each input.
 
-    Only inputs whose *only* error is the check character get candidates (others return an
-    empty list). Output: one row per input, columns id_norm, candidates (list[str], sorted).
+    The rule: an input gets candidates when it fails its check character
+    (:func:`fails_check_char`: 18 characters, digits and X, wrong check character), whatever
+    else fails with it -- a typo in the birth-date digits breaks the date *and* the check (month
+    13, day 92), one in the region code the region. The candidates are the fully valid IDs
+    (:func:`check_frame`: known region, real birth date from 1890 up to ``today``, right check
+    character) one substitution or adjacent transposition away, positions 1-18. Other inputs
+    (valid IDs, wrong length, a bad date under a right check character) get an empty list.
+    Output: one row per input, columns id_norm, candidates (list[str], sorted).
     """
-    checked = check_frame(ids, today=today)
-    only_checksum = checked["id_errors"].list.join(",") == "checksum"
-    out_rows = np.flatnonzero(only_checksum.to_numpy())
+    norm = _normalised(ids).rename("id_norm")
+    out_rows = np.flatnonzero(fails_check_char(norm).to_numpy())
     if out_rows.size == 0:
-        return checked.select("id_norm").with_columns(candidates=pl.lit([], dtype=pl.List(pl.Utf8)))
-    norm = checked["id_norm"].gather(out_rows).to_list()
-    base = np.frombuffer("".join(norm).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-    variants: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
-    rows = np.arange(base.shape[0])
-    for v, changed in _one_edit(base):
-        keep = changed & _checksum_ok(v)
-        variants.append(v[keep])
-        owners.append(rows[keep])
-    allv = np.ascontiguousarray(np.concatenate(variants))
-    own = np.concatenate(owners)
+        return norm.to_frame().with_columns(candidates=pl.lit([], dtype=pl.List(pl.Utf8)))
+    today = today or dt.date.today()
+    own, allv = _right_check_variants(_matrix(norm.gather(out_rows).to_list()))
+    keep = _plausible(allv, today)  # a cheap necessary condition; check_frame decides
+    own, allv = own[keep], np.ascontiguousarray(allv[keep])
     cand = pl.Series("c", allv.view("S18").ravel().astype("U18"), dtype=pl.Utf8)
     ok = check_frame(cand, today=today)["id_valid"].to_numpy()
     per_input = (
@@ -312,7 +416,7 @@ def repair_candidates_frame(
         .agg(pl.col("cand").sort())
     )
     return (
-        checked.select("id_norm")
+        norm.to_frame()
         .with_row_index("_i")
         .join(per_input.with_columns(pl.col("_i").cast(pl.UInt32)), on="_i", how="left")
         .sort("_i")
@@ -322,6 +426,61 @@ def repair_candidates_frame(
 
 def repair_candidates(value: str, today: dt.date | None = None) -> list[str]:
     return list(repair_candidates_frame([value], today=today)["candidates"][0])
+
+
+# --- numeric cells (Excel, programs) --------------------------------------------------------
+
+# a number as text: 360425197608152320, 360425197608152000.0, 3.60425197608152E+17, 3.6e17
+_NUMBER_RE = r"^([0-9]*)(?:\.([0-9]*))?(?:[Ee]\+?([0-9]{1,3}))?$"
+
+
+def excel_prefixes(value: pl.Expr) -> pl.Expr:
+    """The first 15 digits an ID that went through a number can have: a struct of
+    ``id_prefix15`` (P) and ``id_prefix15_alt`` (P - 1), both 15-digit text, null for a value
+    that is not a number of 18 integer digits.
+
+    The rule: read the value as a number V, whatever its spelling (``360425197608152000``,
+    ``3.60425197608152E+17``, a program's exact double ``360425197608152320``, a repr
+    ``3.604251976081523e+17``, ``….0``); P = V rounded half up to 15 significant digits. The
+    true first 15 digits are P or P - 1. Nothing beyond the 15th digit is used.
+
+    Proof. Write the true ID T = 1000·A + r (A its first 15 digits, 0 <= r <= 999).
+
+    - A double holds 53 significant bits. IDs lie between 1.1e17 and 9.9e17, where doubles are
+      64 apart below 2^59 (about 5.76e17) and 128 apart above: the double nearest T (what a
+      program writes, and what ingest reads back as an exact integer) is within 32, resp. 64,
+      of T. Any text spelling of it with 16 or more significant digits adds at most 50.
+    - Excel keeps 15 significant digits: typed in, T becomes 1000·A (the digits after the 15th
+      replaced by zeros) or, where it rounds the 16th digit, 1000·A or 1000·(A + 1); shown or
+      saved with 15 digits, a double within 64 of T also reads 1000·A or 1000·(A + 1).
+
+    So V is 1000·A or 1000·(A + 1), or lies within 114 of T, i.e. V / 1000 lies in
+    [A - 0.114, A + 1.113]. Rounding half up to an integer gives A or A + 1 (A - 0.114 and
+    everything below A + 0.5 go to A; A + 0.5 up to A + 1.113 goes to A + 1): A = P or P - 1.
+    Both are needed: a 16th digit of 5 or more rounds up (…152348 → 3.60425197608152E+17 keeps
+    A, …152548 → …153), and a double can cross a multiple of 1000 either way.
+    """
+    m = value.str.extract_groups(_NUMBER_RE)
+    int_part = m.struct.field("1").fill_null("")
+    frac = m.struct.field("2").fill_null("")
+    exp = m.struct.field("3").cast(pl.Int64, strict=False).fill_null(0)
+    digits = pl.concat_str(int_part, frac)
+    sig = digits.str.strip_chars_start("0")
+    # integer digits of V: the mantissa's, shifted by the exponent, less its leading zeros
+    magnitude = (
+        int_part.str.len_chars().cast(pl.Int64)
+        + exp
+        - (digits.str.len_chars() - sig.str.len_chars()).cast(pl.Int64)
+    )
+    sixteen = sig.str.pad_end(16, "0").str.slice(0, 16)
+    p = sixteen.str.slice(0, 15).cast(pl.Int64, strict=False) + (
+        sixteen.str.slice(15, 1).cast(pl.Int64, strict=False) >= 5
+    ).cast(pl.Int64)
+    ok = m.is_not_null() & (sig.str.len_chars() > 0) & (magnitude == 18) & (p < 10**15)
+    return pl.struct(
+        id_prefix15=pl.when(ok).then(p.cast(pl.Utf8)),
+        id_prefix15_alt=pl.when(ok).then((p - 1).cast(pl.Utf8).str.pad_start(15, "0")),
+    )
 
 
 # --- one value ------------------------------------------------------------------------------

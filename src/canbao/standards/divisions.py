@@ -2,8 +2,11 @@
 
 The history comes from python-stdnum's ``cn/loc.dat`` (used as an installed dependency, not
 bundled), which lists every code with the years each of its names was in force, e.g.
-``360402 = [1983-2015]庐山区, [2016-]濂溪区``. A code is *valid for a citizen ID* if it existed at
-any time: people keep the ID issued under a retired code (360421 九江县, 360427 星子县).
+``361128 = [2000-2002]波阳县, [2003-]鄱阳县``. A code is *valid for a citizen ID* if it existed at
+any time: people keep the ID issued under a retired code (e.g. 360721 赣县, 360782 南康市).
+
+Which codes make up a city, and which retired codes its units took over, is not here: that is
+the region profile's business (:mod:`canbao.profile`).
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ class Division:
         return None
 
     def full_name(self) -> str:
-        """Province + prefecture + county, e.g. 江西省九江市濂溪区."""
+        """Province + prefecture + county, e.g. 江西省赣州市章贡区."""
         parts: list[str] = []
         code: str | None = self.code
         while code is not None:
@@ -140,49 +143,7 @@ def name_of(code: str | None) -> str | None:
     return d.name if d else None
 
 
-# --- Jiujiang -------------------------------------------------------------------------------
-
+# Kept only for :mod:`canbao.synth` (a tool, edited elsewhere) until it reads the region profile:
+# no core module uses it. The city's codes and places live in the region profile
+# (:mod:`canbao.profile`).
 JIUJIANG = "360400"
-
-
-@dataclass(frozen=True)
-class CountyUnit:
-    code: str
-    name: str
-    short: str
-    predecessors: tuple[str, ...]  # retired codes whose people now live under this unit
-
-
-_JIUJIANG_UNITS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("360402", "濂溪", ()),  # renamed from 庐山区 in 2016, same code
-    ("360403", "浔阳", ()),
-    ("360404", "柴桑", ("360421", "362621")),  # 九江县
-    ("360423", "武宁", ("362623",)),
-    ("360424", "修水", ("362624",)),
-    ("360425", "永修", ("362625",)),
-    ("360426", "德安", ("362626",)),
-    ("360428", "都昌", ("362628",)),
-    ("360429", "湖口", ("362629",)),
-    ("360430", "彭泽", ("362630",)),
-    ("360481", "瑞昌", ("360422", "362622")),  # 瑞昌县 until 1989
-    ("360482", "共青城", ()),
-    ("360483", "庐山市", ("360427", "362627")),  # 星子县
-)
-
-
-def jiujiang_counties() -> tuple[CountyUnit, ...]:
-    """The 13 county units of Jiujiang (end of 2017) with their retired predecessor codes."""
-    out = []
-    for code, short, preds in _JIUJIANG_UNITS:
-        d = lookup(code)
-        assert d is not None, code
-        out.append(CountyUnit(code, d.name, short, tuple(p for p in preds if existed(p))))
-    return tuple(out)
-
-
-def jiujiang_successor(code: str) -> str | None:
-    """Map any Jiujiang code (current or retired) to its current county unit, else None."""
-    for unit in jiujiang_counties():
-        if code == unit.code or code in unit.predecessors:
-            return unit.code
-    return None

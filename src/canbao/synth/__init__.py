@@ -12,6 +12,7 @@ from canbao.synth.config import (
     TARGETS_2017,
     Behaviour,
     DamageRates,
+    Skew,
     SynthConfig,
 )
 from canbao.synth.generate import generate
@@ -22,6 +23,7 @@ __all__ = [
     "TARGETS_2017",
     "Behaviour",
     "DamageRates",
+    "Skew",
     "SynthConfig",
     "generate",
 ]

@@ -51,6 +51,8 @@ ID_DAMAGE = (
     "id_spaces_fullwidth",
     "id_missing",
     "id_relative",
+    "id_date_typo",
+    "id_float_cell",
 )
 NAME_DAMAGE = ("name_traditional", "name_homophone", "name_padding")
 OTHER_DAMAGE = ("duplicate_row", "date_format", "stale_address")
@@ -69,6 +71,12 @@ class DamageRates:
     id_spaces_fullwidth: float = 0.01  # spaces inside, or full-width digits
     id_missing: float = 0.01  # empty
     id_relative: float = 0.003  # another member of the household's ID
+    # a typo or adjacent swap in the birth-date digits 7-14 that makes the date invalid (with
+    # it, about two thirds of all ID typos land in the date digits: see docs/synth.md)
+    id_date_typo: float = 0.006
+    # xlsx rows a program wrote (a list compiled partly from a system's export): the ID cell
+    # is a binary double (xlsx extracts only, ID not ending in X)
+    id_float_cell: float = 0.1
     name_traditional: float = 0.01  # name with convertible characters: traditional form
     name_homophone: float = 0.008  # a given-name character swapped for a homophone
     name_padding: float = 0.03  # "黄  虹", U+3000 or trailing spaces
@@ -160,3 +168,46 @@ class SynthConfig:
     behaviour: Behaviour = field(default_factory=Behaviour)
     money: Money = field(default_factory=Money)
     tax_months: tuple[int, ...] = tuple(range(1, 13))
+    skew: Skew | None = None  # None: today's city, unchanged; see Skew and docs/synth.md
+
+
+@dataclass(frozen=True)
+class Skew:
+    """A skewed city (``canbao synth --skew``): hot keys on which a join can turn quadratic.
+
+    Counts given "at 1,000,000" scale with the square root of the city's size (a city of 20,000
+    has a seventh of them), never below the minimums; see docs/synth.md ("Skew").
+    """
+
+    # very large employers (a provincial utility, a petrochemical plant …); each one employs a
+    # share of all employees drawn in [big_share_min, big_share_max]
+    big_employers: int = 5
+    big_share_min: float = 0.05
+    big_share_max: float = 0.10
+    # per county one collective account "<县区>灵活就业人员参保专户"; this share of the flexible
+    # workers is enrolled (employee pension, employee medical) under it, the others on their own
+    flexible_collective: float = 0.9
+    # collective households (集体户: school, army, enterprise): count and mean size at 1,000,000
+    collective_households: int = 6
+    collective_size: int = 3000
+    collective_min_households: int = 3
+    collective_min_members: int = 200  # each household (cities of 10,000 residents or more)
+    # common full names (namedata.HOT_NAMES: 张伟, 王伟, 王芳 …) carried by this share of the
+    # people, Zipf over their rank with this exponent (the top name ≈ 0.4% of the people)
+    hot_name_share: float = 0.03
+    hot_name_zipf: float = 0.7
+
+    def __post_init__(self) -> None:
+        shares = (self.big_share_min, self.big_share_max, self.flexible_collective,
+                  self.hot_name_share)  # fmt: skip
+        ok = (
+            all(0 <= x <= 1 for x in shares)
+            and self.big_share_min <= self.big_share_max
+            and 0 <= self.big_employers
+            and self.big_employers * self.big_share_max <= 0.8
+            and 0 <= self.collective_min_households <= self.collective_households
+            and 0 < self.collective_min_members <= self.collective_size
+            and 0 <= self.hot_name_zipf <= 5
+        )
+        if not ok:
+            raise UsageError("倾斜参数不合理（skew）", f"invalid Skew settings: {self}")

@@ -81,6 +81,7 @@ def damage_ids(
         "id_lowercase_x": ends_x,
         "id_excel_number": ~ends_x,
         "id_relative": rel != "",
+        "id_float_cell": ~ends_x & xlsx,
     }
     for i, name in enumerate(ID_DAMAGE):
         sel = np.flatnonzero((kk == i) & eligible.get(name, np.ones(m, dtype=bool)))
@@ -109,18 +110,27 @@ def damage_ids(
         elif name == "id_lowercase_x":
             out[sel] = np.char.replace(sub[sel], "X", "x")
         elif name == "id_excel_number":
+            # what Excel keeps of a number typed in: 15 significant digits, rounded
+            kept = [f"{int(v):.14E}" for v in sub[sel].tolist()]
             if xlsx:
-                out[sel] = [repr(float(int(v))) for v in sub[sel].tolist()]
+                out[sel] = kept  # the cell Excel saves: <v>3.60425197608152E+17</v>
                 numeric[rows[sel]] = True
             else:
                 sci = rng.random(len(sel)) < 0.5
-                # what Excel keeps: 15 significant digits, rounded
-                kept = [f"{int(v):.14E}" for v in sub[sel].tolist()]
                 sci_s = [x.split("E")[0].rstrip("0").rstrip(".") + "E+17" for x in kept]
                 zeros = [str(int(Decimal(x))) for x in kept]
                 out[sel] = np.where(
                     sci, np.array(sci_s, dtype=object), np.array(zeros, dtype=object)
                 )
+        elif name == "id_float_cell":
+            # a program wrote the ID as a binary double: ingest reads back the double's exact
+            # integer (…152320 for …152348); one that ends in 000 or is exact is no such case
+            exact = np.array([str(int(float(int(v)))) for v in sub[sel].tolist()], dtype=object)
+            real = (exact != sub[sel]) & ~np.char.endswith(exact.astype(str), "000")
+            out[sel] = np.where(real, exact, sub[sel])
+            numeric[rows[sel[real]]] = True
+        elif name == "id_date_typo":
+            out[sel] = _rows(_date_typo(rng, mat[sel]))
         elif name == "id_spaces_fullwidth":
             style = rng.integers(0, 3, len(sel))
             v = sub[sel]
@@ -146,6 +156,49 @@ def damage_ids(
         else ids
     )
     return result, bits, numeric
+
+
+_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _date_ok(mat: np.ndarray) -> np.ndarray:
+    """Rows of an ASCII ID matrix whose birth-date digits (positions 7-14) are a real date in
+    1890-2099 (a stable bound: the synthetic city does not depend on the day it is made)."""
+    d = mat[:, 6:14].astype(np.int64) - 48
+    y = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    m = d[:, 4] * 10 + d[:, 5]
+    day = d[:, 6] * 10 + d[:, 7]
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    month_ok = (m >= 1) & (m <= 12)
+    last = _DAYS[np.clip(m, 0, 12)] + ((m == 2) & leap)
+    return (y >= 1890) & (y <= 2099) & month_ok & (day >= 1) & (day <= last)
+
+
+def _date_typo(rng: np.random.Generator, mat: np.ndarray, tries: int = 12) -> np.ndarray:
+    """One typo (2 in 3) or adjacent swap (1 in 3) inside the birth-date digits (positions
+    7-14) that makes the date invalid (month 13, day 92, year 9185); redrawn until it does. A
+    row left unchanged after ``tries`` draws (no such edit found) is not damaged."""
+    out = mat.copy()
+    todo = np.arange(len(mat))
+    for _ in range(tries):
+        if len(todo) == 0:
+            break
+        k = len(todo)
+        v = mat[todo].copy()
+        at = np.arange(k)
+        swap = rng.random(k) < 1 / 3
+        pos = rng.integers(6, 14, k)
+        d = v[at, pos] - 48
+        typo = ((d + rng.integers(1, 10, k)) % 10 + 48).astype(np.uint8)
+        spos = rng.integers(6, 13, k)
+        a, b = v[at, spos].copy(), v[at, spos + 1].copy()
+        v[at, pos] = np.where(swap, v[at, pos], typo)
+        v[at[swap], spos[swap]] = b[swap]
+        v[at[swap], spos[swap] + 1] = a[swap]
+        bad = ~_date_ok(v)
+        out[todo[bad]] = v[bad]
+        todo = todo[~bad]
+    return out
 
 
 def _slice(a: np.ndarray, start: int, stop: int) -> np.ndarray:

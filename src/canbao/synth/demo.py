@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from canbao.synth.config import Skew
 from canbao.synth.generate import generate
 
 DEMO_PERSONS = 20_000
 DEMO_SEED = 2017
 
 
-def run_synth_demo(out: Path) -> dict[str, str]:
+def run_synth_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
     city = out / "city"
-    manifest = generate(DEMO_PERSONS, DEMO_SEED, city)
+    manifest = generate(DEMO_PERSONS, DEMO_SEED, city, skew=Skew() if skew else None)
     summary = json.loads((city / "truth" / "summary.json").read_text(encoding="utf-8"))
     rows = sum(v["rows"] for v in summary["rows"].values())
     return {

@@ -70,9 +70,7 @@ def build_employers(cfg: SynthConfig) -> pl.DataFrame:
     body_new = np.char.add("MA", _base36(_affine_unique(rng, eid, 31**5) + 31**5, 6))
     body8 = np.where(legacy, body_old, body_new)
     auth_type = np.where(pub, "12", np.where(own_i == 1, "92", "91"))
-    reg_region = county.copy()
-    reg_region[(county == "360404") & (reg < np.datetime64("2017-08-21"))] = "360421"
-    reg_region[(county == "360483") & (reg < np.datetime64("2016-01-01"))] = "360427"
+    reg_region = registration_region(county, reg)
     codes = [
         credit_code.make_uscc(a[0], a[1], r, b)
         for a, r, b in zip(auth_type.tolist(), reg_region.tolist(), body8.tolist(), strict=True)
@@ -126,7 +124,19 @@ def build_employers(cfg: SynthConfig) -> pl.DataFrame:
         )
         .otherwise("name")
     ).drop("_k")
+    if cfg.skew is not None:
+        from canbao.synth.skew import skew_employers
+
+        df = skew_employers(cfg, cfg.skew, df)
     return df
+
+
+def registration_region(county: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    """The county code (text) in force at the registration date (九江县, 星子县 before renaming)."""
+    out = county.copy()
+    out[(county == "360404") & (reg < np.datetime64("2017-08-21"))] = "360421"
+    out[(county == "360483") & (reg < np.datetime64("2016-01-01"))] = "360427"
+    return out
 
 
 def _affine_unique(rng: np.random.Generator, k: np.ndarray, modulus: int) -> np.ndarray:
@@ -170,9 +180,13 @@ def build_employment(
     wcounty = county[workers]
     for c in np.unique(wcounty):
         sel = np.flatnonzero(local & (wcounty == c))
-        cand = np.flatnonzero(ecounty == c)
+        cand = np.flatnonzero((ecounty == c) & (sw > 0))
         if len(sel) and len(cand):
             emp[sel] = cand[rng.choice(len(cand), size=len(sel), p=sw[cand] / sw[cand].sum())]
+    if cfg.skew is not None:
+        from canbao.synth.skew import assign_big_employers
+
+        emp = assign_big_employers(cfg, cfg.skew, employers, wcounty, emp)
     m = len(workers)
     start = np.ones(m, dtype=np.int32)
     end = np.full(m, 12, dtype=np.int32)

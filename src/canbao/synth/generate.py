@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from canbao.errors import UsageError
-from canbao.synth.config import DamageRates, SynthConfig
+from canbao.synth.config import DamageRates, Skew, SynthConfig
 from canbao.synth.employers import build_employers, build_employment
 from canbao.synth.extracts import render_all
 from canbao.synth.insurance import build_reality
@@ -26,8 +27,12 @@ def generate(
     year: int = 2017,
     rates: DamageRates | None = None,
     config: SynthConfig | None = None,
+    skew: Skew | None = None,
 ) -> Path:
-    """Generate the synthetic city into ``out``; returns the path of ``manifest.json``."""
+    """Generate the synthetic city into ``out``; returns the path of ``manifest.json``.
+
+    ``skew`` (or ``config.skew``) makes the city skewed (see :mod:`canbao.synth.skew`).
+    """
     if not MIN_PERSONS <= persons <= MAX_PERSONS:
         raise UsageError(
             f"人数应在 {MIN_PERSONS} 到 {MAX_PERSONS} 之间",
@@ -35,7 +40,9 @@ def generate(
         )
     if not 2016 <= year <= 2020:
         raise UsageError("年份应在 2016 到 2020 之间", "--year must be in 2016..2020")
-    cfg = config or SynthConfig(persons=persons, seed=seed, year=year, rates=rates or DamageRates())
+    cfg = config or SynthConfig(
+        persons=persons, seed=seed, year=year, rates=rates or DamageRates(), skew=skew
+    )
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     people = build_population(cfg)
@@ -54,14 +61,23 @@ def generate(
     finally:
         truth.close()
     gaps = write_gaps(root, cfg.year, people, reality)
+    summary: dict[str, object] = {
+        "persons": people.height,
+        "employers": employers.height,
+        "rows": truth.counts,
+        "gaps": gaps,
+        "rates": cfg.rates.to_dict(),
+    }
+    generator: dict[str, object] = {
+        "name": "canbao synth",
+        "persons": cfg.persons,
+        "seed": cfg.seed,
+    }
+    if cfg.skew is not None:  # only then: an ordinary city's files stay as they were
+        summary["skew"] = asdict(cfg.skew)
+        generator["skew"] = True
     (root / "truth" / "summary.json").write_text(
-        json.dumps(
-            {"persons": people.height, "employers": employers.height, "rows": truth.counts,
-             "gaps": gaps, "rates": cfg.rates.to_dict()},
-            ensure_ascii=False, indent=2,
-        ) + "\n",
-        encoding="utf-8",
-    )  # fmt: skip
-    generator = {"name": "canbao synth", "persons": cfg.persons, "seed": cfg.seed}
+        json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     path = write_manifest(root, cfg.year, generator, specs, {})
     return path

@@ -16,6 +16,7 @@ import polars as pl
 from canbao.ingest.kinds import SCHEMES
 from canbao.synth._rng import stream, weighted_sample
 from canbao.synth.config import CENSUS_2020, CENSUS_TOTAL, TARGETS_2017, SynthConfig
+from canbao.synth.skew import collective_enrolment, role_mask
 
 RETIREE_SHARE = 0.05  # retirees receiving an employee pension, share of residents
 
@@ -62,6 +63,8 @@ def build_reality(
     own = emp["ownership"].to_numpy()
     small = np.where(n_staff <= 5, 3.0, np.where(n_staff <= 20, 1.0, 0.1))
     unreg_w = small * np.where(np.isin(own, ("private", "individual")), 1.0, 0.0)
+    if cfg.skew is not None:  # big employers and collective accounts are registered
+        unreg_w = unreg_w * ~(role_mask(emp, "big") | role_mask(emp, "collective"))
     unreg = np.zeros(m, dtype=bool)
     unreg[weighted_sample(rng, unreg_w, round(m * b.unregistered_employers))] = True
     reg = ~unreg
@@ -184,6 +187,8 @@ def build_reality(
 
     ret_rows = person_rows(retirees, "退休人员", True, None)
     flex_rows = person_rows(flexible, "灵活就业人员", False, floor)
+    if cfg.skew is not None:  # most under their county's collective account
+        flex_rows = collective_enrolment(cfg, cfg.skew, emp, flex_rows)
     flex_med = flexible[rng.random(len(flexible)) < 0.7]
     frames = []
     ep = pl.concat([employees, ret_rows, flex_rows]).with_columns(scheme=pl.lit("employee_pension"))
@@ -430,7 +435,10 @@ def _special_groups(
     # low income: whole households, rural and elderly-headed more often
     n_hh = int(hh.max()) if n else 0
     hh_w = np.zeros(n_hh + 1)
-    np.maximum.at(hh_w, hh, np.where(rural, 1.5, 0.7) * np.where(age >= 60, 2.0, 1.0) * in_hukou)
+    w = np.where(rural, 1.5, 0.7) * np.where(age >= 60, 2.0, 1.0) * in_hukou
+    if "collective_household" in p.columns:  # a skewed city: no collective household is poor
+        w = w * p["collective_household"].is_null().to_numpy()
+    np.maximum.at(hh_w, hh, w)
     low_hh = weighted_sample(rng, hh_w, round(n_hh * 0.03))
     low = np.isin(hh, low_hh)
     single = np.bincount(hh, minlength=n_hh + 1)[hh] == 1

@@ -17,6 +17,12 @@ from canbao.standards.citizen_id import CHECK_CHARS, WEIGHTS
 from canbao.synth import namedata
 from canbao.synth._rng import stream
 from canbao.synth.config import CENSUS_2020, SynthConfig
+from canbao.synth.skew import (
+    COLLECTIVE_KINDS,
+    COLLECTIVE_RELATION,
+    collective_households,
+    hot_given_names,
+)
 
 # Age pyramid in 5-year bands (share, per mille-ish), roughly Jiangxi around 2017.
 AGE_BANDS = (58, 60, 55, 53, 60, 75, 70, 65, 78, 85, 78, 58, 59, 45, 30, 22, 14, 7, 2.5, 0.7)
@@ -188,7 +194,7 @@ def _gather(values: list[str], idx: np.ndarray) -> pl.Series:
     return pl.Series(values, dtype=pl.Utf8).gather(pl.Series(idx.astype(np.int64)))
 
 
-RELATIONS = ["户主", "配偶", "子", "女", "孙子", "孙女"]
+RELATIONS = ["户主", "配偶", "子", "女", "孙子", "孙女", COLLECTIVE_RELATION]
 
 
 def build_population(cfg: SynthConfig) -> pl.DataFrame:
@@ -316,6 +322,17 @@ def build_population(cfg: SynthConfig) -> pl.DataFrame:
         region[migrant] = migrant_regions(rng, byear[migrant])
     id18 = make_ids(rng, region, birth, male)
 
+    # --- a skewed city: collective households, common full names (own random streams) ------
+    collective = None
+    if cfg.skew is not None:
+        single = cat(spouse < 0, np.ones(t, dtype=bool))
+        head, cidx, collective = collective_households(
+            cfg, cfg.skew, age, male, ~single, head, cidx
+        )
+        county = counties[cidx]  # the ID keeps the region of birth
+        relation = np.where(collective >= 0, RELATIONS.index(COLLECTIVE_RELATION), relation)
+        g1, g2 = hot_given_names(cfg, cfg.skew, surname, male, g1, g2, twin_of >= 0, GIVEN_POOL)
+
     # --- households and addresses ------------------------------------------------------------
     hh_heads, hh_index = np.unique(head, return_inverse=True)
     n_hh = len(hh_heads)
@@ -372,6 +389,8 @@ def build_population(cfg: SynthConfig) -> pl.DataFrame:
     span = (as_of - lo).astype(np.int64) + 1
     death = np.where(dies, lo + (rng.random(N) * span).astype(np.int64), np.datetime64("NaT"))
     in_hukou = ~migrant | (rng.random(N) < cfg.behaviour.migrant_in_hukou)
+    if collective is not None:
+        in_hukou |= collective >= 0  # registered in the collective household
     events = ["", "出生", "迁入", "迁出", "死亡"]
     event = np.zeros(N, dtype=np.int8)
     event_date = np.full(N, np.datetime64("NaT"), dtype="datetime64[D]")
@@ -445,4 +464,12 @@ def build_population(cfg: SynthConfig) -> pl.DataFrame:
             "township", "address", "old_address", "surname", "given", "name", "sex", "birth_date",
             "age", "id_region", "id18", "migrant", "in_hukou", "death_date", "hukou_status",
             "event", "event_date", "phone"]  # fmt: skip
+    if collective is not None:  # truth: which collective household (kind), null for families
+        kinds = pl.Series("collective_household", collective, dtype=pl.Int64)
+        df = df.with_columns(
+            pl.when(kinds >= 0)
+            .then(_gather(list(COLLECTIVE_KINDS), np.maximum(collective, 0)))
+            .alias("collective_household")
+        )
+        cols.append("collective_household")
     return df.select(cols)

@@ -10,6 +10,7 @@ DATA/
   profiles/<source>.json                header-mapping profile of a source
   registry/                             the registry's snapshots, model and derivation cache
   plans/<code>.json                     imported plans
+  region-profile.json                   the region profile the directory uses (canbao.profile)
   .lock                                 the writers' lock (:mod:`canbao.warehouse.lock`)
   .work/<pid>-<hex>/                    a running process's scratch files (DuckDB spill …)
 ```
@@ -50,6 +51,12 @@ class DataLayout:
     @property
     def registry(self) -> Path:
         return self.root / "registry"
+
+    @property
+    def region_profile(self) -> Path:
+        """The record of the region profile in use (:mod:`canbao.profile.datadir`); not to be
+        confused with ``profiles/``, the header-mapping profiles of ingest."""
+        return self.root / "region-profile.json"
 
     @property
     def lock_file(self) -> Path:

@@ -50,6 +50,7 @@ TASKS = {
     "ingest": ("导入数据", "ingest"),
     "decide": ("记录复核决定", "review decision"),
     "plan": ("导入计划", "plan import"),
+    "profile": ("更换地区配置", "profile change"),
 }
 
 P = ParamSpec("P")

@@ -42,6 +42,7 @@ REPLICATED_TABLES = {  # snapshot tables coverage reads, and their key columns
     "enrollments": ("person_key", "employer_key", "batch_id"),
     "employers": ("employer_key",),
     "employer_links": ("employer_key", "batch_id"),
+    "likely_owners": ("other_key", "person_key", "left_key", "right_key"),
 }
 
 

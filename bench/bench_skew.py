@@ -21,7 +21,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from bench.bench_coverage import replicated
+from bench.bench_coverage import _analyse_in_subprocess, replicated
+from bench.bench_registry import _build_in_subprocess
 from bench.cities import CACHE
 from bench.common import now, run_child
 from canbao.ingest.api import ingest_manifest
@@ -54,22 +55,11 @@ def _ingested(persons: int, skewed: bool) -> Path:
 
 
 def _build(data: Path) -> tuple[float, float, dict]:
-    code = (
-        "import json; from pathlib import Path; from canbao.registry import api;"
-        f"r=api.build(Path({str(data)!r}), full=True);"
-        "print(json.dumps({'mode': r.mode, 'seconds': r.seconds, 'counts': r.counts}))"
-    )
-    return run_child(code, "build")
+    return _build_in_subprocess(data, full=True)
 
 
 def _analyse(data: Path) -> tuple[float, float, dict]:
-    code = (
-        "import json; from pathlib import Path; from canbao.coverage import api;"
-        f"t={{}}; a=api.analyse(Path({str(data)!r}), timings=t);"
-        "print(json.dumps({'steps': t, 'persons': a.export.height,"
-        " 'lists': {k: v.height for k, v in a.lists.items()}}))"
-    )
-    return run_child(code, "analysis")
+    return _analyse_in_subprocess(data)
 
 
 def _export(data: Path) -> tuple[float, float, dict]:

@@ -29,7 +29,9 @@ def now() -> str:
     return dt.datetime.now().strftime("%Y-%m-%d %H:%M")
 
 
-def run_child(code: str, what: str) -> tuple[float, float, dict[str, Any]]:
+def run_child(
+    code: str, what: str, env: dict[str, str] | None = None
+) -> tuple[float, float, dict[str, Any]]:
     """Run Python ``code`` in a child process that prints one JSON line last.
 
     Returns wall seconds, the child's peak RSS in MB (sampled every 0.2 s), and the parsed JSON. Output is read before
@@ -41,7 +43,9 @@ def run_child(code: str, what: str) -> tuple[float, float, dict[str, Any]]:
     import sys
 
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env
+    )
     # peak memory sampled from /proc: the child's ru_maxrss would include the RSS of this
     # (parent) process, which a forked child inherits until it execs
     peak = [0]

@@ -78,6 +78,23 @@ def test_every_proposed_id_is_the_true_id(
     assert int(ids["delivered"].str.contains(ID_RUN).sum()) == 0
 
 
+def test_valid_but_wrong_ids_are_proposed(result: corrections.Corrections, city: Path) -> None:
+    """A relative's valid ID and a valid 15-digit ID are corrected too, not only invalid IDs."""
+    rows = _all(result).join(_truth(city), on=["source", "row"], how="left")
+    ids = rows.filter(pl.col("item") == corrections.ITEM_ID)
+    kinds = ids["kinds"].fill_null("")
+    relative = ids.filter(kinds.str.contains("id_relative"))
+    assert relative.height >= 3
+    assert int((relative["proposed"] != relative["true_id18"]).sum()) == 0
+    assert relative["evidence"].str.contains(corrections.OTHER_PERSON_ZH, literal=True).all()
+    upgraded = ids.filter(kinds.str.contains("id_15_digit"))
+    assert upgraded.height >= 20
+    assert (upgraded["basis"] == corrections.UPGRADE_15_ZH).all()
+    assert int((upgraded["proposed"] != upgraded["true_id18"]).sum()) == 0
+    # an undamaged record with its own valid ID is never proposed
+    assert int(kinds.eq("").sum()) == 0
+
+
 def test_name_corrections_are_true_names_and_only_real_errors(
     result: corrections.Corrections, city: Path
 ) -> None:

@@ -11,6 +11,7 @@ import openpyxl
 import polars as pl
 import pytest
 
+from canbao.cli import run
 from canbao.registry import api, snapshot
 from tests.registry.fixtures import Source, make_id, share_key_secret
 
@@ -161,6 +162,15 @@ def test_pairs_are_in_the_review_queue(built: Path, tmp_path: Path) -> None:
     rows = list(sheet.iter_rows(values_only=True))
     column = rows[0].index("原因")
     assert {r[column] for r in rows[1:]} == {"无证件号记录的可能本人"}
+
+
+def test_the_review_list_names_the_reason(
+    built: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert run(["review", "list", "--data-dir", str(built)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("无证件号记录的可能本人") == review(built)["reason"].eq("likely_owner").sum()
 
 
 def _pair_id(data: Path, id18: str) -> str:

@@ -23,6 +23,8 @@ from canbao.cli._app import (
 from canbao.registry import api, corrections
 from canbao.standards import masking
 
+REASONS_ZH = api.VALUE_LABELS_ZH["reason"]  # why a pair is in the review queue, in words
+
 review_app = typer.Typer(
     help="人工复核疑似同一人（review uncertain pairs）。", no_args_is_help=True
 )
@@ -98,7 +100,7 @@ def review_list(
     for r in shown.iter_rows(named=True):
         cells = (
             r["pair_id"],
-            "模糊" if r["reason"] == "ambiguous" else "不确定",
+            REASONS_ZH.get(r["reason"], r["reason"]),
             f"{r['match_probability']:.3f}",
             f"{r['left_name'] or '—'} / {r['right_name'] or '—'}",
             f"{r['left_id'] or '—'} / {r['right_id'] or '—'}",

@@ -5,8 +5,9 @@ whose ID number (and, where the registry is sure, whose name) should be correcte
 writes them through the safe writer (:mod:`canbao.outputs`), one workbook per source or one
 workbook with a sheet per source. The CLI (``canbao export corrections``) is a thin face.
 
-**ID corrections** are the registry's ``id_corrections`` table (a record whose delivered ID is not
-valid, linked to a trusted ID): every one is listed, with the link method in words (依据) and the
+**ID corrections** are the registry's ``id_corrections`` table (a record linked to a trusted ID
+whose delivered ID is invalid, is a valid number of someone else — a relative's, or a typo that
+passes the check — or is a valid 15-digit number): every one is listed, with the link method in words (依据) and the
 evidence (证据): name and birth date against the proposed ID, and what was wrong with the
 delivered number. A method this module does not know is shown as it is.
 
@@ -64,6 +65,7 @@ METHOD_LABELS_ZH: dict[str, str] = {
     "unresolved": "未关联到可信号码",
 }
 UPGRADE_15_ZH = "15位升18位"
+OTHER_PERSON_ZH = "（原号码为有效号码，但与本人的姓名、出生日期等登记信息不符）"
 NAME_BASIS_ZH = "同音字或异体字"
 
 # Evidence of the link method (证据); a method without an entry adds nothing.
@@ -240,7 +242,12 @@ def _id_rows(corr: pl.LazyFrame, links: pl.LazyFrame, anchors: pl.LazyFrame) -> 
     )
     how = c("method").replace_strict(METHOD_EVIDENCE_ZH, default=None, return_dtype=pl.Utf8)
     errors = c("id_errors").list.eval(pl.element().replace(ID_ERROR_SHORT_ZH)).list.join("、")
-    errors = pl.when(errors != "").then(pl.concat_str(pl.lit("（原号码"), errors, pl.lit("）")))
+    errors = (
+        pl.when(errors != "")
+        .then(pl.concat_str(pl.lit("（原号码"), errors, pl.lit("）")))
+        .when(~upgrade_15)
+        .then(pl.lit(OTHER_PERSON_ZH))
+    )
     evidence = pl.concat_str(
         pl.concat_str([name, birth, how], separator="，", ignore_nulls=True),
         errors.fill_null(""),

@@ -83,7 +83,7 @@ _NODE_COLUMNS = (
     "id_prefix15_alt, surname_py, sex, birth, county_code, household_key, phone_key, employer_org"
 )
 _LINK_COLUMNS = (
-    'rec_key, batch_id, source, "row", kind, scheme, id_norm, id_valid, id_errors, name_norm, '
+    'rec_key, batch_id, source, "row", kind, scheme, id_norm, id18, id_valid, id_errors, name_norm, '
     "name_pinyin, birth_date"
 )
 _ANCHOR_COLUMNS = (

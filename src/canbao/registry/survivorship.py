@@ -191,14 +191,18 @@ def corrections_of(
     record_cluster: str = "record_cluster",
     out: str = "id_corrections",
 ) -> None:
+    """``id_corrections``: every record linked to a trusted ID (``c.id18``) whose delivered ID
+    should be changed to it: an invalid ID (a typo, an Excel number), a valid ID of someone else
+    (a relative's, or a typo that happens to pass the check) linked here by the model or a
+    decision, and a valid 15-digit ID (the 18-digit form replaces it)."""
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE {out} AS
         SELECT r.source, r."row", r.batch_id, c.person_key, r.id_norm AS id_as_delivered,
                c.id18 AS proposed_id18, c.method, r.id_errors, r.name_norm
         FROM {records} r JOIN {record_cluster} c USING (rec_key)
-        WHERE c.id18 IS NOT NULL AND NOT coalesce(r.id_valid, false)
-          AND r.id_norm IS NOT NULL
+        WHERE c.id18 IS NOT NULL AND r.id_norm IS NOT NULL
+          AND (NOT coalesce(r.id_valid, false) OR r.id18 <> c.id18 OR length(r.id_norm) = 15)
         """
     )
 

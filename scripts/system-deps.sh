@@ -12,6 +12,8 @@ command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Java 17 runs PySpark (canbao build --engine spark; the Spark equivalence test).
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+# PostgreSQL 15: the production database of the store (canbao.store); tested in `make test`.
+command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "需要安装系统软件包 (missing system packages): ${need[*]} — 请以 root 运行 (run as root)" >&2

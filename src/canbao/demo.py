@@ -50,6 +50,10 @@ def run_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
 
     where.update(run_registry_demo(out))  # build the registry on OUT/data, export masked lists
 
+    from canbao.store.demo import run_store_demo
+
+    where.update(run_store_demo(out))  # accounts, a signed decision, audit log, backup
+
     from canbao.coverage.demo import run_coverage_demo
 
     where.update(run_coverage_demo(out))  # gap work lists, coverage statistics under OUT/coverage

@@ -71,6 +71,27 @@ class StateError(CanbaoError):
     status = 409
 
 
+class AuthError(CanbaoError):
+    """Sign-in failed: unknown user, wrong password, disabled or locked account, bad API key."""
+
+    code = "auth"
+    status = 401
+
+
+class PermissionDenied(CanbaoError):
+    """The signed-in user's role or county scope does not allow the action."""
+
+    code = "forbidden"
+    status = 403
+
+
+class ConflictError(CanbaoError):
+    """Someone else changed the record since it was read (乐观锁), or it already exists."""
+
+    code = "conflict"
+    status = 409
+
+
 class DependencyError(CanbaoError):
     """An optional component (e.g. Spark) is not installed."""
 

@@ -44,12 +44,32 @@ def test_demo_prints_no_id_and_no_full_name(tmp_path: Path) -> None:
     assert "演示完成" in proc.stdout
     names = _names(out)
     assert len(names) > 1000  # the city's residents are there to look for
+    _check_store(out)
     for where, text in texts.items():
         assert not ID_SHAPE.search(text), f"an ID-shaped number in {where}"
         assert not masking.looks_like_id(text), f"an ID in {where}"
         words = set(re.findall(r"[\u4e00-\u9fff·]{2,}", text))
         leaked = sum(1 for w in words for n in names if n in w)
         assert leaked == 0, f"{leaked} full names in {where}"
+
+
+def _check_store(out: Path) -> None:
+    """The store step: accounts for every role (file readable by the owner only), a review
+    decision signed by a named user, an audit log that verifies, a backup."""
+    from canbao.store import audit_log, open_store, roles
+
+    creds = out / "store" / "demo-accounts.txt"
+    assert creds.stat().st_mode & 0o077 == 0
+    listed = {
+        line.split("\t")[1].split("（")[0] for line in creds.read_text("utf-8").splitlines()[1:]
+    }
+    assert listed == set(roles.ROLES)
+    store = open_store(out / "data")
+    assert audit_log.verify(store)[1] == []
+    decided = audit_log.entries(store, action="review.decide")
+    assert [e.actor for e in decided] == ["city_li"]
+    store.dispose()
+    assert (out / "store" / "backup.zip").stat().st_size > 0
 
 
 def test_log_lines_are_masked(capsys) -> None:  # type: ignore[no-untyped-def]

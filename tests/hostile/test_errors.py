@@ -74,15 +74,27 @@ def test_canbao_error_messages_are_masked(
     assert "110101********4514" in err and "[bold]重复[/bold]" in err  # masked, not markup
 
 
-def test_a_torn_decision_line_is_dropped_and_the_next_one_kept(tmp_path: Path) -> None:
+def test_legacy_decisions_are_migrated_once_and_a_torn_line_dropped(tmp_path: Path) -> None:
     from canbao.registry import decisions
+    from canbao.store import open_store
+    from canbao.store.audit_log import entries, verify
 
-    decisions.record(tmp_path, "B:1", "A:2", "same")
-    with decisions.path(tmp_path).open("ab") as fh:
-        fh.write(b'{"left_key": "B:3", "right_k')  # a crash in the middle of an append
-    assert decisions.load(tmp_path).height == 1  # the torn line was never recorded
+    legacy = decisions.legacy_path(tmp_path)
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(
+        b'{"left_key": "B:1", "right_key": "A:2", "decision": "same", "decided_by": "li"}\n'
+        b'{"left_key": "B:3", "right_k'  # a crash in the middle of an append
+    )
+    assert decisions.load(tmp_path).rows() == [("B:1", "A:2", "same")]
+    assert not legacy.exists() and legacy.with_name("decisions.jsonl.migrated").exists()
     decisions.record(tmp_path, "B:4", "A:5", "different")
+    decisions.record(tmp_path, "B:1", "A:2", "different")  # the latest decision wins
     got = decisions.load(tmp_path)
-    assert got.rows() == [("B:1", "A:2", "same"), ("B:4", "A:5", "different")]
-    text = decisions.path(tmp_path).read_text("utf-8")
-    assert text.count("\n") == 2 and "B:3" not in text
+    assert got.rows() == [("B:1", "A:2", "different"), ("B:4", "A:5", "different")]
+    store = open_store(tmp_path)
+    actions = [e.action for e in entries(store)]
+    assert actions.count("review.decide") == 2 and actions.count("review.migrate") == 1
+    assert verify(store)[1] == []
+    store.dispose()
+
+

@@ -14,6 +14,7 @@ from canbao.registry.build import BuildResult, Progress, RecordSource
 from canbao.registry.build import build as _build
 from canbao.registry.engine import duckdb_connect
 from canbao.standards import masking
+from canbao.store import Actor
 
 __all__ = [
     "BuildResult",
@@ -144,15 +145,20 @@ def review_items(data_dir: Path) -> pl.DataFrame:
     return masking.mask_frame(df.with_columns(birth_match=same))
 
 
-def decide(data_dir: Path, pair_id: str, decision: str, note: str = "") -> dict[str, str]:
-    """Record a decision on a review item; the next build respects it."""
+def decide(
+    data_dir: Path, pair_id: str, decision: str, note: str = "", actor: Actor | None = None
+) -> dict[str, str]:
+    """Record a decision on a review item (in the store, by ``actor``: default the command
+    line's operator); the next build respects it."""
     items = _read(data_dir, "review_items").filter(pl.col("pair_id") == pair_id)
     if items.height == 0:
         raise NotFoundError(
             f"复核队列中没有编号为 {pair_id} 的记录对", f"no review item with pair_id {pair_id}"
         )
     row = items.row(0, named=True)
-    return decisions.record(data_dir, row["left_key"], row["right_key"], decision, note)
+    return decisions.record(
+        data_dir, row["left_key"], row["right_key"], decision, note, actor=actor
+    )
 
 
 # Column headers of xlsx exports (people read these; csv/parquet keep the English contract).

@@ -1,76 +1,149 @@
-"""Review decisions: stored append-only (``DATA/registry/decisions.jsonl``), latest wins."""
+"""Review decisions ("same" / "different" on a pair of the review queue), kept in the store
+(:class:`canbao.store.models.ReviewDecision`, append-only: for a pair the latest decision wins)
+with their author — a signed-in user, or the command line's operator — and an audit-log entry.
+
+Recording a decision does not take the data directory's writer lock: a decision made while a
+build runs is kept and applies from the next build (the build reads the decisions once, at its
+start).
+
+**Migration.** Before the store, decisions were appended to ``DATA/registry/decisions.jsonl``.
+The first time the store is used with such a file, its lines are imported (author
+``legacy:<who>``, the original time; a line torn by a crash is dropped) and the file is renamed
+``decisions.jsonl.migrated``; the import and its audit entry commit together, so it happens once.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import os
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import polars as pl
+from sqlalchemy import select
 
 from canbao.errors import DataError, UsageError
-from canbao.warehouse.lock import writes_data_dir
+from canbao.store import Actor, Store, open_store
+from canbao.store.audit_log import append
+from canbao.store.models import ReviewDecision
 
 Decision = Literal["same", "different"]
 DECISION_LABELS = {"same": "同一人", "different": "不同人"}
+LEGACY = "decisions.jsonl"
+SCHEMA = {"left_key": pl.Utf8, "right_key": pl.Utf8, "decision": pl.Utf8}
 
 
-def path(data_dir: Path) -> Path:
-    return data_dir / "registry" / "decisions.jsonl"
+def legacy_path(data_dir: Path) -> Path:
+    return data_dir / "registry" / LEGACY
 
 
-@writes_data_dir("decide")
+def _open(data_dir: Path, store: Store | None) -> tuple[Store, bool]:
+    return (store, False) if store is not None else (open_store(data_dir), True)
+
+
 def record(
-    data_dir: Path, left_key: str, right_key: str, decision: str, note: str = ""
+    data_dir: Path,
+    left_key: str,
+    right_key: str,
+    decision: str,
+    note: str = "",
+    *,
+    actor: Actor | None = None,
+    store: Store | None = None,
 ) -> dict[str, str]:
     if decision not in DECISION_LABELS:
         raise UsageError(
             f"决定只能是 same（同一人）或 different（不同人），而不是 {decision!r}",
             "decision must be 'same' or 'different'",
         )
-    entry = {
+    who = actor or Actor.operator()
+    st, mine = _open(data_dir, store)
+    try:
+        migrate_legacy(data_dir, st)
+        with st.transaction() as s:
+            row = ReviewDecision(
+                left_key=left_key, right_key=right_key, decision=decision, note=note,
+                decided_by=who.name,
+            )  # fmt: skip
+            s.add(row)
+            append(s, [who.event("review.decide", "review_pair", [left_key, right_key],
+                                 decision=decision)])  # fmt: skip
+            s.flush()
+            at = row.decided_at
+    finally:
+        if mine:
+            st.dispose()
+    return {
         "left_key": left_key,
         "right_key": right_key,
         "decision": decision,
-        "decided_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "decided_by": getpass.getuser(),
+        "decided_at": at.isoformat(timespec="seconds"),
+        "decided_by": who.name,
         "note": note,
     }
-    p = path(data_dir)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    with p.open("a+b") as fh:
-        _drop_torn_tail(fh)
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())  # a person's decision is never lost to a crash after "recorded"
-    return entry
 
 
-def _drop_torn_tail(fh: BinaryIO) -> None:
-    """A crash in the middle of an append leaves a last line without its newline: cut it off
-    (under the writer lock) so the next entry starts on a line of its own."""
-    size = fh.seek(0, os.SEEK_END)
-    if size == 0:
-        return
-    fh.seek(size - 1)
-    if fh.read(1) == b"\n":
-        return
-    start = max(0, size - 65536)
-    fh.seek(start)
-    tail = fh.read()
-    cut = tail.rfind(b"\n")
-    fh.truncate(start + cut + 1 if cut >= 0 else 0)
+def load(data_dir: Path, store: Store | None = None) -> pl.DataFrame:
+    """The decision in force for every decided pair (latest wins)."""
+    st, mine = _open(data_dir, store)
+    try:
+        migrate_legacy(data_dir, st)
+        with st.sessions() as s:
+            rows = s.execute(
+                select(
+                    ReviewDecision.id, ReviewDecision.left_key, ReviewDecision.right_key,
+                    ReviewDecision.decision,
+                ).order_by(ReviewDecision.id)
+            ).all()  # fmt: skip
+    finally:
+        if mine:
+            st.dispose()
+    if not rows:
+        return pl.DataFrame(schema=SCHEMA)
+    df = pl.DataFrame([tuple(r) for r in rows], orient="row", schema=["_seq", *SCHEMA])
+    return (
+        df.sort("_seq")
+        .group_by("left_key", "right_key", maintain_order=True)
+        .agg(pl.col("decision").last())
+        .select(list(SCHEMA))
+    )
 
 
-def load(data_dir: Path) -> pl.DataFrame:
-    schema = {"left_key": pl.Utf8, "right_key": pl.Utf8, "decision": pl.Utf8}
-    p = path(data_dir)
+def migrate_legacy(data_dir: Path, store: Store) -> int:
+    """Import ``decisions.jsonl`` once (see the module docstring): the number of decisions."""
+    p = legacy_path(data_dir)
     if not p.exists():
-        return pl.DataFrame(schema=schema)
+        return 0
+    rows = _legacy_rows(p)
+    with store.transaction() as s:
+        done = s.execute(
+            select(ReviewDecision.id).where(ReviewDecision.migrated_from == LEGACY).limit(1)
+        ).first()
+        if done is None:
+            for r in rows:
+                s.add(
+                    ReviewDecision(
+                        left_key=str(r["left_key"]), right_key=str(r["right_key"]),
+                        decision=str(r["decision"]), note=str(r.get("note") or ""),
+                        decided_by=f"legacy:{r.get('decided_by') or 'unknown'}"[:64],
+                        decided_at=_when(r.get("decided_at")), migrated_from=LEGACY,
+                    )
+                )  # fmt: skip
+            op = Actor.operator()
+            append(s, [op.event("review.migrate", "review_decisions", [LEGACY], rows=len(rows))])
+    os.replace(p, p.with_name(LEGACY + ".migrated"))
+    return len(rows) if done is None else 0
+
+
+def _when(text: object) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(text)).replace(microsecond=0)
+    except ValueError:
+        return dt.datetime(1970, 1, 1)
+
+
+def _legacy_rows(p: Path) -> list[dict[str, object]]:
     text = p.read_text(encoding="utf-8", errors="replace")
     lines = text.split("\n")
     if lines and lines[-1]:
@@ -80,18 +153,12 @@ def load(data_dir: Path) -> pl.DataFrame:
         if not line:
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(
-                f"复核决定文件“{p}”第 {i} 行已损坏，请从备份恢复或删除该行",
+                f"复核决定文件“{p}”第 {i} 行已损坏，请从备份恢复或删除该行后重试",
                 f"corrupt decision line {i}",
             ) from e
-    if not rows:
-        return pl.DataFrame(schema=schema)
-    df = pl.DataFrame(rows).with_row_index("_seq")
-    return (
-        df.sort("_seq")
-        .group_by("left_key", "right_key", maintain_order=True)
-        .agg(pl.col("decision").last())
-        .select(list(schema))
-    )
+        if row.get("decision") in DECISION_LABELS and row.get("left_key") and row.get("right_key"):
+            rows.append(row)
+    return rows

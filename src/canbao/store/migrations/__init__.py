@@ -1,0 +1,1 @@
+"""Alembic migrations of the store (run by :mod:`canbao.store.db`, never by hand-written DDL)."""

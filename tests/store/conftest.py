@@ -1,0 +1,55 @@
+"""The store's tests run on SQLite and on PostgreSQL (Debian's server, started by
+``scripts/test-services.sh``; URL ``$CANBAO_TEST_DATABASE_URL``). A PostgreSQL that cannot be
+reached fails the tests: it is part of ``make test``, not optional."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from canbao.store import Store, open_store
+
+PG_URL = os.environ.get(
+    "CANBAO_TEST_DATABASE_URL",
+    "postgresql+psycopg://canbao_test:canbao_test@127.0.0.1:5432/canbao_test",
+)
+BACKENDS = ("sqlite", "postgresql")
+
+
+def reset_pg(url: str = PG_URL) -> None:
+    """Drop every table of the test database (a fresh, empty database for one test)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except Exception as e:  # noqa: BLE001 - turned into a clear failure
+        pytest.fail(
+            f"PostgreSQL 测试库不可用（{type(e).__name__}）：请先运行 scripts/test-services.sh",
+            pytrace=False,
+        )
+    finally:
+        engine.dispose()
+
+
+def url_for(backend: str, tmp: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'store.sqlite3'}"
+    reset_pg()
+    return PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path) -> Iterator[Store]:
+    s = open_store(tmp_path, url_for(backend, tmp_path), upgrade=True)
+    yield s
+    s.dispose()

@@ -11,6 +11,7 @@ DATA/
   registry/                             the registry's snapshots, model and derivation cache
   plans/<code>.json                     imported plans
   region-profile.json                   the region profile the directory uses (canbao.profile)
+  store.sqlite3                         the store (canbao.store) unless --database-url names one
   .lock                                 the writers' lock (:mod:`canbao.warehouse.lock`)
   .work/<pid>-<hex>/                    a running process's scratch files (DuckDB spill …)
 ```

@@ -62,9 +62,14 @@ def _build(
 ) -> tuple[float, float, dict]:
     """One full build in a child process running ``src`` (None: the working tree)."""
     code = (
-        "import json; from pathlib import Path; import canbao; from canbao.registry import api;"
+        "import json; from pathlib import Path; import canbao;"
+        "from canbao.registry import api, snapshot;"
         f"d=Path({str(data)!r}); r=api.build(d, full=True);"
-        + (f"api.links(d).write_parquet({str(links_out)!r});" if links_out else "")
+        + (
+            f"snapshot.require_current(d).scan('links').collect().write_parquet({str(links_out)!r});"
+            if links_out
+            else ""
+        )
         + "print(json.dumps({'seconds': r.seconds, 'src': canbao.__file__}))"
     )
     env = dict(os.environ)
@@ -177,4 +182,16 @@ def run() -> dict:
                 "rows": [row],
             }
         )
-    return {"sections": sections}
+    return {"sections": _keep_previous(sections, q_size, s_size)}
+
+
+def _keep_previous(sections: list[dict], q_size: int, s_size: int) -> list[dict]:
+    """A part skipped in this run (size 0) keeps its section of the previous results."""
+    previous = ROOT / "bench" / "results" / "bench_identity.json"
+    if (q_size and s_size) or not previous.exists():
+        return sections
+    import json
+
+    old = json.loads(previous.read_text(encoding="utf-8")).get("sections", [])
+    keep = "recall" if not q_size else "build time"
+    return [x for x in old if keep in x["title"]] + sections

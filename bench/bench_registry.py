@@ -26,6 +26,7 @@ from bench.cities import fresh_copy, ingest_new_month, ingested
 from bench.common import now, run_child
 from canbao.ingest import api as ingest_api
 from canbao.registry import api, quality
+from canbao.warehouse.scope import Scope
 
 PERSON_KINDS = ("population", "enrollment", "employment", "death", "special_group")
 
@@ -147,7 +148,7 @@ def _quality_rows(persons: int) -> list[dict]:
     truth = pl.read_csv(city / "truth" / "links.csv")
     damage = pl.read_csv(city / "truth" / "damage.csv", schema_overrides={"kinds": pl.Utf8})
     groups = quality.synthetic_groups(city / "truth")
-    ours = api.links(work).select("source", "row", key=pl.col("person_key"))
+    ours = api.links(work, Scope.system("bench")).select("source", "row", key=pl.col("person_key"))
     models = {
         "canbao": ours,
         "plain Splink": _plain_splink(work),

@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench_registry",
     "bench_scale",
     "bench_skew",
+    "bench_store",
     "bench_synth",
 ]
 

@@ -18,6 +18,7 @@ from canbao.plan.actuals import default_actuals_source
 from canbao.registry import api as registry
 from canbao.registry import snapshot
 from tests.registry.city import ingest, make_city
+from tests.scopes import SYSTEM
 
 GAP_KINDS = (
     "uninsured_pension",
@@ -94,7 +95,7 @@ def test_export_one_row_per_person(built: Path, analysis: api.Analysis, tmp_path
     assert run(["export", "coverage", "--out", str(out), "--data-dir", str(built)]) == 0
     df = pl.read_csv(out, infer_schema_length=0)
     assert df.columns == ["person_key", "id18", "name", "county_code", "schemes", "flags"]
-    persons = registry.persons(built)
+    persons = registry.persons(built, SYSTEM, reveal=True)
     assert df.height == persons.height and df["person_key"].n_unique() == df.height
     flags = set(df["flags"].drop_nulls().str.split(";").explode().to_list()) - {""}
     assert flags <= set(api.FLAGS) and {"uninsured_pension", "deceased_enrolled"} <= flags
@@ -111,7 +112,7 @@ def test_gap_workbook_masked_chinese_frozen(built: Path, tmp_path: Path, capsys)
     out = tmp_path / "gaps.xlsx"
     assert run(["gaps", "--kind", "uninsured", "--out", str(out), "--data-dir", str(built)]) == 0
     printed = capsys.readouterr().out
-    ids = registry.persons(built)["id18"].drop_nulls()
+    ids = registry.persons(built, SYSTEM, reveal=True)["id18"].drop_nulls()
     assert not any(i in printed for i in ids.head(200).to_list())
     wb = load_workbook(out, read_only=False)
     assert "应保未保人员" in wb.sheetnames
@@ -187,10 +188,10 @@ def test_actuals_follow_the_unit_table(built: Path) -> None:
     retired codes count for it, a code the table maps elsewhere counts there, the city counts
     every record."""
     day = dt.date(2017, 12, 31)
-    base = CoverageActuals(built).actuals(None, day)
-    moved = CoverageActuals(built, units={"360424": "devzone", "360402": "360402"}).actuals(
-        None, day
-    )
+    base = CoverageActuals(built, agencies={}).actuals(None, day)
+    moved = CoverageActuals(
+        built, units={"360424": "devzone", "360402": "360402"}, agencies={}
+    ).actuals(None, day)
     assert set(moved["unit"]) == {"city", "devzone", "360402"}
 
     def values(frame: pl.DataFrame, unit: str) -> dict[str, str]:
@@ -199,6 +200,41 @@ def test_actuals_follow_the_unit_table(built: Path) -> None:
     assert values(moved, "devzone") == values(base, "360424")
     assert values(moved, "360402") == values(base, "360402")
     assert values(moved, "city") == values(base, "city")
+
+
+def test_city_level_and_zone_enrolment_match_the_truth(built: Path, city: Path) -> None:
+    """Every unit's enrolled.* equals the truth's distinct persons with an active record, by the
+    record's managing agency (truth/enrollments.parquet ``agency_unit``: 市本级, the zone, else
+    the county): 市本级 and 开发区 get the same actuals the counties get, and a record managed by
+    them no longer counts for its county."""
+    from canbao.coverage.actuals import INDICATOR_SCHEMES
+
+    day = dt.date(2017, 12, 31)
+    got = {
+        (r["unit"], r["indicator"]): int(r["value"])
+        for r in CoverageActuals(built).actuals(None, day).iter_rows(named=True)
+    }
+    active = pl.read_parquet(city / "truth" / "enrollments.parquet").filter(
+        pl.col("status") == "active"
+    )
+    per = active.group_by("agency_unit", "scheme").agg(n=pl.col("pid").n_unique())
+    expected: dict[tuple[str, str], int] = {}
+    for ind, schemes in INDICATOR_SCHEMES.items():
+        for unit, n in (
+            per.filter(pl.col("scheme").is_in(schemes))
+            .group_by("agency_unit")
+            .agg(pl.col("n").sum())
+            .iter_rows()
+        ):
+            expected[(unit, ind)] = n
+    assert {u for u, _ in expected} >= {"city_level", "devzone"}
+    assert expected[("city_level", "enrolled.employee_pension")] > 0
+    assert expected[("devzone", "enrolled.work_injury")] > 0
+    assert {k: v for k, v in got.items() if k[0] != "city"} == expected
+    # the city counts each person once, whichever agency manages them
+    for ind, schemes in INDICATOR_SCHEMES.items():
+        by_scheme = active.filter(pl.col("scheme").is_in(schemes)).group_by("scheme")
+        assert got[("city", ind)] == by_scheme.agg(pl.col("pid").n_unique())["pid"].sum(), ind
 
 
 def test_county_by_name(built: Path) -> None:

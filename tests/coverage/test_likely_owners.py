@@ -13,6 +13,7 @@ from canbao.errors import StateError
 from canbao.registry import api as registry
 from canbao.registry import snapshot
 from tests.registry.test_owners import QIAN, ZHANG, ZHOU, city
+from tests.scopes import SYSTEM
 
 
 def _flags(data: Path) -> dict[str, set[str]]:
@@ -34,7 +35,7 @@ def _flags(data: Path) -> dict[str, set[str]]:
             ),
             "uninsured_medical": s.frame("SELECT person_key FROM uninsured WHERE medical_gap = 1"),
         }
-    ids = dict(registry.persons(data).select("person_key", "id18").iter_rows())
+    ids = dict(registry.persons(data, SYSTEM, reveal=True).select("person_key", "id18").iter_rows())
     out: dict[str, set[str]] = {}
     for flag, frame in frames.items():
         for key in frame["person_key"]:
@@ -63,7 +64,7 @@ def test_a_different_decision_removes_the_record_from_the_flags(
 
     data = tmp_path / "data"
     shutil.copytree(built, data)
-    items = registry.review_items(data).filter(pl.col("reason") == "likely_owner")
+    items = registry.review_items(data, SYSTEM).filter(pl.col("reason") == "likely_owner")
     assert items.height == 3
     for pair_id in items["pair_id"]:
         registry.decide(data, pair_id, "different")
@@ -72,7 +73,9 @@ def test_a_different_decision_removes_the_record_from_the_flags(
     flags = _flags(data)
     assert flags.get(ZHANG) == {"uninsured_medical"}  # the gap is his again
     assert QIAN not in flags and ZHOU not in flags
-    assert registry.review_items(data).filter(pl.col("reason") == "likely_owner").height == 0
+    assert (
+        registry.review_items(data, SYSTEM).filter(pl.col("reason") == "likely_owner").height == 0
+    )
 
 
 def test_a_snapshot_without_likely_owners_asks_for_a_rebuild(built: Path, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from canbao.registry.snapshot_layers import parquet_source
 from canbao.synth import generate
 from canbao.warehouse import catalog
 from tests.ingest.helpers import population_lines, write_csv
+from tests.scopes import SYSTEM
 
 ODD = "it's [x] 数据 a*b?c"
 DECOY = "it's x 数据 aZZbQc"  # what the unescaped glob of ODD matches
@@ -144,9 +145,9 @@ def test_odd_data_dir_and_tmpdir_from_ingest_to_exports(
     )
     snap = snapshot.require_current(data)
     assert snap.info["counts"]["person_records"] == records > 0
-    assert api.persons(data).height > 0
+    assert api.persons(data, SYSTEM, reveal=True).height > 0
     cov = pl.read_csv(out / "cov.csv", glob=False)
-    assert cov.height == api.persons(data).height
+    assert cov.height == api.persons(data, SYSTEM, reveal=True).height
     assert (out / "gaps.xlsx").stat().st_size > 0
     assert list(tmp.iterdir()) == []  # nothing in $TMPDIR
     assert [p for p in (data / ".work").iterdir() if p.is_dir() and any(p.iterdir())] == []

@@ -96,5 +96,3 @@ def test_legacy_decisions_are_migrated_once_and_a_torn_line_dropped(tmp_path: Pa
     assert actions.count("review.decide") == 2 and actions.count("review.migrate") == 1
     assert verify(store)[1] == []
     store.dispose()
-
-

@@ -16,6 +16,7 @@ from canbao.plan.actuals import FrameActuals
 from canbao.plan.api import make_report
 from canbao.plan.model import Plan
 from canbao.plan.report import pdf as pdfmod
+from tests.plan.illustrative import illustrative_actuals
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "plan"
 AS_OF = date(2017, 9, 30)
@@ -44,11 +45,18 @@ def test_synthetic_split_adds_up(plan: Plan) -> None:
 
 
 def test_xlsx_report_formatting(plan: Plan, tmp_path: Path) -> None:
-    actuals = FrameActuals(sample.illustrative_actuals(plan, AS_OF), "示例")
+    actuals = FrameActuals(illustrative_actuals(plan, AS_OF), "示例")
     files = make_report(plan, AS_OF, tmp_path, actuals=actuals, illustrative=True, pdf=False)
     assert files.pdf is None and files.pdf_error is None
     wb = load_workbook(files.xlsx)
-    assert wb.sheetnames == ["通报", "综合排名", "完成情况明细", "县区分项完成率", "指标口径"]
+    assert wb.sheetnames == [
+        "通报",
+        "综合排名",
+        "完成情况明细",
+        "县区分项完成率",
+        "争资情况",
+        "指标口径",
+    ]  # 争资: the plan sets subsidy_growth targets (no 附件3, no key-group targets)
     ws = wb["综合排名"]
     assert ws.freeze_panes == "A4"
     assert ws["A3"].value == "排名" and ws["A3"].font.b
@@ -112,7 +120,7 @@ def test_pdf_rendered_and_pages_to_png(plan: Plan) -> None:
     assert "Noto" in fonts.stdout, "CJK fonts missing: install fonts-noto-cjk"
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
-    actuals = FrameActuals(sample.illustrative_actuals(plan, AS_OF), "示例")
+    actuals = FrameActuals(illustrative_actuals(plan, AS_OF), "示例")
     files = make_report(plan, AS_OF, ARTIFACTS, actuals=actuals, illustrative=True)
     assert files.pdf_error is None and files.pdf is not None
     assert files.pdf.read_bytes()[:5] == b"%PDF-"

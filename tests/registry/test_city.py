@@ -13,6 +13,7 @@ from canbao.ingest import manifest
 from canbao.registry import api, quality, snapshot
 from tests.registry.city import ingest, make_city
 from tests.registry.fixtures import make_id
+from tests.scopes import SYSTEM
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_an_ambiguous_repair_goes_to_review(reviewable: Path) -> None:
 
 
 def test_quality_floor_on_a_small_city(built: Path, city: Path) -> None:
-    q = quality.evaluate_synthetic(api.links(built), city)
+    q = quality.evaluate_synthetic(api.links(built, SYSTEM), city)
     # per damage type (the truth's kinds, the two of issue 15 among them): shown on a failure
     report = "\n".join(
         f"{kind:22s} {m['records']:7.0f}  P {m['precision']:.4f}  R {m['recall']:.4f}"
@@ -108,7 +109,7 @@ def test_quality_floor_on_a_small_city(built: Path, city: Path) -> None:
 
 
 def test_every_person_record_is_linked(built: Path, city: Path) -> None:
-    links = api.links(built)
+    links = api.links(built, SYSTEM)
     truth = pl.read_csv(city / "truth" / "links.csv")
     assert links["person_key"].null_count() == 0
     assert links.height == truth.height
@@ -116,9 +117,9 @@ def test_every_person_record_is_linked(built: Path, city: Path) -> None:
 
 
 def test_one_master_per_key_and_exports(built: Path, tmp_path: Path) -> None:
-    persons = api.persons(built)
+    persons = api.persons(built, SYSTEM, reveal=True)
     assert persons["person_key"].is_unique().all()
-    assert set(api.links(built)["person_key"]) == set(persons["person_key"])
+    assert set(api.links(built, SYSTEM)["person_key"]) == set(persons["person_key"])
     for suffix in ("csv", "xlsx", "parquet"):
         out = api.export_table(persons, tmp_path / f"persons.{suffix}").path
         assert out.stat().st_size > 0
@@ -128,7 +129,7 @@ def test_one_master_per_key_and_exports(built: Path, tmp_path: Path) -> None:
 
 
 def test_employer_workbook_says_park_in_words(built: Path, tmp_path: Path) -> None:
-    emp = api.employers(built)
+    emp = api.employers(built, SYSTEM)
     assert set(emp["park"].drop_nulls()) <= {"yes", "no"} and "yes" in set(emp["park"])
     api.export_table(emp, tmp_path / "e.xlsx")
     back = pl.read_excel(tmp_path / "e.xlsx", infer_schema_length=0)
@@ -136,7 +137,7 @@ def test_employer_workbook_says_park_in_words(built: Path, tmp_path: Path) -> No
 
 
 def test_employers_link_old_and_new_codes(built: Path, city: Path) -> None:
-    emp = api.employers(built)
+    emp = api.employers(built, SYSTEM)
     assert emp.height > 0 and emp["employer_key"].is_unique().all()
     snap = snapshot.require_current(built)
     el = snap.scan("employer_links").collect()
@@ -153,7 +154,7 @@ def test_review_decisions_change_the_next_build(reviewable: Path, tmp_path: Path
 
     data = tmp_path / "data"
     shutil.copytree(reviewable, data)
-    items = api.review_items(data)
+    items = api.review_items(data, SYSTEM)
     assert items.height >= 1, "namesakes and a record without an ID are a pair to review"
     same = items.row(0, named=True)
     same_keys = (
@@ -177,7 +178,7 @@ def test_review_decisions_change_the_next_build(reviewable: Path, tmp_path: Path
     overruled = model_links.row(0, named=True)
     decisions.record(data, overruled["node_id"], "A:" + overruled["id18"], "different")
     api.build(data)
-    assert same["pair_id"] not in set(api.review_items(data)["pair_id"])
+    assert same["pair_id"] not in set(api.review_items(data, SYSTEM)["pair_id"])
     keys = _node_keys(data)
 
     def key_of(k: str) -> str:
@@ -257,7 +258,7 @@ def test_review_list_cannot_be_unmasked(
     from canbao.cli import run
     from canbao.standards import masking
 
-    items = api.review_items(reviewable)
+    items = api.review_items(reviewable, SYSTEM)
     assert items.height >= 1
     assert set(items["birth_match"].drop_nulls()) <= {"相同", "同年同月", "同年", "不同"}
     assert items["birth_match"].drop_nulls().len() > 0
@@ -292,7 +293,7 @@ def test_person_keys_cannot_be_recomputed_without_the_secret(built: Path) -> Non
 
     secret_file = keys.secret_path(built)
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-    persons = api.persons(built).filter(pl.col("id18").is_not_null()).head(50)
+    persons = api.persons(built, SYSTEM, reveal=True).filter(pl.col("id18").is_not_null()).head(50)
     assert persons.height == 50
     secret = keys.secret(built)
     for key, id18 in persons.select("person_key", "id18").iter_rows():

@@ -10,6 +10,7 @@ import pytest
 from canbao.registry import api, snapshot
 from canbao.standards import citizen_id
 from tests.registry.fixtures import Source, make_id, share_key_secret
+from tests.scopes import SYSTEM
 
 A = make_id("360402", "19800101", 11)  # 王伟, household H1
 B = make_id("360402", "19800101", 13)  # 王伟, namesake (same name and birthday), household H2
@@ -80,7 +81,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _keys(data: Path) -> dict[tuple[str, int], str]:
-    return {(r["source"], r["row"]): r["person_key"] for r in api.links(data).iter_rows(named=True)}
+    return {
+        (r["source"], r["row"]): r["person_key"]
+        for r in api.links(data, SYSTEM).iter_rows(named=True)
+    }
 
 
 def test_trusted_ids_link_deterministically(built: Path) -> None:
@@ -118,7 +122,7 @@ def test_excel_damaged_id_links_on_surviving_digits(built: Path) -> None:
 
 
 def test_master_record_survivorship(built: Path) -> None:
-    persons = api.persons(built)
+    persons = api.persons(built, SYSTEM, reveal=True)
     assert persons.height == len(set(_keys(built).values()))
     c = persons.filter(pl.col("id18") == C).row(0, named=True)
     assert c["name"] == "李娜" and c["sex"] == "F" and str(c["birth_date"]) == "1955-05-05"
@@ -126,7 +130,7 @@ def test_master_record_survivorship(built: Path) -> None:
 
 
 def test_links_cover_every_record(built: Path) -> None:
-    links = api.links(built)
+    links = api.links(built, SYSTEM)
     assert links.height == 7 + 8
     assert links["person_key"].null_count() == 0
 
@@ -148,7 +152,7 @@ def test_no_build_gives_a_clear_error(tmp_path: Path) -> None:
     from canbao.errors import StateError
 
     with pytest.raises(StateError, match="canbao build"):
-        api.links(tmp_path)
+        api.links(tmp_path, SYSTEM)
 
 
 def test_big_batches_are_derived_in_parts(

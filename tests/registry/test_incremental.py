@@ -11,6 +11,7 @@ import polars as pl
 from canbao.registry import api, snapshot
 from tests.registry import test_deterministic as base
 from tests.registry.fixtures import Source, make_id, share_key_secret
+from tests.scopes import SYSTEM
 
 NEW = make_id("360483", "19770707", 52)  # 周敏 (F), new in month 2
 
@@ -123,7 +124,8 @@ def _with_namesake_query() -> Source:
 def test_namesake_query_is_not_guessed(tmp_path: Path) -> None:
     api.build(tmp_path, source=_with_namesake_query())
     keys = {
-        (r["source"], r["row"]): r["person_key"] for r in api.links(tmp_path).iter_rows(named=True)
+        (r["source"], r["row"]): r["person_key"]
+        for r in api.links(tmp_path, SYSTEM).iter_rows(named=True)
     }
     assert keys[("civil_low_income", 1)] not in (
         keys[("police_hukou", 1)],
@@ -138,9 +140,9 @@ def test_enrolled_as_of_counts_records_without_status_or_dates(tmp_path: Path) -
     enrolled = snapshot.require_current(tmp_path).scan("enrollments").collect()
     assert enrolled["status"].null_count() == enrolled.height  # the fixture states no status
     day = enrolled["as_of"].max()
-    assert api.enrolled_as_of(tmp_path, day).height == enrolled.height
-    assert api.enrolled_as_of(tmp_path, day - dt.timedelta(days=1)).height == 0
-    assert api.enrolled_as_of(tmp_path, day, scheme="no_such_scheme").height == 0
+    assert api.enrolled_as_of(tmp_path, day, SYSTEM).height == enrolled.height
+    assert api.enrolled_as_of(tmp_path, day - dt.timedelta(days=1), SYSTEM).height == 0
+    assert api.enrolled_as_of(tmp_path, day, SYSTEM, scheme="no_such_scheme").height == 0
 
 
 LATE = make_id("360402", "19850505", 72)  # 孙丽 (F): her own record arrives only in month 3

@@ -14,6 +14,7 @@ import pytest
 from canbao.cli import run
 from canbao.registry import api, snapshot
 from tests.registry.fixtures import Source, make_id, share_key_secret
+from tests.scopes import SYSTEM
 
 COUNTY = "360402"
 EMPLOYER = "91110000600037341L"
@@ -121,7 +122,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_records_without_id_stay_unresolved(built: Path) -> None:
     """The model leaves these records alone (else there is nothing to test)."""
-    links = api.links(built).filter(pl.col("source") == "si_no_id")
+    links = api.links(built, SYSTEM).filter(pl.col("source") == "si_no_id")
     assert links.height == 4
     assert links["method"].to_list() == ["unresolved"] * 4
     assert links["person_key"].str.starts_with("S").all()
@@ -153,7 +154,7 @@ def test_pairs_are_in_the_review_queue(built: Path, tmp_path: Path) -> None:
     everything = review(built)
     assert everything["pair_id"].n_unique() == everything.height  # never a pair twice
     assert items["prob"].null_count() == 0
-    shown = api.review_items(built).filter(pl.col("reason") == "likely_owner")
+    shown = api.review_items(built, SYSTEM).filter(pl.col("reason") == "likely_owner")
     assert shown.height == items.height and shown["left_name"].null_count() == 0
     # the reviewer's workbook says what kind of pair it is
     out = tmp_path / "review.xlsx"
@@ -193,12 +194,15 @@ def test_decisions_are_respected_and_incremental_equals_full(tmp_path: Path) -> 
     assert set(o["id18"]) == {ZHOU}
     assert not review(inc)["right_key"].is_in(["A:" + ZHANG, "A:" + QIAN]).any()
     # "same": the record is linked to her
-    keys = {(r["source"], r["row"]): r["person_key"] for r in api.links(inc).iter_rows(named=True)}
+    keys = {
+        (r["source"], r["row"]): r["person_key"]
+        for r in api.links(inc, SYSTEM).iter_rows(named=True)
+    }
     assert keys[("si_no_id", 2)] == keys[("police_hukou", 3)]
     # a full build with the same decisions gives the same tables
     full = tmp_path / "full"
     shutil.copytree(inc / "registry" / "model", full / "registry" / "model")
-    shutil.copy2(inc / "registry" / "decisions.jsonl", full / "registry" / "decisions.jsonl")
+    shutil.copy2(inc / "store.sqlite3", full / "store.sqlite3")  # the decisions live in the store
     share_key_secret(inc, full)
     assert api.build(full, source=city(), full=True).mode == "full"
     for table, key in (

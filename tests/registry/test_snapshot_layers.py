@@ -21,6 +21,7 @@ from canbao.errors import StateError, UsageError
 from canbao.registry import snapshot
 from canbao.registry.engine import DuckDBEngine
 from canbao.registry.snapshot_layers import COMPACT_SHARE
+from tests.scopes import SYSTEM
 
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]
@@ -338,10 +339,10 @@ def test_readers_see_layered_tables(tmp_path: Path) -> None:
 
     def read() -> dict[str, pl.DataFrame]:
         out = {
-            "links": api.links(tmp_path),
-            "persons": api.persons(tmp_path),
+            "links": api.links(tmp_path, SYSTEM),
+            "persons": api.persons(tmp_path, SYSTEM, reveal=True),
             "enrollments": api._read(tmp_path, "enrollments").sort("batch_id", "row"),
-            "review": api.review_items(tmp_path).sort("pair_id"),
+            "review": api.review_items(tmp_path, SYSTEM).sort("pair_id"),
         }
         session = open_session(tmp_path)
         try:

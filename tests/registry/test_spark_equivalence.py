@@ -36,6 +36,7 @@ from canbao.registry import api, engine, snapshot
 from canbao.registry.dialect import DUCKDB, SPARK
 from canbao.standards.citizen_id import mask
 from tests.registry.city import ingest, ingest_month, make_city
+from tests.scopes import SYSTEM
 
 PROB_TOL = 1e-9
 
@@ -213,12 +214,12 @@ def test_spark_can_train_the_model(builds: tuple[Path, Path], tmp_path: Path) ->
     assert saved["sql_dialect"] == "duckdb"
     assert "damerau_levenshtein(id_norm_l, id_norm_r) <= 1" in json.dumps(saved)
     spark_model = snapshot.require_current(fresh).info["model_id"]
-    spark_links = api.links(fresh).select("source", "row", "person_key")
+    spark_links = api.links(fresh, SYSTEM).select("source", "row", "person_key")
     # a DuckDB build takes the Spark-trained model as it is (no retraining) ...
     api.build(fresh, full=True, engine="duckdb")
     assert snapshot.require_current(fresh).info["model_id"] == spark_model
     # ... and, with the same model, links exactly as the Spark build did
-    duck_links = api.links(fresh).select("source", "row", "person_key")
+    duck_links = api.links(fresh, SYSTEM).select("source", "row", "person_key")
     assert duck_links.sort("source", "row").equals(spark_links.sort("source", "row"))
 
 
@@ -314,6 +315,7 @@ COVERAGE_TABLES: dict[str, tuple[str, ...]] = {
     "under_reporters": ("employer_key", "scheme"),
     "selective_employers": ("employer_key",),
     "record_ranges": ("person_key", "scheme", "county_code"),
+    "land_farmers": ("person_key",),
 }
 # The work lists (canbao gaps), the export (canbao export coverage), statistics and actuals.
 RESULT_KEYS: dict[str, tuple[str, ...]] = {
@@ -327,6 +329,7 @@ RESULT_KEYS: dict[str, tuple[str, ...]] = {
     "list under_reporters": ("employer_key", "scheme"),
     "list headcount_months": ("employer_key", "scheme", "period"),
     "list selective_employers": ("employer_key",),
+    "list land_farmers_uninsured": ("person_key",),
     "export": ("person_key",),
     "enrolled": ("county_code", "scheme", "month"),
     "rates": ("county_code", "month"),

@@ -19,11 +19,13 @@ from canbao import __version__, logs
 from canbao.cli import coverage as _coverage  # noqa: F401,E402
 from canbao.cli import demo as _demo  # noqa: F401,E402
 from canbao.cli import ingest as _ingest  # noqa: F401,E402
+from canbao.cli import land_farmers as _land_farmers  # noqa: F401,E402
 from canbao.cli import plan as _plan  # noqa: F401,E402
 from canbao.cli import profile as _profile  # noqa: F401,E402
 from canbao.cli import registry as _registry  # noqa: F401,E402
 from canbao.cli import standards as _standards  # noqa: F401,E402
 from canbao.cli import store as _store  # noqa: F401,E402
+from canbao.cli import subsidies as _subsidies  # noqa: F401,E402
 from canbao.cli import synth as _synth  # noqa: F401,E402
 from canbao.cli._app import app, console_err
 from canbao.errors import CanbaoError, unexpected

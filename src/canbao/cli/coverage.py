@@ -41,7 +41,8 @@ def gaps_cmd(
     kind: Annotated[
         str | None,
         typer.Option(
-            "--kind", help="清单类型：uninsured | duplicates | deceased | employers（默认全部）"
+            "--kind",
+            help="清单类型：uninsured | duplicates | deceased | employers | land_farmers（默认全部）",
         ),
     ] = None,
     county: Annotated[

@@ -77,12 +77,15 @@ def show(
         )
     console.print(f"\n[bold]目标任务[/]（{len(p.targets)} 项）")
     from canbao.plan import fmt
+    from canbao.plan.key_groups import key_group
 
     for t in p.targets:
         ind = indicator(t.indicator)
         cmp = "≥" if ind.direction == "minimum" else "≤"
+        grp = f"[{key_group(t.group).name}]" if t.group else ""
+        shown = f"{int(t.value):,}人" if t.group else fmt.value(ind, t.value)  # small counts
         console.print(
-            f"  {p.unit(t.unit).name:<8} {ind.name:<24} {cmp} {fmt.value(ind, t.value)}",
+            f"  {p.unit(t.unit).name:<8} {grp}{ind.name:<24} {cmp} {shown}",
             soft_wrap=True,
             markup=False,
         )
@@ -178,7 +181,7 @@ def report(
     ] = None,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="不生成 PDF")] = False,
     illustrative: Annotated[
-        bool, typer.Option("--illustrative", help="在标题下注明“示例数据”")
+        bool, typer.Option("--illustrative", help="标题注明“示例数据”（合成城市的任务与数据）")
     ] = False,
     data_dir: DataDir = None,  # type: ignore[assignment]
     profile: ProfileOpt = None,

@@ -22,8 +22,14 @@ from canbao.cli._app import (
 )
 from canbao.registry import api, corrections
 from canbao.standards import masking
+from canbao.store import Actor, audit_log, open_store
+from canbao.warehouse.scope import Scope
 
-REASONS_ZH = api.VALUE_LABELS_ZH["reason"]  # why a pair is in the review queue, in words
+REASONS_ZH = api.VALUE_LABELS_ZH["reason"]
+# the command line is the local operator: the whole city (canbao.warehouse.scope)
+OPERATOR = Scope.system(
+    "canbao command line", actor=Actor.operator().name
+)  # why a pair is in the review queue, in words
 
 review_app = typer.Typer(
     help="人工复核疑似同一人（review uncertain pairs）。", no_args_is_help=True
@@ -80,9 +86,9 @@ def review_list(
 ) -> None:
     """List uncertain pairs with their evidence (IDs masked, birth dates as years, names
     masked on the terminal; the --out file keeps names for the reviewer)."""
-    items = api.review_items(data_dir)
+    items = api.review_items(data_dir, OPERATOR)
     if out:
-        _export(items, Path(out))
+        _export(items, Path(out), data_dir, "review_items")
     if items.height == 0:
         console.print("复核队列为空（nothing to review）。")
         return
@@ -122,14 +128,22 @@ def review_decide(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Decide a pair; every later build respects the decision."""
-    entry = api.decide(data_dir, pair_id, decision, note)
+    entry = api.decide(data_dir, pair_id, decision, note, scope=OPERATOR)
     console.print(
         f"已记录决定（recorded）：{pair_id} → {entry['decision']}；下次 canbao build 生效。"
     )
 
 
-def _export(df: pl.DataFrame, out: Path) -> None:
+def _export(df: pl.DataFrame, out: Path, data_dir: Path, what: str) -> None:
     summary = api.export_table(df, out)
+    store = open_store(data_dir)
+    try:  # every export is an audit-log entry (what, how many rows, to which file name)
+        audit_log.log(
+            store,
+            Actor.operator().event("export", what, [summary.path.name], rows=df.height),
+        )
+    finally:
+        store.dispose()
     console.print(f"已导出 {df.height:,} 行到 {summary.path}（exported）", markup=False)
     for note in summary.notes_zh():
         console.print(f"注意：{note}", markup=False)
@@ -138,19 +152,22 @@ def _export(df: pl.DataFrame, out: Path) -> None:
 @export_app.command("links")
 def export_links(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """source,row,person_key for every ingested person-bearing record."""
-    _export(api.links(data_dir).select("source", "row", "person_key"), out)
+    _export(
+        api.links(data_dir, OPERATOR).select("source", "row", "person_key"), out, data_dir, "links"
+    )
 
 
 @export_app.command("persons")
 def export_persons(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Master person records (.csv, .xlsx or .parquet)."""
-    _export(api.persons(data_dir), out)
+    """Master person records (.csv, .xlsx or .parquet), full IDs, phones and addresses for the
+    data team (the reveal and the export are audit-logged)."""
+    _export(api.persons(data_dir, OPERATOR, reveal=True), out, data_dir, "persons")
 
 
 @export_app.command("employers")
 def export_employers(out: OutFile, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Master employer records."""
-    _export(api.employers(data_dir), out)
+    _export(api.employers(data_dir, OPERATOR), out, data_dir, "employers")
 
 
 @export_app.command("corrections")

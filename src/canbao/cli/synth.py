@@ -52,3 +52,10 @@ def synth_command(
     )
     console.print(f"清单（manifest）：{path}", markup=False)
     console.print(f"真值（ground truth）：{path.parent / 'truth'}", markup=False)
+    task = json.loads(path.read_text(encoding="utf-8")).get("task_table")
+    if task:  # the 附件1 at the city's own size (canbao.synth.task_table)
+        console.print(
+            f"任务分解表（附件1，示例数据）：{path.parent / task['path']}",
+            markup=False,
+            soft_wrap=True,
+        )

@@ -15,9 +15,14 @@ Definitions (one place; ``docs/plan.md`` links here):
 - ``clearance_rate.*`` (清欠率) needs the arrears outstanding at the start of the year, which no
   extract carries yet: not produced.
 
-A unit is the employer's county or pooling area mapped through the region profile's area table
-(:meth:`canbao.profile.Profile.area_units`: a retired code counts for its successor); the city
-(``city``) is every employer.
+A payment's unit is its employer's (payments are made by employers), by the one rule
+:func:`canbao.profile.record_unit` (docs/plan.md, "Actuals"): the employer's managing agency
+(``agency_code`` of its records in the employer registries, the newest extract first) when the
+profile maps it to 市本级 or a zone — the payment then counts there and **not** for the
+employer's county, so that the counties, 市本级 and the zones add up to the city; else the
+master employer's county or pooling area through the profile's area table
+(:meth:`canbao.profile.Profile.area_units`: a retired code counts for its successor); else a
+county agency's code. The city (``city``) is every employer.
 
 This module provides the plan's actuals contract (:mod:`canbao.plan.actuals`: ``label`` and
 ``actuals(plan, as_of)`` returning ``unit, indicator, value, as_of``) without importing the plan:
@@ -35,7 +40,8 @@ from typing import Protocol
 
 import polars as pl
 
-from canbao.profile import CITY, Profile, profile_for
+from canbao.profile import CITY, Profile, name_key, profile_for, record_unit
+from canbao.warehouse.scope import Scope
 
 SCHEME_INDICATORS = {
     "employee_pension": "collected.employee_pension",
@@ -65,19 +71,64 @@ class PlanPeriod(Protocol):
     def period(self) -> _Period: ...
 
 
-def _unit_expr(col: str, units: Mapping[str, str]) -> pl.Expr:
-    return pl.col(col).replace_strict(dict(units), default=None, return_dtype=pl.Utf8)
-
-
 def _units(data_dir: Path, units: Mapping[str, str] | None) -> Mapping[str, str]:
     if units is not None:
         return units
     return profile_for(data_dir, remember=False).profile.area_units()
 
 
-def payments(data_dir: Path, units: Mapping[str, str] | None = None) -> pl.DataFrame:
-    """Payment records with their master employer's unit (``units``: {area code: unit code},
-    default: the data directory's profile) and ownership group."""
+def _agencies(data_dir: Path, agencies: Mapping[str, str] | None) -> Mapping[str, str]:
+    if agencies is not None:
+        return {name_key(k): u for k, u in agencies.items()}
+    return profile_for(data_dir, remember=False).profile.agency_units(counties=False)
+
+
+def employer_agencies(data_dir: Path, links: pl.LazyFrame) -> pl.LazyFrame:
+    """``employer_key, agency_code``: each master employer's managing agency, from its records
+    in the employer registries (kind ``employer``) that carry one — the newest extract first,
+    then the smallest value (deterministic)."""
+    from canbao.ingest import api as ingest_api
+
+    if not ingest_api.current_batches(data_dir, kind="employer"):
+        return pl.LazyFrame(schema={"employer_key": pl.Utf8, "agency_code": pl.Utf8})
+    rec = (
+        ingest_api.current_records(data_dir, "employer")
+        .select("batch_id", "row", "as_of", "agency_code")
+        .filter(pl.col("agency_code").is_not_null())
+    )
+    return (
+        rec.join(links, on=["batch_id", "row"])
+        .sort(
+            "employer_key", pl.col("as_of"), pl.col("agency_code"), descending=[False, True, False]
+        )
+        .group_by("employer_key", maintain_order=True)
+        .agg(pl.col("agency_code").first())
+    )
+
+
+def _with_units(
+    frame: pl.DataFrame, units: Mapping[str, str], agencies: Mapping[str, str]
+) -> pl.DataFrame:
+    """``+ unit`` by :func:`canbao.profile.record_unit`, decided once per distinct (county,
+    agency) pair and joined back."""
+    pairs = frame.select("county_code", "agency_code").unique()
+    table = pl.DataFrame(
+        [(c, a, record_unit(c, a, units, agencies)) for c, a in pairs.iter_rows()],
+        schema={"county_code": pl.Utf8, "agency_code": pl.Utf8, "unit": pl.Utf8},
+        orient="row",
+    )
+    return frame.join(table, on=["county_code", "agency_code"], how="left", nulls_equal=True)
+
+
+def payments(
+    data_dir: Path,
+    units: Mapping[str, str] | None = None,
+    agencies: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Payment records with their master employer's unit and ownership group. ``units``: {area
+    code: unit code}, ``agencies``: {agency code or name: unit code} of 市本级 and the zones
+    (default: the data directory's profile's :meth:`~canbao.profile.Profile.area_units` and
+    :meth:`~canbao.profile.Profile.agency_units` with ``counties=False``)."""
     from canbao.ingest import api as ingest_api
     from canbao.registry import api as registry_api
     from canbao.registry import snapshot
@@ -92,24 +143,31 @@ def payments(data_dir: Path, units: Mapping[str, str] | None = None) -> pl.DataF
         .scan("employer_links")
         .select("batch_id", "row", "employer_key")
     )
-    emp = registry_api.employers(data_dir).lazy().select("employer_key", "county_code", "ownership")
-    return (
+    emp = (
+        registry_api.employers(data_dir, Scope.system("collection actuals"))
+        .lazy()
+        .select("employer_key", "county_code", "ownership")
+    )
+    frame = (
         pay.join(links, on=["batch_id", "row"], how="left")
         .join(emp, on="employer_key", how="left")
-        .with_columns(
-            unit=_unit_expr("county_code", _units(data_dir, units)),
-            group=pl.col("ownership").replace_strict(OWNERSHIP_GROUP, default=None),
-        )
+        .join(employer_agencies(data_dir, links), on="employer_key", how="left")
+        .with_columns(group=pl.col("ownership").replace_strict(OWNERSHIP_GROUP, default=None))
         .collect()
     )
+    return _with_units(frame, _units(data_dir, units), _agencies(data_dir, agencies))
 
 
 def collection_actuals(
-    data_dir: Path, year: int, as_of: dt.date, units: Mapping[str, str] | None = None
+    data_dir: Path,
+    year: int,
+    as_of: dt.date,
+    units: Mapping[str, str] | None = None,
+    agencies: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Long frame unit, indicator, value (Decimal as text: yuan or a fraction), as_of; units
-    as in :func:`payments`."""
-    pay = payments(data_dir, units)
+    and agencies as in :func:`payments`."""
+    pay = payments(data_dir, units, agencies)
     if pay.height == 0:
         return pl.DataFrame(schema={"unit": pl.Utf8, "indicator": pl.Utf8, "value": pl.Utf8})
     as_of_period = f"{as_of:%Y-%m}"
@@ -171,9 +229,12 @@ class CollectionActuals:
     data_dir: Path
     label: str = "缴费到账数据（征缴）"
     units: Mapping[str, str] | None = None
+    agencies: Mapping[str, str] | None = None
 
     def actuals(self, plan: PlanPeriod, as_of: dt.date) -> pl.DataFrame:
-        return collection_actuals(self.data_dir, plan.period.start.year, as_of, self.units)
+        return collection_actuals(
+            self.data_dir, plan.period.start.year, as_of, self.units, self.agencies
+        )
 
 
 def collection_actuals_source(
@@ -188,4 +249,8 @@ def collection_actuals_source(
 
     if snapshot.current(data_dir) is None or not ingest_api.current_batches(data_dir, "payment"):
         return None
-    return CollectionActuals(data_dir, units=profile.area_units() if profile else None)
+    if profile is None:
+        return CollectionActuals(data_dir)
+    return CollectionActuals(
+        data_dir, units=profile.area_units(), agencies=profile.agency_units(counties=False)
+    )

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import polars as pl
 
-from canbao.coverage import deceased, duplicates, employers, gaps, stats, worklist
+from canbao.coverage import deceased, duplicates, employers, gaps, land_farmers, stats, worklist
 from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session, open_session, string_agg
 from canbao.errors import UsageError
@@ -40,7 +40,7 @@ from canbao.outputs import WriteSummary
 from canbao.profile import Profile, profile_for
 from canbao.standards import divisions
 
-KINDS = ("uninsured", "duplicates", "deceased", "employers")
+KINDS = ("uninsured", "duplicates", "deceased", "employers", "land_farmers")
 FLAGS = (
     "duplicate_medical",
     "duplicate_pension",
@@ -83,6 +83,8 @@ def _person_lists(s: Session, kind: str) -> dict[str, pl.DataFrame]:
         return {"duplicates": s.frame(duplicates.duplicates_list_sql(s))}
     if kind == "deceased":
         return {"deceased": s.frame(deceased.deceased_list_sql(s))}
+    if kind == "land_farmers":
+        return {"land_farmers_uninsured": s.frame(land_farmers.uninsured_list_sql(s))}
     return {}
 
 

@@ -45,6 +45,7 @@ def run_coverage_demo(out: Path) -> dict[str, str]:
         "duplicates": "重复参保清单 (duplicate enrolment)",
         "deceased": "死亡仍参保清单 (deceased still enrolled)",
         "employers": "单位合规清单 (employer compliance)",
+        "land_farmers": "被征地农民未参养老清单 (land-expropriated farmers without pension)",
     }
     groups = {
         "uninsured": ("uninsured", "missing_employee_pension", "identity_to_verify",
@@ -53,6 +54,7 @@ def run_coverage_demo(out: Path) -> dict[str, str]:
         "deceased": ("deceased",),
         "employers": ("unregistered_employers", "under_reporters", "headcount_months",
                       "selective_employers"),
+        "land_farmers": ("land_farmers_uninsured",),
     }  # fmt: skip
     for kind, keys in groups.items():
         written = api.write_gap_lists({k: a.lists[k] for k in keys}, base / f"gaps-{kind}.xlsx")

@@ -11,7 +11,8 @@ Views: ``persons``, ``links``, ``enrollments``, ``employers``, ``employer_links`
 ``likely_owners`` (registry snapshot; ``links`` carries each record's name pinyin and birth date;
 a snapshot from before ``likely_owners`` existed is refused with a request to rebuild) and
 ``records_population``, ``records_death``, ``records_special_group``, ``records_employment``,
-``records_declaration`` (current ingest batches; empty when a kind was never ingested).
+``records_declaration``, ``records_enrollment`` (current ingest batches; empty when a kind was
+never ingested), each read through ``cov_<kind>`` with the columns of :data:`RECORD_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ RECORD_COLUMNS: dict[str, dict[str, str]] = {
     "death": {"batch_id": "VARCHAR", "row": "BIGINT", "as_of": "DATE", "death_date": "DATE"},
     "special_group": {
         "batch_id": "VARCHAR", "row": "BIGINT", "as_of": "DATE", "group": "VARCHAR",
-        "start_date": "DATE", "end_date": "DATE",
+        "start_date": "DATE", "end_date": "DATE", "county_code": "VARCHAR", "township": "VARCHAR",
     },
     "employment": {
         "batch_id": "VARCHAR", "row": "BIGINT", "as_of": "DATE", "period": "VARCHAR",
@@ -60,6 +61,8 @@ RECORD_COLUMNS: dict[str, dict[str, str]] = {
         "batch_id": "VARCHAR", "row": "BIGINT", "as_of": "DATE", "period": "VARCHAR",
         "scheme": "VARCHAR", "headcount": "BIGINT", "base": "BIGINT", "due": "BIGINT",
     },
+    # the managing agency of an enrolment (its record joins enrollments on batch_id, row)
+    "enrollment": {"batch_id": "VARCHAR", "row": "BIGINT", "agency_code": "VARCHAR"},
 }  # fmt: skip
 
 

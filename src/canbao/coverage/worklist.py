@@ -26,6 +26,7 @@ LIST_TITLES_ZH = {
     "under_reporters": "少报人数或基数单位",
     "headcount_months": "人数基数按月比对",
     "selective_employers": "选择性参保单位",
+    "land_farmers_uninsured": "被征地农民未参养老",
 }
 
 COLUMNS_ZH = {
@@ -85,6 +86,7 @@ COLUMNS_ZH = {
     "n_schemes": "申报险种数",
     "declared_schemes": "已申报险种",
     "missing_schemes": "未申报险种",
+    "land_since": "被征地农民认定日期",
 }
 
 MONEY_COLUMNS = ("wages", "tax_base", "declared_base", "base_gap")

@@ -122,6 +122,25 @@ def default_as_of(data_dir: Path, source: str, kind: str, scheme: str | None) ->
     return dt.date.today()
 
 
+def agency_resolver(data_dir: Path, notes: list[str]) -> normalize.AgencyResolver | None:
+    """The region profile's resolver of 参保经办机构 / 统筹区 values (the data directory's
+    profile, not recorded by ingest). A profile that cannot be read leaves the values as
+    delivered, with a note: the agency is not worth failing an ingest for."""
+    from canbao.profile import profile_for
+
+    try:
+        prof = profile_for(data_dir, remember=False).profile
+    except CanbaoError as e:
+        notes.append(f"无法读取地区配置，参保经办机构未核对，按原值保存：{e.message_zh}")
+        return None
+
+    def resolve(value: str) -> str | None:
+        match = prof.resolve_agency(value)
+        return match.key if match is not None else None
+
+    return resolve
+
+
 @writes_data_dir("ingest")
 def ingest_file(
     data_dir: Path,
@@ -205,9 +224,11 @@ def ingest_file(
                 numeric_dates[f] = mask
 
     step(2, STEPS[2])
+    agency = agency_resolver(data_dir, notes) if "agency_code" in f2c else None
     records = normalize.normalize(
-        text, kind, scheme=scheme, numeric_id=numeric_id, numeric_cells=numeric_dates
-    )
+        text, kind, scheme=scheme, numeric_id=numeric_id, numeric_cells=numeric_dates,
+        agency=agency,
+    )  # fmt: skip
     notes.extend(normalize.unrecognised_notes(text, records, kind))
 
     step(3, STEPS[3])

@@ -11,6 +11,7 @@ them back to the field. Field names are English snake_case; values after ingest:
 - money (``wage``, ``base``, ``due``, ``paid``) is integer fen after ingest; files carry yuan.
 - ``period`` is the contribution month ``YYYY-MM`` (费款所属期).
 - ``county_code`` is a 6-digit GB/T 2260 code.
+- ``agency_code`` (employer, enrollment) is the managing agency as the region profile knows it.
 """
 
 from __future__ import annotations
@@ -152,8 +153,15 @@ SEX = _f("sex", "性别")
 BIRTH = _f("birth_date", "出生日期", "出生年月", "出生时间", "生日")
 ADDRESS = _f("address", "住址", "户籍地址", "联系地址", "现住址", "家庭住址", "居住地址")
 PHONE = _f("phone", "联系电话", "手机号码", "电话", "手机号")
-COUNTY = _f("county_code", "行政区划代码", "区划代码", "所属区县代码", "统筹区编码",
-            "参保地区划", "户籍地区划")  # fmt: skip
+COUNTY = _f("county_code", "行政区划代码", "区划代码", "所属区县代码", "参保地区划",
+            "户籍地区划")  # fmt: skip
+# The managing agency (参保经办机构) or pooling area (统筹区) of an employer or enrolment: a code
+# or a name, resolved against the region profile at ingest (canbao.profile.Profile.resolve_agency:
+# the canonical code, else the agency's name; an unknown value is kept, warning
+# agency_code_unknown). 统筹区编码 names the agency's area, not the division (county_code).
+AGENCY = _f("agency_code", "参保经办机构", "经办机构", "经办机构代码", "经办机构编码",
+            "经办机构名称", "社保经办机构", "所属经办机构", "参保经办机构代码", "参保经办机构名称",
+            "统筹区编码", "统筹区", "统筹区代码", "统筹区名称", "所属统筹区", "参保统筹区")  # fmt: skip
 TOWNSHIP = _f("township", "乡镇(街道)", "乡镇街道", "街道", "乡镇", "所属乡镇")
 # Shared employer fields
 CREDIT = _f("credit_code", "统一社会信用代码", "信用代码", "社会信用代码", "纳税人识别号",
@@ -181,6 +189,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         _f("person_type", "人员类别", "参保身份", "缴费类型"),
         _f("base", "缴费基数", "缴费工资", "申报工资"),
         _f("benefit", "待遇状态", "是否领取待遇", "领取待遇"),
+        AGENCY,
     ),
     "employer": (
         CREDIT, ORG, EMP_NAME,
@@ -194,6 +203,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         _f("legal_rep", "法定代表人", "负责人", "法人代表"),
         _f("address", "住所", "单位地址", "经营场所", "注册地址"),
         _f("si_number", "单位社保编号", "单位编号", "社保登记证号"),
+        AGENCY,
     ),
     "employment": (
         ID, NAME, CREDIT, ORG, EMP_NAME, PERIOD,

@@ -10,6 +10,11 @@ Fields whose meaning drives a rule are coded here, once, never read as raw text 
 ``benefit`` (待遇状态 → :data:`canbao.ingest.kinds.BENEFIT_STATUS`) and ``park`` (园区企业 →
 ``yes``/``no``, :data:`canbao.ingest.kinds.PARK_VALUES`); their cleaned text is kept in
 ``benefit_raw`` / ``park_raw``.
+
+``agency_code`` (参保经办机构 / 统筹区) is resolved by the caller's resolver (the region
+profile's :meth:`~canbao.profile.Profile.resolve_agency`, once per distinct value) to its
+canonical value; a value the profile does not know is *kept* (spaces removed) with the warning
+``agency_code_unknown``, so that a profile completed later still maps it.
 """
 
 from __future__ import annotations
@@ -205,6 +210,29 @@ def _warn(code: str, cond: pl.Expr) -> pl.Expr:
     return pl.when(cond).then(pl.lit(code))
 
 
+AgencyResolver = Callable[[str], str | None]
+"""Agency value (cleaned, no spaces) → its canonical value, or None when unknown."""
+
+
+def resolve_agencies(
+    values: pl.Series, resolve: AgencyResolver | None
+) -> tuple[pl.Series, pl.Series]:
+    """(stored value, unknown?) per row of an ``agency_code`` column: the canonical value of
+    each distinct value (``resolve`` runs once per distinct value), the value itself when
+    ``resolve`` does not know it (``unknown`` true) or when there is no resolver."""
+    key = values.to_frame("x").select(_clean(pl.col("x")).str.replace_all(r"\s", "")).to_series()
+    if resolve is None:
+        return key.rename(values.name), pl.Series(values.name, [False] * key.len())
+    distinct = key.drop_nulls().unique().to_list()
+    canon = {v: resolve(v) for v in distinct}
+    known = [v for v, c in canon.items() if c is not None]
+    mapped = key.replace_strict(
+        known, [canon[v] for v in known], default=None, return_dtype=pl.Utf8
+    )
+    unknown = key.is_not_null() & mapped.is_null()
+    return mapped.fill_null(key).rename(values.name), unknown
+
+
 def normalize(
     text: pl.DataFrame,
     kind: str,
@@ -212,11 +240,13 @@ def normalize(
     scheme: str | None,
     numeric_id: pl.Series | None = None,
     numeric_cells: Mapping[str, pl.Series] | None = None,
+    agency: AgencyResolver | None = None,
 ) -> pl.DataFrame:
     """``text`` has one Utf8 column per canonical field (null when the file lacks it), plus
     ``row``. Returns typed fields, derived identity columns and ``warnings`` (list[str]).
     ``numeric_cells``: field → Boolean Series, cells an Excel file stored as numbers (a date
-    field's numbers are Excel serial days)."""
+    field's numbers are Excel serial days). ``agency``: the resolver of ``agency_code`` values
+    (see the module docstring; None: values are kept as delivered, without spaces)."""
     fields = [f.name for f in kinds.FIELDS[kind]]
     numeric_cells = numeric_cells or {}
     # IDs and codes stay as delivered (their checks normalise); other text is cleaned once
@@ -293,6 +323,11 @@ def normalize(
             continue
         elif f == "county_code":
             value, name = _distinct(text[f], parse_county), f
+        elif f == "agency_code":
+            stored, unknown = resolve_agencies(text[f], agency)
+            exprs.append(pl.lit(stored).alias(f))
+            warns.append(_warn("agency_code_unknown", pl.lit(unknown)))
+            continue
         elif f in ("id", "credit_code", "org_code"):
             exprs.append(c.alias(f))
             continue
@@ -464,20 +499,30 @@ def unrecognised_notes(
         bad = records["warnings"].list.contains(f"{f}_invalid")
         if not bad.any():
             continue
-        values = (
-            text.filter(bad)
-            .select(_clean(pl.col(f)).alias("v"))
-            .group_by("v")
-            .len()
-            .sort(["len", "v"], descending=[True, False])
-        )
-        shown = "、".join(f"“{_short(v)}” {n} 行" for v, n in values.head(limit).iter_rows())
-        more = f"等 {values.height} 种" if values.height > limit else ""
+        shown = _values_shown(text.filter(bad).select(_clean(pl.col(f)).alias("v")), limit)
         notes.append(
             f"{labels[f]}（{f}）有 {int(bad.sum())} 行的取值无法识别，已置空并标记 {f}_invalid："
-            f"{shown}{more}"
+            f"{shown}"
         )
+    if "agency_code" in labels and "agency_code" in records.columns:
+        bad = records["warnings"].list.contains("agency_code_unknown")
+        if bad.any():
+            shown = _values_shown(
+                records.filter(bad).select(pl.col("agency_code").alias("v")), limit
+            )
+            notes.append(
+                f"{labels['agency_code']}（agency_code）有 {int(bad.sum())} 行的取值不在地区配置中，"
+                f"已保留原值并标记 agency_code_unknown：{shown}；这些记录按行政区划计入区县。"
+                "如为市本级或开发区的经办机构，请在地区配置的 agencies 中补充其代码或名称"
+            )
     return notes
+
+
+def _values_shown(values: pl.DataFrame, limit: int) -> str:
+    """The distinct values of column ``v`` with their row counts, most frequent first."""
+    counts = values.group_by("v").len().sort(["len", "v"], descending=[True, False])
+    shown = "、".join(f"“{_short(v)}” {n} 行" for v, n in counts.head(limit).iter_rows())
+    return shown + (f"等 {counts.height} 种" if counts.height > limit else "")
 
 
 def _short(value: str, width: int = 20) -> str:

@@ -48,7 +48,7 @@ def _example_rows(
 
 def _field_of(code: str, kind: str) -> str | None:
     names = {f.name for f in kinds.FIELDS[kind]}
-    for suffix in ("_invalid", "_partial", "_mismatch"):
+    for suffix in ("_invalid", "_partial", "_mismatch", "_unknown"):
         if code.endswith(suffix) and code[: -len(suffix)] in names:
             return code[: -len(suffix)]
     if code.startswith("id_"):

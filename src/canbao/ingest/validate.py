@@ -37,6 +37,7 @@ WARNINGS = {
     "group_invalid": "人员类别无法识别",
     "benefit_invalid": "待遇状态无法识别（已置空，原值见 benefit_raw）",
     "park_invalid": "园区企业标志无法识别（已置空，原值见 park_raw）",
+    "agency_code_unknown": "参保经办机构不在地区配置中（已保留原值，按行政区划计入区县）",
 }
 _SUMMARY_RE = (
     r"^(合计|总计|小计|共计|制表|填表|审核|复核|负责人|单位负责人|经办人|备注|说明|注[:：])"

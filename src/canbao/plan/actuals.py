@@ -5,10 +5,13 @@ an :class:`ActualsSource` has a ``label`` (shown in the report) and
 ``actuals(plan, as_of) -> polars.DataFrame`` with columns ``unit`` (a unit code of the plan's
 region profile: a county's division code, ``city`` for the whole city, a zone's code),
 ``indicator`` (an indicator code of :mod:`canbao.plan.indicators`), ``value`` (string or number,
-base measure: persons, yuan, fraction) and optionally ``as_of`` (date). :class:`ActualsSource`
+base measure: persons, yuan, fraction), optionally ``as_of`` (date) and optionally ``group`` (a
+key group's code of :mod:`canbao.plan.key_groups`: the row is that group's actual, e.g. persons
+enrolled among flexible workers; null for the unit's own actual). :class:`ActualsSource`
 is a structural :class:`~typing.Protocol`: a class with that shape is a source, whatever module
 it lives in. :func:`normalize_actuals` validates such a frame and turns it into a dict keyed by
-(unit, indicator) of Decimal, keeping for each key the latest row on or before the report date.
+(unit, indicator) of Decimal, keeping for each key the latest row on or before the report date
+(:func:`normalize_all`: also the key-group rows, keyed by (unit, indicator, group)).
 
 Sources:
 
@@ -38,16 +41,19 @@ import polars as pl
 
 from canbao.errors import DataError, InputFileError
 from canbao.plan.indicators import Indicator, normalize_base, resolve_indicator
+from canbao.plan.key_groups import resolve_key_group
 from canbao.plan.model import Plan
 from canbao.plan.units import PlanUnit, resolve_unit
 from canbao.profile import Profile
 
 ActualsMap = dict[tuple[str, str], Decimal]
+GroupActualsMap = dict[tuple[str, str, str], Decimal]  # (unit, indicator, key group)
 
 UNIT_COLS = ("unit", "单位", "单位名称", "单位代码", "地区", "县(市、区)", "县市区")
 INDICATOR_COLS = ("indicator", "指标", "指标代码", "指标名称")
 VALUE_COLS = ("value", "完成数", "实际完成数", "实际值", "数值", "完成值", "实际数")
 AS_OF_COLS = ("as_of", "截至日期", "统计日期", "日期")
+GROUP_COLS = ("group", "重点群体", "群体")
 
 
 @runtime_checkable
@@ -132,6 +138,9 @@ class FileActuals:
         a = _pick(cols, AS_OF_COLS)
         if a:
             sel.append(pl.col(a).alias("as_of"))
+        g = _pick(cols, GROUP_COLS)
+        if g:
+            sel.append(pl.col(g).alias("group"))
         return frame.select(sel)
 
     def _wide(self, plan: Plan) -> pl.DataFrame:
@@ -143,6 +152,7 @@ class FileActuals:
                 "unit": [t.unit for t in res.targets],
                 "indicator": [t.indicator for t in res.targets],
                 "value": [str(t.value) for t in res.targets],
+                "group": pl.Series([t.group for t in res.targets], dtype=pl.Utf8),
             }
         )
 
@@ -185,14 +195,29 @@ def normalize_actuals(
     Units (of ``units``, default: the default profile's plan units) and indicators may be codes
     or Chinese names. Rows dated after ``as_of`` are ignored; among the rest the latest row per
     (unit, indicator) wins (rows without date count as ``as_of``). Errors name the row (1-based
-    data row)."""
+    data row). Key-group rows (a ``group`` value) are left out: :func:`normalize_all`."""
+    return normalize_all(frame, as_of, source, units)[0]
+
+
+def normalize_all(
+    frame: pl.DataFrame,
+    as_of: date,
+    source: str = "",
+    units: tuple[PlanUnit, ...] | None = None,
+) -> tuple[ActualsMap, GroupActualsMap]:
+    """:func:`normalize_actuals` of the rows without a group, and the same reduction of the
+    key-group rows ({(unit, indicator, group code): value}; groups by code or name)."""
     for col in ("unit", "indicator", "value"):
         if col not in frame.columns:
             raise DataError(f"实际完成数缺少列 {col}", f"actuals frame lacks column {col}")
     has_date = "as_of" in frame.columns
-    best: dict[tuple[str, str], tuple[date, Decimal]] = {}
+    has_group = "group" in frame.columns
+    best: dict[tuple[str, str, str | None], tuple[date, Decimal]] = {}
     errors: list[str] = []
-    rows = frame.select(["unit", "indicator", "value", *(["as_of"] if has_date else [])])
+    rows = frame.select(
+        ["unit", "indicator", "value", "as_of" if has_date else pl.lit(None).alias("as_of")]
+        + (["group"] if has_group else [])
+    )
     for n, row in enumerate(rows.iter_rows(), start=1):  # small: units × indicators
         unit_raw, ind_raw, val_raw = row[0], row[1], row[2]
         if unit_raw is None and ind_raw is None:
@@ -213,19 +238,28 @@ def normalize_actuals(
             errors.append(f"第{n}行 完成数不是数字：“{val_raw}”")
             continue
         try:
-            day = (_as_date(row[3]) if has_date else None) or as_of
+            day = _as_date(row[3]) or as_of
         except ValueError:
             errors.append(f"第{n}行 日期无法识别：“{row[3]}”")
             continue
         if day > as_of:
             continue
-        key = (u.code, ind.code)
+        group = None
+        if has_group and row[4] is not None and _norm(row[4]) not in ("", "-"):
+            kg = resolve_key_group(row[4])
+            if kg is None:
+                errors.append(f"第{n}行 未知重点群体“{row[4]}”")
+                continue
+            group = kg.code
+        key = (u.code, ind.code, group)
         if key not in best or best[key][0] <= day:
             best[key] = (day, value)
     if errors:
         shown = "；".join(errors[:20])
         raise DataError(f"实际完成数有误（{source or '数据'}）：{shown}", f"{len(errors)} bad rows")
-    return {k: v for k, (_, v) in best.items()}
+    own = {(k[0], k[1]): v for k, (_, v) in best.items() if k[2] is None}
+    grouped = {(k[0], k[1], k[2]): v for k, (_, v) in best.items() if k[2] is not None}
+    return own, grouped
 
 
 @dataclass
@@ -254,11 +288,17 @@ def default_actuals_source(
 
     Coverage provides the enrolment indicators (enrolled.*) when the data directory holds a
     built registry (:mod:`canbao.coverage.actuals`); collection provides collected.* and
-    new_arrears_ratio.* from the payment extracts (:mod:`canbao.collection.actuals`);
-    clearance_rate.* has no source yet. Without a registry this returns None and reports need
-    ``--actuals``."""
+    new_arrears_ratio.* from the payment extracts (:mod:`canbao.collection.actuals`); the
+    key-group enrolment actuals come from :mod:`canbao.coverage.group_actuals`;
+    land_farmer.pension (附件3) from :mod:`canbao.coverage.land_farmers`; subsidy_growth from
+    the subsidy register (:mod:`canbao.collection.subsidies`) when there is one;
+    clearance_rate.* has no source yet. Without a registry or register this returns None and
+    reports need ``--actuals``."""
     from canbao.collection.actuals import collection_actuals_source
+    from canbao.collection.subsidies import subsidy_actuals_source
     from canbao.coverage.actuals import coverage_actuals_source
+    from canbao.coverage.group_actuals import group_actuals_source
+    from canbao.coverage.land_farmers import land_farmer_actuals_source
 
     if data_dir is None:
         return None
@@ -271,6 +311,9 @@ def default_actuals_source(
         for s in (
             coverage_actuals_source(data_dir, profile),
             collection_actuals_source(data_dir, profile),
+            group_actuals_source(data_dir, profile),
+            land_farmer_actuals_source(data_dir, profile),
+            subsidy_actuals_source(data_dir),
         )
         if s is not None
     ]

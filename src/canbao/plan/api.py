@@ -7,24 +7,40 @@ from datetime import date
 from pathlib import Path
 
 from canbao.plan import catalog, xlsx_io
-from canbao.plan.actuals import ActualsSource, default_actuals_source, normalize_actuals
+from canbao.plan.actuals import (
+    ActualsMap,
+    ActualsSource,
+    GroupActualsMap,
+    default_actuals_source,
+    normalize_all,
+)
 from canbao.plan.indicators import indicator
 from canbao.plan.model import Period, Plan
 from canbao.plan.progress import compute_progress
 from canbao.plan.report import ReportFiles, build_report, write_report
+from canbao.plan.report import subsidies as subsidy_section
 from canbao.plan.units import plan_units
 from canbao.profile import Profile, profile_for, remember
 from canbao.warehouse.lock import writes_data_dir
 
 
 def targets_json(plan: Plan) -> list[dict[str, object]]:
-    """[{"unit", "indicator", "value", "period"}]: value in base measure (persons, yuan,
-    fraction) as a JSON number (integers for persons/yuan when whole)."""
+    """[{"unit", "indicator", "value", "period"[, "group"]}]: value in base measure (persons,
+    yuan, fraction) as a JSON number (integers for persons/yuan when whole); ``group`` (a key
+    group's code) only on key-group targets."""
     out: list[dict[str, object]] = []
     for t in plan.targets:
         v = t.value
         value: object = int(v) if v == v.to_integral_value() else float(v)
-        out.append({"unit": t.unit, "indicator": t.indicator, "value": value, "period": t.period})
+        row: dict[str, object] = {
+            "unit": t.unit,
+            "indicator": t.indicator,
+            "value": value,
+            "period": t.period,
+        }
+        if t.group is not None:
+            row["group"] = t.group
+        out.append(row)
     return out
 
 
@@ -83,13 +99,15 @@ def make_report(
     pdf: bool = True,
 ) -> ReportFiles:
     source = actuals or default_actuals_source(data_dir, plan.profile)
-    amap = {}
+    amap: ActualsMap = {}
+    gmap: GroupActualsMap = {}
     label = ""
     if source is not None:
-        amap = normalize_actuals(source.actuals(plan, as_of), as_of, source.label, plan.units)
+        amap, gmap = normalize_all(source.actuals(plan, as_of), as_of, source.label, plan.units)
         label = source.label
-    progress = compute_progress(plan, amap, as_of, actuals_label=label)
-    data = build_report(plan, progress, illustrative=illustrative)
+    progress = compute_progress(plan, amap, as_of, actuals_label=label, group_actuals=gmap)
+    amounts = subsidy_section.amounts_for(plan, as_of, data_dir)  # the 争资 section's table
+    data = build_report(plan, progress, illustrative=illustrative, subsidy_amounts=amounts)
     return write_report(data, out_dir, pdf=pdf)
 
 

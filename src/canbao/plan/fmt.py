@@ -34,6 +34,8 @@ def value(ind: Indicator, v: Decimal | None) -> str:
     """A base-measure value with a readable unit: 908000 persons → 90.8万人."""
     if v is None:
         return "—"
+    if ind.measure == "persons" and ind.display_unit == "人":  # small counts (land farmers)
+        return _fixed(v, 0) + "人"
     if ind.measure == "persons":
         return _trim(_fixed(v / 10_000, 2)) + "万人"
     if ind.measure == "yuan":

@@ -7,6 +7,10 @@ fractions (``Decimal("0.9")`` for 90%). Display units (万人, 万元, 亿元, %
 Direction: a *minimum* target is met when the actual is at least the target (enrolment,
 collection, clearance rate, subsidy growth); a *maximum* is a ceiling (new arrears as a share of
 the year's amount due).
+
+Attachment: the plan's task tables. 附件1 (任务分解表) holds every indicator but one;
+``land_farmer.pension`` (被征地农民参加基本养老保险人数, in persons) is the one of 附件3
+(被征地农民参加基本养老保险任务分解表, :mod:`canbao.plan.land_farmer_table`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from typing import Literal
 
 Measure = Literal["persons", "yuan", "ratio"]
 Direction = Literal["minimum", "maximum"]
-Category = Literal["enrolled", "collected", "clearance_rate", "new_arrears_ratio", "subsidy_growth"]
+Category = Literal[
+    "enrolled", "collected", "clearance_rate", "new_arrears_ratio", "subsidy_growth", "land_farmer"
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Indicator:
     measure: Measure
     direction: Direction
     display_unit: str  # unit of measure in the 附件1 and in reports
+    attachment: int = 1  # the plan's task table that sets it: 附件1, or 附件3 (land farmers)
 
     @property
     def name(self) -> str:
@@ -39,8 +46,9 @@ class Indicator:
 
     @property
     def cumulative(self) -> bool:
-        """Enrolment and collection grow through the year; rates do not (no time progress)."""
-        return self.category in ("enrolled", "collected")
+        """Enrolment (land farmers' too) and collection grow through the year; rates do not
+        (no time progress)."""
+        return self.category in ("enrolled", "collected", "land_farmer")
 
 
 CATEGORY_LABELS: dict[str, str] = {
@@ -49,6 +57,7 @@ CATEGORY_LABELS: dict[str, str] = {
     "clearance_rate": "清欠率",
     "new_arrears_ratio": "新欠占当年应缴额比例",
     "subsidy_growth": "争取补助资金增长",
+    "land_farmer": "被征地农民参保",
 }
 CATEGORY_SUFFIX: dict[str, str] = {
     "enrolled": "参保人数",
@@ -56,6 +65,7 @@ CATEGORY_SUFFIX: dict[str, str] = {
     "clearance_rate": "清欠率",
     "new_arrears_ratio": "新欠比例",
     "subsidy_growth": "",
+    "land_farmer": "人数",
 }
 
 _SCHEMES = (
@@ -88,6 +98,17 @@ def indicators() -> tuple[Indicator, ...]:
         )
     out.append(
         Indicator("subsidy_growth", "subsidy_growth", "争取补助资金增长率", "ratio", "minimum", "%")
+    )
+    out.append(
+        Indicator(
+            "land_farmer.pension",
+            "land_farmer",
+            "被征地农民参加基本养老保险",
+            "persons",
+            "minimum",
+            "人",
+            attachment=3,
+        )
     )
     return tuple(out)
 

@@ -17,6 +17,13 @@ from typing import Any, Literal
 
 from canbao.errors import DataError
 from canbao.plan.indicators import Indicator, indicator
+from canbao.plan.key_groups import (
+    KEY_GROUPS,
+    KeyGroup,
+    check_group_indicator,
+    group_code,
+    resolve_key_group,
+)
 from canbao.plan.units import PlanUnit, plan_units, resolve_unit
 from canbao.profile import Profile, default_profile, shipped
 from canbao.standards.names import normalize_person_name
@@ -51,10 +58,15 @@ class Target:
     period: str  # period code
     value: Decimal  # base measure
     source: str = ""  # where the number comes from (plan text section, imported file)
+    group: str | None = None  # a key group's code (canbao.plan.key_groups): 重点群体 target
 
     @property
     def ind(self) -> Indicator:
         return indicator(self.indicator)
+
+    @property
+    def key(self) -> tuple[str, str, str, str | None]:
+        return (self.unit, self.indicator, self.period, self.group)
 
 
 @dataclass(frozen=True)
@@ -126,15 +138,33 @@ class Plan:
                 return u
         raise DataError(f"计划中没有单位“{code}”", f"unknown unit {code!r} in plan {self.code}")
 
-    def target(self, unit: str, indicator_code: str, period: str | None = None) -> Target | None:
-        p = period or self.period.code
+    def target(
+        self, unit: str, indicator_code: str, period: str | None = None, group: str | None = None
+    ) -> Target | None:
+        """The target of unit × indicator × period (default: the plan's), of key group
+        ``group`` (default: none, the unit's own target)."""
+        key = (unit, indicator_code, period or self.period.code, group)
         for t in self.targets:
-            if t.unit == unit and t.indicator == indicator_code and t.period == p:
+            if t.key == key:
                 return t
         return None
 
     def targets_for(self, unit: str) -> list[Target]:
-        return [t for t in self.targets if t.unit == unit]
+        """The unit's own targets (key-group targets: :attr:`group_targets`)."""
+        return [t for t in self.targets if t.unit == unit and t.group is None]
+
+    @property
+    def group_targets(self) -> tuple[Target, ...]:
+        """The key-group targets (重点群体扩面目标)."""
+        return tuple(t for t in self.targets if t.group is not None)
+
+    @property
+    def key_groups(self) -> tuple[KeyGroup, ...]:
+        """The key groups the plan names (document ``focus_groups``, as written) and those it
+        sets targets for, in the catalogue's order."""
+        named = {g.code for g in map(resolve_key_group, self.document.get("focus_groups", ())) if g}
+        named |= {t.group for t in self.targets if t.group is not None}
+        return tuple(g for g in KEY_GROUPS if g.code in named)
 
     def supervision_group_of(self, unit: str) -> Group | None:
         for g in self.supervision_groups:
@@ -155,10 +185,10 @@ class Plan:
         """A copy with ``new`` targets added or replacing the same unit × indicator × period.
 
         Returns (plan, added, replaced)."""
-        by_key = {(t.unit, t.indicator, t.period): t for t in self.targets}
+        by_key = {t.key: t for t in self.targets}
         added = replaced = 0
         for t in new:
-            key = (t.unit, t.indicator, t.period)
+            key = t.key
             if key in by_key:
                 replaced += by_key[key].value != t.value
             else:
@@ -166,9 +196,15 @@ class Plan:
             by_key[key] = t
         order = {u.code: i for i, u in enumerate(self.units)}
         ind_order = {c: i for i, c in enumerate(_indicator_codes())}
+        group_order = {g.code: i for i, g in enumerate(KEY_GROUPS)}
         targets = sorted(
             by_key.values(),
-            key=lambda t: (t.period, order.get(t.unit, 999), ind_order.get(t.indicator, 999)),
+            key=lambda t: (
+                t.period,
+                -1 if t.group is None else group_order.get(t.group, 999),
+                order.get(t.unit, 999),
+                ind_order.get(t.indicator, 999),
+            ),
         )
         return replace(self, targets=tuple(targets)), added, replaced
 
@@ -214,6 +250,7 @@ class Plan:
                     "period": t.period,
                     "value": str(t.value),
                     "source": t.source,
+                    **({"group": t.group} if t.group is not None else {}),
                 }
                 for t in self.targets
             ],
@@ -340,4 +377,9 @@ def _target_from_dict(
     value = Decimal(str(d["value"]))
     if "display_unit" in d:  # the seed file keeps the plan text's own units (万人, 亿元 …)
         value = to_base(ind, value, d["display_unit"])
-    return Target(u.code, ind.code, d.get("period", default_period), value, d.get("source", ""))
+    group = None
+    if d.get("group") not in (None, ""):  # a key group's target (code or name: 灵活就业)
+        group = group_code(d["group"])
+        check_group_indicator(ind.code, group)
+    period = d.get("period", default_period)
+    return Target(u.code, ind.code, period, value, d.get("source", ""), group)

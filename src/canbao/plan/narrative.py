@@ -61,6 +61,8 @@ def narrative(plan: Plan, progress: Progress, ranking: list[RankedUnit]) -> list
     parts = []
     for row in city:
         ind = row.ind
+        if ind.attachment != 1:  # 附件3 (land farmers): a paragraph of its own
+            continue
         if ind.cumulative:
             verb = "参保" if ind.category == "enrolled" else "征缴"
             parts.append(

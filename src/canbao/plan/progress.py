@@ -17,6 +17,10 @@ Definitions (all values Decimal fractions, 4 decimal places):
 Enrolment targets in the plan are year-end stocks (截至2017年底参保人数), so completion of an
 enrolment stock is high early in the year; the gap to time progress is still the figure the
 bureau's 通报 uses.
+
+Key-group targets (重点群体, :mod:`canbao.plan.key_groups`) are computed the same way from the
+key-group actuals and kept apart (:attr:`Progress.group_rows`): they are shown in their own
+section and never enter the ranking or the composite score.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from canbao.plan.actuals import ActualsMap
+from canbao.plan.actuals import ActualsMap, GroupActualsMap
 from canbao.plan.indicators import Indicator, indicator
 from canbao.plan.model import Period, Phase, Plan, Target
 
@@ -69,6 +73,7 @@ class ProgressRow:
     benchmark: Decimal  # time progress (cumulative) or 1 (rates)
     gap: Decimal | None
     met: bool | None
+    group: str | None = None  # a key group's code: a 重点群体 target
 
     @property
     def ind(self) -> Indicator:
@@ -88,6 +93,7 @@ class Progress:
     phase: Phase | None
     rows: tuple[ProgressRow, ...]
     actuals_label: str = ""
+    group_rows: tuple[ProgressRow, ...] = ()  # key-group targets (not ranked, not scored)
 
     def row(self, unit: str, indicator_code: str) -> ProgressRow | None:
         for r in self.rows:
@@ -126,38 +132,48 @@ def compute_progress(
     *,
     period: str | None = None,
     actuals_label: str = "",
+    group_actuals: GroupActualsMap | None = None,
 ) -> Progress:
-    """Progress of every target of ``period`` (default: the plan's) given ``actuals``."""
+    """Progress of every target of ``period`` (default: the plan's) given ``actuals``; the
+    key-group targets against ``group_actuals`` ({(unit, indicator, group): value})."""
     per = plan.period
     if period is not None and period != per.code:
         raise ValueError(f"only the plan period {per.code} is supported, not {period}")
     tp = time_progress(per, as_of)
-    rows: list[ProgressRow] = []
-    for t in _targets(plan, per.code):
-        ind = t.ind
-        actual = actuals.get((t.unit, t.indicator))
-        bench = tp if ind.cumulative else ONE
-        if actual is None:
-            rows.append(
-                ProgressRow(t.unit, t.indicator, t.period, t.value, None, None, bench, None, None)
-            )
-            continue
-        comp = completion(ind, t.value, actual)
-        rows.append(
-            ProgressRow(
-                t.unit,
-                t.indicator,
-                t.period,
-                t.value,
-                actual,
-                comp,
-                bench,
-                q(comp - bench),
-                is_met(ind, t.value, actual),
-            )
+    rows = tuple(_row(t, actuals.get((t.unit, t.indicator)), tp) for t in _targets(plan, per.code))
+    grouped = group_actuals or {}
+    group_rows = tuple(
+        _row(t, grouped.get((t.unit, t.indicator, t.group)), tp)
+        for t in plan.group_targets
+        if t.period == per.code and t.group is not None
+    )
+    return Progress(
+        plan.code, as_of, per, tp, plan.phase_at(as_of), rows, actuals_label, group_rows
+    )
+
+
+def _row(t: Target, actual: Decimal | None, tp: Decimal) -> ProgressRow:
+    ind = t.ind
+    bench = tp if ind.cumulative else ONE
+    if actual is None:
+        return ProgressRow(
+            t.unit, t.indicator, t.period, t.value, None, None, bench, None, None, t.group
         )
-    return Progress(plan.code, as_of, per, tp, plan.phase_at(as_of), tuple(rows), actuals_label)
+    comp = completion(ind, t.value, actual)
+    return ProgressRow(
+        t.unit,
+        t.indicator,
+        t.period,
+        t.value,
+        actual,
+        comp,
+        bench,
+        q(comp - bench),
+        is_met(ind, t.value, actual),
+        t.group,
+    )
 
 
 def _targets(plan: Plan, period: str) -> Iterable[Target]:
-    return (t for t in plan.targets if t.period == period)
+    """The plan's own targets of ``period`` (key-group targets apart)."""
+    return (t for t in plan.targets if t.period == period and t.group is None)

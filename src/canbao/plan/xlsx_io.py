@@ -18,6 +18,9 @@ Import resolves units by code, name or historical name (the region profile's ali
 county's name before it became a district), indicators by code or by (category, label), reads the unit of measure of each column (万人/人, 亿元/万元/元, %) and
 converts to base measures with Decimal. Any unknown unit, unknown indicator, unit of measure that
 does not fit, or non-numeric cell is reported with its cell address (e.g. ``C7``).
+
+Key-group targets (重点群体) are on a second sheet, 重点群体任务 (:mod:`canbao.plan.group_xlsx`):
+the template always has it; import reads it when the workbook has it.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ def _addr(row: int, col: int) -> str:
 
 
 def template_columns() -> list[Indicator]:
-    return list(indicators())
+    """The 附件1's indicators (the land farmers' one is 附件3's: :mod:`.land_farmer_table`)."""
+    return [i for i in indicators() if i.attachment == 1]
 
 
 def default_title(period: str, profile: Profile) -> str:
@@ -175,8 +179,12 @@ def write_template(
             fmt = "0.0###" if ind.measure != "ratio" else "0.0#"
             st.body_cell(ws, r, 3 + i, value, fmt)
     ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=3)
+    from canbao.plan import group_xlsx  # the key-group sheet (重点群体任务)
+
+    group_title = f"{period}年度{profile.city.name}重点群体扩面任务分解表"
+    group_xlsx.write_sheet(wb, units, plan, period, group_title)
     notes = wb.create_sheet("填表说明")
-    for i, line in enumerate(_notes(profile, units), start=1):
+    for i, line in enumerate([*_notes(profile, units), *group_xlsx.NOTES], start=1):
         notes.cell(row=i, column=1, value=line).font = st.PLAIN
     notes.column_dimensions["A"].width = 100
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -430,6 +438,11 @@ def read_targets(
                 continue
             value = normalize_base(ind.measure, num * f)
             targets.append(Target(u.code, ind.code, period, value, f"附件1:{path.name}"))
+    from canbao.plan import group_xlsx  # the key-group sheet, when the workbook has one
+
+    group_targets, group_errors = group_xlsx.read_sheet(path, period, known)
+    targets.extend(group_targets)
+    errors.extend(group_errors)
     if errors:
         fail()
     if not targets:

@@ -37,6 +37,7 @@ from canbao.profile.model import (
     CITY,
     CITY_LEVEL,
     Agency,
+    AgencyMatch,
     City,
     County,
     Letterhead,
@@ -44,6 +45,7 @@ from canbao.profile.model import (
     Profile,
     Unit,
     name_key,
+    record_unit,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "ENV",
     "FORMAT",
     "Agency",
+    "AgencyMatch",
     "Binding",
     "City",
     "County",
@@ -70,6 +73,7 @@ __all__ = [
     "parse",
     "profile_for",
     "read_record",
+    "record_unit",
     "remember",
     "shipped",
     "shipped_names",

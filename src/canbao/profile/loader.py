@@ -219,6 +219,7 @@ def _division_problems(p: _Profile) -> list[str]:
                 out.append(f"名称或代码“{key}”同时指向 {owner[key]} 和 {code}")
             owner.setdefault(key, code)
     unit_codes = {c.code for c in p.counties} | {u.code for u in p.units}
+    county_names = {name_key(n): c.code for c in p.counties for n in (c.name, c.short, *c.aliases)}
     agency_keys: dict[str, str] = {}
     for i, a in enumerate(p.agencies, start=1):
         if a.unit not in unit_codes:
@@ -227,6 +228,8 @@ def _division_problems(p: _Profile) -> list[str]:
             k = name_key(key)
             if k in seen_codes and seen_codes[k] != a.unit:
                 out.append(f"agencies 第 {i} 项“{key}”是区县 {seen_codes[k]} 的代码")
+            if k in county_names and county_names[k] != a.unit:
+                out.append(f"agencies 第 {i} 项“{key}”是区县 {county_names[k]} 的名称")
             if k in agency_keys and agency_keys[k] != a.unit:
                 out.append(f"agencies 第 {i} 项“{key}”已指向 {agency_keys[k]}")
             agency_keys[k] = a.unit

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 UnitKind = Literal["city", "city_level", "zone"]
@@ -27,6 +29,32 @@ CITY_LEVEL = "city_level"
 def name_key(text: object) -> str:
     """The form names are compared in: NFKC (full-width brackets → ASCII), no whitespace."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)))
+
+
+def record_unit(
+    county_code: str | None,
+    agency_code: str | None,
+    units: Mapping[str, str],
+    agencies: Mapping[str, str],
+) -> str | None:
+    """The plan unit an employer's or enrolment's record counts for; None: the whole city only.
+
+    1. its managing agency's unit when ``agencies`` (:meth:`Profile.agency_units` with
+       ``counties=False``: agencies of 市本级 and the zones, keyed by :func:`name_key`) has it —
+       such a record counts there and not for the county it lies in;
+    2. else its county or pooling area (``county_code``) through ``units``
+       (:meth:`Profile.area_units`);
+    3. else its agency through ``units``: a county's agency is known by the county's code (an
+       extract whose only area column is 统筹区编码)."""
+    if agency_code:
+        unit = agencies.get(name_key(agency_code))
+        if unit is not None:
+            return unit
+    if county_code and county_code in units:
+        return units[county_code]
+    if agency_code:
+        return units.get(name_key(agency_code))
+    return None
 
 
 @dataclass(frozen=True)
@@ -70,6 +98,17 @@ class Agency:
     name: str
     unit: str
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgencyMatch:
+    """What an extract's agency value resolved to (:meth:`Profile.resolve_agency`): ``key`` is
+    the canonical value (an agency's code, else its name; a pooling area's or a county's code)
+    and ``unit`` the plan unit its records count for (a county's code, 市本级, a zone; None: a
+    pooling area that counts for the whole city only)."""
+
+    key: str
+    unit: str | None
 
 
 @dataclass(frozen=True)
@@ -170,15 +209,79 @@ class Profile:
                 out[a.code] = a.unit
         return out
 
-    def agency_units(self) -> dict[str, str]:
-        """{agency code or name: unit code}: the agencies listed in the profile (by code and by
-        every name), then every county code (a county's agency is known by its county's code)."""
+    def agency_units(self, counties: bool = True) -> dict[str, str]:
+        """{agency code or name (:func:`name_key` form): unit code}: every county code and
+        retired code (a county's agency is known by its county's code), the pooling areas that
+        count for a unit, then the agencies listed in the profile by code and by every name.
+
+        ``counties=False`` keeps only the entries whose unit is not a county (市本级, the
+        zones): the table actuals use to take a record away from its county (docs/plan.md,
+        "Actuals": 市本级 and the zones)."""
         out: dict[str, str] = {c: u for c, u in self.area_units().items()}
         for a in self.agencies:
             for key in (a.code, a.name, *a.aliases):
                 if key:
                     out[name_key(key)] = a.unit
+        if not counties:
+            county_codes = {c.code for c in self.counties}
+            out = {k: u for k, u in out.items() if u not in county_codes}
         return out
+
+    def resolve_agency(self, text: str) -> AgencyMatch | None:
+        """The managing agency an extract's 参保经办机构 / 统筹区 value names, or None.
+
+        Tried in order: an agency's code, name or alias, a pooling area's code, a county's
+        current or retired code (a 12-digit statistical code by its first six digits), a
+        county's name, short name or alias, the name or alias of a unit with exactly one agency
+        (经开区 → the zone's agency); then the longest of those names the value starts with
+        (``修水县社会保险事业管理局`` → 修水县, ``九江经济技术开发区社保分局`` → the zone's
+        agency). Spaces and full-width forms are ignored. The match's ``key`` is the canonical value ingest stores: the agency's code
+        (its name when it has none), the pooling area's code, the county's current code."""
+        key = name_key(text)
+        if not key:
+            return None
+        exact, prefixes = self._agency_keys
+        if key in exact:
+            return exact[key]
+        if len(key) == 12 and key.isdigit() and key[:6] in exact:
+            return exact[key[:6]]
+        for prefix, match in prefixes:
+            if key.startswith(prefix):
+                return match
+        return None
+
+    @cached_property
+    def _agency_keys(self) -> tuple[dict[str, AgencyMatch], list[tuple[str, AgencyMatch]]]:
+        """(exact keys → match, [(name prefix, match)] longest first), built once."""
+        exact: dict[str, AgencyMatch] = {}
+        names: dict[str, AgencyMatch] = {}
+        for c in self.counties:
+            m = AgencyMatch(c.code, c.code)
+            for code in (c.code, *c.predecessors):
+                exact.setdefault(code, m)
+            for n in (c.name, c.short, *c.aliases):
+                names.setdefault(name_key(n), m)
+        for area in self.pooling_areas:
+            exact.setdefault(area.code, AgencyMatch(area.code, area.unit))
+        for a in self.agencies:
+            m = AgencyMatch(a.code or a.name, a.unit)
+            if a.code:
+                exact[name_key(a.code)] = m
+            for n in (a.name, *a.aliases):
+                names[name_key(n)] = m
+        # a unit's own names (开发区, 经开区) name its agency when it has exactly one
+        for u in self.units:
+            own = [a for a in self.agencies if a.unit == u.code]
+            if len(own) == 1:
+                m = AgencyMatch(own[0].code or own[0].name, u.code)
+                for n in (u.name, *u.aliases):
+                    names.setdefault(name_key(n), m)
+        for k, m in names.items():
+            exact.setdefault(k, m)
+        prefixes = sorted(
+            ((k, m) for k, m in names.items() if len(k) >= 2), key=lambda x: -len(x[0])
+        )
+        return exact, prefixes
 
     def resolve_county(self, text: str) -> County | None:
         """The county named or coded by ``text``: current or retired code, name, short name or

@@ -8,13 +8,14 @@ from pathlib import Path
 import polars as pl
 
 from canbao import outputs
-from canbao.errors import NotFoundError
+from canbao.errors import NotFoundError, UsageError
 from canbao.registry import decisions, snapshot
 from canbao.registry.build import BuildResult, Progress, RecordSource
 from canbao.registry.build import build as _build
 from canbao.registry.engine import duckdb_connect
-from canbao.standards import masking
-from canbao.store import Actor
+from canbao.standards import citizen_id, masking
+from canbao.store import Actor, audit_log, open_store
+from canbao.warehouse.scope import Scope
 
 __all__ = [
     "BuildResult",
@@ -23,6 +24,7 @@ __all__ = [
     "enrolled_as_of",
     "export_table",
     "links",
+    "person",
     "persons",
     "employers",
     "review_items",
@@ -56,27 +58,122 @@ def _read(data_dir: Path, table: str) -> pl.DataFrame:
     return snap.scan(table).collect()
 
 
-def links(data_dir: Path) -> pl.DataFrame:
-    """source,row,person_key for every linked person-bearing record (plus batch and method)."""
-    return _read(data_dir, "links").sort("source", "row")
+# Every read takes a Scope (canbao.warehouse.scope): rows outside the reader's counties are never
+# returned; personal data is masked (standards.masking) unless the caller asks to ``reveal`` it,
+# which the scope must allow and which writes an audit-log entry (canbao.store.audit_log).
+REVEALED_FIELDS = ("id18", "phone", "address", "birth_date")
 
 
-def persons(data_dir: Path) -> pl.DataFrame:
-    return _read(data_dir, "persons").sort("person_key")
+def _log_reveal(
+    data_dir: Path, scope: Scope, what: str, rows: int, fields: tuple[str, ...]
+) -> None:
+    store = open_store(data_dir)
+    try:
+        audit_log.log(
+            store,
+            audit_log.Event(
+                scope.actor, scope.role, "person.reveal", what, (), fields, scope.client,
+                {"rows": rows, "counties": sorted(scope.counties or []), "reason": scope.reason},
+            ),
+        )  # fmt: skip
+    finally:
+        store.dispose()
 
 
-def employers(data_dir: Path) -> pl.DataFrame:
-    return _read(data_dir, "employers")
+def _counties_of_persons(data_dir: Path, scope: Scope) -> pl.LazyFrame:
+    return (
+        snapshot.require_current(data_dir)
+        .scan("persons")
+        .select("person_key", "county_code")
+        .filter(scope.expr("county_code"))
+    )
 
 
-def enrolled_as_of(data_dir: Path, on: dt.date, scheme: str | None = None) -> pl.DataFrame:
-    """Who was enrolled where on a given date (from the enrolment history of the registry).
+def links(data_dir: Path, scope: Scope, *, reveal: bool = False) -> pl.DataFrame:
+    """source,row,person_key for every linked person-bearing record (plus batch and method) of
+    the persons in ``scope``; the record's pinyin and birth date only with ``reveal``."""
+    scope.require_personal()
+    lf = snapshot.require_current(data_dir).scan("links")
+    if not scope.city_wide:
+        lf = lf.join(_counties_of_persons(data_dir, scope).select("person_key"), on="person_key")
+    df = lf.collect().sort("source", "row")
+    if not reveal:
+        return df.drop("name_pinyin", "birth_date", strict=False)
+    scope.require_reveal()
+    _log_reveal(data_dir, scope, "links", df.height, ("name_pinyin", "birth_date"))
+    return df
+
+
+def persons(data_dir: Path, scope: Scope, *, reveal: bool = False) -> pl.DataFrame:
+    """The master persons in ``scope``: IDs and phones masked, birth dates cut to the year
+    (:func:`canbao.standards.masking.mask_frame`) unless ``reveal`` (audit-logged)."""
+    scope.require_personal()
+    lf = snapshot.require_current(data_dir).scan("persons").filter(scope.expr("county_code"))
+    df = lf.collect().sort("person_key")
+    if not reveal:
+        return masking.mask_frame(df)
+    scope.require_reveal()
+    _log_reveal(data_dir, scope, "persons", df.height, REVEALED_FIELDS)
+    return df
+
+
+def person(
+    data_dir: Path, id_number: str, scope: Scope, *, reveal: bool = False
+) -> dict[str, object]:
+    """The master person with this citizen ID (18 digits, or the 15-digit form; ``x`` or ``X``),
+    masked unless ``reveal`` (audit-logged, keyed by person key, never by the ID). A person
+    outside ``scope``'s counties is reported as not found (nothing about them leaks)."""
+    scope.require_personal()
+    checked = citizen_id.check(id_number)
+    if not checked.valid or checked.id18 is None:
+        raise UsageError(f"身份证号无效：{masking.mask_id(str(id_number))}", "invalid citizen ID")
+    df = (
+        snapshot.require_current(data_dir)
+        .scan("persons")
+        .filter(pl.col("id18") == checked.id18)
+        .collect()
+    )
+    df = df.filter(scope.expr("county_code"))
+    if df.height == 0:
+        raise NotFoundError(
+            "登记库中没有这个身份证号的人员（或不在您负责的区县）", "no such person in scope"
+        )
+    row = df.head(1)
+    if not reveal:
+        return masking.mask_frame(row).row(0, named=True)
+    scope.require_reveal()
+    store = open_store(data_dir)
+    try:
+        audit_log.log(
+            store,
+            audit_log.Event(
+                scope.actor, scope.role, "person.reveal", "person", (str(row["person_key"][0]),),
+                REVEALED_FIELDS, scope.client, {"reason": scope.reason},
+            ),
+        )  # fmt: skip
+    finally:
+        store.dispose()
+    return row.row(0, named=True)
+
+
+def employers(data_dir: Path, scope: Scope) -> pl.DataFrame:
+    """The master employers in ``scope`` (no personal data)."""
+    lf = snapshot.require_current(data_dir).scan("employers")
+    return lf.filter(scope.expr("county_code")).collect()
+
+
+def enrolled_as_of(
+    data_dir: Path, on: dt.date, scope: Scope, scheme: str | None = None
+) -> pl.DataFrame:
+    """Who was enrolled where on a given date (from the enrolment history of the registry),
+    records of ``scope``'s counties only.
 
     A record counts when its start date (if any) is on or before the date, its end date (if any)
     on or after, and its status is not ``ended`` before the date. Records with no dates mean
     "enrolled as of the extract's as-of date" and count from that date on.
     """
-    en = _read(data_dir, "enrollments")
+    scope.require_personal()
+    en = snapshot.require_current(data_dir).scan("enrollments").filter(scope.expr("county_code"))
     start = pl.coalesce(pl.col("start_date"), pl.col("as_of"))
     on_lit = pl.lit(on)
     active = (
@@ -88,15 +185,17 @@ def enrolled_as_of(data_dir: Path, on: dt.date, scheme: str | None = None) -> pl
     out = en.filter(active)
     if scheme is not None:
         out = out.filter(pl.col("scheme") == scheme)
-    return out
+    return out.collect()
 
 
-def review_items(data_dir: Path) -> pl.DataFrame:
-    """Open review items with both sides' fields (IDs masked) and the weight breakdown.
+def review_items(data_dir: Path, scope: Scope) -> pl.DataFrame:
+    """Open review items with both sides' fields (IDs masked) and the weight breakdown; a
+    county reader sees the pairs with either side in their counties.
 
     ``reason``: ``uncertain`` or ``ambiguous`` (the model's pairs, :mod:`.assign`) or
     ``likely_owner`` (a record without ID and an identified person it most likely belongs to,
     :mod:`.owners`; the probability is the model's, 0 when it scored the pair below review)."""
+    scope.require_personal()
     snap = snapshot.require_current(data_dir)
     con = duckdb_connect(data_dir)
     for t in ("review_items", "nodes", "pairs"):
@@ -142,14 +241,28 @@ def review_items(data_dir: Path) -> pl.DataFrame:
         .then(pl.lit("同年"))
         .otherwise(pl.lit("不同"))
     )
+    df = df.filter(scope.expr("left_county") | scope.expr("right_county"))
     return masking.mask_frame(df.with_columns(birth_match=same))
 
 
 def decide(
-    data_dir: Path, pair_id: str, decision: str, note: str = "", actor: Actor | None = None
+    data_dir: Path,
+    pair_id: str,
+    decision: str,
+    note: str = "",
+    actor: Actor | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, str]:
     """Record a decision on a review item (in the store, by ``actor``: default the command
-    line's operator); the next build respects it."""
+    line's operator); the next build respects it. With a ``scope``, the pair must be one the
+    reader sees in :func:`review_items`."""
+    if scope is not None:
+        visible = review_items(data_dir, scope)
+        if visible.filter(pl.col("pair_id") == pair_id).height == 0:
+            raise NotFoundError(
+                f"复核队列中没有编号为 {pair_id} 的记录对（或不在您负责的区县）",
+                f"no review item {pair_id} in scope",
+            )
     items = _read(data_dir, "review_items").filter(pl.col("pair_id") == pair_id)
     if items.height == 0:
         raise NotFoundError(

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from canbao import outputs
 from canbao.registry import api, corrections, quality, snapshot
-from canbao.standards import masking
+from canbao.warehouse.scope import Scope
+
+DEMO = Scope.system("demo: the registry step")
 
 
 def run_registry_demo(out: Path) -> dict[str, str]:
@@ -19,10 +21,12 @@ def run_registry_demo(out: Path) -> dict[str, str]:
     exports = out / "registry"
     exports.mkdir(parents=True, exist_ok=True)
     # lists people look at: IDs, phones and birth dates masked (standards.masking)
-    api.export_table(masking.mask_frame(api.persons(data)), exports / "persons.xlsx")
-    api.export_table(api.employers(data), exports / "employers.xlsx")
-    api.export_table(api.links(data).select("source", "row", "person_key"), exports / "links.csv")
-    api.export_table(api.review_items(data), exports / "review-queue.xlsx")
+    api.export_table(api.persons(data, DEMO), exports / "persons.xlsx")
+    api.export_table(api.employers(data, DEMO), exports / "employers.xlsx")
+    api.export_table(
+        api.links(data, DEMO).select("source", "row", "person_key"), exports / "links.csv"
+    )
+    api.export_table(api.review_items(data, DEMO), exports / "review-queue.xlsx")
     # corrections: one workbook per department (full proposed values: only for that department)
     # and a masked overview for staff
     corr = corrections.collect(data)
@@ -45,7 +49,7 @@ def run_registry_demo(out: Path) -> dict[str, str]:
     }
     city = out / "city"
     if (city / "truth" / "links.csv").exists():
-        q = quality.evaluate_synthetic(api.links(data), city)
+        q = quality.evaluate_synthetic(api.links(data, DEMO), city)
         path = exports / "linkage-quality.json"
         path.write_text(
             json.dumps(

@@ -141,9 +141,3 @@ def all_codes() -> frozenset[str]:
 def name_of(code: str | None) -> str | None:
     d = _table().get(code or "")
     return d.name if d else None
-
-
-# Kept only for :mod:`canbao.synth` (a tool, edited elsewhere) until it reads the region profile:
-# no core module uses it. The city's codes and places live in the region profile
-# (:mod:`canbao.profile`).
-JIUJIANG = "360400"

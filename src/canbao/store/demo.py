@@ -16,6 +16,7 @@ from canbao.registry import api as registry_api
 from canbao.store import Actor, accounts, audit_log, open_store, roles
 from canbao.store.backup import backup
 from canbao.store.db import SQLITE_NAME
+from canbao.store.scopes import scope_for
 
 
 def _password() -> str:
@@ -57,9 +58,11 @@ def run_store_demo(out: Path) -> dict[str, str]:
     # a city user signs in and decides the first pair of the review queue
     city_pw = lines[2].split("\t")[2]
     who = accounts.authenticate(store, "city_li", city_pw, client="demo")
-    items = registry_api.review_items(data)
+    scope = scope_for(who, profile)
+    items = registry_api.review_items(data, scope)
     if items.height:
-        registry_api.decide(data, str(items["pair_id"][0]), "different", "演示：人工复核", who)
+        pair = str(items["pair_id"][0])
+        registry_api.decide(data, pair, "different", "演示：人工复核", who, scope)
     checked, problems = audit_log.verify(store)
     assert not problems, problems
     saved = backup(store, data, base / "backup.zip")

@@ -137,6 +137,11 @@ class Behaviour:
     under_report_base: float = 0.10  # registered employers declaring a lower base
     arrears: float = 0.06  # registered employers paying less than due in some months
     late_payers: float = 0.08  # registered employers paying late but in full
+    # managing agencies (synth.agencies): the city-level agency's (市本级) share of all
+    # employees, and the share of park employers in the zone's counties the development
+    # zone's agency (开发区) manages
+    city_level_share: float = 0.28
+    zone_park_share: float = 0.8
 
 
 @dataclass(frozen=True)

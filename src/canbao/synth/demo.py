@@ -22,4 +22,7 @@ def run_synth_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
         "(synthetic city: extracts + manifest.json)": str(manifest),
         "合成城市真值：关联、损坏记录、漏保/重复/死亡仍参保/未登记/少报/欠费名单 "
         "(ground truth)": str(city / "truth"),
+        "合成城市的任务分解表（附件1，按其规模由真值推算）(synthetic 附件1)": str(
+            city / json.loads(manifest.read_text(encoding="utf-8"))["task_table"]["path"]
+        ),
     }

@@ -13,6 +13,7 @@ import polars as pl
 
 from canbao.ingest.kinds import SCHEME_LABELS_ZH
 from canbao.synth._rng import stream
+from canbao.synth.agencies import agency_text
 from canbao.synth.config import SynthConfig
 from canbao.synth.insurance import Reality
 from canbao.synth.render import Extract, Rendered, damage_person_columns, finish
@@ -53,7 +54,8 @@ def specs(year: int) -> dict[str, Extract]:
         Extract("si_employer", f"shebao/danwei_dengji_{y}.csv", "employer", (
             ("si_number", "单位编号"), ("employer_name", "单位名称"), ("credit_code", "统一社会信用代码"),
             ("org_code", "组织机构代码"), ("ownership", "单位类型"), ("industry", "行业类别"),
-            ("risk_class", "工伤风险类别"), ("county_code", "统筹区编码"), ("park", "是否园区企业"),
+            ("risk_class", "工伤风险类别"), ("county_code", "所属区县代码"),
+            ("agency_code", "参保经办机构"), ("park", "是否园区企业"),
             ("registered_date", "参保登记日期"), ("status", "单位状态"),
         ), encoding="utf-8-sig", date_style="slash"),
         Extract("tax_iit", f"shuiwu/geshui_kouJiao_{y}.csv", "employment", (
@@ -80,28 +82,33 @@ def specs(year: int) -> dict[str, Extract]:
         ), encoding="utf-8", date_style="cn", damage_scale=1.2),
         Extract("si_employee_pension", f"shebao/zhigong_yanglao_{y}.csv", "enrollment", (
             ("id", "社会保障号码"), ("name", "姓名"), ("sex", "性别"), ("birth_date", "出生日期"),
-            ("county_code", "参保地区划"), ("status", "人员参保状态"), ("start_date", "参保日期"),
+            ("county_code", "参保地区划"), ("agency_code", "社保经办机构"), ("status", "人员参保状态"),
+            ("start_date", "参保日期"),
             ("end_date", "终止日期"), ("credit_code", "单位统一社会信用代码"), ("employer_name", "参保单位名称"),
             ("person_type", "人员类别"), ("base", "缴费基数"), ("benefit", "是否领取待遇"),
         ), scheme="employee_pension", date_style="compact"),
         Extract("si_employee_medical", f"yibao/zhigong_yibao_{y}.csv", "enrollment", (
-            ("id", "身份证号码"), ("name", "参保人姓名"), ("sex", "性别"), ("county_code", "统筹区编码"),
+            ("id", "身份证号码"), ("name", "参保人姓名"), ("sex", "性别"), ("county_code", "参保地区划"),
+            ("agency_code", "统筹区编码"),
             ("status", "参保状态"), ("start_date", "参保时间"), ("end_date", "停保日期"),
             ("employer_name", "单位名称"), ("org_code", "单位组织机构代码"), ("person_type", "参保身份"),
             ("base", "缴费工资"),
         ), scheme="employee_medical", encoding="gb18030", date_style="slash"),
         Extract("si_work_injury", f"shebao/gongshang_{y}.csv", "enrollment", (
             ("id", "证件号码"), ("name", "职工姓名"), ("sex", "性别"), ("county_code", "行政区划代码"),
+            ("agency_code", "经办机构编码"),
             ("status", "缴费状态"), ("start_date", "开始日期"), ("end_date", "结束日期"),
             ("employer_name", "用人单位名称"), ("credit_code", "信用代码"), ("base", "申报工资"),
         ), scheme="work_injury", date_style="cn"),
         Extract("si_maternity", f"yibao/shengyu_{y}.xlsx", "enrollment", (
-            ("id", "身份证号"), ("name", "姓名"), ("sex", "性别"), ("county_code", "统筹区编码"),
+            ("id", "身份证号"), ("name", "姓名"), ("sex", "性别"), ("county_code", "所属区县代码"),
+            ("agency_code", "统筹区编码"),
             ("status", "参保状态"), ("start_date", "参保日期"), ("end_date", "终止日期"),
             ("employer_name", "单位名称"), ("credit_code", "社会信用代码"), ("base", "缴费基数"),
         ), scheme="maternity", encoding=None, date_style="iso", title_rows=(f"生育保险参保人员名册 {y}年",)),
         Extract("si_unemployment", f"jiuye/shiye_baoxian_{y}.csv", "enrollment", (
             ("id", "公民身份号码"), ("name", "姓名"), ("sex", "性别"), ("county_code", "区划代码"),
+            ("agency_code", "经办机构"),
             ("status", "人员参保状态"), ("start_date", "首次参保日期"), ("end_date", "中断日期"),
             ("employer_name", "缴费单位名称"), ("credit_code", "统一社会信用代码"), ("base", "缴费基数"),
         ), scheme="unemployment", encoding="utf-8-sig", date_style="serial"),
@@ -113,7 +120,8 @@ def specs(year: int) -> dict[str, Extract]:
             damage_scale=1.3),
         Extract("si_resident_medical", f"yibao/jumin_yibao_{y}.csv", "enrollment", (
             ("id", "证件号码"), ("name", "姓名"), ("sex", "性别"), ("birth_date", "出生日期"),
-            ("county_code", "统筹区编码"), ("status", "参保状态"), ("start_date", "参保日期"),
+            ("county_code", "参保地区划"), ("agency_code", "统筹区编码"), ("status", "参保状态"),
+            ("start_date", "参保日期"),
             ("end_date", "终止日期"), ("person_type", "人员类别"), ("phone", "联系电话"),
         ), scheme="resident_medical", date_style="iso", damage_scale=1.3),
         Extract("si_declaration", f"zhengshou/jiaofei_shenbao_{y}.csv", "declaration", (
@@ -136,6 +144,12 @@ STATUS_STYLE = {
 PART_ROWS = 500_000  # rows of a CSV extract rendered at a time
 
 SEX_STYLE = {"si_employee_pension": "code", "si_unemployment": "code"}
+# how each extract with an agency column writes it (synth.agencies.agency_text)
+AGENCY_STYLE = {
+    "si_employer": "name", "si_employee_pension": "name", "si_employee_medical": "code",
+    "si_work_injury": "code", "si_maternity": "code", "si_unemployment": "name",
+    "si_resident_medical": "code",
+}  # fmt: skip
 
 
 def _persons_cols(persons: pl.DataFrame) -> pl.DataFrame:
@@ -250,6 +264,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         pl.when(pl.col("legacy")).then(pl.col("org_code")).alias("org_code"),
         pl.col("ownership").replace_strict(OWNERSHIP_WORDS["si"]), "industry",
         pl.col("risk_class").cast(pl.Utf8), "county_code",
+        agency_text(pl.col("agency_unit"), AGENCY_STYLE["si_employer"]).alias("agency_code"),
         pl.when(pl.col("park")).then(pl.lit("是")).otherwise(pl.lit("否")).alias("park"),
         # SI registration follows the business registration (and the SI law, 2011-07-01)
         pl.min_horizontal(
@@ -346,6 +361,8 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
             status=pl.col("status").replace_strict(STATUS_WORDS[STATUS_STYLE[scheme]]),
             benefit=pl.when(pl.col("benefit")).then(pl.lit("是")).otherwise(pl.lit("否")),
         )
+        if source in AGENCY_STYLE:
+            f = f.with_columns(agency_code=agency_text(pl.col("agency_unit"), AGENCY_STYLE[source]))
         f = f.sort(
             pl.col("county_code").cast(pl.Int64) * 10**13
             + (pl.col("start_date").cast(pl.Int64) + 40_000) * 10**8

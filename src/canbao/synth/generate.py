@@ -14,6 +14,7 @@ from canbao.synth.insurance import build_reality
 from canbao.synth.manifest import write_manifest
 from canbao.synth.population import build_population
 from canbao.synth.render import write
+from canbao.synth.task_table import write_task_table
 from canbao.synth.truth import TruthWriter, write_gaps
 
 MIN_PERSONS = 200
@@ -61,6 +62,7 @@ def generate(
     finally:
         truth.close()
     gaps = write_gaps(root, cfg.year, people, reality)
+    task_table = write_task_table(root, cfg, reality)  # the 附件1 at the city's own size
     summary: dict[str, object] = {
         "persons": people.height,
         "employers": employers.height,
@@ -79,5 +81,5 @@ def generate(
     (root / "truth" / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    path = write_manifest(root, cfg.year, generator, specs, {})
+    path = write_manifest(root, cfg.year, generator, specs, {"task_table": task_table})
     return path

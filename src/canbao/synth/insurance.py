@@ -15,6 +15,7 @@ import polars as pl
 
 from canbao.ingest.kinds import SCHEMES
 from canbao.synth._rng import stream, weighted_sample
+from canbao.synth.agencies import assign_agencies, enrolment_agencies
 from canbao.synth.config import CENSUS_2020, CENSUS_TOTAL, TARGETS_2017, SynthConfig
 from canbao.synth.skew import collective_enrolment, role_mask
 
@@ -23,11 +24,9 @@ RETIREE_SHARE = 0.05  # retirees receiving an employee pension, share of residen
 
 @dataclass
 class Reality:
-    employers: (
-        pl.DataFrame
-    )  # + registered, under_headcount, under_base, arrears, late, maternity, unemployment
+    employers: pl.DataFrame  # + agency_unit, registered, under_headcount, under_base, arrears, late, maternity, unemployment
     spells: pl.DataFrame  # + registered, omitted, declared_base, true_base
-    enrollments: pl.DataFrame  # pid, scheme, county_code, status, start_date, end_date, eid, person_type, base, benefit, dup_kind
+    enrollments: pl.DataFrame  # pid, scheme, county_code, status, start_date, end_date, eid, person_type, base, benefit, dup_kind, agency_unit
     declarations: (
         pl.DataFrame
     )  # eid, scheme, period, headcount, base, due, true_headcount, true_base
@@ -52,6 +51,7 @@ def build_reality(
     ceil = int(money.avg_wage_2016 * money.ceiling_share)
 
     # --- employers' behaviour -------------------------------------------------------------
+    employers = assign_agencies(cfg, employers, spells)  # its own random stream
     m = employers.height
     size = spells.group_by("eid").agg(n=pl.len())
     emp = (
@@ -302,7 +302,7 @@ def build_reality(
         )
         .drop("birth_date", "death_date", "hukou_status", "event_date", "still", "susp")
     )
-    enr = enr.sort(_ENR_KEY, maintain_order=True)
+    enr = enrolment_agencies(enr.sort(_ENR_KEY, maintain_order=True), emp)
 
     decl, pay = _declarations(cfg, rng, emp, sp)
     special = _special_groups(cfg, rng, persons)

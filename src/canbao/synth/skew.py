@@ -22,6 +22,7 @@ import math
 import numpy as np
 import polars as pl
 
+from canbao.profile import default_profile
 from canbao.standards import credit_code, divisions
 from canbao.synth import namedata
 from canbao.synth._rng import stream, weighted_sample
@@ -63,7 +64,7 @@ def skew_employers(cfg: SynthConfig, skew: Skew, employers: pl.DataFrame) -> pl.
     nobody is hired there by chance (see :func:`assign_big_employers`).
     """
     rng = stream(cfg.seed, "skew:employers")
-    city = (divisions.name_of(divisions.JIUJIANG) or "").removesuffix("市")
+    city = default_profile().city.short  # the synthetic city is the default profile's
     names = set(employers["name"].to_list())
     bodies = set(employers["org_code"].str.slice(0, 8).to_list())
     cols: dict[str, list] = {k: [] for k in ("name", "ownership", "industry", "risk_class",

@@ -7,12 +7,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
+
 from canbao.plan import fmt
 from canbao.plan.indicators import Indicator, indicators
 from canbao.plan.model import Plan
 from canbao.plan.narrative import Paragraph, narrative
 from canbao.plan.progress import Progress, ProgressRow
 from canbao.plan.ranking import COMPLETION_CAP, RankedUnit, rank_units
+from canbao.plan.report import groups
+from canbao.plan.report import land_farmers as land_section
+from canbao.plan.report import subsidies as subsidy_section
 from canbao.plan.report.svg import Bar, bar_chart
 from canbao.plan.units import CITY, CITY_LEVEL
 
@@ -34,6 +39,7 @@ class ReportData:
     subtitle: str
     illustrative: bool
     charts: list[Chart] = field(default_factory=list)
+    subsidy_amounts: pl.DataFrame | None = None  # the subsidy register's growth table
 
     @property
     def main_charts(self) -> list[Chart]:
@@ -92,11 +98,42 @@ class ReportData:
     def city_rows(self) -> list[ProgressRow]:
         return self.detail_rows([CITY, CITY_LEVEL])
 
+    @property
+    def has_groups(self) -> bool:
+        """The plan sets key-group targets: the 重点群体 section is shown."""
+        return bool(self.progress.group_rows)
+
+    def group_rows(self) -> list[dict[str, Any]]:
+        return groups.table_rows(self.plan, self.progress)
+
+    def group_definitions(self) -> list[tuple[str, str]]:
+        return groups.definitions(self.plan, self.progress)
+
+    @property
+    def has_land_farmers(self) -> bool:
+        """The plan has 附件3 targets: the 被征地农民参保 section is shown."""
+        return bool(self.land_farmer_rows())
+
+    def land_farmer_rows(self) -> list[land_section.LandFarmerRow]:
+        return land_section.rows(self.plan, self.progress)
+
+    def land_farmer_chart(self) -> str | None:
+        return land_section.chart(self.plan, self.progress)
+
+    @property
+    def has_subsidies(self) -> bool:
+        """A subsidy_growth target or register receipts: the 争资 section is shown."""
+        return bool(self.subsidy_rows())
+
+    def subsidy_rows(self) -> list[subsidy_section.SubsidyRow]:
+        return subsidy_section.rows(self.plan, self.progress, self.subsidy_amounts)
+
     def county_indicators(self) -> list[Indicator]:
-        """Indicators with a target for at least one ranked unit (the columns of the matrix)."""
+        """附件1 indicators with a target for at least one ranked unit (the columns of the
+        matrix; 附件3's land farmers have their own section)."""
         ranked = {u.code for u in self.plan.ranked_units()}
         have = {r.indicator for r in self.progress.rows if r.unit in ranked}
-        return [i for i in indicators() if i.code in have]
+        return [i for i in indicators() if i.code in have and i.attachment == 1]
 
     def matrix(
         self, inds: list[Indicator] | None = None
@@ -123,9 +160,16 @@ def _kind(r: RankedUnit) -> str:
 
 
 def build_report(
-    plan: Plan, progress: Progress, *, illustrative: bool = False, n_bottom: int | None = None
+    plan: Plan,
+    progress: Progress,
+    *,
+    illustrative: bool = False,
+    n_bottom: int | None = None,
+    subsidy_amounts: pl.DataFrame | None = None,
 ) -> ReportData:
-    """Rank, narrate and chart ``progress``; ``n_bottom`` defaults to the plan's rule (后3位)."""
+    """Rank, narrate and chart ``progress``; ``n_bottom`` defaults to the plan's rule (后3位);
+    ``subsidy_amounts``: the subsidy register's growth table for the 争资 section
+    (:func:`canbao.plan.report.subsidies.amounts_for`)."""
     if n_bottom is None:
         n_bottom = int(plan.document.get("bottom_n", 3))
     units = [u.code for u in plan.ranked_units()]
@@ -135,11 +179,23 @@ def build_report(
     d = progress.as_of
     subtitle = f"截至{d.year}年{d.month}月{d.day}日"
     if illustrative:
-        subtitle += "　示例数据（合成的任务分解与完成数，非真实统计）"
-    elif progress.actuals_label:
+        title += "（示例数据）"
+        subtitle += "　示例数据：合成城市，非真实统计"
+    if progress.actuals_label:
         subtitle += f"　完成数来源：{progress.actuals_label}"
+    paragraphs = narrative(plan, progress, ranking)
+    group_text = groups.paragraph(plan, progress)
+    if group_text is not None:  # before the closing 说明, if any
+        at = len(paragraphs) - (paragraphs[-1].heading == "说明")
+        paragraphs.insert(at, group_text)
+    for extra in (
+        land_section.paragraph(plan, progress),
+        subsidy_section.paragraph(plan, progress, subsidy_amounts),
+    ):
+        if extra is not None:  # before the closing 说明, if any
+            paragraphs.insert(len(paragraphs) - (paragraphs[-1].heading == "说明"), extra)
     data = ReportData(
-        plan, progress, ranking, narrative(plan, progress, ranking), title, subtitle, illustrative
+        plan, progress, ranking, paragraphs, title, subtitle, illustrative, [], subsidy_amounts
     )
     tp = progress.time_progress
     if ranking:

@@ -9,6 +9,8 @@ import jinja2
 
 from canbao.plan import fmt
 from canbao.plan.indicators import CATEGORY_LABELS
+from canbao.plan.report import land_farmers as land_section
+from canbao.plan.report import subsidies as subsidy_section
 from canbao.plan.report.data import ReportData
 from canbao.plan.report.definitions import DEFINITIONS
 
@@ -32,6 +34,12 @@ def _env() -> jinja2.Environment:
     env.filters["cat"] = lambda c: CATEGORY_LABELS.get(c, c)
     env.globals["pct"] = fmt.pct
     env.globals["val"] = fmt.value
+    env.globals["persons"] = land_section.persons
+    env.globals["wan"] = subsidy_section.wan_number
+    env.globals["land_title"] = land_section.SECTION
+    env.globals["land_note"] = land_section.NOTE
+    env.globals["subsidy_title"] = subsidy_section.SECTION
+    env.globals["subsidy_note"] = subsidy_section.NOTE
     return env
 
 

@@ -14,6 +14,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from canbao import outputs
 from canbao.plan import xlsx_style as st
 from canbao.plan.indicators import Indicator, from_base
+from canbao.plan.report import land_farmers as land_section
+from canbao.plan.report import subsidies as subsidy_section
 from canbao.plan.report.data import ReportData
 from canbao.plan.report.definitions import DEFINITIONS
 
@@ -106,7 +108,7 @@ def _sheet_detail(ws: Worksheet, data: ReportData) -> None:
             ("不低于" if ind.direction == "minimum" else "不超过", None),
             (ind.display_unit, None),
             (_shown(ind, r.target), PCT if ratio else NUM),
-            (_shown(ind, r.actual), PCT if ratio else NUM),
+            (_shown(ind, r.actual) if r.actual is not None else "无数据", PCT if ratio else NUM),
             (r.completion if r.completion is not None else "—", PCT),
             (r.benchmark, PCT),
             (r.gap if r.gap is not None else "—", PCT),
@@ -134,6 +136,95 @@ def _sheet_matrix(ws: Worksheet, data: ReportData) -> None:
                 ws.cell(row=i, column=c).fill = st.RED_FILL
 
 
+def _sheet_groups(ws: Worksheet, data: ReportData) -> None:
+    """重点群体: key-group targets in persons (only when the plan has them)."""
+    headers = [
+        ("重点群体", 11), ("单位", 12), ("指标", 30), ("目标（人）", 12), ("完成数（人）", 12),
+        ("完成率", 10), ("进度要求", 10), ("差距", 10), ("是否达标", 9),
+    ]  # fmt: skip
+    _title(ws, data, len(headers), "重点群体扩面目标完成情况")
+    _headers(ws, 3, headers)
+    for i, g in enumerate(data.group_rows(), start=4):
+        r = g["row"]
+        vals: list[tuple[object, str | None]] = [
+            (g["group"], None),
+            (g["unit"], None),
+            (g["indicator"], None),
+            (int(r.target), "#,##0"),
+            (int(r.actual) if r.actual is not None else "无数据", "#,##0"),
+            (r.completion if r.completion is not None else "—", PCT),
+            (r.benchmark, PCT),
+            (r.gap if r.gap is not None else "—", PCT),
+            ("—" if r.met is None else ("是" if r.met else "否"), None),
+        ]
+        for c, (v, f) in enumerate(vals, start=1):
+            st.body_cell(ws, i, c, v, f)
+        if r.behind:
+            ws.cell(row=i, column=8).fill = st.RED_FILL
+
+
+def _note(ws: Worksheet, row: int, width: int, text: str) -> None:
+    cell = ws.cell(row=row, column=1, value=text)
+    cell.font = st.GREY
+    cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+    ws.row_dimensions[row].height = 15 * (len(text) // 60 + 1)
+
+
+def _sheet_land_farmers(ws: Worksheet, data: ReportData) -> None:
+    """被征地农民参保: the 附件3 task numbers against the land farmers enrolled in pension."""
+    headers = [
+        ("单位", 14), ("任务数（人）", 13), ("已参保（人）", 13), ("完成率", 10),
+        ("进度要求", 10), ("差距", 10), ("是否完成任务", 12),
+    ]  # fmt: skip
+    _title(ws, data, len(headers), land_section.SECTION)
+    _headers(ws, 3, headers)
+    found = data.land_farmer_rows()
+    for i, lf in enumerate(found, start=4):
+        r = lf.row
+        vals: list[tuple[object, str | None]] = [
+            (lf.unit, None),
+            (lf.target, "#,##0"),
+            (lf.enrolled if lf.enrolled is not None else land_section.NO_DATA, "#,##0"),
+            (r.completion if r.completion is not None else "—", PCT),
+            (r.benchmark, PCT),
+            (r.gap if r.gap is not None else "—", PCT),
+            ("—" if r.met is None else ("是" if r.met else "否"), None),
+        ]
+        for c, (v, f) in enumerate(vals, start=1):
+            st.body_cell(ws, i, c, v, f)
+        if r.behind:
+            ws.cell(row=i, column=6).fill = st.RED_FILL
+    _note(ws, 5 + len(found), len(headers), land_section.NOTE)
+
+
+def _sheet_subsidies(ws: Worksheet, data: ReportData) -> None:
+    """争资: receipts this year against last year, growth against the target."""
+    headers = [
+        ("单位", 14), ("本年到账（万元）", 15), ("其中中央", 12), ("其中省级", 12),
+        ("上年同期（万元）", 15), ("上年全年（万元）", 15), ("比上年增长", 11),
+        ("增长目标（不低于）", 13), ("是否达标", 9),
+    ]  # fmt: skip
+    _title(ws, data, len(headers), subsidy_section.SECTION)
+    _headers(ws, 3, headers)
+    found = data.subsidy_rows()
+    wan = subsidy_section.wan
+    for i, sr in enumerate(found, start=4):
+        vals: list[tuple[object, str | None]] = [
+            (sr.unit, None),
+            *((wan(v) if v is not None else "—", NUM) for v in (
+                sr.this_year, sr.central, sr.provincial, sr.last_year_to_date, sr.last_year)),
+            (sr.growth if sr.growth is not None else "—", PCT),
+            (sr.target if sr.target is not None else "—", PCT),
+            ("—" if sr.met is None else ("是" if sr.met else "否"), None),
+        ]  # fmt: skip
+        for c, (v, f) in enumerate(vals, start=1):
+            st.body_cell(ws, i, c, v, f)
+        if sr.behind:
+            ws.cell(row=i, column=7).fill = st.RED_FILL
+    _note(ws, 5 + len(found), len(headers), subsidy_section.NOTE)
+
+
 def _sheet_definitions(ws: Worksheet) -> None:
     st.header_cell(ws, 1, 1, "口径")
     st.header_cell(ws, 1, 2, "说明")
@@ -155,6 +246,12 @@ def write_xlsx(data: ReportData, path: Path) -> Path:
     _sheet_ranking(wb.create_sheet("综合排名"), data)
     _sheet_detail(wb.create_sheet("完成情况明细"), data)
     _sheet_matrix(wb.create_sheet("县区分项完成率"), data)
+    if data.has_groups:
+        _sheet_groups(wb.create_sheet("重点群体"), data)
+    if data.has_land_farmers:
+        _sheet_land_farmers(wb.create_sheet(land_section.SHEET), data)
+    if data.has_subsidies:
+        _sheet_subsidies(wb.create_sheet(subsidy_section.SHEET), data)
     _sheet_definitions(wb.create_sheet("指标口径"))
     path.parent.mkdir(parents=True, exist_ok=True)
     outputs.save_openpyxl(wb, path)

@@ -133,6 +133,7 @@ def test_pdf_rendered_and_pages_to_png(plan: Plan) -> None:
     text = subprocess.run(
         ["pdftotext", "-layout", str(files.pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
+    text = "".join(text.split())  # a title may wrap over two lines
     for needle in (
         "全市社会保险扩面征缴工作进展情况通报",
         "示例数据",

@@ -66,3 +66,21 @@ def test_export_errors(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     empty = tmp_path / "empty"
     code = run(["export", "links", "--out", str(tmp_path / "l.csv"), "--data-dir", str(empty)])
     assert code == 1 and "canbao build" in capsys.readouterr().err
+
+
+def test_every_export_is_an_audit_log_entry(data: Path, tmp_path: Path) -> None:
+    from canbao.store import audit_log, open_store
+
+    dd = ["--data-dir", str(data)]
+    assert run(["export", "persons", "--out", str(tmp_path / "p.parquet"), *dd]) == 0
+    assert run(["export", "employers", "--out", str(tmp_path / "e.csv"), *dd]) == 0
+    assert run(["gaps", "--kind", "deceased", "--out", str(tmp_path / "g.xlsx"), *dd]) == 0
+    store = open_store(data)
+    logged = {e.object_type: e for e in reversed(audit_log.entries(store, action="export"))}
+    assert {"persons", "employers", "gaps"} <= set(logged)
+    persons = logged["persons"]
+    assert persons.object_keys == ["p.parquet"] and "id18" in persons.fields
+    assert persons.detail["rows"] == pl.read_parquet(tmp_path / "p.parquet").height
+    assert logged["employers"].fields == [] and persons.actor.startswith("system:")
+    assert audit_log.verify(store)[1] == []
+    store.dispose()

@@ -24,6 +24,7 @@ from canbao.cli._app import (
 from canbao.coverage import api
 from canbao.coverage.worklist import LIST_TITLES_ZH
 from canbao.errors import UsageError
+from canbao.store import Actor, audit_log
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -86,6 +87,8 @@ def gaps_cmd(
             profile=prof,
         )
         written = api.write_gap_lists(lists, out)
+    rows = sum(frame.height for frame in lists.values())
+    audit_log.log_export(data_dir, Actor.operator(), "gaps", written.path.name, rows)
     table = Table("清单 (list)", "条数 (rows)")
     for key, frame in lists.items():
         table.add_row(LIST_TITLES_ZH.get(key, key), f"{frame.height:,}")
@@ -111,4 +114,5 @@ def export_coverage(
         raise UsageError("参保状态导出须为 .csv", f"export coverage writes csv, not {out.suffix!r}")
     df = api.coverage_export(data_dir, _date(as_of), engine=engine, spark_master=spark_master)
     outputs.write_csv(df, out)
+    audit_log.log_export(data_dir, Actor.operator(), "coverage", out.name, df.height, ("id18",))
     console.print(f"已导出 {df.height:,} 人的参保状态到 {out}（exported）", markup=False)

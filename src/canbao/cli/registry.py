@@ -22,9 +22,10 @@ from canbao.cli._app import (
 )
 from canbao.registry import api, corrections
 from canbao.standards import masking
-from canbao.store import Actor, audit_log, open_store
+from canbao.store import Actor, audit_log
 from canbao.warehouse.scope import Scope
 
+REVEALED_FIELDS = ("id18", "phone", "address", "birth_date")  # in full in `export persons`
 REASONS_ZH = api.VALUE_LABELS_ZH["reason"]
 # the command line is the local operator: the whole city (canbao.warehouse.scope)
 OPERATOR = Scope.system(
@@ -136,14 +137,8 @@ def review_decide(
 
 def _export(df: pl.DataFrame, out: Path, data_dir: Path, what: str) -> None:
     summary = api.export_table(df, out)
-    store = open_store(data_dir)
-    try:  # every export is an audit-log entry (what, how many rows, to which file name)
-        audit_log.log(
-            store,
-            Actor.operator().event("export", what, [summary.path.name], rows=df.height),
-        )
-    finally:
-        store.dispose()
+    fields = REVEALED_FIELDS if what == "persons" else ()
+    audit_log.log_export(data_dir, Actor.operator(), what, summary.path.name, df.height, fields)
     console.print(f"已导出 {df.height:,} 行到 {summary.path}（exported）", markup=False)
     for note in summary.notes_zh():
         console.print(f"注意：{note}", markup=False)
@@ -201,6 +196,8 @@ def export_corrections(
         status.update("正在写出 (writing)…")
         written = corrections.write(result, out)
     counts = result.counts()
+    total = sum(a + b for a, b in counts.values())
+    audit_log.log_export(data_dir, Actor.operator(), "corrections", out.name, total, ("id18",))
     place = "工作表 (sheet)" if corrections.output_kind(out) == "file" else "文件 (file)"
     table = Table("数据来源 (source)", "身份证号 (IDs)", "姓名 (names)", place)
     for src, (n_id, n_name) in counts.items():

@@ -22,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -109,6 +110,30 @@ def log(store: Store, *events: Event) -> list[int]:
     """Append ``events`` in a transaction of their own."""
     with store.transaction() as s:
         return append(s, events)
+
+
+def log_export(
+    data_dir: Path,
+    actor: Any,
+    what: str,
+    target: str,
+    rows: int,
+    fields: Sequence[str] = (),
+) -> None:
+    """One ``export`` entry in the data directory's store (every export a person takes away
+    is logged: what, to which file name, how many rows, which personal fields in full).
+    ``actor``: an :class:`canbao.store.accounts.Actor` (name, role, client)."""
+    from canbao.store.db import open_store
+
+    store = open_store(data_dir)
+    try:
+        log(
+            store,
+            Event(actor.name, actor.role, "export", what, (target,), tuple(fields), actor.client,
+                  {"rows": rows}),
+        )  # fmt: skip
+    finally:
+        store.dispose()
 
 
 @dataclass(frozen=True)

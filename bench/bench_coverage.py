@@ -19,6 +19,9 @@ from bench.common import now, run_child
 from canbao.coverage import api
 from canbao.registry import api as registry
 from canbao.registry import snapshot
+from canbao.warehouse.scope import Scope
+
+SYSTEM = Scope.system("bench")
 
 QUALITY_KINDS = (
     "uninsured_pension", "uninsured_medical", "duplicate_medical", "duplicate_area",
@@ -109,7 +112,8 @@ def replicated(data: Path, k: int, keep: tuple[str, ...] = ()) -> Path:
 def _analyse_in_subprocess(data: Path) -> tuple[float, float, dict]:
     code = (
         "import json; from pathlib import Path; from canbao.coverage import api;"
-        f"t={{}}; a=api.analyse(Path({str(data)!r}), timings=t);"
+        "from canbao.warehouse.scope import Scope;"
+        f"t={{}}; a=api.analyse(Path({str(data)!r}), Scope.system('bench'), timings=t);"
         "print(json.dumps({'steps': t, 'persons': a.export.height,"
         " 'lists': {k: v.height for k, v in a.lists.items()}}))"
     )
@@ -132,7 +136,7 @@ def run() -> dict:
                 "steps (s)": ", ".join(f"{k} {v}" for k, v in info["steps"].items()),
             }
         )
-        q = api.evaluate(data, city)
+        q = api.evaluate(data, city, SYSTEM)
         for kind in QUALITY_KINDS:
             r = q[kind]
             quality_rows.append(

@@ -46,7 +46,7 @@ def built(city: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def analysis(built: Path) -> api.Analysis:
-    return api.analyse(built)
+    return api.analyse(built, SYSTEM)
 
 
 def _copied_declarations(built: Path, city: Path) -> pl.DataFrame:
@@ -65,7 +65,7 @@ def _copied_declarations(built: Path, city: Path) -> pl.DataFrame:
 
 
 def test_quality_against_truth(built: Path, city: Path, analysis: api.Analysis) -> None:
-    q = api.evaluate(built, city, analysis)
+    q = api.evaluate(built, city, SYSTEM, analysis)
     for kind in GAP_KINDS:
         assert q[kind]["true"] > 0, kind
         assert q[kind]["precision"] >= 0.99, (kind, q[kind])
@@ -238,14 +238,14 @@ def test_city_level_and_zone_enrolment_match_the_truth(built: Path, city: Path) 
 
 
 def test_county_by_name(built: Path) -> None:
-    by_code = api.gap_lists(built, kind="deceased", county="360424")
+    by_code = api.gap_lists(built, SYSTEM, kind="deceased", county="360424")
     for name in ("修水县", "修水", " 修水县 "):
-        by_name = api.gap_lists(built, kind="deceased", county=name)
+        by_name = api.gap_lists(built, SYSTEM, kind="deceased", county=name)
         assert {k: v.height for k, v in by_name.items()} == {
             k: v.height for k, v in by_code.items()
         }
     with pytest.raises(UsageError, match="不存在"):
-        api.gap_lists(built, kind="deceased", county="火星县")
+        api.gap_lists(built, SYSTEM, kind="deceased", county="火星县")
 
 
 def test_monthly_counts_equal_status_at_each_month_end(built: Path) -> None:
@@ -255,7 +255,7 @@ def test_monthly_counts_equal_status_at_each_month_end(built: Path) -> None:
     from canbao.coverage import stats
     from canbao.coverage.status import record_status_sql
 
-    with api.session(built) as s:
+    with api.session(built, SYSTEM) as s:
         fast = stats.enrolled(s)
         for m in range(1, s.as_of.month):
             day = dt.date(s.as_of.year, m, calendar.monthrange(s.as_of.year, m)[1])

@@ -98,7 +98,7 @@ def test_who_is_a_land_farmer_on_a_date(built: Path, city: Path) -> None:
     """A farmer counts from the list's 认定日期 on: mid-year, those certified later are not
     land farmers yet."""
     mid = dt.date(2017, 6, 30)
-    with api.session(built, mid) as s:
+    with api.session(built, SYSTEM, mid) as s:
         by_area = land_farmers.counts_by_area(s)
     want = truth(city, mid)
     assert want.height < truth(city, YEAR_END).height  # some are certified in the second half
@@ -120,7 +120,7 @@ def test_unit_table_decides_the_unit(built: Path) -> None:
 
 
 def test_work_list_against_the_truth(built: Path, city: Path) -> None:
-    lists = api.gap_lists(built, kind="land_farmers")
+    lists = api.gap_lists(built, SYSTEM, kind="land_farmers")
     assert list(lists) == ["land_farmers_uninsured"]
     found = lists["land_farmers_uninsured"]
     snap = snapshot.require_current(built)

@@ -18,7 +18,7 @@ from tests.scopes import SYSTEM
 
 def _flags(data: Path) -> dict[str, set[str]]:
     """ID → what the lists say about the person through a record without ID."""
-    with api.session(data) as s:
+    with api.session(data, SYSTEM) as s:
         s.ensure("deceased_enrolled", deceased.build_deceased)
         s.ensure("duplicates", duplicates.build_duplicates)
         s.ensure("uninsured", gaps.build_uninsured)

@@ -28,6 +28,7 @@ from canbao.ingest.batches import ingest_file
 from canbao.registry import api as registry
 from canbao.standards import citizen_id, credit_code
 from canbao.warehouse.datadir import DataLayout
+from tests.scopes import SYSTEM
 
 AS_OF = "2017-12-31"
 LIANXI, XIUSHUI = "360402", "360424"  # the two counties of the fixture (濂溪区, 修水县)
@@ -112,7 +113,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lists(data: Path) -> dict[str, pl.DataFrame]:
-    return api.gap_lists(data)
+    return api.gap_lists(data, SYSTEM)
 
 
 # --- item 10a: 待遇状态 and 园区企业 are coded at ingest --------------------------------------
@@ -204,7 +205,7 @@ def test_deceased_receiving_from_codes(lists: dict[str, pl.DataFrame]) -> None:
 
 
 def test_retired_and_park_segments_from_codes(data: Path) -> None:
-    with api.session(data) as s:
+    with api.session(data, SYSTEM) as s:
         s.ensure("person_facts", build_person_facts)
         seg = s.frame("SELECT id18, segment FROM person_segments")
     by = dict(seg.iter_rows())
@@ -235,7 +236,7 @@ def test_base_a_fifth_short_flagged(lists: dict[str, pl.DataFrame]) -> None:
 
 def test_identical_declarations_both_count(data: Path, lists: dict[str, pl.DataFrame]) -> None:
     assert _employer_rows(lists, "twins").height == 0  # no false headcount gap
-    with api.session(data) as s:
+    with api.session(data, SYSTEM) as s:
         s.ensure("compliance", build_compliance)
         h = s.frame(
             f"""SELECT h.tax_headcount, h.declared_headcount, h.gap, h.declared_base
@@ -286,15 +287,15 @@ def test_county_typo_is_usage_error(
 
 def test_county_known_but_absent_is_usage_error(data: Path) -> None:
     with pytest.raises(UsageError) as e:
-        api.gap_lists(data, kind="deceased", county="360403")
+        api.gap_lists(data, SYSTEM, kind="deceased", county="360403")
     assert "数据中没有区县 360403 浔阳区" in e.value.message_zh
     assert "360402 濂溪区、360424 修水县" in e.value.message_zh
     with pytest.raises(UsageError, match="不存在"):
-        api.gap_lists(data, kind="deceased", county="36O402")
+        api.gap_lists(data, SYSTEM, kind="deceased", county="36O402")
 
 
 def test_valid_county_filters(data: Path, tmp_path: Path) -> None:
     out = tmp_path / "gaps.csv"
     assert run(["gaps", "--county", LIANXI, "--out", str(out), "--data-dir", str(data)]) == 0
-    lists = api.gap_lists(data, kind="deceased", county=f" {XIUSHUI} ")
+    lists = api.gap_lists(data, SYSTEM, kind="deceased", county=f" {XIUSHUI} ")
     assert lists["deceased"]["id18"].to_list() == [PENSIONERS["孙丙"][0]]

@@ -344,7 +344,7 @@ def test_readers_see_layered_tables(tmp_path: Path) -> None:
             "enrollments": api._read(tmp_path, "enrollments").sort("batch_id", "row"),
             "review": api.review_items(tmp_path, SYSTEM).sort("pair_id"),
         }
-        session = open_session(tmp_path)
+        session = open_session(tmp_path, SYSTEM)
         try:
             for t, key in (
                 ("links", "rec_key"),

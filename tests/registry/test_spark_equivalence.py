@@ -344,7 +344,7 @@ INTEGER_LIKE = (pl.Int32, pl.Int64, pl.Decimal(38, 0))
 
 def _coverage(data: Path, engine_name: str) -> dict[str, pl.DataFrame]:
     """Everything coverage computes, on one engine: lists, export, statistics, every table."""
-    with coverage.session(data, engine=engine_name, spark_master="local[2]") as s:
+    with coverage.session(data, SYSTEM, engine=engine_name, spark_master="local[2]") as s:
         out = {f"list {k}": v for k, v in coverage.gap_lists_in(s).items()}
         out["export"] = coverage.coverage_export_in(s)
         out["enrolled"] = stats.enrolled(s)
@@ -491,7 +491,7 @@ def test_likely_owners_on_spark_equal_duckdbs(spark_session: Any, tmp_path: Path
 
     found = {}
     for data, name in ((duck, "duckdb"), (spark, "spark")):
-        with coverage.session(data, engine=name, spark_master="local[2]") as s:
+        with coverage.session(data, SYSTEM, engine=name, spark_master="local[2]") as s:
             s.ensure("unlinked_cover", gaps.build_unlinked_cover)
             s.ensure("duplicates", duplicates.build_duplicates)
             s.ensure("deceased_enrolled", deceased.build_deceased)

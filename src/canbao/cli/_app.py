@@ -11,6 +11,8 @@ from rich.console import Console
 
 from canbao import __version__
 from canbao.profile import Profile, profile_for
+from canbao.store.accounts import Actor
+from canbao.warehouse.scope import Scope
 
 console = Console(highlight=False)
 console_err = Console(stderr=True, highlight=False)
@@ -102,3 +104,8 @@ SparkMasterOpt = Annotated[
         help="Spark master：local[N] 或集群地址（default local[*]）",
     ),
 ]
+
+
+# The command line is the local operator: the whole city (canbao.warehouse.scope); every read a
+# command makes goes through this scope, and every export it writes is an audit-log entry.
+OPERATOR = Scope.system("canbao command line", actor=Actor.operator().name)

@@ -12,6 +12,7 @@ from rich.table import Table
 from canbao import outputs
 from canbao.cli._app import (
     DEFAULT_DATA_DIR,
+    OPERATOR,
     DataDir,
     EngineOpt,
     ProfileOpt,
@@ -78,6 +79,7 @@ def gaps_cmd(
     with console.status("正在比对参保状态 (analysing coverage)…"):
         lists = api.gap_lists(
             data_dir,
+            OPERATOR,
             kind,
             county,
             _date(as_of),
@@ -112,7 +114,9 @@ def export_coverage(
     """
     if out.suffix.lower() != ".csv":
         raise UsageError("参保状态导出须为 .csv", f"export coverage writes csv, not {out.suffix!r}")
-    df = api.coverage_export(data_dir, _date(as_of), engine=engine, spark_master=spark_master)
+    df = api.coverage_export(
+        data_dir, OPERATOR, _date(as_of), engine=engine, spark_master=spark_master
+    )
     outputs.write_csv(df, out)
     audit_log.log_export(data_dir, Actor.operator(), "coverage", out.name, df.height, ("id18",))
     console.print(f"已导出 {df.height:,} 人的参保状态到 {out}（exported）", markup=False)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from canbao.cli._app import (
     DEFAULT_DATA_DIR,
+    OPERATOR,
     DataDir,
     EngineOpt,
     OutFile,
@@ -23,14 +24,9 @@ from canbao.cli._app import (
 from canbao.registry import api, corrections
 from canbao.standards import masking
 from canbao.store import Actor, audit_log
-from canbao.warehouse.scope import Scope
 
 REVEALED_FIELDS = ("id18", "phone", "address", "birth_date")  # in full in `export persons`
-REASONS_ZH = api.VALUE_LABELS_ZH["reason"]
-# the command line is the local operator: the whole city (canbao.warehouse.scope)
-OPERATOR = Scope.system(
-    "canbao command line", actor=Actor.operator().name
-)  # why a pair is in the review queue, in words
+REASONS_ZH = api.VALUE_LABELS_ZH["reason"]  # why a pair is in the review queue, in words
 
 review_app = typer.Typer(
     help="人工复核疑似同一人（review uncertain pairs）。", no_args_is_help=True

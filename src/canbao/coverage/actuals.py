@@ -39,6 +39,10 @@ import polars as pl
 from canbao.coverage.session import Session, open_session
 from canbao.coverage.status import build_record_status
 from canbao.profile import CITY, Profile, name_key, profile_for, record_unit
+from canbao.warehouse.scope import Scope
+
+# a batch job for the plan's 通报 (city-wide counts per unit, nothing personal)
+PLAN_ACTUALS = Scope.system("plan actuals: enrolment per unit")
 
 INDICATOR_SCHEMES = {
     "enrolled.employee_pension": ("employee_pension",),
@@ -77,13 +81,19 @@ class CoverageActuals:
 
     def actuals(self, plan: object, as_of: dt.date) -> pl.DataFrame:
         """The enrolment frame (``plan`` is not needed: any value will do)."""
-        s = open_session(self.data_dir, engine=self.engine, spark_master=self.spark_master)
+        s = open_session(
+            self.data_dir, PLAN_ACTUALS, engine=self.engine, spark_master=self.spark_master
+        )
         try:
             day = min(as_of, s.as_of)
             if day != s.as_of:
                 s.close()
                 s = open_session(
-                    self.data_dir, day, engine=self.engine, spark_master=self.spark_master
+                    self.data_dir,
+                    PLAN_ACTUALS,
+                    day,
+                    engine=self.engine,
+                    spark_master=self.spark_master,
                 )
             per = active_per_unit(s, self.unit_table(), self.agency_table())
         finally:

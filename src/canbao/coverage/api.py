@@ -2,13 +2,19 @@
 
 ```python
 from canbao.coverage import api
-lists = api.gap_lists(data_dir, kind="uninsured", county=code_or_name)  # {list name: frame}
+lists = api.gap_lists(data_dir, scope, kind="uninsured", county=code_or_name)  # {name: frame}
 api.write_gap_lists(lists, Path("gaps.xlsx"))
-api.coverage_export(data_dir)   # one row per master person: schemes and flags
-api.statistics(data_dir)        # {"enrolled": ..., "rates": ...}
-api.analyse(data_dir)           # all analytics in one session (bench, demo)
-api.coverage_export(data_dir, engine="spark", spark_master="local[4]")  # the same on Spark
+api.coverage_export(data_dir, scope)   # one row per master person: schemes and flags
+api.statistics(data_dir, scope)        # {"enrolled": ..., "rates": ...}
+api.analyse(data_dir, scope)           # all analytics in one session (bench, demo; city-wide)
+api.coverage_export(data_dir, scope, engine="spark", spark_master="local[4]")  # on Spark
 ```
+
+Every read takes a :class:`~canbao.warehouse.scope.Scope` (required, never defaulted): the
+analyses run city-wide in the engine (set-based, as the batch jobs do) and what a function returns
+holds only rows of the reader's counties (``county_code``). Lists of persons and the export need
+a scope that may see personal data (a department client gets the employer lists only); asking for
+a county outside the scope is refused; :func:`analyse` and :func:`evaluate` are city-wide jobs.
 
 ``county`` must be a GB/T 2260 division code (6 digits) that occurs in the data (the persons,
 employers and enrolment records of the registry snapshot), or the name of one of the region
@@ -39,6 +45,7 @@ from canbao.errors import UsageError
 from canbao.outputs import WriteSummary
 from canbao.profile import Profile, profile_for
 from canbao.standards import divisions
+from canbao.warehouse.scope import Scope
 
 KINDS = ("uninsured", "duplicates", "deceased", "employers", "land_farmers")
 FLAGS = (
@@ -58,13 +65,14 @@ SCHEME_ORDER = (
 @contextmanager
 def session(
     data_dir: Path,
+    scope: Scope,
     as_of: dt.date | None = None,
     policy_path: Path | None = None,
     *,
     engine: str | None = None,
     spark_master: str | None = None,
 ) -> Iterator[Session]:
-    s = open_session(data_dir, as_of, policy_path, engine=engine, spark_master=spark_master)
+    s = open_session(data_dir, scope, as_of, policy_path, engine=engine, spark_master=spark_master)
     try:
         yield s
     finally:
@@ -183,27 +191,48 @@ def check_county(s: Session, county: str, profile: Profile | None = None) -> str
     )
 
 
-def gap_lists_in(
-    s: Session, kind: str | None = None, county: str | None = None, profile: Profile | None = None
-) -> dict[str, pl.DataFrame]:
-    """The work lists of ``kind`` (all kinds when None), of one county when ``county`` is given
-    (checked by :func:`check_county` before anything is computed)."""
+PERSON_KINDS = tuple(k for k in KINDS if k != "employers")
+
+
+def _kinds_for(scope: Scope, kind: str | None) -> tuple[str, ...]:
+    """The list kinds to compute: ``kind``, or all the scope may see (no person lists for a
+    reader without personal data; asking for one is refused)."""
     if kind is not None and kind not in KINDS:
         raise UsageError(
             f"未知的清单类型：{kind}（可用 {' | '.join(KINDS)}）", f"unknown gap kind {kind!r}"
         )
+    if kind is None:
+        return KINDS if scope.personal else ("employers",)
+    if kind in PERSON_KINDS:
+        scope.require_personal()
+    return (kind,)
+
+
+def gap_lists_in(
+    s: Session,
+    kind: str | None = None,
+    county: str | None = None,
+    profile: Profile | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The work lists of ``kind`` (all kinds the scope may see when None) in ``scope``, of one
+    county when ``county`` is given (checked by :func:`check_county` and against the scope
+    before anything is computed): the session's scope."""
+    scope = s.scope
+    kinds = _kinds_for(scope, kind)
     if county is not None:
         county = check_county(s, county, profile)
+        scope.require_county(county)
     out: dict[str, pl.DataFrame] = {}
-    for k in (kind,) if kind else KINDS:
+    for k in kinds:
         out.update(_employer_lists(s) if k == "employers" else _person_lists(s, k))
     if county is not None:
         out = {k: v.filter(pl.col("county_code") == county) for k, v in out.items()}
-    return out
+    return {k: scope.filter(v, "county_code") for k, v in out.items()}
 
 
 def gap_lists(
     data_dir: Path,
+    scope: Scope,
     kind: str | None = None,
     county: str | None = None,
     as_of: dt.date | None = None,
@@ -214,7 +243,9 @@ def gap_lists(
     profile: Profile | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The work lists (unmasked frames; :func:`write_gap_lists` masks them)."""
-    with session(data_dir, as_of, policy_path, engine=engine, spark_master=spark_master) as s:
+    with session(
+        data_dir, scope, as_of, policy_path, engine=engine, spark_master=spark_master
+    ) as s:
         return gap_lists_in(s, kind, county, profile)
 
 
@@ -224,6 +255,8 @@ def write_gap_lists(lists: dict[str, pl.DataFrame], out: Path) -> WriteSummary:
 
 
 def coverage_export_in(s: Session) -> pl.DataFrame:
+    scope = s.scope
+    scope.require_personal()
     s.ensure("uninsured", gaps.build_uninsured)
     s.ensure("duplicates", duplicates.build_duplicates)
     s.ensure("deceased_enrolled", deceased.build_deceased)
@@ -231,7 +264,7 @@ def coverage_export_in(s: Session) -> pl.DataFrame:
     flag_o = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(FLAGS))
     agg_s = string_agg(s.dialect, "scheme", "o")
     agg_f = string_agg(s.dialect, "flag", "o")
-    return s.frame(
+    frame = s.frame(
         f"""
         WITH sch AS (
             SELECT person_key, {agg_s} AS schemes
@@ -258,32 +291,41 @@ def coverage_export_in(s: Session) -> pl.DataFrame:
         FROM persons p
         LEFT JOIN sch ON sch.person_key = p.person_key
         LEFT JOIN fl ON fl.person_key = p.person_key
+        WHERE {scope.sql("p.county_code")}
         ORDER BY p.person_key
         """
     )
+    return frame
 
 
 def coverage_export(
     data_dir: Path,
+    scope: Scope,
     as_of: dt.date | None = None,
     *,
     engine: str | None = None,
     spark_master: str | None = None,
 ) -> pl.DataFrame:
     """One row per master person: person_key, id18, name, county_code, schemes, flags."""
-    with session(data_dir, as_of, engine=engine, spark_master=spark_master) as s:
+    with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
         return coverage_export_in(s)
 
 
 def statistics(
     data_dir: Path,
+    scope: Scope,
     as_of: dt.date | None = None,
     *,
     engine: str | None = None,
     spark_master: str | None = None,
 ) -> dict[str, pl.DataFrame]:
-    with session(data_dir, as_of, engine=engine, spark_master=spark_master) as s:
-        return {"enrolled": stats.enrolled(s), "rates": stats.rates(s)}
+    """Enrolled counts and coverage rates by county, scheme and month (counts, nothing
+    personal): the scope's counties only."""
+    with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
+        return {
+            "enrolled": scope.filter(stats.enrolled(s), "county_code"),
+            "rates": scope.filter(stats.rates(s), "county_code"),
+        }
 
 
 @dataclass
@@ -298,6 +340,7 @@ class Analysis:
 
 def analyse(
     data_dir: Path,
+    scope: Scope,
     as_of: dt.date | None = None,
     timings: dict[str, float] | None = None,
     *,
@@ -306,7 +349,9 @@ def analyse(
 ) -> Analysis:
     """Every analytic in one session: lists, export, statistics and the keyed tables.
 
-    ``timings``, when given, receives the seconds of each step (benchmarks)."""
+    ``timings``, when given, receives the seconds of each step (benchmarks). City-wide: the
+    scope must see the whole city."""
+    scope.require_city_wide("全市参保分析")
     clock = {"t": time.perf_counter()}
 
     def lap(name: str) -> None:
@@ -315,7 +360,7 @@ def analyse(
             timings[name] = round(now - clock["t"], 2)
         clock["t"] = now
 
-    with session(data_dir, as_of, engine=engine, spark_master=spark_master) as s:
+    with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
         s.ensure("person_facts", build_person_facts)
         lap("status_segments")
         s.ensure("uninsured", gaps.build_uninsured)
@@ -339,12 +384,13 @@ def analyse(
 
 
 def evaluate(
-    data_dir: Path, city: Path, analysis: Analysis | None = None
+    data_dir: Path, city: Path, scope: Scope, analysis: Analysis | None = None
 ) -> dict[str, dict[str, float | int]]:
-    """Precision and recall of the gap lists against a synthetic city's truth."""
+    """Precision and recall of the gap lists against a synthetic city's truth (city-wide)."""
     from canbao.coverage import quality
 
-    a = analysis or analyse(data_dir)
+    scope.require_city_wide("清单质量评估")
+    a = analysis or analyse(data_dir, scope)
     from canbao.registry import snapshot
 
     snap = snapshot.require_current(data_dir)

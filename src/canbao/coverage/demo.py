@@ -12,6 +12,9 @@ from canbao import outputs
 from canbao.coverage import api
 from canbao.registry import snapshot
 from canbao.standards import masking
+from canbao.warehouse.scope import Scope
+
+DEMO = Scope.system("demo: coverage analyses of the synthetic city")
 
 STATS_ZH = {
     "county_code": "区县代码",
@@ -38,7 +41,7 @@ def run_coverage_demo(out: Path) -> dict[str, str]:
         return {}
     base = out / "coverage"
     base.mkdir(parents=True, exist_ok=True)
-    a = api.analyse(data)
+    a = api.analyse(data, DEMO)
     where: dict[str, str] = {}
     titles = {
         "uninsured": "应保未保工作清单 (uninsured work lists)",
@@ -68,7 +71,7 @@ def run_coverage_demo(out: Path) -> dict[str, str]:
     where["每人参保状态导出（演示版已脱敏）(canbao export coverage)"] = str(export)
     city = out / "city"
     if (city / "truth" / "uninsured.csv").exists():
-        q = api.evaluate(data, city, a)
+        q = api.evaluate(data, city, DEMO, a)
         path = base / "gap-quality.json"
         path.write_text(json.dumps(q, ensure_ascii=False, indent=2), encoding="utf-8")
         where["清单质量（对照合成真值）(gap lists vs truth)"] = str(path)

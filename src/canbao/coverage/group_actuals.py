@@ -41,6 +41,10 @@ from canbao.coverage.actuals import INDICATOR_SCHEMES, unit_pairs
 from canbao.coverage.session import Session, open_session
 from canbao.coverage.status import build_record_status
 from canbao.profile import CITY, Profile, name_key, profile_for
+from canbao.warehouse.scope import Scope
+
+# a batch job for the plan's 通报 (city-wide counts per unit, nothing personal)
+PLAN_ACTUALS = Scope.system("plan actuals: key groups per unit")
 
 GROUPS = ("park", "private", "flexible_worker", "land_expropriated", "village_cadre")
 PERSON_GROUPS = ("flexible_worker", "land_expropriated", "village_cadre")  # special-group lists
@@ -161,13 +165,19 @@ class GroupActuals:
         a plan without key-group targets needs no key-group actuals (an empty frame)."""
         if not getattr(plan, "group_targets", True):
             return to_actuals(pl.DataFrame(schema=_COUNTS), as_of)
-        s = open_session(self.data_dir, engine=self.engine, spark_master=self.spark_master)
+        s = open_session(
+            self.data_dir, PLAN_ACTUALS, engine=self.engine, spark_master=self.spark_master
+        )
         try:
             day = min(as_of, s.as_of)
             if day != s.as_of:
                 s.close()
                 s = open_session(
-                    self.data_dir, day, engine=self.engine, spark_master=self.spark_master
+                    self.data_dir,
+                    PLAN_ACTUALS,
+                    day,
+                    engine=self.engine,
+                    spark_master=self.spark_master,
                 )
             counts = group_counts(s, *self.tables())
         finally:

@@ -41,6 +41,10 @@ from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session, open_session
 from canbao.coverage.status import build_person_scheme
 from canbao.profile import CITY, Profile, profile_for
+from canbao.warehouse.scope import Scope
+
+# a batch job for the plan's 通报 (city-wide counts per unit, nothing personal)
+PLAN_ACTUALS = Scope.system("plan actuals: land-expropriated farmers per unit")
 
 INDICATOR = "land_farmer.pension"
 GROUP = "land_expropriated"
@@ -162,13 +166,19 @@ class LandFarmerActuals:
             if self.units is not None
             else profile_for(self.data_dir, remember=False).profile.area_units()
         )
-        s = open_session(self.data_dir, engine=self.engine, spark_master=self.spark_master)
+        s = open_session(
+            self.data_dir, PLAN_ACTUALS, engine=self.engine, spark_master=self.spark_master
+        )
         try:
             day = min(as_of, s.as_of)
             if day != s.as_of:
                 s.close()
                 s = open_session(
-                    self.data_dir, day, engine=self.engine, spark_master=self.spark_master
+                    self.data_dir,
+                    PLAN_ACTUALS,
+                    day,
+                    engine=self.engine,
+                    spark_master=self.spark_master,
                 )
             by_area = counts_by_area(s)
         finally:

@@ -32,6 +32,7 @@ from canbao.registry.dialect import Dialect
 from canbao.registry.engine import DuckDBEngine, Engine, engine_name, open_engine
 from canbao.warehouse import catalog
 from canbao.warehouse.datadir import DataLayout
+from canbao.warehouse.scope import Scope
 
 SNAPSHOT_VIEWS = (
     "persons",
@@ -73,6 +74,7 @@ class Session:
     as_of: dt.date
     policy: Policy
     build_id: str
+    scope: Scope  # who reads: the analyses run city-wide, what is returned is in this scope
     _built: set[str] = field(default_factory=set)
 
     @property
@@ -136,13 +138,15 @@ def records_view_sql(kind: str, have: set[str] | None) -> str:
 
 def open_session(
     data_dir: Path,
+    scope: Scope,
     as_of: dt.date | None = None,
     policy_path: Path | None = None,
     *,
     engine: str | None = None,
     spark_master: str | None = None,
 ) -> Session:
-    """Open the current registry snapshot and ingest records of ``data_dir``.
+    """Open the current registry snapshot and ingest records of ``data_dir`` for a reader
+    (``scope``; batch jobs name theirs with :meth:`~canbao.warehouse.scope.Scope.system`).
 
     ``as_of`` defaults to the extract date of the enrolment data (the latest ``as_of``).
     ``engine``: ``duckdb`` or ``spark`` (default ``$CANBAO_ENGINE``, else DuckDB);
@@ -173,7 +177,7 @@ def open_session(
                 eng.parquet_view(f"records_{kind}", files[kind])
             eng.execute(records_view_sql(kind, _columns(files[kind]) if kind in files else None))
         day = as_of or _data_as_of(eng) or dt.date.today()
-        session = Session(data_dir, eng, day, policy_for(day, policy_path), snap.build_id)
+        session = Session(data_dir, eng, day, policy_for(day, policy_path), snap.build_id, scope)
         opened = True
         return session
     finally:

@@ -92,6 +92,14 @@ class Scope:
                 f"{self.actor!r} may not reveal personal data",
             )
 
+    def require_city_wide(self, what: str) -> None:
+        """Refuse a reader limited to some counties (``what``: the read, in Chinese)."""
+        if self.counties is not None:
+            raise PermissionDenied(
+                f"{what}需要全市范围的权限，“{self.actor}”只能查看所负责的区县",
+                f"{self.actor!r} is limited to counties: {what} is city-wide",
+            )
+
     def require_county(self, county: str | None) -> None:
         if not self.allows(county):
             raise PermissionDenied(

@@ -113,3 +113,54 @@ def test_concurrent_writers_on_postgresql(tmp_path: Path) -> None:
     assert ids == list(range(1, 161))
     for s in stores:
         s.dispose()
+
+
+def test_group_commit_shares_transactions_and_keeps_each_callers_entries(store: Store) -> None:
+    """Eight threads log through one store's group-commit writer: every caller gets the numbers
+    of its own entries (in its order, adjacent when logged together), the numbering is gapless,
+    the chain verifies, and fewer transactions than entries were committed; a caller whose
+    entry cannot be stored gets the error, the others are not affected."""
+    commits = {"n": 0}
+    original = store.transaction
+
+    def counting():  # type: ignore[no-untyped-def]
+        commits["n"] += 1
+        return original()
+
+    store.transaction = counting  # type: ignore[method-assign]
+    got: dict[str, list[list[int]]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def write(who: str) -> None:
+        start.wait()
+        try:
+            for i in range(25):
+                pair = (Event(who, "city_staff", "export", "list", (f"{i}a",)),
+                        Event(who, "city_staff", "export", "list", (f"{i}b",)))  # fmt: skip
+                got.setdefault(who, []).append(audit_log.log(store, *pair))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(f"u{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert audit_log.verify(store) == (400, [])
+    for who, calls in got.items():
+        assert all(b == a + 1 for a, b in calls), who  # a caller's two entries stay together
+        flat = [x for c in calls for x in c]
+        assert flat == sorted(flat), who  # and in the order it logged them
+    with store.sessions() as s:
+        rows = s.execute(text("SELECT id, actor, object_keys FROM audit_log ORDER BY id")).all()
+    owner = {i: who for who, calls in got.items() for c in calls for i in c}
+    assert [r[0] for r in rows] == list(range(1, 401))
+    assert all(owner[r[0]] == r[1] for r in rows)
+    assert commits["n"] < 200, commits  # 200 calls: some shared a transaction
+    bad = Event("u9", "city_staff", "export", "list", ("x",), detail={"oops": {1, 2}})
+    with pytest.raises(TypeError):
+        audit_log.log(store, bad)
+    assert audit_log.log(store, Event("u9", "city_staff", "export", "list", ("y",))) == [401]
+    assert audit_log.verify(store) == (401, [])

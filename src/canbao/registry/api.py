@@ -127,13 +127,7 @@ def person(
     checked = citizen_id.check(id_number)
     if not checked.valid or checked.id18 is None:
         raise UsageError(f"身份证号无效：{masking.mask_id(str(id_number))}", "invalid citizen ID")
-    df = (
-        snapshot.require_current(data_dir)
-        .scan("persons")
-        .filter(pl.col("id18") == checked.id18)
-        .collect()
-    )
-    df = df.filter(scope.expr("county_code"))
+    df = snapshot.require_current(data_dir).find_id(checked.id18).filter(scope.expr("county_code"))
     if df.height == 0:
         raise NotFoundError(
             "登记库中没有这个身份证号的人员（或不在您负责的区县）", "no such person in scope"

@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from canbao.errors import StateError, UsageError
+from canbao.registry import id_index
 from canbao.registry.engine import Engine
 from canbao.registry.snapshot_layers import (
     LAYERED,
@@ -119,6 +120,11 @@ class Snapshot:
         )
         delta = pl.scan_parquet(files["delta"], glob=False).select(schema.names())
         return pl.concat([base.join(gone, on=keys, how="anti"), delta], how="vertical_relaxed")
+
+    def find_id(self, id18: str) -> pl.DataFrame:
+        """The master persons with this normalised ID, through the ID index
+        (:mod:`canbao.registry.id_index`)."""
+        return id_index.find(self.path, self.scan("persons"), id18)
 
     def sql(self, name: str) -> str:
         """A DuckDB SELECT over the table (layers merged; absolute paths), usable as a
@@ -216,6 +222,8 @@ def publish(
     info = {k: v for k, v in info.items() if k != "layers"}
     if layers:
         info["layers"] = layers
+    if not ("persons" in reuse and prev is not None and id_index.reuse(prev.path, tmp)):
+        id_index.write(Snapshot(build_id, tmp, info).scan("persons"), tmp)
     (tmp / "build.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), "utf-8")
     os.replace(tmp, final)
     pointer = registry_dir(data_dir) / "CURRENT"

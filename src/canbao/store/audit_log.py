@@ -107,9 +107,10 @@ def append(session: Session, events: Iterable[Event]) -> list[int]:
 
 
 def log(store: Store, *events: Event) -> list[int]:
-    """Append ``events`` in a transaction of their own."""
-    with store.transaction() as s:
-        return append(s, events)
+    """Append ``events`` (kept together) and return once they are committed: through the
+    store's group-commit writer (:mod:`canbao.store.audit_writer`), so concurrent callers
+    share transactions."""
+    return store.audit_writer().submit(events)
 
 
 def log_export(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from canbao.errors import ConflictError, DependencyError, StateError, UsageError
+from canbao.store.audit_writer import GroupWriter
 
 ENV_URL = "CANBAO_DATABASE_URL"
 SQLITE_NAME = "store.sqlite3"
@@ -110,6 +111,15 @@ class Store:
     url: str
     engine: Engine
     sessions: sessionmaker[Session]
+    _writer: GroupWriter | None = field(default=None, repr=False)
+
+    def audit_writer(self) -> GroupWriter:
+        """The store's group-commit writer of audit-log entries (started on first use)."""
+        if self._writer is None:
+            from canbao.store.audit_log import append
+
+            self._writer = GroupWriter(self, append)
+        return self._writer
 
     @property
     def shown(self) -> str:
@@ -150,6 +160,8 @@ class Store:
             session.close()
 
     def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
 
 

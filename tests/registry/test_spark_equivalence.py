@@ -14,6 +14,7 @@ and column by column.
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import json
 import shutil
 import sys
@@ -203,24 +204,35 @@ def test_derivation_on_the_executors_equals_polars(
 
 
 @spark_needed
-def test_spark_can_train_the_model(builds: tuple[Path, Path], tmp_path: Path) -> None:
-    """A build on Spark with no model trains one (saved in DuckDB's dialect, usable by both)."""
-    _duck, spark = builds
+def test_spark_can_train_the_model(
+    builds: tuple[Path, Path], tmp_path: Path, spark_session: Any
+) -> None:
+    """Training on Spark (over the Spark build's nodes) saves the model in DuckDB's dialect; a
+    DuckDB build takes it as it is (no retraining) and links as with the DuckDB-trained model,
+    but for the few pairs whose u estimates (random sampling) differ."""
+    from canbao.registry import build as registry_build
+    from canbao.registry import scoring
+
+    duck, spark = builds
     fresh = tmp_path / "fresh"
-    shutil.copytree(spark, fresh, ignore=shutil.ignore_patterns("model"))
-    api.build(fresh, full=True, engine="spark")
+    shutil.copytree(duck, fresh, ignore=shutil.ignore_patterns("model"))
     model_dir = snapshot.registry_dir(fresh) / "model"
+    eng = engine.SparkEngine(master="local[2]", work_dir=tmp_path / "work")
+    snapshot.require_current(spark).register(eng, "nodes")
+    scoring.train(eng, model_dir)
     saved = json.loads((model_dir / "person_model.json").read_text(encoding="utf-8"))
     assert saved["sql_dialect"] == "duckdb"
     assert "damerau_levenshtein(id_norm_l, id_norm_r) <= 1" in json.dumps(saved)
-    spark_model = snapshot.require_current(fresh).info["model_id"]
-    spark_links = api.links(fresh, SYSTEM).select("source", "row", "person_key")
-    # a DuckDB build takes the Spark-trained model as it is (no retraining) ...
+    assert scoring.model_is_current(model_dir)
+    spark_model = registry_build._model_id(model_dir)
     api.build(fresh, full=True, engine="duckdb")
     assert snapshot.require_current(fresh).info["model_id"] == spark_model
-    # ... and, with the same model, links exactly as the Spark build did
-    duck_links = api.links(fresh, SYSTEM).select("source", "row", "person_key")
-    assert duck_links.sort("source", "row").equals(spark_links.sort("source", "row"))
+    assert snapshot.require_current(duck).info["model_id"] != spark_model
+    keys = ["source", "row", "person_key"]
+    ours = api.links(fresh, SYSTEM).select(keys)
+    theirs = api.links(duck, SYSTEM).select(keys)
+    differ = ours.join(theirs, on=keys, how="anti").height
+    assert ours.height == theirs.height and differ <= ours.height // 200, differ
 
 
 def test_missing_pyspark_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -549,3 +561,50 @@ def test_coverage_commands_take_the_engine_options(
         {"engine": None, "spark_master": None},
         {"engine": "spark", "spark_master": "spark://head:7077"},
     ]
+
+
+@spark_needed
+def test_late_fee_sql_on_spark_agrees_with_python(spark_session: Any) -> None:
+    """Due dates, late days under both day rules and the fee: the ledger's SQL, transpiled to
+    Spark, gives what the Python functions give (known answers in tests/collection)."""
+    from canbao.collection.late_fees import (
+        days_sql,
+        due_date,
+        due_date_sql,
+        late_days,
+        late_fee_fen,
+        late_fee_sql,
+    )  # fmt: skip
+    from canbao.registry.engine import to_spark_sql
+
+    D = dt.date
+
+    def _lit(d: dt.date) -> str:
+        return f"DATE '{d.isoformat()}'"
+
+    rows = [
+        ("2017-01", D(2017, 4, 10), 100_000, 41),
+        ("2017-01", D(2017, 2, 28), 123_457, 3),
+        ("2016-01", D(2016, 3, 1), 1_000, 1),
+        ("2017-12", D(2018, 3, 2), -12_345, 3),
+        ("2099-12", D(2000, 1, 1), 999, 1),
+    ]
+    values = ", ".join(f"('{p}', {_lit(u)}, {pr}, {d})" for p, u, pr, d in rows)
+    due = due_date_sql("p")
+    sql = (
+        f"SELECT {due} AS due, {days_sql(due, 'u')} AS a, "
+        f"{days_sql(due, 'u', 'second_month_start')} AS b, {late_fee_sql('pr', 'd')} AS fee "
+        f"FROM (VALUES {values}) t(p, u, pr, d)"
+    )
+    got = [tuple(r) for r in spark_session.sql(to_spark_sql(sql)).collect()]
+    want = [
+        (
+            due_date(p),
+            late_days(due_date(p), u),
+            late_days(due_date(p), u, "second_month_start"),
+            late_fee_fen(pr, d),
+        )
+        for p, u, pr, d in rows
+    ]
+    assert got == want
+    assert want[0] == (D(2017, 2, 28), 41, 40, 2050)  # worked by hand in tests/collection

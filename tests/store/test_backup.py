@@ -4,6 +4,7 @@ snapshot is there."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import zipfile
 from pathlib import Path
@@ -12,11 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from canbao.cli import run
+from canbao.collection import agreements, dunning
 from canbao.errors import DataError, StateError
 from canbao.registry import decisions
 from canbao.store import Actor, Store, accounts, audit_log, open_store
 from canbao.store.backup import backup, restore
 from canbao.store.models import ReviewDecision, User
+from tests.scopes import SYSTEM
 from tests.store.conftest import url_for
 
 ADMIN = Actor("root_admin", "admin")
@@ -26,15 +29,32 @@ def populate(store: Store, data: Path) -> None:
     accounts.add_user(store, ADMIN, "li_si", "county_staff", "Xiangmu2017ok", ["360402"])
     accounts.add_key(store, ADMIN, "tax_bureau")
     decisions.record(data, "B:1", "A:2", "same", "同一人，见户籍", store=store)
+    # collection state (dates, money, schedules): a dunning case and an instalment agreement
+    employer = dunning.Employer("E:1", "某某建材有限公司", "91360400MA35XXXX0X", "360402")
+    case = dunning.start(store, ADMIN, SYSTEM, employer, ["employee_pension"], 1_234_56,
+                         on=dt.date(2017, 3, 1), note="欠缴两个月")  # fmt: skip
+    agreements.propose(store, ADMIN, SYSTEM, employer, ["employee_pension"], "instalment",
+                       1_234_56, guarantee_note="法定代表人担保", instalments=3,
+                       first_due=dt.date(2017, 4, 30), case_id=case.id)  # fmt: skip
     (data / "registry" / "snapshots" / "b1").mkdir(parents=True)
     (data / "registry" / "CURRENT").write_text("b1", encoding="utf-8")
     (data / "region-profile.json").write_text('{"name": "jiujiang"}', encoding="utf-8")
 
 
-def snapshot_of(store: Store) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+def snapshot_of(store: Store) -> tuple[list[tuple[str, str]], list[object], int]:
     with store.sessions() as s:
         users = [(u.name, u.password_hash) for u in s.execute(select(User)).scalars()]
-        dec = [(d.left_key, d.decided_by) for d in s.execute(select(ReviewDecision)).scalars()]
+        dec: list[object] = [
+            (d.left_key, d.decided_by) for d in s.execute(select(ReviewDecision)).scalars()
+        ]
+    dec += [
+        (c.state, c.amount_fen, [(x.kind, x.taken_on, x.note) for x in c.steps])
+        for c in dunning.cases(store, SYSTEM)
+    ]
+    dec += [
+        (a.status, a.principal_fen, [(i.due_date, i.amount_fen) for i in a.instalments])
+        for a in agreements.agreements(store, SYSTEM)
+    ]
     return users, dec, audit_log.head(store)[0]
 
 
@@ -45,6 +65,7 @@ def test_round_trip(backend: str, target: str, tmp_path: Path) -> None:
     src = open_store(src_dir, url_for(backend, src_dir), upgrade=True)
     populate(src, src_dir)
     before = snapshot_of(src)
+    assert len(before[1]) == 3  # a decision, a dunning case, an agreement
     summary = backup(src, src_dir, tmp_path / "b.zip")
     assert summary.rows["users"] == 1 and summary.rows["review_decisions"] == 1
     assert set(summary.files) == {"registry/CURRENT", "region-profile.json"}

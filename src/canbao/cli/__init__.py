@@ -16,6 +16,8 @@ from rich.markup import escape
 from canbao import __version__, logs
 
 # Command modules register themselves on import.
+from canbao.cli import agreements as _agreements  # noqa: F401,E402
+from canbao.cli import collection as _collection  # noqa: F401,E402
 from canbao.cli import coverage as _coverage  # noqa: F401,E402
 from canbao.cli import demo as _demo  # noqa: F401,E402
 from canbao.cli import ingest as _ingest  # noqa: F401,E402

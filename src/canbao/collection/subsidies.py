@@ -41,7 +41,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +50,7 @@ import polars as pl
 from canbao.errors import DataError
 from canbao.ingest.kinds import SCHEME_LABELS_ZH
 from canbao.profile import CITY, Profile
+from canbao.standards import money
 
 FORMAT = "canbao-subsidies/1"
 INDICATOR = "subsidy_growth"
@@ -156,8 +157,7 @@ def receipts_frame(receipts: Iterable[Receipt]) -> pl.DataFrame:
 
 def yuan_text(fen: int) -> str:
     """Integer fen as exact yuan text with thousands separators: 123456789 → 1,234,567.89."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+    return money.yuan_text(fen, thousands=True)
 
 
 def year_back(day: dt.date) -> dt.date:
@@ -169,11 +169,11 @@ def year_back(day: dt.date) -> dt.date:
 
 
 def growth_ratio(this_fen: int, last_fen: int) -> Decimal | None:
-    """this ÷ last − 1, 6 decimals half-up; None without last year's receipts."""
+    """this ÷ last − 1, 6 decimals half-up (of the exact value); None without last year's
+    receipts."""
     if last_fen <= 0:
         return None
-    out = Decimal(this_fen) / Decimal(last_fen) - 1
-    return out.quantize(GROWTH_QUANTUM, rounding=ROUND_HALF_UP)
+    return money.ratio(this_fen - last_fen, last_fen, GROWTH_QUANTUM)
 
 
 def growth_table(

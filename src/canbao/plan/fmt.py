@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from canbao.plan.indicators import Indicator
+from canbao.standards.money import round_half_up
 
 
 def _fixed(value: Decimal, places: int) -> str:
     quantum = Decimal(1).scaleb(-places)
-    return f"{value.quantize(quantum, rounding=ROUND_HALF_UP):,f}"
+    return f"{round_half_up(value, quantum):,f}"
 
 
 def pct(value: Decimal | None, places: int = 1) -> str:

@@ -28,18 +28,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from canbao.plan.actuals import ActualsMap, GroupActualsMap
 from canbao.plan.indicators import Indicator, indicator
 from canbao.plan.model import Period, Phase, Plan, Target
+from canbao.standards.money import round_half_up
 
 Q = Decimal("0.0001")
 ONE = Decimal(1)
 
 
 def q(value: Decimal) -> Decimal:
-    return value.quantize(Q, rounding=ROUND_HALF_UP)
+    return round_half_up(value, Q)
 
 
 def time_progress(period: Period, as_of: date) -> Decimal:

@@ -10,12 +10,13 @@ and of the 通报's layout. (The demo uses the synthetic city's own 附件1,
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from canbao.errors import DataError
 from canbao.plan.model import Plan, Target
 from canbao.plan.units import CITY, CITY_LEVEL
 from canbao.profile import Profile
+from canbao.standards.money import round_half_up
 
 SOURCE = "示例：按2020年人口比例拆分（非真实任务数）"
 
@@ -37,7 +38,7 @@ def weights(profile: Profile) -> dict[str, int]:
 
 def _split(total: Decimal, step: Decimal, weights: dict[str, int]) -> dict[str, Decimal]:
     """Largest-remainder split of ``total`` into multiples of ``step`` by ``weights``."""
-    units = int((total / step).to_integral_value(ROUND_HALF_UP))
+    units = int(round_half_up(total, step) / step)
     wsum = sum(weights.values())
     raw = {u: Decimal(units * w) / wsum for u, w in weights.items()}
     base = {u: int(v) for u, v in raw.items()}

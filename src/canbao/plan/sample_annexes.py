@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +32,7 @@ from canbao.collection.subsidies import Receipt
 from canbao.plan import catalog, land_farmer_table
 from canbao.plan.model import Plan
 from canbao.profile import CITY_LEVEL, Profile
+from canbao.standards.money import fen_of, round_half_up
 
 REMARK = "示例数据：由合成城市生成，非真实数据"
 LAST_YEAR = ((4, 0.4), (7, 0.35), (10, 0.25))  # (month, share of the year's amount)
@@ -66,7 +67,7 @@ def land_farmer_tasks(city: Path, profile: Profile, year: int, seed: int = 2017)
 
 def _fen(wan: float) -> int:
     """万元 → fen, rounded to whole yuan."""
-    return int(Decimal(str(wan)).quantize(Decimal("0.0001"), ROUND_HALF_UP) * 1_000_000)
+    return fen_of(round_half_up(Decimal(str(wan)) * 10_000, Decimal(1)))
 
 
 def subsidy_receipts(profile: Profile, year: int, seed: int = 2017) -> list[Receipt]:

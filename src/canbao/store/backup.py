@@ -29,14 +29,22 @@ from canbao.errors import DataError, InputFileError, StateError
 from canbao.store import audit_log
 from canbao.store.accounts import Actor
 from canbao.store.db import Store, head_revision
-from canbao.store.models import ApiKey, AuditEntry, AuditHead, Base, ReviewDecision, User
+from canbao.store.models import Base
 
 FORMAT = "canbao-backup/1"
-TABLES = tuple(
-    Base.metadata.tables[m.__tablename__]
-    for m in (User, ApiKey, ReviewDecision, AuditEntry, AuditHead)
-)  # restore order
-SERIAL = ("users", "api_keys", "review_decisions")  # ids from a sequence (PostgreSQL)
+# every table of the store, parents before children (the restore order): a new table is backed
+# up without anyone remembering to list it
+TABLES = tuple(Base.metadata.sorted_tables)
+# ids from a sequence (PostgreSQL): integer primary keys ``id`` the database numbers; the audit
+# log numbers its entries itself (gapless) and the chain's head is one row
+SERIAL = tuple(
+    t.name
+    for t in TABLES
+    if "id" in t.c
+    and t.c["id"].primary_key
+    and t.c["id"].autoincrement in (True, "auto")
+    and t.name not in ("audit_log", "audit_head")
+)
 STATE_FILES = ("registry/CURRENT", "region-profile.json")
 STATE_GLOBS = ("plans/*.json", "profiles/*.json")
 
@@ -59,12 +67,16 @@ class RestoreSummary:
 def _encode(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return {"$dt": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$d": value.isoformat()}
     return value
 
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"$dt"}:
         return dt.datetime.fromisoformat(value["$dt"])
+    if isinstance(value, dict) and set(value) == {"$d"}:
+        return dt.date.fromisoformat(value["$d"])
     return value
 
 

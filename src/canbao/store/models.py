@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
@@ -116,3 +116,115 @@ class ReviewDecision(Base):
     decided_by: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     migrated_from: Mapped[str] = mapped_column(String(32), default="")
+
+
+# --- collection: dunning cases and agreements (canbao.collection.dunning / .agreements) ------
+
+
+class DunningCase(Base):
+    """A dunning case (催缴案件) for one employer and one or more schemes: its ``state`` moves
+    only by the legal steps of :data:`canbao.collection.dunning.TRANSITIONS`; the steps are
+    :class:`DunningStep` rows. ``county_code`` is the employer's area code (the county scope)."""
+
+    __tablename__ = "dunning_cases"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    employer_key: Mapped[str] = mapped_column(String(64), index=True)
+    credit_code: Mapped[str] = mapped_column(String(32), default="")
+    employer_name: Mapped[str] = mapped_column(String(200), default="")
+    county_code: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    schemes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    periods: Mapped[list[str]] = mapped_column(JSON, default=list)  # contribution periods YYYY-MM
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # arrears principal demanded
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    step_count: Mapped[int] = mapped_column(Integer, default=0)  # every step updates the case
+    last_step_on: Mapped[dt.date | None] = mapped_column(default=None)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Agreement(Base):
+    """A deferral (缓缴) or instalment (分期缴纳) agreement (社会保险法 art. 63): proposed, then
+    approved; breached by a missed instalment, completed when paid, or cancelled. Its schedule
+    is :class:`Instalment` rows; a deferral has one, on ``end_date``."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    employer_key: Mapped[str] = mapped_column(String(64), index=True)
+    credit_code: Mapped[str] = mapped_column(String(32), default="")
+    employer_name: Mapped[str] = mapped_column(String(200), default="")
+    county_code: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    schemes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    periods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(16))  # deferral | instalment
+    principal_fen: Mapped[int] = mapped_column(BigInteger)
+    start_date: Mapped[dt.date | None] = mapped_column(default=None)  # deferral: from
+    end_date: Mapped[dt.date | None] = mapped_column(default=None)  # deferral: to
+    grace_days: Mapped[int] = mapped_column(Integer, default=0)
+    guarantee_note: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ID_TYPE, ForeignKey("dunning_cases.id"), index=True, default=None
+    )
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    approved_on: Mapped[dt.date | None] = mapped_column(default=None)  # signed / in force from
+    closed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    closed_on: Mapped[dt.date | None] = mapped_column(default=None)  # breached/completed/cancelled
+    close_reason: Mapped[str] = mapped_column(Text, default="")
+    checked_on: Mapped[dt.date | None] = mapped_column(default=None)  # payments checked as of
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Instalment(Base):
+    """One instalment of an agreement's schedule; ``paid_fen`` / ``paid_on`` are the last check
+    against the payments (written with a new version of the agreement)."""
+
+    __tablename__ = "agreement_instalments"
+    __table_args__ = (UniqueConstraint("agreement_id", "seq", name="uq_agreement_instalments_seq"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("agreements.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[dt.date] = mapped_column()
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_on: Mapped[dt.date | None] = mapped_column(default=None)
+
+
+class DunningStep(Base):
+    """One dated step of a dunning case (append-only): who, when, why, the state before and
+    after, the order's deadline, the document's file name."""
+
+    __tablename__ = "dunning_steps"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_dunning_steps_seq"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("dunning_cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str] = mapped_column(String(16), default="")
+    to_state: Mapped[str] = mapped_column(String(16))
+    taken_on: Mapped[dt.date] = mapped_column()  # the day the step was taken
+    deadline: Mapped[dt.date | None] = mapped_column(default=None)  # order: pay by
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    late_fee_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+    doc_no: Mapped[str] = mapped_column(String(64), default="")
+    document: Mapped[str] = mapped_column(String(255), default="")  # the document's file name
+    agreement_id: Mapped[int | None] = mapped_column(
+        ID_TYPE, ForeignKey("agreements.id"), default=None
+    )
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

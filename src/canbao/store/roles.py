@@ -3,7 +3,8 @@
 
 Geography is not a role: a role says *what* a user may do; the county scope
 (:class:`canbao.warehouse.scope.Scope`, built from the user by :mod:`canbao.store.scopes`) says
-*where*. A county user (``county_staff``) holds city-staff actions inside their counties.
+*where*. A county user (``county_staff``) holds city-staff actions inside their counties
+(except approving collection agreements, a decision of the city bureau).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ ACTIONS: dict[str, str] = {
     "review.decide": "复核决定（是否同一人）",
     "worklist.read": "查看工作清单",
     "case.work": "办理扩面个案",
-    "ledger.read": "查看征缴台账",
-    "ledger.record": "登记催缴、协议等征缴步骤",
+    "ledger.read": "查看征缴台账、催缴案件和缴费协议",
+    "dunning.write": "登记催缴步骤（催缴通知、上门催缴、责令限期缴纳、移送、申请强制执行）",
+    "agreements.write": "拟定分期/缓缴协议、核对分期缴款",
+    "agreements.approve": "批准或终止分期/缓缴协议",
     "audit.work": "办理稽核案件",
     "report.read": "查看通报和统计",
     "compliance.query": "查询单位参保缴费情况（不含个人信息）",
@@ -40,18 +43,22 @@ _STAFF = frozenset(
     {
         "person.read", "person.reveal", "export.personal", "export.aggregate", "review.decide",
         "worklist.read", "case.work", "ledger.read", "report.read", "compliance.query",
+        "dunning.write", "agreements.write",
     }
 )  # fmt: skip
+# Approving an agreement (a decision of the bureau: 延期缴费协议, 社会保险法 art. 63) is for city
+# staff; the approver must not be the proposer (canbao.collection.agreements).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
-    "city_staff": _STAFF,
+    "city_staff": _STAFF | {"agreements.approve"},
     "county_staff": _STAFF,
     "collector": frozenset(
         {
             "person.read",
             "worklist.read",
             "ledger.read",
-            "ledger.record",
+            "dunning.write",
+            "agreements.write",
             "export.aggregate",
             "report.read",
             "compliance.query",
@@ -68,7 +75,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "compliance.query",
         }
     ),  # fmt: skip
-    "leader": frozenset({"report.read", "export.aggregate", "compliance.query"}),
+    "leader": frozenset({"report.read", "export.aggregate", "compliance.query", "ledger.read"}),
     "department": frozenset({"compliance.query"}),
 }
 # County scope per role: required (a county user sees only their counties), allowed (a

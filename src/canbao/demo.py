@@ -58,6 +58,10 @@ def run_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
 
     where.update(run_coverage_demo(out))  # gap work lists, coverage statistics under OUT/coverage
 
+    from canbao.collection.demo import run_collection_demo
+
+    where.update(run_collection_demo(out))  # ledger, arrears list, KPIs, dunning and agreement
+
     from canbao.plan.demo import run_plan_demo
 
     where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报

@@ -12,6 +12,9 @@ Every export, work list and report workbook goes through here, so these rules ho
   Longer cells are cut with a visible marker and counted; longer lists continue on further sheets
   (``清单(2)``). The caller gets a :class:`WriteSummary` and the CLI says what happened.
 - **Legal sheet names.** ``[]:*?/\\`` are replaced and names cut to 31 characters, unique per book.
+- **Forms.** A workbook people fill in and send back (:func:`write_workbook` with ``dropdowns``
+  and ``hidden``) gets in-cell drop-down lists (data validation, at most
+  :data:`VALIDATION_LIST_MAX` characters) and hidden columns (keys the program reads back).
 
 Masking is the caller's job (``standards.citizen_id.mask_expr`` and friends): this module writes
 what it is given, safely.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ WORKBOOK_OPTIONS: dict[str, Any] = {
     "strings_to_numbers": False,
 }
 HEADER_FORMAT: dict[str, Any] = {"bold": True, "bg_color": "#DDEBF7"}
+VALIDATION_LIST_MAX = 255  # Excel: the characters of an in-cell drop-down list
 
 
 @dataclass
@@ -184,10 +188,21 @@ def write_workbook(
     header_format: Mapping[str, Any] | None = None,
     freeze_header: bool = True,
     autofit: bool = True,
+    dropdowns: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    hidden: Sequence[str] = (),
 ) -> WriteSummary:
     """One xlsx, a sheet per frame (title → frame). ``labels`` renames columns for people
-    (Chinese headers); a frame whose labels would collide keeps its own column names."""
+    (Chinese headers); a frame whose labels would collide keeps its own column names.
+
+    A form to fill in: ``dropdowns`` gives, per sheet title, columns (by their names before
+    ``labels``) whose cells get a drop-down list of allowed values (Excel refuses other values);
+    ``hidden`` names columns to hide (in every sheet)."""
     _prepare(path)
+    form = _Form(dropdowns or {}, tuple(hidden))
+    for title, columns in form.dropdowns.items():
+        for column, values in columns.items():
+            if len(",".join(values)) > VALIDATION_LIST_MAX or any("," in v for v in values):
+                raise ValueError(f"drop-down {title}/{column}: too long or holds a comma")
     summary = WriteSummary(path)
     taken: set[str] = set()
     tmp = path.with_name(f".{path.name}.part")
@@ -199,7 +214,7 @@ def write_workbook(
         with xlsxwriter.Workbook(str(tmp), options) as wb:
             for title, frame in sheets.items():
                 _write_sheet(wb, title, frame, labels or {}, header_format, freeze_header,
-                             autofit, taken, summary)  # fmt: skip
+                             autofit, taken, summary, form)  # fmt: skip
         _publish(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -217,11 +232,13 @@ def _write_sheet(
     autofit: bool,
     taken: set[str],
     summary: WriteSummary,
+    form: _Form | None = None,
 ) -> None:
     flat = _flatten(frame)
     labelled = flat.rename({c: labels[c] for c in flat.columns if c in labels})
     if len(set(labelled.columns)) < len(labelled.columns):
         labelled = flat
+    names = dict(zip(flat.columns, labelled.columns, strict=True))  # own name → shown name
     labelled, cut = _cut_long(labelled)
     summary.cut_cells += cut
     summary.rows += labelled.height
@@ -239,6 +256,34 @@ def _write_sheet(
             freeze_panes=(1, 0) if freeze_header else None,
             header_format=dict(header_format or HEADER_FORMAT),
         )
+        if form is not None:
+            rows = min(per_sheet, labelled.height - i * per_sheet)
+            form.apply(wb.get_worksheet_by_name(name), title, names, labelled.columns, rows)
+
+
+@dataclass(frozen=True)
+class _Form:
+    """Drop-downs and hidden columns of a form (see :func:`write_workbook`)."""
+
+    dropdowns: Mapping[str, Mapping[str, Sequence[str]]]
+    hidden: tuple[str, ...]
+
+    def apply(
+        self, ws: Any, title: str, names: Mapping[str, str], shown: Sequence[str], rows: int
+    ) -> None:
+        position = {c: shown.index(names[c]) for c in names}
+        for column in self.hidden:
+            if column in position:
+                ws.set_column(position[column], position[column], None, None, {"hidden": True})
+        for column, values in self.dropdowns.get(title, {}).items():
+            if column not in position:
+                continue
+            col = position[column]
+            ws.data_validation(
+                1, col, max(rows, 1), col,
+                {"validate": "list", "source": list(values), "error_type": "stop",
+                 "error_title": "无效的值", "error_message": "请从下拉列表中选择"},
+            )  # fmt: skip
 
 
 def write_table(

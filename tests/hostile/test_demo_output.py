@@ -45,6 +45,7 @@ def test_demo_prints_no_id_and_no_full_name(tmp_path: Path) -> None:
     names = _names(out)
     assert len(names) > 1000  # the city's residents are there to look for
     _check_store(out)
+    _check_collection(out)
     for where, text in texts.items():
         assert not ID_SHAPE.search(text), f"an ID-shaped number in {where}"
         assert not masking.looks_like_id(text), f"an ID in {where}"
@@ -89,3 +90,28 @@ def test_log_lines_are_masked(capsys) -> None:  # type: ignore[no-untyped-def]
     assert "110101********4514" in err and "in row 3" in err
     assert not masking.looks_like_id(err)
     assert pl.Series([err]).str.contains("199003").item() is False
+
+
+def _check_collection(out: Path) -> None:
+    """The collection step: the ledger export in the contract's columns (yuan text), the KPIs
+    with 清欠率, and the debtor's three Word documents naming the employer."""
+    import json
+
+    from docx import Document
+
+    base = out / "collection"
+    ledger = pl.read_csv(base / "ledger.csv", infer_schema_length=0)
+    assert ledger.columns == [
+        "employer_key", "credit_code", "employer_name", "county_code", "ownership", "scheme",
+        "period", "due_date", "due", "paid", "balance", "late_fee", "estimated",
+    ]  # fmt: skip
+    assert ledger.height > 1000 and ledger["balance"].str.contains(r"^-?\d+\.\d{2}$").all()
+    kpis = json.loads((base / "kpi.json").read_text("utf-8"))
+    assert {"clearance_rate.private", "new_arrears_ratio.public", "collected.employee_pension"} <= {
+        k["indicator"] for k in kpis if k["unit"] == "city"
+    }
+    docs = sorted((base / "documents").glob("*.docx"))
+    assert len(docs) == 3
+    for doc in docs:
+        text = "\n".join(par.text for par in Document(str(doc)).paragraphs)
+        assert "统一社会信用代码" in text and "人力资源和社会保障局" in text, doc.name

@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from canbao.collection import subsidies
-from canbao.collection.actuals import OWNERSHIP_GROUP, SCHEME_INDICATORS, CollectionActuals
+from canbao.collection.actuals import OWNERSHIP_GROUP, SCHEME_INDICATORS
+from canbao.collection.kpi import LedgerActuals
 from canbao.coverage import group_actuals, land_farmers
 from canbao.coverage.actuals import INDICATOR_SCHEMES, CoverageActuals
 from canbao.plan.actuals import ActualsSource, FileActuals, FrameActuals, default_actuals_source
@@ -21,7 +22,7 @@ from canbao.profile import load_profile
 def test_providers_have_the_shape_the_plan_defines(tmp_path: Path) -> None:
     for source in (
         CoverageActuals(tmp_path),
-        CollectionActuals(tmp_path),
+        LedgerActuals(tmp_path),
         FileActuals(tmp_path / "x.csv"),
         land_farmers.LandFarmerActuals(tmp_path),
         subsidies.SubsidyActuals(tmp_path),
@@ -36,6 +37,7 @@ def test_provided_indicator_codes_are_the_plans() -> None:
     assert set(INDICATOR_SCHEMES) <= catalogue
     assert set(SCHEME_INDICATORS.values()) <= catalogue
     assert {f"new_arrears_ratio.{g}" for g in OWNERSHIP_GROUP.values()} <= catalogue
+    assert {f"clearance_rate.{g}" for g in OWNERSHIP_GROUP.values()} <= catalogue
     assert {land_farmers.INDICATOR, subsidies.INDICATOR} <= catalogue
 
 

@@ -9,7 +9,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from canbao.ingest.kinds import ENROLLMENT_STATUS, KINDS, SCHEMES, SEX_VALUES, header_synonyms
+from canbao.ingest.kinds import (
+    ENROLLMENT_STATUS,
+    KINDS,
+    SCHEME_LABELS_ZH,
+    SCHEME_VALUES,
+    SCHEMES,
+    SEX_VALUES,
+    header_synonyms,
+)
 from canbao.synth import NO_DAMAGE, TARGETS_2017, generate
 from canbao.synth.config import CENSUS_TOTAL
 from canbao.synth.extracts import specs
@@ -193,19 +201,46 @@ def test_gap_lists_are_consistent_with_the_files(city: Path) -> None:
     h_under = set(under.filter(pl.col("kind").str.contains("headcount"))["eid"].to_list())
     assert h_under and set(short) == h_under
     assert (cmp["headcount"] <= cmp["staff"]).all()  # nobody declares staff it does not pay
-    # arrears: rows of the payment file with paid < due
-    pay = (
-        read_extract(city, m["si_payment"])
+    # arrears: declared months paid less than due, every payment once (the re-sent file repeats
+    # rows of si_payment; a duplicate_row copy is the same payment)
+    words = {w: k for k, ws in SCHEME_VALUES.items() for w in ws}
+    words |= {v: k for k, v in SCHEME_LABELS_ZH.items()}
+    copies = _links(city, "damage.csv").filter(pl.col("kinds").str.contains("duplicate_row"))
+    paid = []
+    for src in ("si_payment", "si_payment_counter"):
+        syn = header_synonyms("payment")
+        raw = read_extract(city, m[src])
+        raw = raw.rename({h: syn[h] for h in raw.columns}).with_row_index("row", 1)
+        raw = raw.with_columns(pl.col("row").cast(pl.Int64))
+        paid.append(
+            raw.join(copies.filter(pl.col("source") == src), on="row", how="anti")
+            .join(elinks.filter(pl.col("source") == src), on="row")
+            .select(
+                "eid",
+                period=pl.col("period").str.replace(r"^(\d{4})-?(\d{2})$", "$1-$2"),
+                scheme=pl.col("scheme").replace_strict(words),
+                paid=pl.col("paid").cast(pl.Decimal(20, 2)),
+            )
+        )
+    keys = ["eid", "period", "scheme"]
+    got = pl.concat(paid).group_by(keys).agg(pl.col("paid").sum())
+    due = (
+        read_extract(city, m["si_declaration"])
         .with_row_index("row", 1)
         .with_columns(pl.col("row").cast(pl.Int64))
+        .join(elinks.filter(pl.col("source") == "si_declaration"), on="row")
+        .unique(["eid", "费款所属期", "险种"])
+        .select(
+            "eid",
+            period=pl.col("费款所属期"),
+            scheme=pl.col("险种").replace_strict(words),
+            due=pl.col("应缴金额").cast(pl.Decimal(20, 2)),
+        )
     )
-    pay = pay.join(elinks.filter(pl.col("source") == "si_payment"), on="row").unique(
-        ["eid", "所属期", "征收项目"]
-    )
-    owed = pay.filter(pl.col("应缴费额").cast(pl.Float64) > pl.col("实缴金额").cast(pl.Float64))
+    owed = due.join(got, on=keys, how="left").filter(pl.col("due") > pl.col("paid").fill_null(0))
     arrears = pl.read_csv(t / "arrears.csv")
     assert owed.height == arrears.height > 0
-    assert set(owed["eid"].to_list()) == set(arrears["eid"].to_list())
+    assert set(owed.select(keys).iter_rows()) == set(arrears.select(keys).iter_rows())
 
 
 def test_people_gap_lists(city: Path) -> None:

@@ -17,7 +17,7 @@ def test_synth_command_writes_a_city(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 0, captured.err
     assert "manifest" in captured.out
     m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert m["generator"]["seed"] == 9 and len(m["files"]) == 17
+    assert m["generator"]["seed"] == 9 and len(m["files"]) == 20
     damage = (out / "truth" / "damage.csv").read_text(encoding="utf-8").splitlines()
     assert damage == ["source,row,kinds"]  # --damage-scale 0: clean extracts
 

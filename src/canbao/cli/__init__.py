@@ -17,11 +17,13 @@ from canbao import __version__, logs
 
 # Command modules register themselves on import.
 from canbao.cli import agreements as _agreements  # noqa: F401,E402
+from canbao.cli import cases as _cases  # noqa: F401,E402
 from canbao.cli import collection as _collection  # noqa: F401,E402
 from canbao.cli import coverage as _coverage  # noqa: F401,E402
 from canbao.cli import demo as _demo  # noqa: F401,E402
 from canbao.cli import ingest as _ingest  # noqa: F401,E402
 from canbao.cli import land_farmers as _land_farmers  # noqa: F401,E402
+from canbao.cli import ledger as _ledger  # noqa: F401,E402
 from canbao.cli import plan as _plan  # noqa: F401,E402
 from canbao.cli import profile as _profile  # noqa: F401,E402
 from canbao.cli import registry as _registry  # noqa: F401,E402

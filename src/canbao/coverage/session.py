@@ -11,8 +11,9 @@ Views: ``persons``, ``links``, ``enrollments``, ``employers``, ``employer_links`
 ``likely_owners`` (registry snapshot; ``links`` carries each record's name pinyin and birth date;
 a snapshot from before ``likely_owners`` existed is refused with a request to rebuild) and
 ``records_population``, ``records_death``, ``records_special_group``, ``records_employment``,
-``records_declaration``, ``records_enrollment`` (current ingest batches; empty when a kind was
-never ingested), each read through ``cov_<kind>`` with the columns of :data:`RECORD_COLUMNS`.
+``records_declaration``, ``records_enrollment``, ``records_payment``, ``records_arrears``
+(current ingest batches; empty when a kind was never ingested), each read through
+``cov_<kind>`` with the columns of :data:`RECORD_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ RECORD_COLUMNS: dict[str, dict[str, str]] = {
     },
     # the managing agency of an enrolment (its record joins enrollments on batch_id, row)
     "enrollment": {"batch_id": "VARCHAR", "row": "BIGINT", "agency_code": "VARCHAR"},
+    # the contribution ledger's inputs (rows join employer_links on batch_id, row)
+    "payment": {
+        "batch_id": "VARCHAR", "row": "BIGINT", "as_of": "DATE", "period": "VARCHAR",
+        "scheme": "VARCHAR", "paid": "BIGINT", "paid_date": "DATE", "txn_id": "VARCHAR",
+    },
+    "arrears": {
+        "batch_id": "VARCHAR", "row": "BIGINT", "as_of": "DATE", "period": "VARCHAR",
+        "scheme": "VARCHAR", "amount": "BIGINT", "arrears_as_of": "DATE",
+        "county_code": "VARCHAR",
+    },
 }  # fmt: skip
 
 

@@ -27,7 +27,7 @@ STEPS = ("读取文件", "识别表头", "标准化", "校验", "写入批次")
 Progress = Callable[[int, str], None]  # (step index, label)
 
 META_COLUMNS = ("batch_id", "source", "kind", "scheme", "as_of", "row")
-SCHEME_KINDS = ("enrollment", "declaration", "payment")
+SCHEME_KINDS = ("enrollment", "declaration", "payment", "arrears")
 
 
 @dataclass
@@ -216,9 +216,9 @@ def ingest_file(
             f"身份证号码列“{f2c['id']}”中有 {int(numeric_id.sum())} 个单元格被 Excel 存为数字，号码可能已损坏（标记为 excel_number）"
         )
 
-    numeric_dates = {}
+    numeric_dates = {}  # and transaction numbers: a long one Excel stored as a number is lost
     for f, col in f2c.items():
-        if f in normalize.DATE_FIELDS or f == "birth_date":
+        if f in normalize.DATE_FIELDS or f in ("birth_date", "txn_id"):
             mask = raw.numeric_cells(col)
             if mask is not None and mask.any():
                 numeric_dates[f] = mask

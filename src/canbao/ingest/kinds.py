@@ -8,8 +8,15 @@ them back to the field. Field names are English snake_case; values after ingest:
 - ``id``: the citizen ID as delivered (text); ingest adds id18 / id_valid / id_errors from
   :mod:`canbao.standards.citizen_id`.
 - dates are ISO dates; ``birth_date`` may be partial (year-month, 出生年月) and stays partial.
-- money (``wage``, ``base``, ``due``, ``paid``) is integer fen after ingest; files carry yuan.
+- money (``wage``, ``base``, ``due``, ``paid``, ``amount``) is integer fen after ingest; files
+  carry yuan.
 - ``period`` is the contribution month ``YYYY-MM`` (费款所属期).
+- ``txn_id`` (payment) is the payment's transaction number (缴费流水号/票据号) as delivered, spaces
+  removed; null when the file has none or when Excel destroyed it (the ledger then de-duplicates
+  the payment by its content).
+- ``arrears`` rows (期初欠费明细) are opening balances: ``amount`` owed for a contribution
+  ``period`` as of ``arrears_as_of`` (the row's 截止日期; the batch's own ``as_of`` is the
+  delivery's, as for every kind).
 - ``county_code`` is a 6-digit GB/T 2260 code.
 - ``agency_code`` (employer, enrollment) is the managing agency as the region profile knows it.
 """
@@ -26,6 +33,7 @@ Kind = Literal[
     "employment",
     "declaration",
     "payment",
+    "arrears",
     "death",
     "special_group",
 ]
@@ -36,6 +44,7 @@ KINDS: tuple[str, ...] = (
     "employment",
     "declaration",
     "payment",
+    "arrears",
     "death",
     "special_group",
 )
@@ -46,6 +55,7 @@ KIND_LABELS_ZH = {
     "employment": "个税扣缴明细",
     "declaration": "缴费申报",
     "payment": "缴费到账",
+    "arrears": "期初欠费",
     "death": "死亡人员",
     "special_group": "重点人群",
 }
@@ -170,6 +180,11 @@ ORG = _f("org_code", "组织机构代码", "单位组织机构代码", "机构�
 EMP_NAME = _f("employer_name", "单位名称", "企业名称", "用人单位名称", "扣缴义务人名称",
               "参保单位名称", "缴费单位名称", "名称")  # fmt: skip
 PERIOD = _f("period", "费款所属期", "所属期", "所得所属期", "缴费年月", "税款所属期", "申报月份")
+SCHEME = _f("scheme", "险种", "险种类型", "征收项目")
+# A payment's transaction number: idempotency key of the contribution ledger (the same payment in
+# two files, or a file ingested twice, counts once).
+TXN = _f("txn_id", "缴费流水号", "票据号", "交易流水号", "业务流水号", "电子票据号码", "缴款书号",
+         "票据号码", "缴费票据号")  # fmt: skip
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "population": (
@@ -211,18 +226,26 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         _f("tax", "已扣缴税额", "应扣缴税额", "本期应扣缴税额"),
     ),
     "declaration": (
-        CREDIT, ORG, EMP_NAME, PERIOD,
-        _f("scheme", "险种", "险种类型", "征收项目"),
+        CREDIT, ORG, EMP_NAME, PERIOD, SCHEME,
         _f("headcount", "申报人数", "参保人数", "缴费人数"),
         _f("base", "缴费基数", "申报缴费基数", "缴费工资总额", "缴费基数合计"),
         _f("due", "应缴金额", "应缴费额", "应缴合计"),
     ),
     "payment": (
-        CREDIT, ORG, EMP_NAME, PERIOD,
-        _f("scheme", "险种", "险种类型", "征收项目"),
+        CREDIT, ORG, EMP_NAME, PERIOD, SCHEME,
         _f("due", "应缴金额", "应缴费额", "应缴合计"),
         _f("paid", "实缴金额", "实缴费额", "到账金额", "实缴合计"),
         _f("paid_date", "缴费日期", "到账日期", "入库日期"),
+        TXN,
+    ),
+    # 期初欠费明细 / 附件2 重点欠费单位明细表: what an employer owed for a contribution month
+    # before the ledger's data start
+    "arrears": (
+        CREDIT, ORG, EMP_NAME, SCHEME,
+        Field("period", PERIOD.label_zh, (*PERIOD.headers, "欠费所属期", "欠费年月", "欠费月份")),
+        _f("amount", "欠费金额", "欠缴金额", "欠费本金", "欠费总额", "欠缴费额", "欠费额"),
+        _f("arrears_as_of", "截止日期", "统计截止日期", "欠费截止日期", "截至日期"),
+        COUNTY,
     ),
     "death": (
         ID, NAME, SEX,
@@ -240,7 +263,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 
 # Kinds whose rows are about a person (they carry id/name) and about an employer.
 PERSON_KINDS = ("population", "enrollment", "employment", "death", "special_group")
-EMPLOYER_KINDS = ("employer", "employment", "declaration", "payment", "enrollment")
+EMPLOYER_KINDS = ("employer", "employment", "declaration", "payment", "arrears", "enrollment")
 
 
 def fields(kind: str) -> tuple[Field, ...]:

@@ -29,8 +29,11 @@ from canbao.ingest import kinds
 from canbao.standards import citizen_id, credit_code, divisions, names
 from canbao.standards._text import to_halfwidth_expr
 
-DATE_FIELDS = ("event_date", "start_date", "end_date", "registered_date", "death_date", "paid_date")
-MONEY_FIELDS = ("wage", "tax", "base", "due", "paid")
+DATE_FIELDS = (
+    "event_date", "start_date", "end_date", "registered_date", "death_date", "paid_date",
+    "arrears_as_of",
+)  # fmt: skip
+MONEY_FIELDS = ("wage", "tax", "base", "due", "paid", "amount")
 INT_FIELDS = ("headcount",)
 # Coded fields that keep their cleaned text next to the code, as ``<field>_raw``.
 RAW_KEPT = ("benefit", "park")
@@ -175,6 +178,26 @@ def parse_county(expr: pl.Expr) -> pl.Expr:
     return pl.when(six.is_in(pl.Series(sorted(divisions.all_codes())).implode())).then(six)
 
 
+# --- transaction numbers ------------------------------------------------------------------------
+
+# digits a double holds exactly: a longer number Excel stored as a number has lost its tail
+EXCEL_EXACT_DIGITS = 15
+_TXN_MISSING = ("无", "-", "--", "/", "—", "NULL", "NONE", "N/A")
+
+
+def parse_txn_id(expr: pl.Expr) -> pl.Expr:
+    """缴费流水号 / 票据号 → text without spaces (letters upper-cased); null for a placeholder
+    (无, -, /) and for scientific notation (``3.6040020170315E+19``: a number Excel shortened,
+    its digits are gone)."""
+    t = _clean(expr).str.replace_all(r"\s", "").str.to_uppercase()
+    t = pl.when(t.is_in(list(_TXN_MISSING))).then(None).otherwise(t)
+    return pl.when(~t.str.contains(r"^[+-]?\d+(\.\d+)?E[+-]?\d+$")).then(t)
+
+
+def _txn_missing(expr: pl.Expr) -> pl.Expr:
+    return _clean(expr).str.replace_all(r"\s", "").str.to_uppercase().is_in(list(_TXN_MISSING))
+
+
 # --- the whole frame ---------------------------------------------------------------------------
 
 
@@ -245,7 +268,8 @@ def normalize(
     """``text`` has one Utf8 column per canonical field (null when the file lacks it), plus
     ``row``. Returns typed fields, derived identity columns and ``warnings`` (list[str]).
     ``numeric_cells``: field → Boolean Series, cells an Excel file stored as numbers (a date
-    field's numbers are Excel serial days). ``agency``: the resolver of ``agency_code`` values
+    field's numbers are Excel serial days; a ``txn_id`` longer than 15 digits stored as a number
+    has lost digits and becomes null, warning ``txn_id_excel_number``). ``agency``: the resolver of ``agency_code`` values
     (see the module docstring; None: values are kept as delivered, without spaces)."""
     fields = [f.name for f in kinds.FIELDS[kind]]
     numeric_cells = numeric_cells or {}
@@ -330,6 +354,18 @@ def normalize(
             continue
         elif f in ("id", "credit_code", "org_code"):
             exprs.append(c.alias(f))
+            continue
+        elif f == "txn_id":
+            txn = _distinct(text[f], parse_txn_id)
+            missing = _txn_missing(c).fill_null(False)
+            warns.append(_warn("txn_id_invalid", present & txn.is_null() & ~missing))
+            if num is not None:
+                # a long number Excel stored as a number: its last digits are not the payment's
+                digits = c.str.replace_all(r"\D", "").str.len_chars()
+                mangled = pl.lit(num.fill_null(False)) & (digits > EXCEL_EXACT_DIGITS)
+                warns.append(_warn("txn_id_excel_number", present & txn.is_not_null() & mangled))
+                txn = pl.when(mangled).then(None).otherwise(txn)
+            exprs.append(txn.alias(f))
             continue
         else:
             exprs.append(_clean(c).alias(f))

@@ -18,6 +18,8 @@ QUARANTINE_REASONS = {
     "no_identity": "既没有可用的身份证号码，也没有姓名",
     "no_employer": "既没有统一社会信用代码/组织机构代码，也没有单位名称",
     "period_invalid": "缺少或无法识别费款所属期",
+    "amount_invalid": "缺少或无法识别欠费金额",
+    "amount_negative": "欠费金额为负数（欠费明细只列欠缴的金额）",
 }
 WARNINGS = {
     "id_missing": "缺少身份证号码",
@@ -38,7 +40,12 @@ WARNINGS = {
     "benefit_invalid": "待遇状态无法识别（已置空，原值见 benefit_raw）",
     "park_invalid": "园区企业标志无法识别（已置空，原值见 park_raw）",
     "agency_code_unknown": "参保经办机构不在地区配置中（已保留原值，按行政区划计入区县）",
+    "txn_id_invalid": "缴费流水号无法识别（如被 Excel 改成科学计数法），已置空，按记录内容去重",
+    "txn_id_excel_number": "缴费流水号被 Excel 存为数字，超过 15 位的号码已失真，已置空，按记录内容去重",
+    "arrears_as_of_invalid": "截止日期无法识别",
 }
+# kinds whose rows the contribution ledger places by 费款所属期: useless without one
+PERIOD_KINDS = ("declaration", "payment", "arrears")
 _SUMMARY_RE = (
     r"^(合计|总计|小计|共计|制表|填表|审核|复核|负责人|单位负责人|经办人|备注|说明|注[:：])"
 )
@@ -88,8 +95,11 @@ def quarantine_reason(
         valid_code = pl.col("cc_valid").fill_null(False)
         conds.append(("summary_row", (pl.lit(summary_text) | name_summary) & ~valid_code))
         conds.append(("no_employer", ~has_code & pl.col("employer_name_norm").is_null()))
-    if kind in ("declaration", "payment"):
+    if kind in PERIOD_KINDS:
         conds.append(("period_invalid", pl.col("period").is_null()))
+    if kind == "arrears":
+        conds.append(("amount_invalid", pl.col("amount").is_null()))
+        conds.append(("amount_negative", pl.col("amount") < 0))
     expr: pl.Expr = pl.lit(None, dtype=pl.Utf8)
     for code, cond in reversed(conds):
         expr = pl.when(cond).then(pl.lit(code)).otherwise(expr)

@@ -21,7 +21,7 @@ Sources:
 * :class:`FrameActuals` — an in-memory frame (tests, other modules).
 * :func:`default_actuals_source` — the sources computed from a data directory:
   :class:`canbao.coverage.actuals.CoverageActuals` (enrolment) and
-  :class:`canbao.collection.actuals.CollectionActuals` (collection, new arrears). Those modules
+  :class:`canbao.collection.kpi.LedgerActuals` (collection, new arrears, 清欠率). Those modules
   never import the plan (``tests/test_layers.py``); they receive the profile's unit table and
   emit the indicator codes listed in their module docstrings, which
   ``tests/plan/test_sources.py`` checks against the plan's catalogue.
@@ -287,14 +287,13 @@ def default_actuals_source(
     the data directory's profile, :func:`canbao.profile.profile_for`).
 
     Coverage provides the enrolment indicators (enrolled.*) when the data directory holds a
-    built registry (:mod:`canbao.coverage.actuals`); collection provides collected.* and
-    new_arrears_ratio.* from the payment extracts (:mod:`canbao.collection.actuals`); the
+    built registry (:mod:`canbao.coverage.actuals`); the contribution ledger provides
+    collected.*, new_arrears_ratio.* and clearance_rate.* (:mod:`canbao.collection.kpi`); the
     key-group enrolment actuals come from :mod:`canbao.coverage.group_actuals`;
     land_farmer.pension (附件3) from :mod:`canbao.coverage.land_farmers`; subsidy_growth from
-    the subsidy register (:mod:`canbao.collection.subsidies`) when there is one;
-    clearance_rate.* has no source yet. Without a registry or register this returns None and
+    the subsidy register (:mod:`canbao.collection.subsidies`) when there is one. Without a registry or register this returns None and
     reports need ``--actuals``."""
-    from canbao.collection.actuals import collection_actuals_source
+    from canbao.collection.kpi import ledger_actuals_source
     from canbao.collection.subsidies import subsidy_actuals_source
     from canbao.coverage.actuals import coverage_actuals_source
     from canbao.coverage.group_actuals import group_actuals_source
@@ -310,7 +309,7 @@ def default_actuals_source(
         s
         for s in (
             coverage_actuals_source(data_dir, profile),
-            collection_actuals_source(data_dir, profile),
+            ledger_actuals_source(data_dir, profile),
             group_actuals_source(data_dir, profile),
             land_farmer_actuals_source(data_dir, profile),
             subsidy_actuals_source(data_dir),

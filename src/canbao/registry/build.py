@@ -330,14 +330,12 @@ def _delta(
     removed_paths = _cache_paths(cache_root, removed)
     if removed_paths is None:
         return None
-    employer_rows = (
-        employers.assemble(source)
-        .filter(pl.col("batch_id").is_in(added))
-        .select(pl.len())
-        .collect()
-        .item()
+    # the employer side is relinked whenever its batches changed: a person batch with employer
+    # rows, or an employer-only batch (registry, declaration, payment, arrears) added or removed
+    now = set(
+        employers.assemble(source).select("batch_id").unique().collect()["batch_id"].to_list()
     )
-    employers_changed = employer_rows > 0 or bool(set(removed) & set(info["employer_batches"]))
+    employers_changed = now != set(info["employer_batches"])
     return incremental.Delta(added, removed, removed_paths, employers_changed)
 
 

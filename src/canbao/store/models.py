@@ -228,3 +228,64 @@ class DunningStep(Base):
     )
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- cases: the work lists' rows as cases that close (canbao.cases) ---------------------------
+
+
+class Case(Base):
+    """One row of a work list as a case (个案): stable ``case_key`` (kind / person or employer
+    key / scheme), so the next build finds the same case. ``state`` moves by the staff's steps
+    (:data:`canbao.cases.lifecycle.TRANSITIONS`) and by the data (:mod:`canbao.cases.opening`).
+    ``subject``: the list row's display fields, masked when stored (no full ID or phone).
+    The outcome columns hold the last outcome recorded; ``state`` says whether it stands."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    case_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    subject_type: Mapped[str] = mapped_column(String(8))  # person | employer
+    subject_key: Mapped[str] = mapped_column(String(64), index=True)
+    scheme: Mapped[str] = mapped_column(String(100), default="")
+    county_code: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    township: Mapped[str | None] = mapped_column(String(64), default=None)
+    priority: Mapped[int] = mapped_column(Integer, default=9)
+    subject: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    team: Mapped[str | None] = mapped_column(String(64), default=None)
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    outcome_date: Mapped[dt.date | None] = mapped_column(default=None)
+    outcome_reason: Mapped[str] = mapped_column(Text, default="")  # where / why / which record
+    outcome_note: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    expires_on: Mapped[dt.date | None] = mapped_column(default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    opened_build: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    open_since: Mapped[dt.datetime] = mapped_column(default=utcnow)  # opened or last reopened
+    worked_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # first staff step
+    last_seen_build: Mapped[str] = mapped_column(String(64))  # not indexed: HOT updates
+    state_build: Mapped[str | None] = mapped_column(String(64), default=None)  # moved by data
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseEvent(Base):
+    """One step of a case's history (append-only): a staff step (``actor`` a user) or a move
+    by the data of a build (``actor`` ``data``, ``build`` set)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    build: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -12,8 +12,9 @@ import numpy as np
 import polars as pl
 
 from canbao.ingest.kinds import SCHEME_LABELS_ZH
+from canbao.synth import payments
 from canbao.synth._rng import stream
-from canbao.synth.agencies import agency_text
+from canbao.synth.agencies import agency_text, profile
 from canbao.synth.config import SynthConfig
 from canbao.synth.insurance import Reality
 from canbao.synth.render import Extract, Rendered, damage_person_columns, finish
@@ -34,6 +35,12 @@ STATUS_WORDS = {  # kinds.ENROLLMENT_STATUS words per department
 SEX_WORDS = {"cn": {"M": "男", "F": "女"}, "code": {"M": "1", "F": "2"}}
 GROUP_WORDS = {"low_income": "城乡低保", "extreme_poverty": "特困供养",
                "land_expropriated": "被征地农民", "village_cadre": "村干部"}  # fmt: skip
+
+
+PAYMENT_COLUMNS = (
+    ("txn_id", "缴费流水号"), ("credit_code", "社会信用代码"), ("employer_name", "缴费单位名称"),
+    ("period", "所属期"), ("scheme", "征收项目"), ("paid", "实缴金额"), ("paid_date", "到账日期"),
+)  # fmt: skip
 
 
 def specs(year: int) -> dict[str, Extract]:
@@ -127,11 +134,25 @@ def specs(year: int) -> dict[str, Extract]:
         Extract("si_declaration", f"zhengshou/jiaofei_shenbao_{y}.csv", "declaration", (
             ("credit_code", "统一社会信用代码"), ("employer_name", "单位名称"), ("period", "费款所属期"),
             ("scheme", "险种"), ("headcount", "申报人数"), ("base", "缴费基数合计"), ("due", "应缴金额"),
+        ), copies=False),
+        # payments (synth.payments): with transaction numbers; the same system's re-sent quarter;
+        # the county counters' list without them; the opening arrears (附件2 layout)
+        Extract(payments.SI, f"zhengshou/jiaofei_daozhang_{y}.csv", "payment", PAYMENT_COLUMNS,
+                date_style="iso"),
+        Extract(payments.RESENT, f"zhengshou/jiaofei_daozhang_{y}_chongchuan.csv",
+                "payment", PAYMENT_COLUMNS, date_style="iso"),
+        Extract(payments.COUNTER, f"zhengshou/guitai_jiaofei_{y}.csv", "payment", (
+            ("credit_code", "统一社会信用代码"), ("employer_name", "单位名称"), ("period", "费款所属期"),
+            ("scheme", "险种"), ("paid", "到账金额"), ("paid_date", "缴费日期"),
+        ), encoding="gb18030", date_style="slash", copies=False),
+        Extract(payments.ARREARS, f"zhengshou/zhongdian_qianfei_danwei_{y - 1}.xlsx", "arrears", (
+            ("employer_name", "单位名称"), ("credit_code", "统一社会信用代码"),
+            ("county_code", "所属区县代码"), ("scheme", "险种"), ("period", "费款所属期"),
+            ("amount", "欠费金额"), ("arrears_as_of", "截止日期"),
+        ), encoding=None, date_style="iso", damage_scale=0.0, title_rows=(
+            "附件2", f"{profile().city.name}重点欠费单位明细表",
+            f"统计截止日期：{y - 1}年12月31日    金额单位：元",
         )),
-        Extract("si_payment", f"zhengshou/jiaofei_daozhang_{y}.csv", "payment", (
-            ("credit_code", "社会信用代码"), ("employer_name", "缴费单位名称"), ("period", "所属期"),
-            ("scheme", "征收项目"), ("due", "应缴费额"), ("paid", "实缴金额"), ("paid_date", "到账日期"),
-        ), date_style="iso"),
     ]  # fmt: skip
     return {e.source: e for e in out}
 
@@ -194,6 +215,7 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
     """Yield each extract rendered (one at a time, to keep memory low at city scale)."""
     y = cfg.year
     rates = cfg.rates
+    book = reality.book
     sp = specs(y)
     pc = _persons_cols(persons)
     emp = reality.employers
@@ -372,22 +394,21 @@ def render_all(cfg: SynthConfig, persons: pl.DataFrame, reality: Reality) -> Ite
         yield from person_extract(source, f)
         del f
 
-    # --- declarations and payments ------------------------------------------------------------------
-    labels = SCHEME_LABELS_ZH
-    for source, frame in (
-        ("si_declaration", reality.declarations),
-        ("si_payment", reality.payments),
-    ):
-        rng = stream(cfg.seed, "extract:" + source)
-        f = (
-            _with_employer(frame, ecols)
-            .with_columns(
-                period=pl.concat_str(pl.lit(f"{y}-"), pl.col("month").cast(pl.Utf8).str.zfill(2)),
-                scheme=pl.col("scheme").replace_strict(labels),
-            )
-            .sort(pl.col("month").cast(pl.Int64) * 10**9 + pl.col("eid") * 10, maintain_order=True)
+    # --- declarations, payments and the opening arrears ---------------------------------------------
+    rng = stream(cfg.seed, "extract:si_declaration")
+    f = (
+        _with_employer(reality.declarations, ecols)
+        .with_columns(
+            period=pl.concat_str(pl.lit(f"{y}-"), pl.col("month").cast(pl.Utf8).str.zfill(2)),
+            scheme=pl.col("scheme").replace_strict(SCHEME_LABELS_ZH),
         )
-        yield finish(f, sp[source], rng, rates)
+        .sort(pl.col("month").cast(pl.Int64) * 10**9 + pl.col("eid") * 10, maintain_order=True)
+    )
+    yield finish(f, sp["si_declaration"], rng, rates)
+    del f
+    if book is not None:
+        for source, frame in payments.extract_frames(book, emp):
+            yield finish(frame, sp[source], stream(cfg.seed, "extract:" + source), rates)
 
 
 def _county_names() -> dict[str, str]:

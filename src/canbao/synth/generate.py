@@ -12,6 +12,7 @@ from canbao.synth.employers import build_employers, build_employment
 from canbao.synth.extracts import render_all
 from canbao.synth.insurance import build_reality
 from canbao.synth.manifest import write_manifest
+from canbao.synth.payments import write_truth as write_ledger_truth
 from canbao.synth.population import build_population
 from canbao.synth.render import write
 from canbao.synth.task_table import write_task_table
@@ -62,6 +63,10 @@ def generate(
     finally:
         truth.close()
     gaps = write_gaps(root, cfg.year, people, reality)
+    ledger = None
+    if reality.book is not None:  # the contribution ledger's truth (synth.payments)
+        paths = {s.source: s.path for s in specs}
+        ledger = write_ledger_truth(root, reality.book, reality.employers, paths)
     task_table = write_task_table(root, cfg, reality)  # the 附件1 at the city's own size
     summary: dict[str, object] = {
         "persons": people.height,
@@ -70,6 +75,8 @@ def generate(
         "gaps": gaps,
         "rates": cfg.rates.to_dict(),
     }
+    if ledger is not None:
+        summary["ledger"] = {k: ledger[k] for k in ("as_of", "ledger_rows", "payments")}
     generator: dict[str, object] = {
         "name": "canbao synth",
         "persons": cfg.persons,

@@ -17,6 +17,7 @@ from canbao.ingest.kinds import SCHEMES
 from canbao.synth._rng import stream, weighted_sample
 from canbao.synth.agencies import assign_agencies, enrolment_agencies
 from canbao.synth.config import CENSUS_2020, CENSUS_TOTAL, TARGETS_2017, SynthConfig
+from canbao.synth.payments import Book, build_book, per_period
 from canbao.synth.skew import collective_enrolment, role_mask
 
 RETIREE_SHARE = 0.05  # retirees receiving an employee pension, share of residents
@@ -30,9 +31,10 @@ class Reality:
     declarations: (
         pl.DataFrame
     )  # eid, scheme, period, headcount, base, due, true_headcount, true_base
-    payments: pl.DataFrame  # eid, scheme, period, due, paid, paid_date
+    payments: pl.DataFrame  # eid, scheme, month, due, paid, paid_date (per declared month)
     special: pl.DataFrame  # pid, group, start_date, end_date
     students: pl.Series  # pids of full-time students aged 16-22 (not expected in a pension)
+    book: Book | None = None  # payment behaviour: every payment, opening arrears (synth.payments)
 
 
 def _share(name: str) -> float:
@@ -304,9 +306,16 @@ def build_reality(
     )
     enr = enrolment_agencies(enr.sort(_ENR_KEY, maintain_order=True), emp)
 
-    decl, pay = _declarations(cfg, rng, emp, sp)
+    # the payments drawn here are no longer used (synth.payments has them), but still drawn:
+    # the special groups that follow on this random stream stay as they were
+    decl, _ = _declarations(cfg, rng, emp, sp)
     special = _special_groups(cfg, rng, persons)
-    return Reality(emp, sp, enr, decl, pay, special, pl.Series("pid", pid[student]))
+    # payment behaviour, zero and missing declarations (their own random stream)
+    emp, book = build_book(cfg, emp, sp, decl)
+    return Reality(
+        emp, sp, enr, book.declarations, per_period(book), special, pl.Series("pid", pid[student]),
+        book,
+    )  # fmt: skip
 
 
 _ENR_COLS = [

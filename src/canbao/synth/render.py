@@ -18,9 +18,9 @@ from canbao.synth.config import DamageRates
 from canbao.synth.damage import bit, damage_dates, damage_ids, damage_names, money
 from canbao.synth.xlsx import write_xlsx
 
-MONEY_FIELDS = ("wage", "tax", "base", "due", "paid")
+MONEY_FIELDS = ("wage", "tax", "base", "due", "paid", "amount")
 DATE_FIELDS = ("birth_date", "start_date", "end_date", "event_date", "death_date",
-               "registered_date", "paid_date")  # fmt: skip
+               "registered_date", "paid_date", "arrears_as_of")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class Extract:
     stale_addresses: bool = True
     title_rows: tuple[str, ...] = ()
     sheet: str | None = None
+    # whether a row may be repeated as an exact copy (damage duplicate_row): not in a file whose
+    # rows are money that adds up (declarations in parts, payments without a transaction number),
+    # where a copy cannot be told from a second record and the truth would be unknowable
+    copies: bool = True
 
     @property
     def xlsx(self) -> bool:
@@ -129,7 +133,7 @@ def finish(
     pid = frame["pid"].to_numpy() if "pid" in frame.columns else None
     eid = frame["eid"].fill_null(0).to_numpy() if "eid" in frame.columns else None
     # duplicate rows: an exact copy right after the original
-    dup = rng.random(n) < r.duplicate_row
+    dup = (rng.random(n) < r.duplicate_row) & spec.copies
     if dup.any():
         idx = np.repeat(np.arange(n), 1 + dup.astype(np.int64))
         second = np.r_[False, idx[1:] == idx[:-1]]

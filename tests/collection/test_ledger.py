@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -227,3 +228,49 @@ def test_ledger_invariants_over_time(data: Path, day: dt.date, later: int) -> No
     both = first.join(second, on=keys, how="left", suffix="_later")
     assert both["late_fee_later"].null_count() == 0  # a row stays a row
     assert (both["late_fee_later"] >= both["late_fee"]).all()
+
+
+def test_the_arrears_list_and_compliance_show_what_staff_recorded(
+    data: Path, tmp_path: Path
+) -> None:
+    """A dunning case for B (order given), a proposed agreement for C: the arrears list and the
+    compliance status carry their labels; a county reader sees only their county's records."""
+    from canbao.collection import agreements, dunning
+    from canbao.store import Actor, open_store
+
+    mine = tmp_path / "data"
+    shutil.copytree(data, mine)
+    arr = api.arrears(mine, SYSTEM, AS_OF)
+    row = {r["credit_code"]: r for r in arr.iter_rows(named=True)}
+    b, c = row[codes()["B"]], row[codes()["C"]]
+    op = Actor.operator()
+    store = open_store(mine)
+    try:
+        emp_b = dunning.Employer(b["employer_key"], "乙", b["credit_code"], b["county_code"])
+        case = dunning.start(store, op, SYSTEM, emp_b, ["employee_pension"], b["arrears"],
+                             on=dt.date(2017, 7, 3))  # fmt: skip
+        dunning.step(store, op, SYSTEM, case.id, "order", on=dt.date(2017, 7, 10),
+                     deadline=dt.date(2017, 7, 25))  # fmt: skip
+        emp_c = dunning.Employer(c["employer_key"], "丙", c["credit_code"], c["county_code"])
+        agreements.propose(store, op, SYSTEM, emp_c, ["employee_medical"], "instalment",
+                           c["arrears"], guarantee_note="担保人：法定代表人", instalments=2,
+                           first_due=dt.date(2017, 8, 31))  # fmt: skip
+    finally:
+        store.dispose()
+    got = api.arrears(mine, SYSTEM, AS_OF)
+    labels = {
+        r["credit_code"]: (r["agreement_status"], r["dunning_state"])
+        for r in got.iter_rows(named=True)
+    }
+    assert labels[codes()["B"]] == (None, "已责令限期缴纳")
+    assert labels[codes()["C"]] == ("待批准", None)
+    assert labels[codes()["A"]] == (None, None)
+    assert got.drop("agreement_status", "dunning_state").equals(
+        arr.drop("agreement_status", "dunning_state")
+    )
+    status = api.compliance(mine, SYSTEM, b["employer_key"], AS_OF)
+    assert (status["agreement_status"], status["enforcement_status"]) == (None, "已责令限期缴纳")
+    county = Scope("li", "county_staff", frozenset({c["county_code"]}), personal=False)
+    seen = api.arrears(mine, county, AS_OF)
+    assert set(seen["county_code"]) == {c["county_code"]} != {b["county_code"]}
+    assert seen["dunning_state"].null_count() == seen.height

@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 
 from canbao.collection import kpi as kpi_mod
+from canbao.collection import workflow_state
 from canbao.collection.ledger import build_ledger_at, ledger_policy
 from canbao.collection.policy import ContributionPolicy
 from canbao.coverage.api import check_county, session
@@ -183,11 +184,12 @@ def arrears(
     oldest of them; ``periods``: how many, ``estimated_periods`` of them assessed at 110 %;
     ``late_fee``: Σ of the late fees of all the employer's rows; ``credit``: Σ of its
     overpayments (negative balances, not netted); ``priority``: 1 for arrears in the oldest
-    bucket, 2 the next … ; ``agreement_status`` / ``dunning_state``: empty (the workflow store
-    fills them). ``county``: a county code or name of the data (checked as in
+    bucket, 2 the next … ; ``agreement_status`` / ``dunning_state``: what the workflow store
+    holds (:mod:`canbao.collection.workflow_state`; :func:`arrears_in` leaves them empty). ``county``: a county code or name of the data (checked as in
     :func:`canbao.coverage.api.check_county`)."""
     with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
-        return arrears_in(s, county, policy)
+        frame = arrears_in(s, county, policy)
+    return workflow_state.with_states(frame, data_dir, scope)
 
 
 def kpis(
@@ -260,8 +262,9 @@ def compliance(
     登记状态), registered (the social-insurance employer registry knows it), schemes (with
     ledger rows), arrears_fen and arrears (yuan text: positive balances past due),
     arrears_periods, oldest_period, days_past_due and ageing (of the oldest), estimated_periods,
-    late_fee_fen / late_fee, credit_fen, agreement_status and enforcement_status (None: the
-    workflow store's), as_of. An employer outside the scope is refused."""
+    late_fee_fen / late_fee, credit_fen, agreement_status and enforcement_status (the labels
+    the workflow store holds: :mod:`canbao.collection.workflow_state`; None when nothing is
+    recorded), as_of. An employer outside the scope is refused."""
     with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
         emp = _employer(s, employer_key)
         pol = policy or ledger_policy(s)
@@ -269,6 +272,9 @@ def compliance(
         rows = s.frame("SELECT * FROM ledger ORDER BY scheme, period")
     owed = rows.filter((pl.col("balance") > 0) & (pl.col("days_past_due") > 0))
     oldest = owed.sort("period").head(1)
+    recorded = workflow_state.states(data_dir, scope).filter(
+        pl.col("employer_key") == emp["employer_key"]
+    )
     arrears_fen = int(owed["balance"].sum())
     fee = int(rows["late_fee"].sum())
     credit = int(-rows.filter(pl.col("balance") < 0)["balance"].sum())
@@ -291,7 +297,7 @@ def compliance(
         "late_fee_fen": fee,
         "late_fee": yuan_text(fee),
         "credit_fen": credit,
-        "agreement_status": None,
-        "enforcement_status": None,
+        "agreement_status": recorded["agreement_status"][0] if recorded.height else None,
+        "enforcement_status": recorded["dunning_state"][0] if recorded.height else None,
         "as_of": as_of.isoformat(),
     }

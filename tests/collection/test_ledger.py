@@ -274,3 +274,45 @@ def test_the_arrears_list_and_compliance_show_what_staff_recorded(
     seen = api.arrears(mine, county, AS_OF)
     assert set(seen["county_code"]) == {c["county_code"]} != {b["county_code"]}
     assert seen["dunning_state"].null_count() == seen.height
+
+
+def test_an_approved_deferral_stops_the_late_fee_on_its_days(data: Path, tmp_path: Path) -> None:
+    """B's opening arrears of 2016-10 (800.00, due 2016-11-30, paid 2017-03-15): 105 late days,
+    800.00 × 105 × 0.05% = 42.00. A deferral approved for January 2017 (31 days) leaves 74
+    days: 800.00 × 74 × 0.05% = 29.60. A proposed (not approved) deferral changes nothing."""
+    from canbao.collection import agreements, late_fees
+    from canbao.store import Actor, open_store
+
+    mine = tmp_path / "data"
+    shutil.copytree(data, mine)
+    before = _rows(api.ledger(mine, SYSTEM, AS_OF))
+    assert before[("B", "2016-10")][3] == 4200
+    key = _key(mine, "B")
+    op = Actor.operator()
+    store = open_store(mine)
+    try:
+        emp = agreements.Employer(key, "乙", codes()["B"], "360423")
+        deal = agreements.propose(
+            store, op, SYSTEM, emp, ["employee_pension"], "deferral", 80000,
+            guarantee_note="担保：上级主管单位", start=dt.date(2017, 1, 1), end=dt.date(2017, 1, 31),
+        )  # fmt: skip
+        assert _rows(api.ledger(mine, SYSTEM, AS_OF)) == before  # proposed: no effect
+        agreements.approve(store, op, SYSTEM, deal.id, on=dt.date(2016, 12, 30))
+    finally:
+        store.dispose()
+    after = _rows(api.ledger(mine, SYSTEM, AS_OF))
+    assert after[("B", "2016-10")][3] == 2960
+    want = late_fees.late_fee(
+        80000,
+        "2016-10",
+        dt.date(2017, 3, 15),
+        deferrals=[(dt.date(2017, 1, 1), dt.date(2017, 1, 31))],
+    )
+    assert (want.days, want.fee_fen) == (74, 2960)
+    # only B's pension rows whose charged days meet January lose fees; nothing else moves
+    for k, row in before.items():
+        if k[0] != "B":
+            assert after[k] == row, k
+        else:
+            assert after[k][:3] == row[:3] and after[k][3] <= row[3], k
+    assert sum(r[3] for r in after.values()) < sum(r[3] for r in before.values())

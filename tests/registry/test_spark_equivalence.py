@@ -619,12 +619,14 @@ def test_ledger_arrears_and_kpis_on_spark_equal_duckdbs(spark_session: Any, tmp_
     """The contribution ledger (estimated months, payments de-duplicated by transaction id and
     by content, opening arrears, late fees), the arrears list and the KPIs of the hand-made
     ledger city (tests/collection/ledger_city.py, every figure worked by hand in
-    tests/collection/test_ledger.py) are the same when Spark runs the SQL."""
+    tests/collection/test_ledger.py; with an approved deferral) are the same when Spark runs the
+    SQL."""
     from canbao.collection import api as ledger_api
     from canbao.collection import kpi
     from tests.collection.ledger_city import AS_OF, make_data
 
     data = make_data(tmp_path)
+    _approved_deferral(data)  # the late fee's deferred days, computed in SQL on both engines
     duck = (
         ledger_api.ledger(data, SYSTEM, AS_OF),
         ledger_api.arrears(data, SYSTEM, AS_OF),
@@ -635,3 +637,24 @@ def test_ledger_arrears_and_kpis_on_spark_equal_duckdbs(spark_session: Any, tmp_
         spark = (ledger_api.ledger_in(s), ledger_api.arrears_in(s), kpi.kpis_in(s))
     for a, b in zip(duck, spark, strict=True):
         assert_frame_equal(a, b, check_dtypes=False)
+
+
+def _approved_deferral(data: Path) -> None:
+    """An approved deferral (January 2017) for employer B of the ledger city."""
+    from canbao.collection import agreements
+    from canbao.collection import api as ledger_api
+    from canbao.store import Actor, open_store
+    from tests.collection.ledger_city import AS_OF, codes
+
+    led = ledger_api.ledger(data, SYSTEM, AS_OF)
+    key = str(led.filter(pl.col("credit_code") == codes()["B"])["employer_key"][0])
+    store = open_store(data)
+    try:
+        emp = agreements.Employer(key, "乙", codes()["B"], "360423")
+        deal = agreements.propose(
+            store, Actor.operator(), SYSTEM, emp, ["employee_pension"], "deferral", 80000,
+            guarantee_note="担保", start=dt.date(2017, 1, 1), end=dt.date(2017, 1, 31),
+        )  # fmt: skip
+        agreements.approve(store, Actor.operator(), SYSTEM, deal.id, on=dt.date(2016, 12, 30))
+    finally:
+        store.dispose()

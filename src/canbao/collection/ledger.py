@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from canbao.collection import late_fees
+from canbao.collection import late_fees, ledger_deferrals
 from canbao.collection.ledger_inputs import (
     build_arrears,
     build_calendar,
@@ -115,7 +115,10 @@ def build_ledger_at(
         _steps(s, name, f"{name}_applied")
     else:
         s.execute(f"CREATE OR REPLACE TABLE {name}_applied AS SELECT * FROM {name}_pay")
-    _final(s, name, day, policy)
+    deferred = ledger_deferrals.load(s, name, employer)
+    if deferred:
+        ledger_deferrals.build_effective(s, name)
+    _final(s, name, day, policy, deferred)
 
 
 def _closed_sql(status: str) -> str:
@@ -284,26 +287,62 @@ def ageing_sql(policy: ContributionPolicy, days: str) -> str:
     return f"(CASE {' '.join(whens)} END)"
 
 
-def _final(s: Session, name: str, day: dt.date, policy: ContributionPolicy) -> None:
+def _covered_ctes(name: str, day: dt.date, rule: str, deferred: bool) -> tuple[str, str, str]:
+    """(CTEs, the covered days of a payment step ``st``, of the unpaid principal ``r``): the
+    days approved deferrals cover inside each charged span (:mod:`ledger_deferrals`); zero,
+    and no CTE, without deferrals."""
+    if not deferred:
+        return "", "0", "0"
+    keys = "employer_key, scheme, period"
+    on = "e.employer_key = k.employer_key AND e.scheme = k.scheme AND e.period = k.period"
+    ctes = f"""
+        sc AS (
+            SELECT k.{keys.replace(", ", ", k.")}, k.received,
+                   sum({ledger_deferrals.overlap_sql("k.due_date", "k.received", rule)}) AS cov
+            FROM (SELECT DISTINCT {keys}, due_date, received FROM {name}_steps) k
+            JOIN {name}_defer_eff e ON {on}
+            GROUP BY k.employer_key, k.scheme, k.period, k.received
+        ), rc AS (
+            SELECT k.{keys.replace(", ", ", k.")},
+                   sum({ledger_deferrals.overlap_sql("k.due_date", day_sql(day), rule)}) AS cov
+            FROM {name}_rows k JOIN {name}_defer_eff e ON {on}
+            GROUP BY k.employer_key, k.scheme, k.period
+        ),"""
+    return ctes, "coalesce(sc.cov, 0)", "coalesce(rc.cov, 0)"
+
+
+def _final(
+    s: Session, name: str, day: dt.date, policy: ContributionPolicy, deferred: bool = False
+) -> None:
     rule, rate = policy.late_fee.day_rule, policy.late_fee.rate_per_10000_per_day
-    settled = "greatest(least(amount, due - before), 0)"
-    paid_days = late_fees.days_sql("due_date", "received", rule)
+    settled = "greatest(least(st.amount, st.due - st.before), 0)"
+    paid_days = late_fees.days_sql("st.due_date", "st.received", rule)
     unpaid_days = late_fees.days_sql("due_date", day_sql(day), rule)
     fee = late_fees.fee_from_principal_days_sql(
-        f"(pdays + greatest(due - paid, 0) * {unpaid_days})", rate
+        f"(pdays + greatest(due - paid, 0) * ({unpaid_days} - ucov))", rate
     )
     past_due = f"greatest(date_diff('day', due_date, {day_sql(day)}), 0)"
+    ctes, step_cov, row_cov = _covered_ctes(name, day, rule, deferred)
+    sc_join = (
+        "LEFT JOIN sc ON sc.employer_key = st.employer_key AND sc.scheme = st.scheme "
+        "AND sc.period = st.period AND sc.received = st.received"
+        if deferred
+        else ""
+    )
+    rc_join = f"LEFT JOIN rc ON {on_keys('rc', 'r')}" if deferred else ""
     s.execute(
         f"""
         CREATE OR REPLACE TABLE {name} AS
-        WITH f AS (
-            SELECT employer_key, scheme, period, CAST(sum(amount) AS BIGINT) AS paid,
-                   CAST(sum({settled} * {paid_days}) AS BIGINT) AS pdays
-            FROM {name}_steps GROUP BY employer_key, scheme, period
+        WITH {ctes} f AS (
+            SELECT st.employer_key, st.scheme, st.period, CAST(sum(st.amount) AS BIGINT) AS paid,
+                   CAST(sum({settled} * ({paid_days} - {step_cov})) AS BIGINT) AS pdays
+            FROM {name}_steps st {sc_join}
+            GROUP BY st.employer_key, st.scheme, st.period
         ), b AS (
             SELECT r.employer_key, r.scheme, r.period, r.due_date, r.due, r.estimated, r.source,
-                   coalesce(f.paid, 0) AS paid, coalesce(f.pdays, 0) AS pdays
-            FROM {name}_rows r LEFT JOIN f ON {on_keys("f", "r")}
+                   coalesce(f.paid, 0) AS paid, coalesce(f.pdays, 0) AS pdays,
+                   {row_cov} AS ucov
+            FROM {name}_rows r LEFT JOIN f ON {on_keys("f", "r")} {rc_join}
         ), g AS (
             SELECT *, CASE WHEN due - paid > 0 THEN {past_due} ELSE 0 END AS days_past_due
             FROM b

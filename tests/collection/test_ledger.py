@@ -316,3 +316,52 @@ def test_an_approved_deferral_stops_the_late_fee_on_its_days(data: Path, tmp_pat
         else:
             assert after[k][:3] == row[:3] and after[k][3] <= row[3], k
     assert sum(r[3] for r in after.values()) < sum(r[3] for r in before.values())
+
+
+def test_agreements_are_checked_against_the_ledgers_payments(data: Path, tmp_path: Path) -> None:
+    """B's opening arrears of 2016-10 (800.00) and 2016-11 (300.00 left): paid 100.00 on
+    2017-02-10 (2016-11) and 800.00 on 2017-03-15 (2016-10). An agreement approved on
+    2017-01-05 for 900.00 in two instalments of 450.00 due 2017-03-31 and 2017-04-30 is kept
+    (900.00 by 31 March) and completed; one for 1100.00 due 2017-02-28 and 2017-03-31 is
+    breached on 2017-03-01 (100.00 paid of 550.00 due) — and `check-all` finds both."""
+    from canbao.cli import run
+    from canbao.collection import agreements
+    from canbao.collection.agreement_checks import check_agreements
+    from canbao.store import Actor, open_store
+
+    key = _key(data, "B")
+    op = Actor.operator()
+    results = {}
+    for name, (principal, first) in {
+        "kept": (90000, dt.date(2017, 3, 31)),
+        "missed": (110000, dt.date(2017, 2, 28)),
+    }.items():
+        mine = tmp_path / name
+        shutil.copytree(data, mine)
+        store = open_store(mine)
+        try:
+            emp = agreements.Employer(key, "乙", codes()["B"], "360423")
+            deal = agreements.propose(
+                store, op, SYSTEM, emp, ["employee_pension"], "instalment", principal,
+                guarantee_note="担保", instalments=2, first_due=first,
+                periods=["2016-10", "2016-11"],
+            )  # fmt: skip
+            agreements.approve(store, op, SYSTEM, deal.id, on=dt.date(2017, 1, 5))
+        finally:
+            store.dispose()
+        if name == "kept":
+            [results[name]] = check_agreements(mine, op, SYSTEM, AS_OF)
+        else:
+            assert run(["agreements", "check-all", "--as-of", "2017-06-30",
+                        "--data-dir", str(mine)]) == 0  # fmt: skip
+            store = open_store(mine)
+            try:
+                results[name] = agreements.get(store, SYSTEM, deal.id)
+            finally:
+                store.dispose()
+    kept = results["kept"]
+    assert (kept.status, kept.paid_fen, kept.completed_on) == (
+        "completed", 90000, dt.date(2017, 3, 15)
+    )  # fmt: skip
+    missed = results["missed"]
+    assert missed.status == "breached"

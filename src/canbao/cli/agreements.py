@@ -347,6 +347,46 @@ def agreements_check(
     )  # fmt: skip
 
 
+@agreements_app.command("check-all")
+def agreements_check_all(
+    as_of: Annotated[str, typer.Option("--as-of", help="核对截至日期 YYYY-MM-DD")],
+    as_json: JsonOpt = False,
+    data_dir: DataDir = None,  # type: ignore[assignment]
+    database_url: DbUrl = None,
+) -> None:
+    """Check every approved agreement against the payments in the data (the contribution
+    ledger's de-duplicated payments): a missed instalment breaches it and dunning resumes;
+    paid in full completes it. Run it after each month's payment extract.
+
+    Example: canbao agreements check-all --as-of 2017-12-31
+    """
+    from canbao.collection.agreement_checks import check_agreements
+
+    op, scope = _who()
+    day = _date(as_of, "--as-of")
+    assert day is not None
+    results = check_agreements(_dd(data_dir), op, scope, day, database_url=database_url)
+    docs = [
+        {"id": r.agreement_id, "status": r.status, "paid": yuan_text(r.paid_fen),
+         "due": yuan_text(r.due_fen), "missed": list(r.missed),
+         "breached_on": _iso(r.breached_on), "completed_on": _iso(r.completed_on),
+         "changed": r.changed}
+        for r in results
+    ]  # fmt: skip
+    if as_json:
+        _echo_json(docs)
+        return
+    if not results:
+        console.print("没有履行中的协议（no approved agreement）", markup=False)
+    for r in results:
+        console.print(
+            f"协议 #{r.agreement_id}：截至 {day} 应缴 {yuan_text(r.due_fen)} 元，"
+            f"已缴 {yuan_text(r.paid_fen)} 元；{agr.STATUS_LABELS[r.status]}"
+            + ("（本次更新）" if r.changed else ""),
+            markup=False,
+        )
+
+
 @agreements_app.command("list")
 def agreements_list(
     employer: Annotated[str | None, typer.Option("--employer", help="只看该单位")] = None,

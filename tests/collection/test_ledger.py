@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -365,3 +366,41 @@ def test_agreements_are_checked_against_the_ledgers_payments(data: Path, tmp_pat
     )  # fmt: skip
     missed = results["missed"]
     assert missed.status == "breached"
+
+
+def test_canbao_build_publishes_the_ledger_and_reads_use_it_while_it_answers(
+    data: Path, tmp_path: Path
+) -> None:
+    """`canbao build` publishes the ledger at the data's as-of date; a read at that date gets
+    the published rows (equal to a fresh computation, scoped); another date, another policy or
+    a newly approved deferral compute afresh."""
+    from canbao.cli import run
+    from canbao.collection import agreements, published
+    from canbao.store import Actor, open_store
+
+    mine = tmp_path / "data"
+    shutil.copytree(data, mine)
+    day = published.data_as_of(mine)  # the newest payment, declaration or arrears extract
+    assert day is not None and day >= AS_OF
+    fresh = api.ledger(mine, SYSTEM, day)
+    assert run(["build", "--data-dir", str(mine)]) == 0
+    meta = json.loads(next((mine / "ledger").glob("*/published.json")).read_text("utf-8"))
+    assert meta["as_of"] == day.isoformat() and meta["rows"] == fresh.height
+    assert published.read(mine, SYSTEM, day) is not None
+    assert api.ledger(mine, SYSTEM, day).equals(fresh)
+    county = Scope("li", "county_staff", frozenset({"360423"}), personal=False)
+    got = published.read(mine, county, day)
+    assert got is not None and set(got["county_code"]) == {"360423"}
+    assert published.read(mine, SYSTEM, day - dt.timedelta(days=1)) is None
+    store = open_store(mine)
+    try:
+        emp = agreements.Employer(_key(mine, "B"), "乙", codes()["B"], "360423")
+        deal = agreements.propose(
+            store, Actor.operator(), SYSTEM, emp, ["employee_pension"], "deferral", 80000,
+            guarantee_note="担保", start=dt.date(2017, 1, 1), end=dt.date(2017, 1, 31),
+        )  # fmt: skip
+        agreements.approve(store, Actor.operator(), SYSTEM, deal.id, on=dt.date(2016, 12, 30))
+    finally:
+        store.dispose()
+    assert published.read(mine, SYSTEM, day) is None  # the deferral changes late fees
+    assert _rows(api.ledger(mine, SYSTEM, AS_OF))[("B", "2016-10")][3] == 2960

@@ -73,6 +73,16 @@ def build_cmd(
         table.add_row(label, f"{result.counts.get(key, 0):,}")
     console.print(table)
     console.print(f"用时 (seconds): {sum(result.seconds.values()):.1f}")
+    from canbao.collection import published
+
+    with console.status("正在生成征缴台账 (publishing the contribution ledger)…"):
+        ledger = published.publish(data_dir, engine=engine, spark_master=spark_master)
+    if ledger is not None:
+        console.print(
+            f"征缴台账已随本次构建发布：截至 {ledger.as_of}，{ledger.rows:,} 行"
+            f"（{ledger.seconds:.1f} 秒）(ledger published)",
+            markup=False,
+        )
 
 
 @review_app.command("list")

@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from canbao.collection import kpi as kpi_mod
-from canbao.collection import workflow_state
+from canbao.collection import published, workflow_state
 from canbao.collection.ledger import build_ledger_at, ledger_policy
 from canbao.collection.policy import ContributionPolicy
 from canbao.coverage.api import check_county, session
@@ -93,7 +93,12 @@ def ledger(
     """One row per master employer × scheme × contribution period at ``as_of``:
     employer_key, credit_code, employer_name, county_code, ownership, scheme, period
     (``YYYY-MM``), due_date, due, paid, balance, late_fee (fen), estimated (definitions:
-    :mod:`canbao.collection.ledger`)."""
+    :mod:`canbao.collection.ledger`). The ledger ``canbao build`` published is read when it
+    answers the question (:mod:`canbao.collection.published`)."""
+    if policy is None:
+        found = published.read(data_dir, scope, as_of)
+        if found is not None:
+            return found
     with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
         return ledger_in(s, policy)
 

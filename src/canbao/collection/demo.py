@@ -11,10 +11,9 @@ from pathlib import Path
 import polars as pl
 
 from canbao import outputs
-from canbao.collection import agreements, api, dunning
+from canbao.collection import agreements, api, dunning, published
 from canbao.collection.exports import arrears_labels, arrears_text, ledger_text
 from canbao.collection.ledger import region_policy
-from canbao.ingest import api as ingest_api
 from canbao.profile import profile_for
 from canbao.registry import snapshot
 from canbao.store import Actor, open_store
@@ -23,21 +22,15 @@ from canbao.warehouse.scope import Scope
 DEMO = Scope.system("demo: the contribution ledger of the synthetic city")
 
 
-def _as_of(data: Path) -> dt.date | None:
-    days = [
-        b.as_of for k in ("payment", "declaration") for b in ingest_api.current_batches(data, k)
-    ]
-    return max(days) if days else None
-
-
 def run_collection_demo(out: Path) -> dict[str, str]:
     data = out / "data"
-    day = _as_of(data) if snapshot.current(data) is not None else None
-    if day is None:
+    pub = published.publish(data) if snapshot.current(data) is not None else None
+    if pub is None:
         return {}
+    day = pub.as_of
     base = out / "collection"
     base.mkdir(parents=True, exist_ok=True)
-    ledger = api.ledger(data, DEMO, day)
+    ledger = api.ledger(data, DEMO, day)  # the published ledger (as `canbao build` leaves it)
     ledger_csv = outputs.write_csv(ledger_text(ledger), base / "ledger.csv").path
     debts = api.arrears(data, DEMO, day)
     policy = region_policy(data, day)
@@ -52,6 +45,7 @@ def run_collection_demo(out: Path) -> dict[str, str]:
                    indent=1), encoding="utf-8",
     )  # fmt: skip
     where = {
+        f"随构建发布的征缴台账（{pub.seconds:.1f} 秒）(canbao build)": str(pub.path),
         f"征缴台账（{ledger.height:,} 行，截至 {day}）(canbao ledger export)": str(ledger_csv),
         f"欠费单位清单（{debts.height:,} 家）(canbao arrears)": str(arrears_xlsx),
         "征缴指标：基金征缴、新欠比例、清欠率 (canbao kpi)": str(kpi_json),

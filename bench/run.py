@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench_coverage",
     "bench_identity",
     "bench_ingest",
+    "bench_ledger",
     "bench_registry",
     "bench_scale",
     "bench_skew",

@@ -622,7 +622,7 @@ def test_ledger_arrears_and_kpis_on_spark_equal_duckdbs(spark_session: Any, tmp_
     tests/collection/test_ledger.py; with an approved deferral) are the same when Spark runs the
     SQL."""
     from canbao.collection import api as ledger_api
-    from canbao.collection import kpi
+    from canbao.collection import kpi, workflow_state
     from tests.collection.ledger_city import AS_OF, make_data
 
     data = make_data(tmp_path)
@@ -634,7 +634,11 @@ def test_ledger_arrears_and_kpis_on_spark_equal_duckdbs(spark_session: Any, tmp_
     )
     assert all(frame.height > 0 for frame in duck)
     with coverage.session(data, SYSTEM, AS_OF, engine="spark", spark_master="local[2]") as s:
-        spark = (ledger_api.ledger_in(s), ledger_api.arrears_in(s), kpi.kpis_in(s))
+        spark = (
+            ledger_api.ledger_in(s),
+            workflow_state.with_states(ledger_api.arrears_in(s), data, SYSTEM),
+            kpi.kpis_in(s),
+        )
     for a, b in zip(duck, spark, strict=True):
         assert_frame_equal(a, b, check_dtypes=False)
 

@@ -92,6 +92,20 @@ class ConflictError(CanbaoError):
     status = 409
 
 
+class RateLimited(CanbaoError):
+    """Too many attempts from one client or for one account: wait ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, (retry_after + 59) // 60)
+        super().__init__(
+            f"尝试次数过多，请约 {minutes} 分钟后再试", "too many attempts", retry_after=retry_after
+        )
+        self.retry_after = retry_after
+
+
 class DependencyError(CanbaoError):
     """An optional component (e.g. Spark) is not installed."""
 

@@ -27,6 +27,7 @@ from canbao.cli import ledger as _ledger  # noqa: F401,E402
 from canbao.cli import plan as _plan  # noqa: F401,E402
 from canbao.cli import profile as _profile  # noqa: F401,E402
 from canbao.cli import registry as _registry  # noqa: F401,E402
+from canbao.cli import serve as _serve  # noqa: F401,E402
 from canbao.cli import standards as _standards  # noqa: F401,E402
 from canbao.cli import store as _store  # noqa: F401,E402
 from canbao.cli import subsidies as _subsidies  # noqa: F401,E402

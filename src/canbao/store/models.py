@@ -289,3 +289,34 @@ class CaseEvent(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     build: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- web sign-in sessions and throttles (canbao.store.sessions, canbao.store.throttle) --------
+
+
+class WebSession(Base):
+    """A signed-in session of the web workspace (``kind`` ``cookie``) or an API bearer token
+    (``api``). Only the SHA-256 of the token is stored; ``csrf`` is the session's form token.
+    Signing out deletes the row, so a copied cookie stops working."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    csrf: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class Throttle(Base):
+    """A fixed-window counter for one key (e.g. ``login:ip:127.0.0.1``) shared by every
+    worker process; ``locked_until`` set when the window's limit was passed."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -1,0 +1,31 @@
+"""The routers of the web app, one module per area (pages and their ``/api`` twins)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from canbao.web.routes import (
+    api,
+    cases,
+    data,
+    employers,
+    home,
+    persons,
+    reports,
+    review,
+    search,
+    session,
+)
+
+ROUTERS: list[APIRouter] = [
+    session.router,
+    home.router,
+    search.router,
+    persons.router,
+    employers.router,
+    cases.router,
+    review.router,
+    data.router,
+    reports.router,
+    api.router,
+]

@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 install: $(STAMP)
 
 demo: install
-	$(BIN)/canbao demo --out $(DEMO_DIR)
+	$(BIN)/canbao demo --out $(DEMO_DIR) $(if $(filter 1,$(CANBAO_NO_SERVE)),,--serve)
 
 lint: install
 	$(BIN)/ruff format --check src tests bench

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from canbao.cli._app import DataDir, ProfileOpt, app, console, default_data_dir
+from canbao.errors import UsageError
 from canbao.store.db import ENV_URL
 
 DbUrl = Annotated[
@@ -17,6 +18,19 @@ DbUrl = Annotated[
         "--database-url", envvar=ENV_URL, help="数据库地址；默认为数据目录中的 store.sqlite3"
     ),
 ]
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"无法在 {host}:{port} 启动网站（端口已被占用或地址无效），请用 --port 换一个端口",
+            f"cannot listen on {host}:{port}: {e.strerror}",
+        ) from e
 
 
 @app.command("serve")
@@ -40,6 +54,7 @@ def serve(
     from canbao.web import create_app
 
     data: Path = data_dir if data_dir is not None else default_data_dir()
+    _check_port(host, port)
     store = open_store(data, database_url)
     web = create_app(data, store=store, profile=profile, secure_cookies=secure_cookies)
     logging.getLogger("canbao.web.access").setLevel(logging.INFO)

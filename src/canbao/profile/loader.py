@@ -112,6 +112,7 @@ class _Profile(_Model):
     default_plan: _Text | None = None
     population_source: str = ""
     notes: list[str] = []
+    demo_county: _Code6 | None = None  # the county of the demo's county user (canbao demo)
 
 
 FIELDS = tuple(_Profile.model_fields)
@@ -245,12 +246,20 @@ def _division_problems(p: _Profile) -> list[str]:
         seen_codes[area.code] = area.unit or CITY
     if not divisions.existed(p.policy_region):
         out.append(f"policy_region {p.policy_region} 不在行政区划表中")
+    if p.demo_county is not None and p.demo_county not in {c.code for c in p.counties}:
+        out.append(f"demo_county {p.demo_county} 不是本配置的区县")
     return out
+
+
+_NOT_DIGESTED = {"demo_county"}  # changes no result: a profile's digest ignores it
 
 
 def _digest(checked: _Profile) -> str:
     canon = json.dumps(
-        checked.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        checked.model_dump(mode="json", exclude=_NOT_DIGESTED),
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
@@ -300,6 +309,7 @@ def parse(data: object, origin: str, source: str = "shipped") -> Profile:
         source=source,
         notes=tuple(checked.notes),
         population_source=checked.population_source,
+        demo_county=checked.demo_county,
     )
 
 

@@ -147,6 +147,7 @@ class Profile:
     source: str = "shipped"  # "shipped" or the file's absolute path
     notes: tuple[str, ...] = ()
     population_source: str = ""
+    demo_county: str | None = None  # the demo's county user works here (canbao demo)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Profile):

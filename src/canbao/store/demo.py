@@ -32,7 +32,7 @@ def run_store_demo(out: Path) -> dict[str, str]:
         (data / (SQLITE_NAME + suffix)).unlink(missing_ok=True)
     store = open_store(data)
     profile = profile_for(data, remember=False).profile
-    county = profile.counties[0].code
+    county = profile.demo_county or profile.counties[0].code
     op = Actor.operator()
     people = {
         "demo_admin": ("admin", []),

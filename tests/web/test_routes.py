@@ -1,0 +1,96 @@
+"""Generated from the app's route table, so that no route can escape: every route but the
+public ones needs a permission (:func:`canbao.web.auth.need`); without a session a page sends
+the browser to sign in and the API answers 401; a role without the route's permission gets 403
+and no data."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from canbao.store import roles
+from canbao.web.routes import ROUTERS
+from canbao.web.routes.session import PUBLIC
+from tests.web.conftest import City, signed_in, token
+
+FRAMEWORK = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"})
+
+
+def _action(route: APIRoute) -> str | None:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        action = getattr(dep.call, "canbao_action", None)
+        if action is not None:
+            return str(action)
+        stack.extend(dep.dependencies)
+    return None
+
+
+def _routes(app) -> list[tuple[APIRoute, str]]:  # type: ignore[no-untyped-def]
+    """Every (route, method) of the app's routers (FastAPI keeps included routers as
+    branches of its table; :data:`canbao.web.routes.ROUTERS` are those branches)."""
+    included = [getattr(r, "original_router", None) for r in app.routes]
+    assert all(router in included for router in ROUTERS)
+    out = []
+    for route in (r for router in ROUTERS for r in router.routes):
+        if isinstance(route, APIRoute) and route.path not in PUBLIC | FRAMEWORK:
+            for method in sorted(route.methods - {"HEAD"}):
+                out.append((route, method))
+    return out
+
+
+def _url(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_needs_a_permission_of_the_table(app) -> None:  # type: ignore[no-untyped-def]
+    missing = [r.path for r, _m in _routes(app) if _action(r) is None]
+    assert missing == []
+    unknown = {_action(r) for r, _m in _routes(app)} - set(roles.ACTIONS) - {"signed-in"}
+    assert unknown == set()
+    assert len(_routes(app)) >= 4  # the table is read, not empty
+
+
+def test_without_a_session_nothing_answers_with_data(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    for route, method in _routes(app):
+        r = client.request(method, _url(route.path), follow_redirects=False)
+        if route.path.startswith("/api/"):
+            assert r.status_code == 401, (method, route.path, r.status_code)
+            assert r.json()["error"] == "auth"
+        elif method == "GET":
+            assert r.status_code == 303, (method, route.path, r.status_code)
+            assert r.headers["location"].startswith("/login")
+        else:
+            assert r.status_code in (401, 403), (method, route.path, r.status_code)
+
+
+@pytest.mark.parametrize("user", ["w_leader", "w_collector", "w_auditor", "w_xiushui"])
+def test_a_role_without_the_permission_gets_403(
+    app,  # type: ignore[no-untyped-def]
+    city: City,
+    user: str,
+) -> None:
+    role = city.users[user][0]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        signed_in(c, user)
+        headers = token(c, user)
+        csrf = c.get("/").text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        checked = 0
+        for route, method in _routes(app):
+            action = _action(route)
+            if action is None or action == "signed-in" or roles.can(role, action):
+                continue
+            if route.path.startswith("/api/"):
+                r = c.request(method, _url(route.path), headers=headers)
+            else:
+                r = c.request(
+                    method, _url(route.path), headers={"X-CSRF-Token": csrf},
+                    follow_redirects=False,
+                )  # fmt: skip
+            assert r.status_code == 403, (user, method, route.path, r.status_code)
+            checked += 1
+    assert checked or role == "county_staff"

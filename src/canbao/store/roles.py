@@ -38,6 +38,7 @@ ACTIONS: dict[str, str] = {
     "audit.work": "办理稽核案件",
     "report.read": "查看通报和统计",
     "compliance.query": "查询单位参保缴费情况（不含个人信息）",
+    "data.ingest": "数据导入与更新",
 }
 _STAFF = frozenset(
     {
@@ -47,10 +48,11 @@ _STAFF = frozenset(
     }
 )  # fmt: skip
 # Approving an agreement (a decision of the bureau: 延期缴费协议, 社会保险法 art. 63) is for city
-# staff; the approver must not be the proposer (canbao.collection.agreements).
+# staff; the approver must not be the proposer (canbao.collection.agreements). Importing a
+# department's extract and updating the registry (the web's 数据 page) is the city data team's.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
-    "city_staff": _STAFF | {"agreements.approve"},
+    "city_staff": _STAFF | {"agreements.approve", "data.ingest"},
     "county_staff": _STAFF,
     "collector": frozenset(
         {

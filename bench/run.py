@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench_skew",
     "bench_store",
     "bench_synth",
+    "bench_web",
 ]
 
 

@@ -62,6 +62,10 @@ def run_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
 
     where.update(run_collection_demo(out))  # ledger, arrears list, KPIs, dunning and agreement
 
+    from canbao.cases.demo import run_cases_demo
+
+    where.update(run_cases_demo(out))  # cases opened, worked, a county workbook, progress
+
     from canbao.plan.demo import run_plan_demo
 
     where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报

@@ -90,6 +90,12 @@ def test_the_command_line(store: Store, month: Month, tmp_path: Path,
     assert run(["cases", "open", "--json", *base]) == 0
     opened = json.loads(capsys.readouterr().out)
     assert opened["build_id"] == month.build2 and opened["new"] == opened["rows"] > 0
+    assert {"review", "arrears", "uninsured_medical"} <= set(opened["kinds"])  # every work list
+    assert run(["cases", "open", "--lists", "nope", *base]) == 2
+    assert "未知的清单类型：nope" in capsys.readouterr().err
+    assert run(["cases", "open", "--lists", "arrears", "--json", *base]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["kinds"] == ["arrears"] and again["new"] == 0 and again["carried"] > 0
     county = _medical(month.lists2)["county_code"].mode().sort()[0]
     accounts.add_user(store, Actor("root_admin", "admin"), "li_county", "county_staff", PASSWORD,
                       [county])  # fmt: skip
@@ -132,3 +138,59 @@ def test_the_command_line(store: Store, month: Month, tmp_path: Path,
     assert sum(r["resolved"] for r in p["summary"]) == 2
     assert run(["cases", "list", "--as", "nobody", *base]) == 1
     assert "没有可用的用户“nobody”" in capsys.readouterr().err
+
+
+def test_the_coverage_statistics_split_the_uninsured(store: Store, month: Month) -> None:
+    """The coverage statistics' uninsured counts, split by what the field recorded (passed in as
+    data: :func:`canbao.cases.uninsured_outcomes`), against the two months' lists."""
+    cases.open_cases(store, SYSTEM, month.lists1, month.build1)
+    op = Actor("root_admin", "admin")
+    for c in cases.list_cases(store, SYSTEM, kind="uninsured_medical", limit=None):
+        cases.resolve(store, op, SYSTEM, c.id, "已参保", on=dt.date(2018, 1, 15),
+                      reason="城乡居民医疗", version=c.version)  # fmt: skip
+    abroad = cases.list_cases(store, SYSTEM, kind="uninsured_pension", limit=5)
+    for c in abroad:
+        cases.resolve(store, op, SYSTEM, c.id, "已在外地参保", reason="浙江省宁波市")
+    cases.open_cases(store, SYSTEM, month.lists2, month.build2)
+
+    def keys(lists: dict[str, pl.DataFrame], gap: str) -> set[str]:
+        return set(lists["uninsured"].filter(pl.col(gap) == 1)["person_key"].to_list())
+
+    m1, m2 = keys(month.lists1, "medical_gap"), keys(month.lists2, "medical_gap")
+    p2 = keys(month.lists2, "pension_gap")
+    assert m1 - m2, "the synthetic month enrols some uninsured people"
+    plain = coverage.statistics(month.data, SYSTEM)["uninsured"]
+    said = cases.uninsured_outcomes(store, SYSTEM)
+    assert set(said["category"]) == {"awaiting", "confirmed", "explained"}
+    split = coverage.statistics(month.data, SYSTEM, outcomes=said)["uninsured"]
+    city = {
+        r["scheme"]: r for r in split.filter(pl.col("county_code") == "city").iter_rows(named=True)
+    }
+    assert city["medical"] == {
+        "county_code": "city", "scheme": "medical", "uninsured": len(m2),
+        "unexplained": len(m2 - m1), "awaiting": len(m1 & m2), "explained": 0,
+        "confirmed": len(m1 - m2),
+    }  # fmt: skip
+    explained = len({c.subject_key for c in abroad} & p2)
+    assert explained > 0
+    assert (city["pension"]["uninsured"], city["pension"]["explained"]) == (len(p2), explained)
+    assert (city["pension"]["awaiting"], city["pension"]["confirmed"]) == (0, 0)
+    assert city["pension"]["unexplained"] == len(p2) - explained
+    # the counties add up to the city; without the field's outcomes the split is unknown (null)
+    counties = split.filter(pl.col("county_code") != "city")
+    for scheme, row in city.items():
+        part = counties.filter(pl.col("scheme") == scheme)
+        assert {
+            c: part[c].sum()
+            for c in ("uninsured", "unexplained", "awaiting", "explained", "confirmed")
+        } == {  # fmt: skip
+            c: row[c] for c in ("uninsured", "unexplained", "awaiting", "explained", "confirmed")
+        }
+    assert plain.select("county_code", "scheme", "uninsured").equals(
+        split.select("county_code", "scheme", "uninsured")
+    )
+    assert plain["unexplained"].null_count() == plain.height
+    # the cases' own view of the latest list agrees with the statistics on it
+    mine = cases.uninsured_split(store, SYSTEM).filter(pl.col("kind") == "uninsured_medical")
+    assert (mine["listed"].sum(), mine["awaiting"].sum(), mine["confirmed"].sum()) == (
+        len(m2), len(m1 & m2), len(m1 - m2))  # fmt: skip

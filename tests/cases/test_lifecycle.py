@@ -46,12 +46,18 @@ def test_the_transition_table_is_closed_and_every_state_reachable() -> None:
 def test_the_outcome_table_fits_every_listed_kind() -> None:
     for kind, k in KINDS.items():
         labels = outcomes.labels(kind)
-        if not k.lists:  # reserved kinds (arrears, review): no outcomes yet
-            assert labels == []
-            continue
+        assert k.lists, kind  # every kind has its list now (arrears and review too)
         assert labels and len(labels) == len(set(labels)), kind
         assert len(",".join(labels)) <= outcomes.VALIDATION_MAX, kind  # an Excel drop-down
-        assert "联系不上" in labels, kind
+        # a review pair is decided at a desk, on the evidence: nobody to reach
+        assert ("联系不上" in labels) == (kind != "review"), kind
+    assert outcomes.labels("review") == ["同一人", "不同人", "无法判断"]
+    assert outcomes.labels("arrears") == [
+        "联系不上", "已足额缴清", "已签分期或缓缴协议", "已移送劳动监察", "已申请强制执行",
+        "单位已注销或破产", "对欠费有异议",
+    ]  # fmt: skip
+    assert {"paid", "same", "different"} <= outcomes.CONFIRMABLE
+    assert not {"agreement", "inspection", "closed_down", "undecidable"} & outcomes.CONFIRMABLE
     assert {"enrolled", "duplicate_cleared", "registered"} <= outcomes.CONFIRMABLE
     assert not {"insured_elsewhere", "student", "refused", "unreachable"} & outcomes.CONFIRMABLE
     assert outcomes.code_of("uninsured_medical", " 已参保 ") == "enrolled"

@@ -19,6 +19,10 @@ from canbao.store import Store
 from canbao.store.models import Case
 from tests.cases.conftest import SYSTEM, People, case_of, make_lists
 
+# the functions that read a data directory's registry and ledger: their scope is tested on the
+# synthetic city in tests/cases/test_review_arrears.py
+ON_A_CITY = {"work_lists", "review_list", "arrears_list", "decide_pair"}
+
 
 def _scoped() -> set[str]:
     return {
@@ -52,6 +56,8 @@ def test_every_function_refuses_another_county(
         for r in range(2, ws.max_row + 1):
             ws.cell(r, col, "联系不上")
     wb.save(form)
+    explained = case_of(store, f"uninsured_pension/P{people.here}-2/pension")
+    cases.resolve(store, people.admin, SYSTEM, explained.id, "联系不上")  # an outcome of theirs
     refused: dict[str, Callable[[], object]] = {
         "assign": lambda: cases.assign(store, me, sc, theirs.id, team="甲镇"),
         "contact": lambda: cases.contact(store, me, sc, theirs.id),
@@ -78,14 +84,20 @@ def test_every_function_refuses_another_county(
     def split() -> None:
         assert set(cases.uninsured_split(store, sc)["county_code"]) == {people.there}
 
+    def outcomes_of() -> None:
+        assert cases.uninsured_outcomes(store, SYSTEM)["category"].to_list() == ["explained"]
+        assert cases.uninsured_outcomes(store, sc).height == 0
+
     def imported() -> None:
         r = cases.import_workbook(store, me, sc, form)
         assert r.applied == [] and len(r.rejected) == 6
         assert all("属于其他区县" in x.reason_zh for x in r.rejected)
 
     hidden.update(list_cases=listed, progress=progressed, uninsured_split=split,
-                  import_workbook=imported)  # fmt: skip
-    assert set(refused) | set(hidden) == _scoped(), "a function of canbao.cases is not tested"
+                  import_workbook=imported, uninsured_outcomes=outcomes_of)  # fmt: skip
+    assert set(refused) | set(hidden) | ON_A_CITY == _scoped(), (
+        "a function of canbao.cases is not tested"
+    )
     before = _state(store)
     for name, attempt in refused.items():
         with pytest.raises(PermissionDenied, match="区县"):

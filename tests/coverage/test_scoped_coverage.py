@@ -6,6 +6,7 @@ city-wide analyses refuse a county reader."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import random
 from collections.abc import Callable
@@ -44,7 +45,31 @@ def readers(data: Path) -> dict[str, Callable[[Scope], dict[str, pl.DataFrame]]]
         "coverage_export": lambda s: {"export": api.coverage_export(data, s)},
         "statistics": lambda s: api.statistics(data, s),
         "session": lambda s: _in_session(data, s),
+        "employer_session": lambda s: _one_employer(data, s),
     }
+
+
+@functools.cache
+def _busiest_employers(data: Path) -> tuple[str, ...]:
+    """Per county, the employer with the most rows in the city-wide employer lists."""
+    lists = api.gap_lists(data, SYSTEM, "employers")
+    keys = pl.concat(
+        [f.select("employer_key", "county_code") for f in lists.values() if "employer_key" in f]
+    )
+    counts = keys.group_by("county_code", "employer_key").len()
+    best = counts.sort(["len", "employer_key"]).group_by("county_code").last()
+    return tuple(sorted(best["employer_key"].to_list()))
+
+
+def _one_employer(data: Path, scope: Scope) -> dict[str, pl.DataFrame]:
+    """The web's employer page reads one employer in an employer session (here: the busiest
+    of each county, one after the other)."""
+    out: dict[str, list[pl.DataFrame]] = {}
+    for key in _busiest_employers(data):
+        with api.employer_session(data, scope, key) as s:
+            for name, frame in api.employer_lists_in(s).items():
+                out.setdefault("employer " + name, []).append(frame)
+    return {name: pl.concat(frames, how="diagonal_relaxed") for name, frames in out.items()}
 
 
 def _in_session(data: Path, scope: Scope) -> dict[str, pl.DataFrame]:

@@ -58,8 +58,8 @@ def serve(app) -> Iterator[Served]:  # type: ignore[no-untyped-def]
         thread.join(timeout=10)
 
 
-def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+def shot(page, name: str, *, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -94,3 +95,68 @@ def test_a_role_without_the_permission_gets_403(
             assert r.status_code == 403, (user, method, route.path, r.status_code)
             checked += 1
     assert checked or role == "county_staff"
+
+
+# --- scope: an object of another county answers 403 or 404, never data --------------------
+
+
+def _other_county_objects(city: City) -> dict[str, str]:
+    """For each path parameter, a value naming an object the 修水 user must not see."""
+    from canbao import cases as case_api
+    from canbao.registry import snapshot
+    from canbao.store import open_store
+    from canbao.warehouse.scope import Scope
+
+    snap = snapshot.require_current(city.data)
+    person = snap.scan("persons").filter(pl.col("county_code") == city.there)
+    employer = snap.scan("employers").filter(pl.col("county_code") == city.there)
+    store = open_store(city.data)
+    try:
+        there = case_api.list_cases(store, Scope.system("route test"), county=city.there)
+    finally:
+        store.dispose()
+    return {
+        "person_key": str(person.select("person_key").head(1).collect().item()),
+        "employer_key": str(employer.select("employer_key").head(1).collect().item()),
+        "case_id": str(there[0].id),
+        "key": there[0].case_key,
+        "pair_id": "0" * 12,  # no pair of the 修水 user's queue: not found
+        "batch_id": "1",  # data routes are city-wide: 403 for a county user
+        "job_id": "0" * 12,  # someone else's or no job: not found
+        "name": "tongbao.xlsx",
+    }
+
+
+# a well-formed form for every step, so that only the object's scope can refuse it
+FORM = {"decision": "different", "outcome": "student", "on": "2017-12-01", "version": "1",
+        "user": "w_xiushui", "reason": "核查", "note": "核查"}  # fmt: skip
+
+
+def test_objects_of_another_county_answer_403_or_404(app, city: City) -> None:  # type: ignore[no-untyped-def]
+    objects = _other_county_objects(city)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        signed_in(c, "w_xiushui")
+        headers = token(c, "w_xiushui")
+        csrf = c.get("/").text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        checked = 0
+        for route, method in _routes(app):
+            params = re.findall(r"\{([^}:]+)(?::[^}]*)?\}", route.path)
+            if not params:
+                continue
+            missing = [p for p in params if p not in objects]
+            assert missing == [], f"{route.path}: add an out-of-scope probe for {missing}"
+            url = route.path
+            for p in params:
+                url = re.sub(r"\{" + p + r"(?::[^}]*)?\}", objects[p], url)
+            if route.path.startswith("/api/"):
+                r = c.request(method, url, headers=headers, json={"outcome": "x", "version": 1})
+            else:
+                r = c.request(method, url, headers={"X-CSRF-Token": csrf},
+                              data={"csrf_token": csrf, **FORM}, follow_redirects=False)  # fmt: skip
+            assert r.status_code in (403, 404), (method, route.path, r.status_code)
+            if "json" in r.headers.get("content-type", ""):
+                assert r.json()["error"] in ("not_found", "forbidden"), route.path
+            else:
+                assert 'class="error"' in r.text, route.path  # the error page, nothing else
+            checked += 1
+    assert checked >= 10

@@ -1,7 +1,7 @@
 """Case kinds and how a work list's rows become cases (one frame, set-based).
 
-A case's stable key is ``kind/subject_key/scheme``: the kind, the person's ``person_key`` or the
-employer's ``employer_key``, and the scheme the gap is about (empty when the kind has none). The
+A case's stable key is ``kind/subject_key/scheme``: the kind, the person's ``person_key``, the
+employer's ``employer_key`` or the review pair's ``pair_id``, and the scheme the gap is about (empty when the kind has none). The
 same gap in next month's lists gives the same key, so the next build finds the same case.
 
 Which list gives which kind (:data:`LIST_KINDS`; the lists of :func:`canbao.coverage.api.gap_lists`):
@@ -21,11 +21,16 @@ land_farmers_uninsured     land_farmer                 ``pension``
 unregistered_employers     unregistered_employer       (none)
 under_reporters            under_reporter              the scheme under-reported
 selective_employers        selective_employer          (none)
+arrears                    arrears                     the scheme in arrears (one case per
+                                                       employer and scheme: :mod:`.arrears`)
+review_items               review                      (none; the subject is the pair: its
+                                                       ``pair_id``, :mod:`.review`)
 =========================  ==========================  ==========================================
 
 ``headcount_months`` is the month-by-month detail of ``under_reporters``, not a list of cases.
-``arrears`` (the ledger's arrears) and ``review`` (the registry's review queue) are reserved
-kinds: they have labels but no list and no outcomes yet.
+The ``arrears`` and ``review_items`` lists do not come from :func:`canbao.coverage.api.gap_lists`
+but from the ledger (:func:`canbao.cases.arrears.arrears_list`) and the registry's review queue
+(:func:`canbao.cases.review.review_list`); :func:`canbao.cases.lists.work_lists` gathers all.
 
 A row's display fields (name, masked ID and phone, address, reason…) are kept with the case as
 ``subject`` — masked here, before anything is stored (:func:`canbao.standards.masking.mask_frame`),
@@ -46,8 +51,13 @@ from canbao.standards import masking
 @dataclass(frozen=True)
 class Kind:
     label: str  # Chinese, for people
-    subject: str  # person | employer
-    lists: tuple[str, ...] = ()  # the work lists that give this kind (none: reserved)
+    subject: str  # person | employer | pair (a review pair of records)
+    lists: tuple[str, ...] = ()  # the work lists that give this kind
+
+    @property
+    def key_column(self) -> str:
+        """The list column that holds the subject's key."""
+        return {"person": "person_key", "employer": "employer_key", "pair": "pair_id"}[self.subject]
 
 
 KINDS: dict[str, Kind] = {
@@ -62,8 +72,8 @@ KINDS: dict[str, Kind] = {
     "unregistered_employer": Kind("未参保登记单位", "employer", ("unregistered_employers",)),
     "under_reporter": Kind("少报人数或基数单位", "employer", ("under_reporters",)),
     "selective_employer": Kind("选择性参保单位", "employer", ("selective_employers",)),
-    "arrears": Kind("欠费单位（待接入征缴台账）", "employer"),
-    "review": Kind("疑似同一人复核（待接入）", "person"),
+    "arrears": Kind("欠费单位", "employer", ("arrears",)),
+    "review": Kind("疑似同一人复核", "pair", ("review_items",)),
 }
 LIST_KINDS: dict[str, tuple[str, ...]] = {}
 for _code, _kind in KINDS.items():
@@ -78,6 +88,12 @@ SUBJECT_FIELDS = (
     "employer_name", "credit_code", "employer_credit_code", "duplicate_kind", "schemes",
     "counties", "death_date", "scheme_county", "receiving", "last_period", "under_kind",
     "declared_schemes", "staff", "land_since",
+    # arrears (canbao.cases.arrears): money as yuan text, for people
+    "scheme_label", "arrears_yuan", "late_fee_yuan", "oldest_period", "days_past_due", "ageing",
+    "periods", "agreement_status", "dunning_state",
+    # a review pair (canbao.cases.review): both sides, masked
+    "left_name", "right_name", "left_id", "right_id", "left_birth", "right_birth", "birth_match",
+    "left_sex", "right_sex", "left_county", "right_county", "match_probability",
 )  # fmt: skip
 LIST_FIELDS = tuple(f for f in SUBJECT_FIELDS if f != "address")  # lists show no address
 STAGE_COLUMNS = (
@@ -125,14 +141,14 @@ def _scheme_expr(name: str, frame: pl.DataFrame) -> pl.Expr:
             pl.lit(":"),
             pl.col("schemes").cast(pl.Utf8).fill_null(""),
         )
-    if name in ("deceased", "under_reporters") and "scheme" in frame.columns:
+    if name in ("deceased", "under_reporters", "arrears") and "scheme" in frame.columns:
         return pl.col("scheme").cast(pl.Utf8).fill_null("")
     return pl.lit("")
 
 
 def _rows_of(name: str, frame: pl.DataFrame, kind: str, scheme: pl.Expr) -> pl.DataFrame:
     subject = KINDS[kind].subject
-    key_col = "person_key" if subject == "person" else "employer_key"
+    key_col = KINDS[kind].key_column
     if key_col not in frame.columns or "county_code" not in frame.columns:
         raise UsageError(
             f"工作清单“{name}”缺少 {key_col} 或 county_code 列", f"list {name}: no {key_col}"

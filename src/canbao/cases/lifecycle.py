@@ -23,12 +23,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
-from canbao.cases import outcomes
+from canbao.cases import effects, outcomes
 from canbao.cases.kinds import KINDS, LIST_FIELDS, check_kind
 from canbao.errors import ConflictError, NotFoundError, PermissionDenied, StateError, UsageError
 from canbao.profile import Profile
@@ -484,17 +485,26 @@ def resolve(
     evidence: str = "",
     expires_on: dt.date | None = None,
     version: int | None = None,
+    data_dir: Path | None = None,
 ) -> CaseView:
     """Record the outcome (its code or Chinese label; :data:`canbao.cases.outcomes.OUTCOMES`)
     with what it needs: the date it happened (``on``), the words it stands on (``reason``),
-    the day it stops holding (``expires_on``)."""
+    the day it stops holding (``expires_on``). ``data_dir``: the data directory, which a review
+    pair's 同一人 / 不同人 needs (the decision goes to the registry in the same transaction:
+    :mod:`canbao.cases.effects`)."""
     roles.require(actor.role, "case.work", actor.name)
+    effects.prepare(store, data_dir)
     with store.transaction() as s:
         case = load(s, case_id, scope, lock=True)
         code = check_outcome(case.kind, outcome, on, reason, expires_on)
         changes = outcome_changes(actor, code, on, reason, note, evidence, expires_on)
         detail = {k: changes[k] for k in ("outcome", "outcome_date", "outcome_reason",
                                           "expires_on")}  # fmt: skip
+        check_version(case.version, version)  # before the effect: a stale read changes nothing
+        if "resolve" not in TRANSITIONS.get(case.state, {}):
+            raise refuse(case, "resolve")
+        note_text = changes["outcome_reason"] or changes["outcome_note"]
+        detail.update(effects.apply(s, actor, case, code, note_text, data_dir))
         apply_step(s, actor, case, "resolve", version, detail, changes)
     return view(store, scope, case_id)
 

@@ -14,6 +14,16 @@ comes back, the case is ``reopened`` (:mod:`canbao.cases.opening`). The other ou
 evidence note, stay ``resolved`` while the row stays in the list (the person is counted as
 "explained by an outcome", a separate category, never silently as insured), and an outcome with
 an expiry reopens its case once the expiry has passed and the row is still there.
+
+**Arrears** (``arrears``, one case per employer and scheme): 已足额缴清 is confirmed when the
+employer owes nothing past due for that scheme in a later build's ledger; 已签分期或缓缴协议,
+已移送劳动监察, 已申请强制执行, 单位已注销或破产, 对欠费有异议 and 联系不上 are what staff found and
+stay ``resolved`` while the debt is there (they explain it; they do not clear it).
+
+**Review pairs** (``review``): 同一人 / 不同人 are the registry's decisions — resolving the case
+records the decision in the registry (:mod:`canbao.cases.effects`) and the next build honours it,
+which takes the pair out of the review queue: the case is then ``confirmed``. 无法判断 records no
+decision; the pair stays in the queue.
 """
 
 from __future__ import annotations
@@ -50,7 +60,7 @@ OUTCOMES: dict[str, Outcome] = {
     "left_employer": Outcome("已离职", ("missing_employee_pension",), confirm=True, date=True),
     "refused": Outcome("拒绝参保", (*PERSON_GAPS, *EMPLOYERS)),
     "unreachable": Outcome("联系不上", (*PERSON_GAPS, "identity_to_verify", "duplicate",
-                                       "deceased", *EMPLOYERS)),
+                                       "deceased", *EMPLOYERS, "arrears")),
     "identity_fix": Outcome("身份信息需更正", (*PERSON_GAPS, "identity_to_verify", "duplicate",
                                                "deceased"), confirm=True, reason="需更正的内容"),
     "duplicate_cleared": Outcome("重复已清理", ("duplicate",), confirm=True, reason="已停保的记录"),
@@ -61,6 +71,17 @@ OUTCOMES: dict[str, Outcome] = {
     "declared": Outcome("已补报人数或基数", ("under_reporter",), confirm=True, date=True),
     "schemes_completed": Outcome("已补齐险种", ("selective_employer",), confirm=True, date=True),
     "not_employer": Outcome("非独立用工单位或已注销", EMPLOYERS, reason="核实情况"),
+    # the ledger's arrears (canbao.cases.arrears): one case per employer and scheme
+    "paid": Outcome("已足额缴清", ("arrears",), confirm=True, date=True),
+    "agreement": Outcome("已签分期或缓缴协议", ("arrears",), date=True, reason="协议编号或内容"),
+    "inspection": Outcome("已移送劳动监察", ("arrears",), date=True),
+    "enforcement": Outcome("已申请强制执行", ("arrears",), date=True),
+    "closed_down": Outcome("单位已注销或破产", ("arrears",), reason="核实情况"),
+    "disputed": Outcome("对欠费有异议", ("arrears",), reason="异议内容"),
+    # the registry's review queue (canbao.cases.review): the decision goes to the registry
+    "same": Outcome("同一人", ("review",), confirm=True),
+    "different": Outcome("不同人", ("review",), confirm=True),
+    "undecidable": Outcome("无法判断", ("review",), reason="原因"),
 }  # fmt: skip
 CONFIRMABLE = frozenset(code for code, o in OUTCOMES.items() if o.confirm)
 VALIDATION_MAX = 255  # Excel: the characters of an in-cell drop-down list

@@ -10,6 +10,9 @@
   since opened or reopened);
 - ``outcomes`` — the same groups × outcome: cases whose outcome stands;
 - ``uninsured`` — :func:`uninsured_split`.
+
+:func:`uninsured_outcomes` hands the same categories per person to the coverage statistics
+(:func:`canbao.coverage.api.statistics`, ``outcomes``), which split their uninsured counts by it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,27 @@ from canbao.warehouse.scope import Scope
 DEFAULT_SLA_DAYS = 30
 GROUPS = ("county_code", "township", "kind", "assignee")
 UNINSURED_KINDS = ("uninsured_pension", "uninsured_medical")
+
+LABELS_ZH = {  # the progress frames' columns, in Chinese (workbooks)
+    "county_code": "区县代码",
+    "township": "乡镇(街道)",
+    "kind": "案件类型",
+    "assignee": "经办人/工作组",
+    "opened": "开案",
+    "open": "待办",
+    "worked": "已办理",
+    "resolved": "已办结",
+    "confirmed": "数据确认",
+    "gone": "已不在清单",
+    "overdue": "逾期",
+    "outcome": "结果代码",
+    "outcome_label": "处理结果",
+    "cases": "案件数",
+    "listed": "在清单",
+    "unexplained": "未核实",
+    "awaiting": "待数据确认",
+    "explained": "已说明原因",
+}
 
 
 @dataclass(frozen=True)
@@ -141,3 +165,37 @@ def uninsured_split(store: Store, scope: Scope) -> pl.DataFrame:
             rows += [tuple(r) for r in s.execute(q)]
     cols = ["county_code", "kind", "listed", "unexplained", "awaiting", "explained", "confirmed"]
     return _frame(rows, cols)
+
+
+SCHEME_OF_KIND = {"uninsured_pension": "pension", "uninsured_medical": "medical"}
+
+
+def uninsured_outcomes(store: Store, scope: Scope) -> pl.DataFrame:
+    """One row per person and scheme (``pension`` / ``medical``) whose uninsured case has a
+    standing outcome, in ``scope``: person_key, scheme, category (``awaiting``: resolved with
+    an outcome the data will confirm; ``explained``: resolved with one it cannot see;
+    ``confirmed``: confirmed by the data) and the case's county_code — the columns
+    :data:`canbao.coverage.stats.OUTCOME_COLUMNS` the coverage statistics take. Person keys
+    only (nothing else personal); role ``report.read``."""
+    roles.require(scope.role, "report.read", scope.actor)
+    confirmable = sorted(outcomes.CONFIRMABLE)
+    q = select(Case.subject_key, Case.kind, Case.state, Case.outcome, Case.county_code).where(
+        in_scope(scope), Case.kind.in_(UNINSURED_KINDS), Case.state.in_(sorted(RESOLVED))
+    )
+    with store.sessions() as s:
+        rows = [tuple(r) for r in s.execute(q)]
+    frame = pl.DataFrame(
+        rows, orient="row", schema={"person_key": pl.Utf8, "kind": pl.Utf8, "state": pl.Utf8,
+                                    "outcome": pl.Utf8, "county_code": pl.Utf8},
+    )  # fmt: skip
+    category = (
+        pl.when(pl.col("state") == "confirmed").then(pl.lit("confirmed"))
+        .when(pl.col("outcome").is_in(confirmable)).then(pl.lit("awaiting"))
+        .otherwise(pl.lit("explained"))
+    )  # fmt: skip
+    return frame.select(
+        "person_key",
+        pl.col("kind").replace_strict(SCHEME_OF_KIND).alias("scheme"),
+        category.alias("category"),
+        "county_code",
+    )

@@ -32,7 +32,7 @@ import polars as pl
 from sqlalchemy import select, update
 
 from canbao import outputs
-from canbao.cases import outcomes
+from canbao.cases import effects, outcomes
 from canbao.cases.kinds import KINDS, SUBJECT_FIELDS, check_kind
 from canbao.cases.lifecycle import (
     CASES,
@@ -46,7 +46,8 @@ from canbao.cases.lifecycle import (
     outcome_changes,
 )
 from canbao.coverage import worklist
-from canbao.errors import InputFileError, UsageError
+from canbao.errors import InputFileError, NotFoundError, UsageError
+from canbao.registry import api as registry_api
 from canbao.store import Actor, Store, audit_log, roles
 from canbao.store.audit_log import Event, append
 from canbao.store.models import Case
@@ -64,6 +65,20 @@ INPUTS: dict[str, str] = {
 HIDDEN: dict[str, str] = {"case_key": "案件标识", "version": "版本"}
 LABELS: dict[str, str] = {
     **worklist.COLUMNS_ZH,
+    **{
+        k: v
+        for k, v in registry_api.COLUMN_LABELS_ZH.items()
+        if k.startswith(("left_", "right_")) or k in ("match_probability", "birth_match")
+    },
+    "scheme_label": "险种",
+    "arrears_yuan": "欠费金额（元）",
+    "late_fee_yuan": "滞纳金（元）",
+    "oldest_period": "最早欠费所属期",
+    "days_past_due": "逾期天数",
+    "ageing": "账龄",
+    "periods": "欠费期数",
+    "agreement_status": "协议状态",
+    "dunning_state": "催缴状态",
     "employer_credit_code": "单位统一社会信用代码",
     "case_id": "案件编号",
     "kind_label": "案件类型",
@@ -265,7 +280,9 @@ def _same(case: Case, code: str, fields: dict[str, Any]) -> bool:
     )  # fmt: skip
 
 
-def _check(case: Case | None, row: _Row, scope: Scope) -> tuple[Case, str, dict[str, Any]] | None:
+def _check(
+    case: Case | None, row: _Row, scope: Scope, data_dir: Path | None
+) -> tuple[Case, str, dict[str, Any]] | None:
     """The case, outcome code and fields of a filled-in row; None when it is already recorded;
     :class:`_Bad` when it must be rejected."""
     if case is None:
@@ -297,6 +314,7 @@ def _check(case: Case | None, row: _Row, scope: Scope) -> tuple[Case, str, dict[
         )
     try:
         check_outcome(case.kind, code, on, row.text("outcome_reason"), expires)
+        effects.check(case.kind, code, data_dir)
     except UsageError as e:
         where = {"date": "outcome_date", "reason": "outcome_reason", "expiry": "expires_on"}
         raise _Bad(where.get(str(e.details.get("field")), "outcome"), e.message_zh) from e
@@ -313,10 +331,14 @@ def _load(session: Any, keys: list[str]) -> dict[str, Case]:
     return found
 
 
-def import_workbook(store: Store, actor: Actor, scope: Scope, path: Path) -> ImportResult:
+def import_workbook(
+    store: Store, actor: Actor, scope: Scope, path: Path, *, data_dir: Path | None = None
+) -> ImportResult:
     """Apply the outcomes filled into a returned workbook (see the module docstring), in one
-    transaction; every rejected row comes back with its cell and reason."""
+    transaction; every rejected row comes back with its cell and reason. ``data_dir``: needed
+    for a review pair's 同一人 / 不同人 (recorded in the registry too: :mod:`.effects`)."""
     roles.require(actor.role, "case.work", actor.name)
+    effects.prepare(store, data_dir)
     result = ImportResult()
     filled = []
     for row in _rows(Path(path)):
@@ -333,21 +355,26 @@ def import_workbook(store: Store, actor: Actor, scope: Scope, path: Path) -> Imp
                 if key in seen:
                     raise _Bad("outcome", "同一案件在工作簿中出现多次，只采用第一次")
                 seen.add(key)
-                checked = _check(cases.get(key), row, scope)
+                checked = _check(cases.get(key), row, scope, data_dir)
+                if checked is None:
+                    result.skipped += 1
+                    continue
+                case, code, fields = checked
+                changes = outcome_changes(
+                    actor, code, fields["outcome_date"], fields["outcome_reason"],
+                    fields["outcome_note"], fields["evidence"], fields["expires_on"],
+                )  # fmt: skip
+                note = changes["outcome_reason"] or changes["outcome_note"]
+                try:  # the registry's decision of a review pair (nothing added when refused)
+                    done = effects.apply(s, actor, case, code, note, data_dir)
+                except NotFoundError as e:
+                    raise _Bad("outcome", e.message_zh) from e
             except _Bad as bad:
                 result.rejected.append(Rejection(row.sheet, row.cell(bad.name), key, bad.reason))
                 continue
-            if checked is None:
-                result.skipped += 1
-                continue
-            case, code, fields = checked
-            changes = outcome_changes(
-                actor, code, fields["outcome_date"], fields["outcome_reason"],
-                fields["outcome_note"], fields["evidence"], fields["expires_on"],
-            )  # fmt: skip
             detail = {"outcome": code, "outcome_date": fields["outcome_date"],
                       "outcome_reason": changes["outcome_reason"],
-                      "expires_on": fields["expires_on"], "via": "workbook"}  # fmt: skip
+                      "expires_on": fields["expires_on"], "via": "workbook", **done}  # fmt: skip
             apply_step(s, actor, case, "resolve", case.version, detail, changes)
             result.applied.append(case.id)
         append(s, [actor.event("cases.import", "workbook", [Path(path).name],

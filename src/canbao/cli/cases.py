@@ -25,6 +25,8 @@ from sqlalchemy import select
 
 from canbao import cases, outputs
 from canbao.cases import lifecycle
+from canbao.cases import lists as case_lists
+from canbao.cases.progress import LABELS_ZH as PROGRESS_ZH
 from canbao.cli._app import (
     OPERATOR,
     DataDir,
@@ -37,7 +39,6 @@ from canbao.cli._app import (
     default_data_dir,
 )
 from canbao.cli.store import DbUrl
-from canbao.coverage import api as coverage_api
 from canbao.errors import AuthError, DataError
 from canbao.profile import Profile
 from canbao.registry import snapshot
@@ -134,7 +135,10 @@ def _case_json(c: lifecycle.CaseView) -> dict[str, Any]:
 
 
 def _who_name(c: lifecycle.CaseView) -> str:
-    name = str(c.subject.get("name") or "")
+    if c.subject_type == "pair":  # a review pair: both names, masked
+        names = (str(c.subject.get(k) or "") for k in ("left_name", "right_name"))
+        return " / ".join(mask_name(n) or "—" for n in names)
+    name = str(c.subject.get("name") or c.subject.get("employer_name") or "")
     return mask_name(name) if c.subject_type == "person" else name
 
 
@@ -142,7 +146,12 @@ def _who_name(c: lifecycle.CaseView) -> str:
 def cases_open(
     lists: Annotated[
         str | None,
-        typer.Option("--lists", help="只用这类清单开案：" + " | ".join(coverage_api.KINDS)),
+        typer.Option(
+            "--lists",
+            help="只用这类清单开案："
+            + " | ".join(case_lists.CHOICES)
+            + "（review：登记库待复核记录对；arrears：欠费单位，按险种）",
+        ),
     ] = None,
     as_user: AsUser = None,
     as_json: JsonOpt = False,
@@ -152,13 +161,14 @@ def cases_open(
     data_dir: DataDir = None,  # type: ignore[assignment]
     database_url: DbUrl = None,
 ) -> None:
-    """Open cases from the current build's gap lists and carry the known ones; cases whose row
+    """Open cases from the current build's work lists — the gap lists, the registry's review
+    queue and the arrears per employer and scheme — and carry the known ones; cases whose row
     left the lists are verified by the data (gone / confirmed / reopened)."""
     ctx = _Ctx(data_dir, database_url, as_user, profile)
     try:
         build = snapshot.require_current(ctx.data_dir).build_id
-        frames = coverage_api.gap_lists(
-            ctx.data_dir, ctx.scope, kind=lists, engine=engine, spark_master=spark_master
+        frames = cases.work_lists(
+            ctx.data_dir, ctx.scope, ctx.store, lists, engine=engine, spark_master=spark_master
         )
         r = cases.open_cases(ctx.store, ctx.scope, frames, build)
     finally:
@@ -334,7 +344,7 @@ def cases_resolve(
         c = cases.resolve(
             ctx.store, ctx.actor, ctx.scope, case_id, outcome, on=_date(on, "--on"),
             reason=reason, note=note, evidence=evidence, expires_on=_date(expires, "--expires"),
-            version=version,
+            version=version, data_dir=ctx.data_dir,
         )  # fmt: skip
     finally:
         ctx.close()
@@ -416,7 +426,7 @@ def cases_import(
     """Apply the outcomes of a returned workbook; every rejected row is listed with its cell."""
     ctx = _Ctx(data_dir, database_url, as_user, profile)
     try:
-        r = cases.import_workbook(ctx.store, ctx.actor, ctx.scope, path)
+        r = cases.import_workbook(ctx.store, ctx.actor, ctx.scope, path, data_dir=ctx.data_dir)
     finally:
         ctx.close()
     if as_json:
@@ -472,26 +482,5 @@ def cases_progress(
         table.add_row(str(row["county_code"] or ""), *(f"{row[c]:,}" for c in cols))
     console.print(table)
 
-
-PROGRESS_ZH = {
-    "county_code": "区县代码",
-    "township": "乡镇(街道)",
-    "kind": "案件类型",
-    "assignee": "经办人/工作组",
-    "opened": "开案",
-    "open": "待办",
-    "worked": "已办理",
-    "resolved": "已办结",
-    "confirmed": "数据确认",
-    "gone": "已不在清单",
-    "overdue": "逾期",
-    "outcome": "结果代码",
-    "outcome_label": "处理结果",
-    "cases": "案件数",
-    "listed": "在清单",
-    "unexplained": "未核实",
-    "awaiting": "待数据确认",
-    "explained": "已说明原因",
-}
 
 __all__ = ["cases_app"]

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from canbao import cases
 from canbao.cli._app import (
     DEFAULT_DATA_DIR,
     OPERATOR,
@@ -21,9 +22,10 @@ from canbao.cli._app import (
     console,
     export_app,
 )
+from canbao.cli.store import DbUrl
 from canbao.registry import api, corrections
 from canbao.standards import masking
-from canbao.store import Actor, audit_log
+from canbao.store import Actor, audit_log, open_store
 
 REVEALED_FIELDS = ("id18", "phone", "address", "birth_date")  # in full in `export persons`
 REASONS_ZH = api.VALUE_LABELS_ZH["reason"]  # why a pair is in the review queue, in words
@@ -44,7 +46,8 @@ def build_cmd(
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
 ) -> None:
-    """Build the registry from the current batches (incremental unless --full).
+    """Build the registry from the current batches, then publish the contribution ledger at the
+    data's as-of date (both incremental unless --full).
 
     Example: canbao build --data-dir canbao-data
     Example: canbao build --engine spark --spark-master local[4]
@@ -76,10 +79,14 @@ def build_cmd(
     from canbao.collection import published
 
     with console.status("正在生成征缴台账 (publishing the contribution ledger)…"):
-        ledger = published.publish(data_dir, engine=engine, spark_master=spark_master)
+        ledger = published.publish(data_dir, engine=engine, spark_master=spark_master, full=full)
     if ledger is not None:
+        if ledger.mode == "incremental":
+            how = f"增量：重算 {ledger.touched or 0:,} 行 (incremental)"
+        else:
+            how = f"全量：{ledger.reason_zh} (full: {ledger.reason})"
         console.print(
-            f"征缴台账已随本次构建发布：截至 {ledger.as_of}，{ledger.rows:,} 行"
+            f"征缴台账已随本次构建发布：截至 {ledger.as_of}，{ledger.rows:,} 行，{how}"
             f"（{ledger.seconds:.1f} 秒）(ledger published)",
             markup=False,
         )
@@ -133,12 +140,21 @@ def review_decide(
     decision: Annotated[str, typer.Argument(help="same（同一人）或 different（不同人）")],
     note: Annotated[str, typer.Option("--note", help="备注")] = "",
     data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DbUrl = None,
 ) -> None:
-    """Decide a pair; every later build respects the decision."""
-    entry = api.decide(data_dir, pair_id, decision, note, scope=OPERATOR)
+    """Decide a pair; every later build respects the decision. When the pair is a review
+    case (``canbao cases open``), the case is resolved with it (same record, same audit)."""
+    store = open_store(data_dir, database_url)
+    try:
+        case = cases.decide_pair(store, Actor.operator(), OPERATOR, data_dir, pair_id, decision,
+                                 note)  # fmt: skip
+    finally:
+        store.dispose()
     console.print(
-        f"已记录决定（recorded）：{pair_id} → {entry['decision']}；下次 canbao build 生效。"
+        f"已记录决定（recorded）：{pair_id} → {decision}；下次 canbao build 生效。", markup=False
     )
+    if case is not None:
+        console.print(f"复核案件 #{case.id} 已办结：{case.outcome_label}。", markup=False)
 
 
 def _export(df: pl.DataFrame, out: Path, data_dir: Path, what: str) -> None:

@@ -34,6 +34,7 @@ from canbao.coverage.api import check_county, session
 from canbao.coverage.session import Session, string_agg
 from canbao.errors import NotFoundError
 from canbao.standards.money import yuan_text
+from canbao.store import Store
 from canbao.warehouse.scope import Scope
 
 LEDGER_EXPORT_COLUMNS = (
@@ -252,33 +253,34 @@ def _employer(s: Session, employer_key: str) -> dict[str, Any]:
     return row
 
 
-def compliance(
-    data_dir: Path,
-    scope: Scope,
+def employer_ledger_in(
+    s: Session, employer_key: str, policy: ContributionPolicy | None = None
+) -> pl.DataFrame:
+    """The ledger rows of one master employer at the session's as-of date, every column of the
+    ledger (:data:`canbao.collection.ledger.LEDGER_COLUMNS`: also ``days_past_due``, ``ageing``
+    and ``source``), by scheme and period; the same rows as the employer's in :func:`ledger`.
+    The ledger is built for this employer only: use a session for it (as :func:`compliance`
+    does). An employer outside the scope is refused."""
+    emp = _employer(s, employer_key)
+    _build(s, policy or ledger_policy(s), emp["employer_key"])
+    return s.frame("SELECT * FROM ledger ORDER BY scheme, period")
+
+
+def compliance_in(
+    s: Session,
     employer_key: str,
-    as_of: dt.date,
-    *,
-    engine: str | None = None,
-    spark_master: str | None = None,
     policy: ContributionPolicy | None = None,
+    *,
+    store: Store | None = None,
 ) -> dict[str, Any]:
-    """An employer's contribution status (参保缴费情况) at ``as_of``, nothing personal:
-    employer_key, credit_code, employer_name, county_code, ownership, status (the registry's
-    登记状态), registered (the social-insurance employer registry knows it), schemes (with
-    ledger rows), arrears_fen and arrears (yuan text: positive balances past due),
-    arrears_periods, oldest_period, days_past_due and ageing (of the oldest), estimated_periods,
-    late_fee_fen / late_fee, credit_fen, agreement_status and enforcement_status (the labels
-    the workflow store holds: :mod:`canbao.collection.workflow_state`; None when nothing is
-    recorded), as_of. An employer outside the scope is refused."""
-    with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
-        emp = _employer(s, employer_key)
-        pol = policy or ledger_policy(s)
-        _build(s, pol, emp["employer_key"])
-        rows = s.frame("SELECT * FROM ledger ORDER BY scheme, period")
+    """:func:`compliance` in an open session (one for this employer); the workflow states are
+    read through ``store`` when given, else the data directory's store."""
+    emp = _employer(s, employer_key)
+    rows = employer_ledger_in(s, employer_key, policy)
     owed = rows.filter((pl.col("balance") > 0) & (pl.col("days_past_due") > 0))
     oldest = owed.sort("period").head(1)
-    recorded = workflow_state.states(data_dir, scope).filter(
-        pl.col("employer_key") == emp["employer_key"]
+    recorded = workflow_state.states(
+        s.data_dir, s.scope, store=store, employer_key=emp["employer_key"]
     )
     arrears_fen = int(owed["balance"].sum())
     fee = int(rows["late_fee"].sum())
@@ -304,5 +306,29 @@ def compliance(
         "credit_fen": credit,
         "agreement_status": recorded["agreement_status"][0] if recorded.height else None,
         "enforcement_status": recorded["dunning_state"][0] if recorded.height else None,
-        "as_of": as_of.isoformat(),
+        "as_of": s.as_of.isoformat(),
     }
+
+
+def compliance(
+    data_dir: Path,
+    scope: Scope,
+    employer_key: str,
+    as_of: dt.date,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
+    policy: ContributionPolicy | None = None,
+    store: Store | None = None,
+) -> dict[str, Any]:
+    """An employer's contribution status (参保缴费情况) at ``as_of``, nothing personal:
+    employer_key, credit_code, employer_name, county_code, ownership, status (the registry's
+    登记状态), registered (the social-insurance employer registry knows it), schemes (with
+    ledger rows), arrears_fen and arrears (yuan text: positive balances past due),
+    arrears_periods, oldest_period, days_past_due and ageing (of the oldest), estimated_periods,
+    late_fee_fen / late_fee, credit_fen, agreement_status and enforcement_status (the labels
+    the workflow store holds: :mod:`canbao.collection.workflow_state`, read through ``store``
+    when given; None when nothing is recorded), as_of. An employer outside the scope is
+    refused."""
+    with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
+        return compliance_in(s, employer_key, policy, store=store)

@@ -19,22 +19,32 @@ from pathlib import Path
 import polars as pl
 
 from canbao.collection import agreements, dunning
-from canbao.store import open_store
+from canbao.store import Store, open_store
 from canbao.warehouse.scope import Scope
 
 IN_FORCE = ("proposed", "approved", "breached")
 SCHEMA = {"employer_key": pl.Utf8, "agreement_status": pl.Utf8, "dunning_state": pl.Utf8}
 
 
-def states(data_dir: Path, scope: Scope) -> pl.DataFrame:
+def states(
+    data_dir: Path,
+    scope: Scope,
+    *,
+    store: Store | None = None,
+    employer_key: str | None = None,
+) -> pl.DataFrame:
     """employer_key, agreement_status, dunning_state (labels; None where nothing is recorded)
-    of every employer in ``scope`` that has either."""
-    store = open_store(data_dir)
+    of every employer in ``scope`` that has either (only ``employer_key`` when given), read
+    through ``store`` when the caller holds one, else the data directory's store."""
+    own = open_store(data_dir) if store is None else None
     try:
-        deals = agreements.agreements(store, scope)
-        cases = dunning.cases(store, scope, open_only=True)
+        db = store if store is not None else own
+        assert db is not None
+        deals = agreements.agreements(db, scope, employer_key=employer_key)
+        cases = dunning.cases(db, scope, employer_key=employer_key, open_only=True)
     finally:
-        store.dispose()
+        if own is not None:
+            own.dispose()
     deal: dict[str, str] = {}
     for a in sorted(deals, key=lambda a: a.id):
         if a.status in IN_FORCE:

@@ -5,7 +5,7 @@ from canbao.coverage import api
 lists = api.gap_lists(data_dir, scope, kind="uninsured", county=code_or_name)  # {name: frame}
 api.write_gap_lists(lists, Path("gaps.xlsx"))
 api.coverage_export(data_dir, scope)   # one row per master person: schemes and flags
-api.statistics(data_dir, scope)        # {"enrolled": ..., "rates": ...}
+api.statistics(data_dir, scope)        # {"enrolled": ..., "rates": ..., "uninsured": ...}
 api.analyse(data_dir, scope)           # all analytics in one session (bench, demo; city-wide)
 api.coverage_export(data_dir, scope, engine="spark", spark_master="local[4]")  # on Spark
 ```
@@ -44,6 +44,7 @@ from canbao.coverage.session import Session, open_session, string_agg
 from canbao.errors import UsageError
 from canbao.outputs import WriteSummary
 from canbao.profile import Profile, profile_for
+from canbao.registry import snapshot
 from canbao.standards import divisions
 from canbao.warehouse.scope import Scope
 
@@ -146,6 +147,73 @@ def _employer_lists(s: Session) -> dict[str, pl.DataFrame]:
         "under_reporters": under,
         "headcount_months": months,
         "selective_employers": selective,
+    }
+
+
+# The tax rows of build_tax_rows (segments) for the employers of ``employer_links`` only: in an
+# employer session that view holds one employer's links, so this is that employer's rows of the
+# city-wide table (an inner join where the city-wide one keeps unlinked rows with no employer).
+_EMPLOYER_TAX_ROWS = """
+    CREATE OR REPLACE TABLE tax_rows AS
+    SELECT l.person_key, el.employer_key, r.period, max(r.wage) AS wage
+    FROM employer_links el
+    JOIN cov_employment r ON r.batch_id = el.batch_id AND r."row" = el."row"
+    JOIN links l ON l.batch_id = r.batch_id AND l."row" = r."row"
+    WHERE r.period IS NOT NULL
+    GROUP BY l.person_key, el.employer_key, r.period
+"""
+
+
+@contextmanager
+def employer_session(
+    data_dir: Path,
+    scope: Scope,
+    employer_key: str,
+    as_of: dt.date | None = None,
+    policy_path: Path | None = None,
+) -> Iterator[Session]:
+    """A DuckDB session over one master employer: its ``employer_links`` view holds that
+    employer's links only, so what is built on it — the employer lists
+    (:func:`employer_lists_in`), the months of :func:`employer_months_in`, the ledger of
+    :func:`canbao.collection.api.compliance_in` — is the employer's part of the city-wide
+    tables, read in a fraction of the time (the web's employer page). The caller checks that the
+    employer is in ``scope``."""
+    s = open_session(data_dir, scope, as_of, policy_path, engine="duckdb")
+    try:
+        snap = snapshot.load(data_dir, s.build_id)
+        key = employer_key.replace("'", "''")
+        s.eng.create_view(
+            "employer_links",
+            f"SELECT * FROM ({snap.sql('employer_links')}) x WHERE employer_key = '{key}'",
+        )
+        s.ensure("tax_rows", lambda x: x.execute(_EMPLOYER_TAX_ROWS))
+        yield s
+    finally:
+        s.close()
+
+
+def employer_lists_in(s: Session) -> dict[str, pl.DataFrame]:
+    """The employer work lists of :func:`gap_lists` (``unregistered_employers``,
+    ``under_reporters``, ``headcount_months``, ``selective_employers``) in an
+    :func:`employer_session`: the employer's rows, as in the city-wide lists."""
+    return {k: s.scope.filter(v, "county_code") for k, v in _employer_lists(s).items()}
+
+
+def employer_months_in(s: Session) -> dict[str, pl.DataFrame]:
+    """In an :func:`employer_session`, the employer's months of the as-of year (January to the
+    as-of month) as the compliance checks count them (:mod:`canbao.coverage.employers`):
+    ``tax`` (period, tax_headcount: distinct persons with wages, tax_wage, tax_base, fen) and
+    ``declared`` (period, scheme, declared_headcount, declared_base, declared_due, fen)."""
+    s.ensure("activity", employers.build_activity)
+    return {
+        "tax": s.frame(
+            "SELECT period, tax_headcount, tax_wage, tax_base FROM employer_tax_month"
+            " ORDER BY period"
+        ),
+        "declared": s.frame(
+            "SELECT period, scheme, declared_headcount, declared_base, declared_due"
+            " FROM employer_decl_month ORDER BY period, scheme"
+        ),
     }
 
 
@@ -318,13 +386,18 @@ def statistics(
     *,
     engine: str | None = None,
     spark_master: str | None = None,
+    outcomes: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Enrolled counts and coverage rates by county, scheme and month (counts, nothing
-    personal): the scope's counties only."""
+    """Enrolled counts and coverage rates by county, scheme and month, and the uninsured by
+    county and scheme split by what the field recorded (counts, nothing personal): the scope's
+    counties only. ``outcomes``: the field's standing outcomes per person and scheme, passed in
+    as data (:data:`canbao.coverage.stats.OUTCOME_COLUMNS`; e.g.
+    :func:`canbao.cases.progress.uninsured_outcomes`); without it the split is null."""
     with session(data_dir, scope, as_of, engine=engine, spark_master=spark_master) as s:
         return {
             "enrolled": scope.filter(stats.enrolled(s), "county_code"),
             "rates": scope.filter(stats.rates(s), "county_code"),
+            "uninsured": scope.filter(stats.uninsured(s, outcomes), "county_code"),
         }
 
 

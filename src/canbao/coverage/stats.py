@@ -8,6 +8,20 @@ population.
   (identified, alive and not moved out at the month end), the pension-eligible (aged at least the
   policy's minimum at the as-of date, not presumed students), those of them with employee or
   resident pension, and the residents with employee or resident medical.
+- ``uninsured`` (:func:`uninsured`): per county of residence and scheme (pension, medical) at the
+  as-of date, the persons on the uninsured work list, split by what the field recorded about
+  them when that is given (``outcomes``, see below): ``unexplained``, ``awaiting`` (an outcome
+  the data will confirm, e.g. 已参保, not yet seen in the data), ``explained`` (an outcome the
+  data cannot see — 已在外地参保, 在校学生, 不符合参保条件, 拒绝参保, 联系不上 — counted apart,
+  never as insured) and ``confirmed`` (off the list now, their enrolment confirmed by the data).
+
+**What the field recorded is passed in as data.** Coverage does not read the cases (the cases
+sit above coverage: :mod:`canbao.cases` imports it). The caller — a face, e.g. the cases demo
+step or the web — passes ``outcomes``, one row per person and scheme with a standing outcome:
+:data:`OUTCOME_COLUMNS` (``category``: ``awaiting``, ``explained`` or ``confirmed``; the
+``county_code`` of the case, for the confirmed who are no longer listed), as
+:func:`canbao.cases.progress.uninsured_outcomes` gives it. Without it the split columns are null
+(unknown), never zero.
 
 Set-based and linear in the number of records: each record's active months form a range (the
 status rule of :mod:`canbao.coverage.status` evaluated at month ends), ranges are merged per
@@ -22,11 +36,18 @@ import datetime as dt
 
 import polars as pl
 
+from canbao.coverage.gaps import build_uninsured
 from canbao.coverage.segments import build_person_facts
 from canbao.coverage.session import Session
 from canbao.coverage.status import build_person_scheme
+from canbao.errors import UsageError
 
 CITY = "city"
+OUTCOME_COLUMNS = {"person_key": pl.Utf8, "scheme": pl.Utf8, "category": pl.Utf8,
+                   "county_code": pl.Utf8}  # fmt: skip
+CATEGORIES = ("awaiting", "explained", "confirmed")
+SPLIT = ("unexplained", "awaiting", "explained", "confirmed")
+UNINSURED_SCHEMES = ("pension", "medical")
 
 
 def _mi(s: Session, expr: str) -> str:
@@ -209,3 +230,74 @@ def enrolled(s: Session) -> pl.DataFrame:
 def rates(s: Session) -> pl.DataFrame:
     s.ensure("monthly", build_monthly)
     return s.frame("SELECT * FROM coverage_rates ORDER BY county_code, month")
+
+
+def _listed(s: Session) -> pl.DataFrame:
+    """One row per person and scheme on the uninsured list: person_key, county_code, scheme."""
+    s.ensure("uninsured", build_uninsured)
+    wide = s.frame(
+        """
+        SELECT g.person_key, f.county_code, g.pension_gap, g.medical_gap
+        FROM uninsured g JOIN person_segments f ON f.person_key = g.person_key
+        """
+    )
+    parts = [
+        wide.filter(pl.col(f"{scheme}_gap") == 1).select(
+            pl.col("person_key").cast(pl.Utf8), pl.col("county_code").cast(pl.Utf8),
+            pl.lit(scheme).alias("scheme"),
+        )
+        for scheme in UNINSURED_SCHEMES
+    ]  # fmt: skip
+    return pl.concat(parts)
+
+
+def _check_outcomes(outcomes: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in OUTCOME_COLUMNS if c not in outcomes.columns]
+    if missing:
+        raise UsageError(
+            f"核查结果数据缺少列：{'、'.join(missing)}", f"outcomes: missing columns {missing}"
+        )
+    bad = outcomes.filter(~pl.col("category").is_in(CATEGORIES)).height
+    if bad:
+        raise UsageError(f"核查结果数据有 {bad} 行类别无效", f"outcomes: {bad} bad categories")
+    return outcomes.select(pl.col(c).cast(t) for c, t in OUTCOME_COLUMNS.items()).unique(
+        ["person_key", "scheme"], keep="first"
+    )
+
+
+def uninsured(s: Session, outcomes: pl.DataFrame | None = None) -> pl.DataFrame:
+    """county_code (and ``city``), scheme, ``uninsured`` and the split (module docstring):
+    ``unexplained + awaiting + explained = uninsured``; ``confirmed`` counts people off the list."""
+    listed = _listed(s)
+    keys = ["county_code", "scheme"]
+    if outcomes is None:
+        counts = listed.group_by(keys).agg(pl.len().cast(pl.Int64).alias("uninsured"))
+        counts = counts.with_columns(pl.lit(None, pl.Int64).alias(c) for c in SPLIT)
+    else:
+        said = _check_outcomes(outcomes)
+        on = listed.join(said.drop("county_code"), on=["person_key", "scheme"], how="left")
+        cat = pl.col("category")
+        counts = on.group_by(keys).agg(
+            pl.len().cast(pl.Int64).alias("uninsured"),
+            cat.is_in(["awaiting", "confirmed"]).sum().cast(pl.Int64).alias("awaiting"),
+            (cat == "explained").sum().cast(pl.Int64).alias("explained"),
+        )
+        off = said.filter(pl.col("category") == "confirmed").join(
+            listed.select("person_key", "scheme"), on=["person_key", "scheme"], how="anti"
+        )
+        confirmed = off.group_by(keys).agg(pl.len().cast(pl.Int64).alias("confirmed"))
+        counts = counts.join(confirmed, on=keys, how="full", coalesce=True).with_columns(
+            pl.col("uninsured", "awaiting", "explained", "confirmed").fill_null(0)
+        ).with_columns(
+            (pl.col("uninsured") - pl.col("awaiting") - pl.col("explained")).alias("unexplained")
+        )  # fmt: skip
+    cols = ["uninsured", *SPLIT]
+    city = (
+        counts.group_by("scheme")
+        .agg(pl.col(cols).sum())
+        .with_columns(pl.lit(CITY).alias("county_code"))
+    )
+    if outcomes is None:
+        city = city.with_columns(pl.lit(None, pl.Int64).alias(c) for c in SPLIT)
+    out = pl.concat([counts.select(*keys, *cols), city.select(*keys, *cols)])
+    return out.sort("county_code", "scheme")

@@ -18,9 +18,11 @@ from canbao.plan.indicators import indicator
 from canbao.plan.model import Period, Plan
 from canbao.plan.progress import compute_progress
 from canbao.plan.report import ReportFiles, build_report, write_report
+from canbao.plan.report import cases as case_section
 from canbao.plan.report import subsidies as subsidy_section
 from canbao.plan.units import plan_units
 from canbao.profile import Profile, profile_for, remember
+from canbao.store import Store
 from canbao.warehouse.lock import writes_data_dir
 
 
@@ -97,7 +99,11 @@ def make_report(
     data_dir: Path | None = None,
     illustrative: bool = False,
     pdf: bool = True,
+    cases_store: Store | None = None,
 ) -> ReportFiles:
+    """The 通报 of ``plan`` at ``as_of`` in ``out_dir``. With ``data_dir`` (or ``cases_store``,
+    e.g. a PostgreSQL store) it has the 入户核查进度 section from the store's cases
+    (:mod:`canbao.plan.report.cases`)."""
     source = actuals or default_actuals_source(data_dir, plan.profile)
     amap: ActualsMap = {}
     gmap: GroupActualsMap = {}
@@ -107,7 +113,9 @@ def make_report(
         label = source.label
     progress = compute_progress(plan, amap, as_of, actuals_label=label, group_actuals=gmap)
     amounts = subsidy_section.amounts_for(plan, as_of, data_dir)  # the 争资 section's table
-    data = build_report(plan, progress, illustrative=illustrative, subsidy_amounts=amounts)
+    figures = case_section.figures_for(plan, data_dir, store=cases_store)
+    data = build_report(plan, progress, illustrative=illustrative, subsidy_amounts=amounts,
+                        case_figures=figures)  # fmt: skip
     return write_report(data, out_dir, pdf=pdf)
 
 

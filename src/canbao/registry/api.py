@@ -14,7 +14,7 @@ from canbao.registry.build import BuildResult, Progress, RecordSource
 from canbao.registry.build import build as _build
 from canbao.registry.engine import duckdb_connect
 from canbao.standards import citizen_id, masking
-from canbao.store import Actor, audit_log, open_store
+from canbao.store import Actor, Store, audit_log, open_store
 from canbao.warehouse.scope import Scope
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "export_table",
     "links",
     "person",
+    "person_by_key",
     "persons",
     "employers",
     "review_items",
@@ -64,20 +65,46 @@ def _read(data_dir: Path, table: str) -> pl.DataFrame:
 REVEALED_FIELDS = ("id18", "phone", "address", "birth_date")
 
 
-def _log_reveal(
-    data_dir: Path, scope: Scope, what: str, rows: int, fields: tuple[str, ...]
-) -> None:
-    store = open_store(data_dir)
+def _log(data_dir: Path, store: Store | None, event: audit_log.Event) -> None:
+    """Append ``event`` to the audit log: through ``store`` when the caller holds one (the web's
+    one store per process), else through the data directory's store, opened for it."""
+    if store is not None:
+        audit_log.log(store, event)
+        return
+    own = open_store(data_dir)
     try:
-        audit_log.log(
-            store,
-            audit_log.Event(
-                scope.actor, scope.role, "person.reveal", what, (), fields, scope.client,
-                {"rows": rows, "counties": sorted(scope.counties or []), "reason": scope.reason},
-            ),
-        )  # fmt: skip
+        audit_log.log(own, event)
     finally:
-        store.dispose()
+        own.dispose()
+
+
+def _log_reveal(
+    data_dir: Path,
+    scope: Scope,
+    what: str,
+    rows: int,
+    fields: tuple[str, ...],
+    *,
+    store: Store | None = None,
+) -> None:
+    _log(
+        data_dir, store,
+        audit_log.Event(
+            scope.actor, scope.role, "person.reveal", what, (), fields, scope.client,
+            {"rows": rows, "counties": sorted(scope.counties or []), "reason": scope.reason},
+        ),
+    )  # fmt: skip
+
+
+def _log_person_reveal(data_dir: Path, scope: Scope, person_key: str, store: Store | None) -> None:
+    """One person's full record shown: the entry names the person key, never the ID."""
+    _log(
+        data_dir, store,
+        audit_log.Event(
+            scope.actor, scope.role, "person.reveal", "person", (person_key,), REVEALED_FIELDS,
+            scope.client, {"reason": scope.reason},
+        ),
+    )  # fmt: skip
 
 
 def _counties_of_persons(data_dir: Path, scope: Scope) -> pl.LazyFrame:
@@ -118,11 +145,17 @@ def persons(data_dir: Path, scope: Scope, *, reveal: bool = False) -> pl.DataFra
 
 
 def person(
-    data_dir: Path, id_number: str, scope: Scope, *, reveal: bool = False
+    data_dir: Path,
+    id_number: str,
+    scope: Scope,
+    *,
+    reveal: bool = False,
+    store: Store | None = None,
 ) -> dict[str, object]:
     """The master person with this citizen ID (18 digits, or the 15-digit form; ``x`` or ``X``),
-    masked unless ``reveal`` (audit-logged, keyed by person key, never by the ID). A person
-    outside ``scope``'s counties is reported as not found (nothing about them leaks)."""
+    masked unless ``reveal`` (audit-logged, keyed by person key, never by the ID; through
+    ``store`` when given, else the data directory's). A person outside ``scope``'s counties is
+    reported as not found (nothing about them leaks)."""
     scope.require_personal()
     checked = citizen_id.check(id_number)
     if not checked.valid or checked.id18 is None:
@@ -132,21 +165,40 @@ def person(
         raise NotFoundError(
             "登记库中没有这个身份证号的人员（或不在您负责的区县）", "no such person in scope"
         )
-    row = df.head(1)
+    return _shown(data_dir, df.head(1), scope, reveal, store)
+
+
+def person_by_key(
+    data_dir: Path,
+    person_key: str,
+    scope: Scope,
+    *,
+    reveal: bool = False,
+    store: Store | None = None,
+) -> dict[str, object]:
+    """The master person with this person key, as :func:`person` (masked unless ``reveal``,
+    audit-logged; a person outside ``scope`` is not found)."""
+    scope.require_personal()
+    df = (
+        snapshot.require_current(data_dir)
+        .scan("persons")
+        .filter((pl.col("person_key") == person_key) & scope.expr("county_code"))
+        .collect()
+    )
+    if df.height == 0:
+        raise NotFoundError(
+            "登记库中没有这个人员（或不在您负责的区县）", "no such person key in scope"
+        )
+    return _shown(data_dir, df.head(1), scope, reveal, store)
+
+
+def _shown(
+    data_dir: Path, row: pl.DataFrame, scope: Scope, reveal: bool, store: Store | None
+) -> dict[str, object]:
     if not reveal:
         return masking.mask_frame(row).row(0, named=True)
     scope.require_reveal()
-    store = open_store(data_dir)
-    try:
-        audit_log.log(
-            store,
-            audit_log.Event(
-                scope.actor, scope.role, "person.reveal", "person", (str(row["person_key"][0]),),
-                REVEALED_FIELDS, scope.client, {"reason": scope.reason},
-            ),
-        )  # fmt: skip
-    finally:
-        store.dispose()
+    _log_person_reveal(data_dir, scope, str(row["person_key"][0]), store)
     return row.row(0, named=True)
 
 
@@ -250,6 +302,14 @@ def decide(
     """Record a decision on a review item (in the store, by ``actor``: default the command
     line's operator); the next build respects it. With a ``scope``, the pair must be one the
     reader sees in :func:`review_items`."""
+    left_key, right_key = review_pair(data_dir, pair_id, scope)
+    return decisions.record(data_dir, left_key, right_key, decision, note, actor=actor)
+
+
+def review_pair(data_dir: Path, pair_id: str, scope: Scope | None = None) -> tuple[str, str]:
+    """The (left, right) node keys of the pair ``pair_id`` of the current review queue (what a
+    decision is recorded on); a NotFoundError when the queue has no such pair (or, with a
+    ``scope``, none the reader sees in :func:`review_items`)."""
     if scope is not None:
         visible = review_items(data_dir, scope)
         if visible.filter(pl.col("pair_id") == pair_id).height == 0:
@@ -263,9 +323,7 @@ def decide(
             f"复核队列中没有编号为 {pair_id} 的记录对", f"no review item with pair_id {pair_id}"
         )
     row = items.row(0, named=True)
-    return decisions.record(
-        data_dir, row["left_key"], row["right_key"], decision, note, actor=actor
-    )
+    return str(row["left_key"]), str(row["right_key"])
 
 
 # Column headers of xlsx exports (people read these; csv/parquet keep the English contract).

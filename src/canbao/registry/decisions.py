@@ -22,6 +22,7 @@ from typing import Literal
 
 import polars as pl
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from canbao.errors import DataError, UsageError
 from canbao.store import Actor, Store, open_store
@@ -42,6 +43,31 @@ def _open(data_dir: Path, store: Store | None) -> tuple[Store, bool]:
     return (store, False) if store is not None else (open_store(data_dir), True)
 
 
+def check_decision(decision: str) -> str:
+    if decision not in DECISION_LABELS:
+        raise UsageError(
+            f"决定只能是 same（同一人）或 different（不同人），而不是 {decision!r}",
+            "decision must be 'same' or 'different'",
+        )
+    return decision
+
+
+def add(
+    session: Session, who: Actor, left_key: str, right_key: str, decision: str, note: str = ""
+) -> ReviewDecision:
+    """Add a decision and its audit-log entry in the caller's transaction (the case machinery
+    records a review case's outcome and its decision together: :mod:`canbao.cases.effects`)."""
+    row = ReviewDecision(
+        left_key=left_key, right_key=right_key, decision=check_decision(decision), note=note,
+        decided_by=who.name,
+    )  # fmt: skip
+    session.add(row)
+    append(session, [who.event("review.decide", "review_pair", [left_key, right_key],
+                               decision=decision)])  # fmt: skip
+    session.flush()
+    return row
+
+
 def record(
     data_dir: Path,
     left_key: str,
@@ -52,25 +78,13 @@ def record(
     actor: Actor | None = None,
     store: Store | None = None,
 ) -> dict[str, str]:
-    if decision not in DECISION_LABELS:
-        raise UsageError(
-            f"决定只能是 same（同一人）或 different（不同人），而不是 {decision!r}",
-            "decision must be 'same' or 'different'",
-        )
+    check_decision(decision)
     who = actor or Actor.operator()
     st, mine = _open(data_dir, store)
     try:
         migrate_legacy(data_dir, st)
         with st.transaction() as s:
-            row = ReviewDecision(
-                left_key=left_key, right_key=right_key, decision=decision, note=note,
-                decided_by=who.name,
-            )  # fmt: skip
-            s.add(row)
-            append(s, [who.event("review.decide", "review_pair", [left_key, right_key],
-                                 decision=decision)])  # fmt: skip
-            s.flush()
-            at = row.decided_at
+            at = add(s, who, left_key, right_key, decision, note).decided_at
     finally:
         if mine:
             st.dispose()

@@ -15,6 +15,7 @@ from canbao.plan.model import Plan
 from canbao.plan.narrative import Paragraph, narrative
 from canbao.plan.progress import Progress, ProgressRow
 from canbao.plan.ranking import COMPLETION_CAP, RankedUnit, rank_units
+from canbao.plan.report import cases as case_section
 from canbao.plan.report import groups
 from canbao.plan.report import land_farmers as land_section
 from canbao.plan.report import subsidies as subsidy_section
@@ -40,6 +41,7 @@ class ReportData:
     illustrative: bool
     charts: list[Chart] = field(default_factory=list)
     subsidy_amounts: pl.DataFrame | None = None  # the subsidy register's growth table
+    case_figures: case_section.CaseFigures | None = None  # 入户核查进度 (None: no section)
 
     @property
     def main_charts(self) -> list[Chart]:
@@ -128,6 +130,15 @@ class ReportData:
     def subsidy_rows(self) -> list[subsidy_section.SubsidyRow]:
         return subsidy_section.rows(self.plan, self.progress, self.subsidy_amounts)
 
+    @property
+    def has_cases_section(self) -> bool:
+        """The report is made for a data directory: the 入户核查进度 section is shown (saying
+        尚无核查个案 when there are none)."""
+        return self.case_figures is not None
+
+    def case_rows(self) -> list[list[object]]:
+        return case_section.table(self.case_figures) if self.case_figures is not None else []
+
     def county_indicators(self) -> list[Indicator]:
         """附件1 indicators with a target for at least one ranked unit (the columns of the
         matrix; 附件3's land farmers have their own section)."""
@@ -166,10 +177,12 @@ def build_report(
     illustrative: bool = False,
     n_bottom: int | None = None,
     subsidy_amounts: pl.DataFrame | None = None,
+    case_figures: case_section.CaseFigures | None = None,
 ) -> ReportData:
     """Rank, narrate and chart ``progress``; ``n_bottom`` defaults to the plan's rule (后3位);
     ``subsidy_amounts``: the subsidy register's growth table for the 争资 section
-    (:func:`canbao.plan.report.subsidies.amounts_for`)."""
+    (:func:`canbao.plan.report.subsidies.amounts_for`); ``case_figures``: the 入户核查进度
+    section's (:func:`canbao.plan.report.cases.figures_for`; None: no section)."""
     if n_bottom is None:
         n_bottom = int(plan.document.get("bottom_n", 3))
     units = [u.code for u in plan.ranked_units()]
@@ -191,11 +204,21 @@ def build_report(
     for extra in (
         land_section.paragraph(plan, progress),
         subsidy_section.paragraph(plan, progress, subsidy_amounts),
+        case_section.paragraph(case_figures),
     ):
         if extra is not None:  # before the closing 说明, if any
             paragraphs.insert(len(paragraphs) - (paragraphs[-1].heading == "说明"), extra)
     data = ReportData(
-        plan, progress, ranking, paragraphs, title, subtitle, illustrative, [], subsidy_amounts
+        plan,
+        progress,
+        ranking,
+        paragraphs,
+        title,
+        subtitle,
+        illustrative,
+        [],
+        subsidy_amounts,
+        case_figures,
     )
     tp = progress.time_progress
     if ranking:

@@ -9,6 +9,7 @@ import jinja2
 
 from canbao.plan import fmt
 from canbao.plan.indicators import CATEGORY_LABELS
+from canbao.plan.report import cases as case_section
 from canbao.plan.report import land_farmers as land_section
 from canbao.plan.report import subsidies as subsidy_section
 from canbao.plan.report.data import ReportData
@@ -40,6 +41,9 @@ def _env() -> jinja2.Environment:
     env.globals["land_note"] = land_section.NOTE
     env.globals["subsidy_title"] = subsidy_section.SECTION
     env.globals["subsidy_note"] = subsidy_section.NOTE
+    env.globals["cases_title"] = case_section.SECTION
+    env.globals["cases_headers"] = case_section.HEADERS
+    env.globals["cases_none"] = case_section.NONE_TEXT
     return env
 
 

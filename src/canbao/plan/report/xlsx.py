@@ -14,6 +14,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from canbao import outputs
 from canbao.plan import xlsx_style as st
 from canbao.plan.indicators import Indicator, from_base
+from canbao.plan.report import cases as case_section
 from canbao.plan.report import land_farmers as land_section
 from canbao.plan.report import subsidies as subsidy_section
 from canbao.plan.report.data import ReportData
@@ -225,6 +226,25 @@ def _sheet_subsidies(ws: Worksheet, data: ReportData) -> None:
     _note(ws, 5 + len(found), len(headers), subsidy_section.NOTE)
 
 
+def _sheet_cases(ws: Worksheet, data: ReportData) -> None:
+    """入户核查进度: the field work on the work lists per unit (counts only)."""
+    figures = data.case_figures
+    assert figures is not None
+    widths = [14, *([9] * (len(case_section.HEADERS) - 2)), 9]
+    headers = list(zip(case_section.HEADERS, widths, strict=True))
+    _title(ws, data, len(headers), case_section.SECTION)
+    if not figures.has_cases:
+        ws.cell(row=4, column=1, value=case_section.NONE_TEXT).font = st.BOLD
+        return
+    _headers(ws, 3, headers)
+    rows = data.case_rows()
+    for i, row in enumerate(rows, start=4):
+        for c, v in enumerate(row, start=1):
+            last = c == len(row)
+            st.body_cell(ws, i, c, "—" if v is None else v, PCT if last else "#,##0")
+    _note(ws, 5 + len(rows), len(headers), figures.note)
+
+
 def _sheet_definitions(ws: Worksheet) -> None:
     st.header_cell(ws, 1, 1, "口径")
     st.header_cell(ws, 1, 2, "说明")
@@ -252,6 +272,8 @@ def write_xlsx(data: ReportData, path: Path) -> Path:
         _sheet_land_farmers(wb.create_sheet(land_section.SHEET), data)
     if data.has_subsidies:
         _sheet_subsidies(wb.create_sheet(subsidy_section.SHEET), data)
+    if data.has_cases_section:
+        _sheet_cases(wb.create_sheet(case_section.SHEET), data)
     _sheet_definitions(wb.create_sheet("指标口径"))
     path.parent.mkdir(parents=True, exist_ok=True)
     outputs.save_openpyxl(wb, path)

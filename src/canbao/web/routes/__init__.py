@@ -10,6 +10,7 @@ from canbao.web.routes import (
     data,
     employers,
     home,
+    ledger,
     persons,
     reports,
     review,
@@ -27,5 +28,6 @@ ROUTERS: list[APIRouter] = [
     review.router,
     data.router,
     reports.router,
+    ledger.router,
     api.router,
 ]

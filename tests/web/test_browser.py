@@ -1,0 +1,206 @@
+"""The workspace in a real browser: Playwright (from PyPI) drives Debian's chromium through
+``executable_path`` (never ``playwright install``) against the app served by uvicorn on a
+loopback port. Staff sign in, search, open a person's page and reveal the full ID, record a case
+outcome, decide a review pair; the dashboard's chart is drawn (its canvas is not blank); a 修水县
+user cannot open a 浔阳区 person. No page may log a console error (a CSP violation is one).
+Screenshots: ``test-artifacts/screenshots/`` — look at them.
+
+Runs on its own copy of the test city (with the review queue of tests/web/test_review.py), so
+what it changes does not reach other tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from canbao import cases
+from canbao.ingest.batches import ingest_file
+from canbao.registry import api as registry
+from canbao.registry import snapshot
+from canbao.store import open_store
+from canbao.store.db import Store
+from canbao.warehouse.scope import Scope
+from canbao.web import create_app
+from tests.web.browser import Served, chromium_path, serve, shot
+from tests.web.conftest import PASSWORD, City
+from tests.web.test_review import _namesakes
+
+SYSTEM = Scope.system("browser tests: check what the pages did")
+
+
+@dataclass
+class Site:
+    url: str
+    data: Path
+    store: Store
+    here: str
+    there: str
+
+
+@pytest.fixture(scope="module")
+def site(city: City, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    data = tmp_path_factory.mktemp("web-browser") / "data"
+    shutil.copytree(city.data, data)
+    files = tmp_path_factory.mktemp("web-browser-files")
+    _namesakes(files, city.here)
+    ingest_file(data, files / "hukou.csv", source="review_hukou", kind="population",
+                as_of="2017-12-31")  # fmt: skip
+    ingest_file(data, files / "rm.csv", source="review_rm", kind="enrollment",
+                scheme="resident_medical", as_of="2017-12-31")  # fmt: skip
+    registry.build(data)
+    store = open_store(data)
+    served: Iterator[Served] = serve(create_app(data, store=store))
+    running = next(served)
+    try:
+        yield Site(running.url, data, store, city.here, city.there)
+    finally:
+        next(served, None)
+        store.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(str(e)))
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+    # a 404 page we opened on purpose logs its status; nothing else may complain (CSP!)
+    real = [p for p in problems if "404" not in p and "403" not in p]
+    assert real == [], real[:3]
+
+
+def sign_in(page: Page, site: Site, user: str) -> None:
+    page.goto(f"{site.url}/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site.url}/")
+
+
+def _persons(site: Site) -> pl.DataFrame:
+    return snapshot.require_current(site.data).scan("persons").collect()
+
+
+def _canvas_drawn(page: Page) -> bool:
+    script = """() => {
+      const c = document.querySelector('.chart canvas');
+      if (!c || c.width === 0 || c.height === 0) return false;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let painted = 0;
+      for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) painted++; }
+      return painted > 500;
+    }"""
+    result: Any = page.evaluate(script)
+    return bool(result)
+
+
+def test_sign_in_and_the_dashboard_chart_is_drawn(page: Page, site: Site) -> None:
+    sign_in(page, site, "w_city")
+    page.wait_for_selector(".chart canvas", timeout=120_000)
+    page.wait_for_function("() => document.querySelectorAll('.chart canvas').length > 0")
+    page.wait_for_timeout(800)  # the chart's entry animation
+    assert _canvas_drawn(page)
+    assert "w_city" in page.inner_text("header.top")
+    shot(page, "dashboard-city")
+    shot(page, "dashboard-city-top", full_page=False)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector(".chart canvas", timeout=120_000)
+    shot(page, "dashboard-phone")
+
+
+def test_search_open_a_person_and_reveal_the_full_id(page: Page, site: Site) -> None:
+    persons = _persons(site).filter(
+        (pl.col("county_code") == site.here) & pl.col("id18").is_not_null()
+    )
+    names = persons.group_by("name").len().filter(pl.col("len") == 1)
+    row = persons.join(names.select("name"), on="name").sort("person_key").row(0, named=True)
+    sign_in(page, site, "w_xiushui")
+    page.goto(f"{site.url}/search")
+    page.fill("input[name=q]", row["name"])
+    page.click("form[action='/search'] button[type=submit]")
+    link = page.locator(f"a[href='/persons/{row['person_key']}']")
+    link.first.wait_for()
+    assert row["id18"] not in page.content()  # the list masks the ID
+    shot(page, "search-results")
+    link.first.click()
+    page.wait_for_url(f"{site.url}/persons/{row['person_key']}")
+    assert row["id18"] not in page.content()
+    page.once("dialog", lambda d: d.accept())  # 记入审计日志，确定查看吗？
+    page.click("form[action$='/reveal'] button")
+    page.wait_for_function(
+        "id => document.body.innerText.includes(id)", arg=row["id18"], timeout=30_000
+    )
+    shot(page, "person-360-revealed")
+    from canbao.store import audit_log
+
+    entries = audit_log.entries(site.store, actor="w_xiushui", action="person.reveal")
+    assert any(row["person_key"] in (e.object_keys or ()) for e in entries)
+
+
+def test_record_a_case_outcome(page: Page, site: Site) -> None:
+    open_cases = cases.list_cases(site.store, SYSTEM, county=site.here, state="new")
+    open_cases = [c for c in open_cases if "student" in cases.outcomes.for_kind(c.kind)]
+    case = open_cases[0]
+    sign_in(page, site, "w_xiushui")
+    page.goto(f"{site.url}/cases/{case.id}")
+    form = page.locator(f"form[action='/cases/{case.id}/resolve']")
+    form.locator("select[name=outcome]").select_option(value="student")
+    form.locator("input[name=on]").fill("2017-12-20")
+    form.locator("input[name=evidence]").fill("学籍证明（浏览器测试）")
+    form.locator("input[name=expires_on]").fill("2020-07-01")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("() => document.body.innerText.includes('在校学生')")
+    shot(page, "case-resolved")
+    after = cases.get_case(site.store, SYSTEM, case.id)
+    assert after.state != "new" and after.outcome == "student"
+
+
+def test_decide_a_review_pair(page: Page, site: Site) -> None:
+    items = registry.review_items(site.data, SYSTEM)
+    assert items.height >= 1
+    pair = str(items.sort("pair_id")["pair_id"][0])
+    sign_in(page, site, "w_xiushui")
+    page.goto(f"{site.url}/review")
+    card = page.locator(f"#p-{pair}")
+    shot(page, "review-queue")
+    card.locator("button[value=different]").click()
+    card.locator(".notice").wait_for()  # 已记录：不同人 …
+    assert "已记录" in card.inner_text()
+    from canbao.registry import decisions
+
+    decided = decisions.load(site.data, site.store)
+    assert decided.height >= 1
+    shot(page, "review-decided")
+
+
+def test_a_county_user_cannot_open_a_person_of_another_county(page: Page, site: Site) -> None:
+    other = _persons(site).filter(pl.col("county_code") == site.there).sort("person_key")
+    key, name = other["person_key"][0], other["name"][0]
+    sign_in(page, site, "w_xiushui")
+    response = page.goto(f"{site.url}/persons/{key}")
+    assert response is not None and response.status == 404
+    text = page.inner_text("main")
+    assert "不存在" in text or "没有" in text
+    assert name not in page.content()
+    shot(page, "person-other-county-404")

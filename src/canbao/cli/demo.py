@@ -47,6 +47,6 @@ def _serve(out: Path, host: str, port: int) -> None:
     if accounts.exists():
         console.print("演示账号（demo users, one per role）：", markup=False)
         for line in accounts.read_text(encoding="utf-8").splitlines()[1:]:
-            console.print(f"  {line}", markup=False)
+            console.print(f"  {line}", markup=False, soft_wrap=True)
     console.print("不启动网站：CANBAO_NO_SERVE=1 make demo", markup=False)
     serve_command(data_dir=out / "data", host=host, port=port)

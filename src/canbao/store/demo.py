@@ -46,7 +46,9 @@ def run_store_demo(out: Path) -> dict[str, str]:
     for name, (role, counties) in people.items():
         password = _password()
         accounts.add_user(store, op, name, role, password, counties)
-        lines.append(f"{name}\t{role}（{roles.ROLES[role]}）\t{password}")
+        where = "、".join(profile.unit_name(c) or c for c in counties)
+        label = f"{roles.ROLES[role]}，{where}" if where else roles.ROLES[role]
+        lines.append(f"{name}\t{role}（{label}）\t{password}")
     _row, key = accounts.add_key(store, op, "demo_tax_bureau")
     lines.append(f"demo_tax_bureau\tdepartment（接口密钥）\t{key}")
     base = out / "store"

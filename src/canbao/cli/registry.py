@@ -46,8 +46,8 @@ def build_cmd(
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
 ) -> None:
-    """Build the registry from the current batches (incremental unless --full), then publish
-    the contribution ledger at the data's as-of date.
+    """Build the registry from the current batches, then publish the contribution ledger at the
+    data's as-of date (both incremental unless --full).
 
     Example: canbao build --data-dir canbao-data
     Example: canbao build --engine spark --spark-master local[4]
@@ -79,10 +79,14 @@ def build_cmd(
     from canbao.collection import published
 
     with console.status("正在生成征缴台账 (publishing the contribution ledger)…"):
-        ledger = published.publish(data_dir, engine=engine, spark_master=spark_master)
+        ledger = published.publish(data_dir, engine=engine, spark_master=spark_master, full=full)
     if ledger is not None:
+        if ledger.mode == "incremental":
+            how = f"增量：重算 {ledger.touched or 0:,} 行 (incremental)"
+        else:
+            how = f"全量：{ledger.reason_zh} (full: {ledger.reason})"
         console.print(
-            f"征缴台账已随本次构建发布：截至 {ledger.as_of}，{ledger.rows:,} 行"
+            f"征缴台账已随本次构建发布：截至 {ledger.as_of}，{ledger.rows:,} 行，{how}"
             f"（{ledger.seconds:.1f} 秒）(ledger published)",
             markup=False,
         )

@@ -176,12 +176,25 @@ def late_fee(
     return LateFee(days, fee)
 
 
-def fee_from_principal_days_sql(sum_principal_days_col: str, rate: int = DEFAULT_RATE) -> str:
-    """SQL: a (summed) principal-fen × days → the fee in fen, half-up once (a BIGINT). The same
-    integer arithmetic as :func:`late_fee_fen`, a half away from zero for negative values."""
-    n = f"(CAST({sum_principal_days_col} AS BIGINT) * {_rate(rate)})"
+def fee_numerator_sql(sum_principal_days_col: str, rate: int = DEFAULT_RATE) -> str:
+    """SQL: a (summed) principal-fen × days → the exact, unrounded fee in 1/10,000 fen
+    (principal × days × the rate's numerator over :data:`PER`; a BIGINT)."""
+    return f"(CAST({sum_principal_days_col} AS BIGINT) * {_rate(rate)})"
+
+
+def fee_from_numerator_sql(numerator_col: str) -> str:
+    """SQL: an exact fee in 1/10,000 fen (:func:`fee_numerator_sql`) → the fee in fen, half-up
+    once (a BIGINT): the integer arithmetic of :func:`late_fee_fen`
+    (:func:`canbao.standards.money.div_half_up` by :data:`PER`), a half away from zero for
+    negative values."""
+    n = f"CAST({numerator_col} AS BIGINT)"
     half = PER // 2
     return f"(CASE WHEN {n} >= 0 THEN ({n} + {half}) // {PER} ELSE -(({half} - {n}) // {PER}) END)"
+
+
+def fee_from_principal_days_sql(sum_principal_days_col: str, rate: int = DEFAULT_RATE) -> str:
+    """SQL: a (summed) principal-fen × days → the fee in fen, half-up once (a BIGINT)."""
+    return fee_from_numerator_sql(fee_numerator_sql(sum_principal_days_col, rate))
 
 
 def late_fee_sql(principal_fen_col: str, days_col: str, rate: int = DEFAULT_RATE) -> str:

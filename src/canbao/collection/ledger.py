@@ -2,10 +2,13 @@
 what was assessed, what was paid, the balance, the late fee and the age of the arrears.
 
 Set-based SQL on a coverage :class:`~canbao.coverage.session.Session` (DuckDB, or Spark through
-the engine's transpilation). ``s.ensure("ledger", build_ledger)`` builds table ``ledger`` at the
+the engine's transpilation). ``s.ensure("ledger", build_ledger)`` builds ``ledger`` at the
 session's as-of date with the contribution policy of the data directory's region
 (:func:`ledger_policy`); :func:`build_ledger_at` builds one at another date under another name
-(the KPIs use the ledger of 31 December of the previous year).
+(the KPIs use the ledger of 31 December of the previous year). ``<name>`` is a view of the
+:data:`LEDGER_COLUMNS` of table ``<name>_exact``, which also holds ``fee_e4``: the late fee
+before rounding, exactly, in 1/10,000 fen (what the incremental update carries forward,
+:mod:`canbao.collection.ledger_incremental`).
 
 Definitions (docs/ledger.md, "Ledger facts"):
 
@@ -36,6 +39,7 @@ Definitions (docs/ledger.md, "Ledger facts"):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 
 from canbao.collection import late_fees, ledger_deferrals
@@ -87,10 +91,15 @@ def build_ledger(s: Session) -> None:
     build_ledger_at(s, s.as_of, "ledger", ledger_policy(s))
 
 
-def build_inputs(s: Session, employer: str | None = None) -> None:
-    """``ledger_payments`` and ``ledger_arrears`` (independent of the as-of date)."""
-    s.ensure("ledger_payments", lambda x: build_payments(x, employer))
-    s.ensure("ledger_arrears", lambda x: build_arrears(x, employer))
+def build_inputs(
+    s: Session, employer: str | None = None, sources: Mapping[str, str] | None = None
+) -> None:
+    """``ledger_payments`` and ``ledger_arrears`` (independent of the as-of date); ``sources``:
+    kind → a table of linked rows to read instead of the current batches
+    (:func:`canbao.collection.ledger_inputs.linked_sql`)."""
+    src = sources or {}
+    s.ensure("ledger_payments", lambda x: build_payments(x, employer, src.get("payment")))
+    s.ensure("ledger_arrears", lambda x: build_arrears(x, employer, src.get("arrears")))
 
 
 def build_ledger_at(
@@ -99,12 +108,22 @@ def build_ledger_at(
     name: str,
     policy: ContributionPolicy,
     employer: str | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> None:
     """Table ``name`` (and its working tables ``name_*``): the ledger at ``day`` under
     ``policy``; ``employer``: one master employer only (a session for that employer: the
-    shared input tables are built for it)."""
-    build_inputs(s, employer)
-    build_declared(s, name, day, employer)
+    shared input tables are built for it); ``sources``: as for :func:`build_inputs`."""
+    build_inputs(s, employer, sources)
+    build_declared(s, name, day, employer, (sources or {}).get("declaration"))
+    build_assessed_ledger(s, day, name, policy, employer)
+
+
+def build_assessed_ledger(
+    s: Session, day: dt.date, name: str, policy: ContributionPolicy, employer: str | None = None
+) -> None:
+    """The rest of :func:`build_ledger_at` once ``ledger_payments``, ``ledger_arrears`` and
+    ``<name>_decl`` exist (the incremental update, :mod:`canbao.collection.ledger_incremental`,
+    gives it those of the rows it recomputes)."""
     due_sql = late_fees.due_date_sql("period", policy.due_date_rule)
     last_mi = build_calendar(s, name, day, due_sql)
     _assess(s, name, day, -1 if last_mi is None else last_mi)
@@ -318,7 +337,7 @@ def _final(
     settled = "greatest(least(st.amount, st.due - st.before), 0)"
     paid_days = late_fees.days_sql("st.due_date", "st.received", rule)
     unpaid_days = late_fees.days_sql("due_date", day_sql(day), rule)
-    fee = late_fees.fee_from_principal_days_sql(
+    exact = late_fees.fee_numerator_sql(
         f"(pdays + greatest(due - paid, 0) * ({unpaid_days} - ucov))", rate
     )
     past_due = f"greatest(date_diff('day', due_date, {day_sql(day)}), 0)"
@@ -332,7 +351,7 @@ def _final(
     rc_join = f"LEFT JOIN rc ON {on_keys('rc', 'r')}" if deferred else ""
     s.execute(
         f"""
-        CREATE OR REPLACE TABLE {name} AS
+        CREATE OR REPLACE TABLE {name}_exact AS
         WITH {ctes} f AS (
             SELECT st.employer_key, st.scheme, st.period, CAST(sum(st.amount) AS BIGINT) AS paid,
                    CAST(sum({settled} * ({paid_days} - {step_cov})) AS BIGINT) AS pdays
@@ -344,13 +363,16 @@ def _final(
                    {row_cov} AS ucov
             FROM {name}_rows r LEFT JOIN f ON {on_keys("f", "r")} {rc_join}
         ), g AS (
-            SELECT *, CASE WHEN due - paid > 0 THEN {past_due} ELSE 0 END AS days_past_due
+            SELECT *, CASE WHEN due - paid > 0 THEN {past_due} ELSE 0 END AS days_past_due,
+                   CAST({exact} AS BIGINT) AS fee_e4
             FROM b
         )
         SELECT employer_key, scheme, period, due_date, due, paid,
-               CAST(due - paid AS BIGINT) AS balance, CAST({fee} AS BIGINT) AS late_fee,
+               CAST(due - paid AS BIGINT) AS balance,
+               CAST({late_fees.fee_from_numerator_sql("fee_e4")} AS BIGINT) AS late_fee,
                CAST(days_past_due AS BIGINT) AS days_past_due,
-               {ageing_sql(policy, "days_past_due")} AS ageing, estimated, source
+               {ageing_sql(policy, "days_past_due")} AS ageing, estimated, source, fee_e4
         FROM g
         """
     )
+    s.eng.create_view(name, f"SELECT {', '.join(LEDGER_COLUMNS)} FROM {name}_exact")

@@ -16,6 +16,12 @@ from canbao.coverage.session import Session
 from canbao.errors import UsageError
 
 KEYS = ("employer_key", "scheme", "period")
+# the columns of each ledger kind's records the ledger reads (besides batch_id and row)
+LINKED: dict[str, tuple[str, ...]] = {
+    "payment": ("as_of", "period", "scheme", "paid", "paid_date", "txn_id"),
+    "declaration": ("as_of", "period", "scheme", "due"),
+    "arrears": ("as_of", "period", "scheme", "amount", "arrears_as_of"),
+}
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -66,7 +72,33 @@ def employer_filter_sql(column: str, employer: str | None) -> str:
     return f" AND {column} = '{employer}'"
 
 
-def build_payments(s: Session, employer: str | None = None) -> None:
+def linked_sql(kind: str, employer: str | None = None, batches: list[str] | None = None) -> str:
+    """``(SELECT …)``: the rows of the current batches of ``kind`` (``payment``,
+    ``declaration`` or ``arrears``) linked to their master employer through ``employer_links``
+    — employer_key, batch_id, row and :data:`LINKED` [kind] — every linked row, before the
+    ledger's filters (:func:`counts_sql`); ``employer``: one master employer only;
+    ``batches``: these batches only. The builders below read this, or a table of the same
+    columns (the published ledger keeps them per batch, :mod:`canbao.collection.published`)."""
+    only = employer_filter_sql("el.employer_key", employer)
+    if batches is not None:
+        listed = ", ".join("'" + b.replace("'", "''") + "'" for b in batches) or "NULL"
+        only += f" AND r.batch_id IN ({listed})"
+    cols = ", ".join(f"r.{c}" for c in LINKED[kind])
+    return (
+        f'(SELECT el.employer_key, r.batch_id, r."row", {cols} FROM cov_{kind} r '
+        f'JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row" '
+        f"WHERE TRUE{only})"
+    )
+
+
+def counts_sql(kind: str, r: str) -> str:
+    """The linked rows of ``kind`` (alias ``r``) the ledger uses, whatever the date: a scheme,
+    a contribution month and, for a payment, an amount."""
+    where = f"{r}.scheme IS NOT NULL AND {valid_period_sql(f'{r}.period')}"
+    return where + (f" AND coalesce({r}.paid, 0) <> 0" if kind == "payment" else "")
+
+
+def build_payments(s: Session, employer: str | None = None, source: str | None = None) -> None:
     """``ledger_payments``: employer_key, scheme, period, amount, received, pay_key — every
     payment once, whatever the date.
 
@@ -75,20 +107,18 @@ def build_payments(s: Session, employer: str | None = None) -> None:
     the same content (employer, scheme, period, amount, payment date) are the same payment when
     they come from different batches, and different payments within one batch: a content counts
     as often as the batch that has it most often (``pay_key``: the content's MD5 digest).
-    A payment without a date counts as received on its batch's as-of date."""
-    only = employer_filter_sql("el.employer_key", employer)
+    A payment without a date counts as received on its batch's as-of date. ``source``: a table
+    of linked rows (:func:`linked_sql`'s columns) to read instead of the current batches."""
     s.execute(
         f"""
         CREATE OR REPLACE TABLE ledger_payments AS
         WITH p AS (
-            SELECT el.employer_key, r.scheme, r.period, r.batch_id, r.as_of, r."row",
+            SELECT r.employer_key, r.scheme, r.period, r.batch_id, r.as_of, r."row",
                    CAST(r.paid AS BIGINT) AS paid, r.paid_date,
                    coalesce(r.paid_date, r.as_of) AS received,
                    CASE WHEN trim(r.txn_id) = '' THEN NULL ELSE trim(r.txn_id) END AS txn
-            FROM cov_payment r
-            JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row"
-            WHERE r.scheme IS NOT NULL AND {valid_period_sql("r.period")}
-              AND coalesce(r.paid, 0) <> 0{only}
+            FROM {source or linked_sql("payment", employer)} r
+            WHERE {counts_sql("payment", "r")}
         ), t AS (
             SELECT employer_key, scheme, period, paid, received, txn,
                    row_number() OVER (
@@ -119,23 +149,21 @@ def build_payments(s: Session, employer: str | None = None) -> None:
     )
 
 
-def build_arrears(s: Session, employer: str | None = None) -> None:
+def build_arrears(s: Session, employer: str | None = None, source: str | None = None) -> None:
     """``ledger_arrears``: employer_key, scheme, period, amount, arrears_as_of — the opening
     arrears (kind ``arrears``): per employer × scheme × period the newest list's rows (latest
     截止日期, then the batch's as-of date and id), summed; a row without 截止日期 is as of its
-    batch's as-of date."""
-    only = employer_filter_sql("el.employer_key", employer)
+    batch's as-of date. ``source``: as for :func:`build_payments`."""
     s.execute(
         f"""
         CREATE OR REPLACE TABLE ledger_arrears AS
         WITH a AS (
-            SELECT el.employer_key, r.scheme, r.period, r.batch_id, r.as_of,
+            SELECT r.employer_key, r.scheme, r.period, r.batch_id, r.as_of,
                    coalesce(r.arrears_as_of, r.as_of) AS arrears_as_of,
                    CAST(sum(coalesce(r.amount, 0)) AS BIGINT) AS amount
-            FROM cov_arrears r
-            JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row"
-            WHERE r.scheme IS NOT NULL AND {valid_period_sql("r.period")}{only}
-            GROUP BY el.employer_key, r.scheme, r.period, r.batch_id, r.as_of,
+            FROM {source or linked_sql("arrears", employer)} r
+            WHERE {counts_sql("arrears", "r")}
+            GROUP BY r.employer_key, r.scheme, r.period, r.batch_id, r.as_of,
                      coalesce(r.arrears_as_of, r.as_of)
         ), ranked AS (
             SELECT *, row_number() OVER (
@@ -148,23 +176,27 @@ def build_arrears(s: Session, employer: str | None = None) -> None:
     )
 
 
-def build_declared(s: Session, name: str, day: dt.date, employer: str | None = None) -> None:
+def build_declared(
+    s: Session,
+    name: str,
+    day: dt.date,
+    employer: str | None = None,
+    source: str | None = None,
+) -> None:
     """``<name>_decl``: employer_key, scheme, period, mi, due — the assessed due of every
     declared employer × scheme × period up to ``day``'s month. Rows of one batch add up (a
     declaration in parts); when several current batches hold the same employer × scheme ×
-    period, the newest batch's rows count (latest as-of date, then batch id)."""
-    only = employer_filter_sql("el.employer_key", employer)
+    period, the newest batch's rows count (latest as-of date, then batch id). ``source``: as for
+    :func:`build_payments`."""
     s.execute(
         f"""
         CREATE OR REPLACE TABLE {name}_decl AS
         WITH r AS (
-            SELECT el.employer_key, r.scheme, r.period, r.batch_id, r.as_of,
+            SELECT r.employer_key, r.scheme, r.period, r.batch_id, r.as_of,
                    sum(coalesce(r.due, 0)) AS due
-            FROM cov_declaration r
-            JOIN employer_links el ON el.batch_id = r.batch_id AND el."row" = r."row"
-            WHERE r.scheme IS NOT NULL AND {valid_period_sql("r.period")}
-              AND r.period <= '{month_of(day)}'{only}
-            GROUP BY el.employer_key, r.scheme, r.period, r.batch_id, r.as_of
+            FROM {source or linked_sql("declaration", employer)} r
+            WHERE {counts_sql("declaration", "r")} AND r.period <= '{month_of(day)}'
+            GROUP BY r.employer_key, r.scheme, r.period, r.batch_id, r.as_of
         ), ranked AS (
             SELECT *, row_number() OVER (
                 PARTITION BY employer_key, scheme, period

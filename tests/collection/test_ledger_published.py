@@ -1,0 +1,200 @@
+"""The published ledger (canbao.collection.published) a month later on the synthetic city:
+``canbao build`` updates it incrementally — new declaration and payment batches (payments of
+the last month, late payments for old periods), the county counters' payment file re-delivered
+(superseding the earlier one), a new opening-arrears list, the as-of date a month on — and the
+result is the full computation's, row for row (every column, the exact late-fee numerator
+included), with the same state for the next update. When it cannot be exact it builds in full
+and says why (published.json, the terminal)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from canbao.collection import agreements, api, published
+from canbao.collection import ledger as ledger_mod
+from canbao.collection.ledger_incremental import KINDS
+from canbao.coverage.api import session
+from canbao.ingest import api as ingest_api
+from canbao.registry import api as registry
+from canbao.store import Actor, open_store
+from canbao.synth.month import ingest_ledger_month
+from tests.registry.city import ingest, make_city
+from tests.scopes import SYSTEM
+
+D1, D2 = dt.date(2017, 12, 31), dt.date(2018, 1, 31)
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, published.Published]:
+    """The city published at D1 (a full build), then a month's deliveries ingested and the
+    registry built again (the ledger not yet published)."""
+    city = make_city(tmp_path_factory.mktemp("published-city"), persons=3000, seed=11)
+    root = tmp_path_factory.mktemp("published-data")
+    data = root / "data"
+    ingest(city, data)
+    registry.build(data)
+    first = published.publish(data)
+    assert first is not None and first.mode == "full" and first.as_of == D1
+    ingest_ledger_month(data, root / "files")
+    registry.build(data)
+    return data, first
+
+
+def _copy(data: Path, dest: Path) -> Path:
+    shutil.copytree(data, dest)
+    return dest
+
+
+def _state(build: Path) -> dict[str, pl.DataFrame]:
+    """A published ledger's files as frames (linked rows per kind, all batches)."""
+    out = {
+        "ledger": pl.read_parquet(build / "ledger.parquet"),
+        "accounts": pl.read_parquet(build / "accounts.parquet").sort("employer_key", "scheme"),
+    }
+    for kind in KINDS:
+        files = sorted((build / "linked" / kind).glob("*.parquet"))
+        out[kind] = pl.concat([pl.read_parquet(f) for f in files]).sort("batch_id", "row")
+        out[f"{kind}_files"] = pl.DataFrame({"file": [f.name for f in files]})
+    return out
+
+
+def _meta(build: Path) -> dict[str, object]:
+    found: dict[str, object] = json.loads((build / "published.json").read_text("utf-8"))
+    return found
+
+
+def test_a_month_later_the_incremental_ledger_equals_a_full_build(
+    month: tuple[Path, published.Published], tmp_path: Path
+) -> None:
+    data = _copy(month[0], tmp_path / "data")
+    first = month[1]
+    before = pl.read_parquet(first.path.parent / "ledger.parquet")
+    # the month's deliveries: what the incremental update has to get right
+    sources = {b.source for b in ingest_api.current_batches(data, "payment")}
+    assert {"si_payment_2018_01", "si_payment_counter"} <= sources
+    # the counters' file was delivered again: its earlier batch is superseded
+    before_batches = json.loads((first.path.parent / "published.json").read_text())["batches"]
+    now = {b.batch_id for b in ingest_api.current_batches(data, "payment")}
+    assert any(b.startswith("si_payment_counter") for b in set(before_batches["payment"]) - now)
+    pays = ingest_api.current_records(data, "payment").collect()
+    month_pays = pays.filter(pl.col("source") == "si_payment_2018_01")
+    assert month_pays.filter(pl.col("period") <= "2017-10").height > 0  # late, for old periods
+    assert ingest_api.current_records(data, "arrears").collect()["source"].n_unique() == 2
+
+    later = published.publish(data)
+    assert later is not None
+    assert (later.mode, later.base, later.as_of, later.reason) == (
+        "incremental", first.build_id, D2, None
+    )  # fmt: skip
+    assert 0 < (later.touched or 0) < before.height
+    build = later.path.parent
+    got = _state(build)
+    saved = _copy(build, tmp_path / "incremental")
+    full = published.publish(data, full=True)  # the same build, computed in full
+    assert full is not None and full.mode == "full" and "--full" in (full.reason or "")
+    want = _state(full.path.parent)
+    for name, frame in want.items():
+        assert got[name].equals(frame), name
+    # new rows: January's declarations, December's estimates for those that did not declare it
+    led = got["ledger"]
+    assert led.filter(pl.col("period") == "2018-01").height > 0
+    dec = led.filter((pl.col("period") == "2017-12") & pl.col("estimated"))
+    old_dec = before.filter((pl.col("period") == "2017-12") & pl.col("estimated"))
+    assert dec.height > old_dec.height
+    # reads at D2 get the published rows, equal to a computation in a session
+    with session(data, SYSTEM, D2) as s:
+        fresh = api.ledger_in(s)
+    assert api.ledger(data, SYSTEM, D2).equals(fresh)
+    assert _meta(saved)["mode"] == "incremental"
+
+
+def _full_because(data: Path) -> published.Published:
+    found = published.publish(data)
+    assert found is not None and found.mode == "full", found
+    meta = _meta(found.path.parent)
+    assert (meta["mode"], meta["reason"], meta["reason_zh"]) == (
+        "full", found.reason, found.reason_zh
+    )  # fmt: skip
+    return found
+
+
+def test_an_approved_deferral_makes_a_full_build(
+    month: tuple[Path, published.Published], tmp_path: Path
+) -> None:
+    data = _copy(month[0], tmp_path / "data")
+    row = pl.read_parquet(month[1].path).filter(pl.col("balance") > 0).row(0, named=True)
+    store = open_store(data)
+    try:
+        emp = agreements.Employer(
+            row["employer_key"], row["employer_name"], row["credit_code"], row["county_code"]
+        )
+        deal = agreements.propose(
+            store, Actor.operator(), SYSTEM, emp, [row["scheme"]], "deferral", 10_000,
+            guarantee_note="担保", start=dt.date(2018, 1, 1), end=dt.date(2018, 3, 31),
+        )  # fmt: skip
+        agreements.approve(store, Actor.operator(), SYSTEM, deal.id, on=dt.date(2017, 12, 30))
+    finally:
+        store.dispose()
+    found = _full_because(data)
+    assert found.reason == "the approved deferrals changed"
+
+
+def test_a_changed_ledger_policy_makes_a_full_build(
+    month: tuple[Path, published.Published], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _copy(month[0], tmp_path / "data")
+    real = ledger_mod.region_policy
+
+    def dearer(data_dir: Path, day: dt.date) -> object:
+        p = real(data_dir, day)
+        return dataclasses.replace(
+            p, late_fee=dataclasses.replace(p.late_fee, rate_per_10000_per_day=6)
+        )
+
+    monkeypatch.setattr(ledger_mod, "region_policy", dearer)
+    found = _full_because(data)
+    assert "late-fee rule" in (found.reason or "") and "滞纳金" in (found.reason_zh or "")
+    # the new rate is applied: a row in arrears at 6 per 10,000 a day
+    led = pl.read_parquet(found.path).filter(pl.col("fee_e4") > 0)
+    assert (led["fee_e4"] % 6 == 0).all()
+
+
+def test_credits_moved_to_the_oldest_periods_make_a_full_build(
+    month: tuple[Path, published.Published], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _copy(month[0], tmp_path / "data")
+    real = ledger_mod.region_policy
+
+    def moving(data_dir: Path, day: dt.date) -> object:
+        p = real(data_dir, day)
+        fee = dataclasses.replace(p.late_fee, apply_credits_to_oldest=True)
+        return dataclasses.replace(p, late_fee=fee)
+
+    monkeypatch.setattr(ledger_mod, "region_policy", moving)
+    # the previous ledger was published under the default policy: the policy differs; once
+    # published under this one, the next build is full for the credits themselves
+    _full_because(data)
+    found = _full_because(data)
+    assert "oldest open periods" in (found.reason or "")
+
+
+def test_canbao_build_says_how_it_published_the_ledger(
+    month: tuple[Path, published.Published], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from canbao.cli import run
+
+    data = _copy(month[0], tmp_path / "data")
+    capsys.readouterr()
+    assert run(["build", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "征缴台账已随本次构建发布" in out and "增量" in out and "2018-01-31" in out
+    assert run(["build", "--full", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "全量：指定了全量构建（--full）" in out

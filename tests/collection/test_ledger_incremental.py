@@ -13,6 +13,7 @@ data directories in test_ledger_published.py."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ from canbao.coverage.policy import policy_for as coverage_policy
 from canbao.coverage.session import Session
 from canbao.registry.engine import DuckDBEngine
 from tests.scopes import SYSTEM
+
+# the sessions have no data directory; anything that would open its store finds an empty one
+# here, never in the working directory
+NOWHERE = Path(tempfile.mkdtemp(prefix="canbao-ledger-test-"))
 
 SCHEMES = ("employee_pension", "work_injury")
 FIRST = 2016 * 12 + 10  # month index of 2016-11 (year × 12 + month − 1)
@@ -190,7 +195,7 @@ def session(h: History, second: bool) -> Iterator[Session]:
     the employers."""
     eng = DuckDBEngine()
     day = h.day2 if second else h.day1
-    s = Session(Path("."), eng, day, coverage_policy(day), "test", SYSTEM)
+    s = Session(NOWHERE, eng, day, coverage_policy(day), "test", SYSTEM)
     try:
         rows: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
         links = []

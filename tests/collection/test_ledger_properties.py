@@ -8,6 +8,7 @@ snapshot and the ingest views), so each example takes milliseconds."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,10 @@ from canbao.coverage.session import Session
 from canbao.registry.engine import DuckDBEngine
 from canbao.standards.money import div_half_up
 from tests.scopes import SYSTEM
+
+# the sessions have no data directory; anything that would open its store finds an empty one
+# here, never in the working directory
+NOWHERE = Path(tempfile.mkdtemp(prefix="canbao-ledger-test-"))
 
 SCHEMES = ("employee_pension", "work_injury")
 FIRST = 2016 * 12 + 10  # month index of 2016-11 (year × 12 + month − 1)
@@ -97,7 +102,7 @@ def _table(
 def session(case: Case) -> Iterator[Session]:
     eng = DuckDBEngine()
     day = dt.date(2017, 12, 31)
-    s = Session(Path("."), eng, day, coverage_policy(day), "test", SYSTEM)
+    s = Session(NOWHERE, eng, day, coverage_policy(day), "test", SYSTEM)
     try:
         links: list[dict[str, Any]] = []
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from canbao.errors import ConflictError, DependencyError, StateError, UsageError
 from canbao.store.audit_writer import GroupWriter
+from canbao.warehouse.datadir import require_dir
 
 ENV_URL = "CANBAO_DATABASE_URL"
 SQLITE_NAME = "store.sqlite3"
@@ -170,6 +171,8 @@ def open_store(
 ) -> Store:
     """Open the store and make sure its schema is the program's (see the module docstring).
     ``upgrade``: True/False forces the choice; None upgrades only the data dir's own SQLite."""
+    if data_dir is not None:
+        require_dir(data_dir)
     chosen = resolve_url(data_dir, url)
     engine = _engine(chosen)
     store = Store(chosen, engine, sessionmaker(engine, expire_on_commit=False))

@@ -7,9 +7,16 @@
   (half citizen IDs, half names), p50/p95; baseline: `GET /healthz` (the HTTP round trip alone);
 - the dashboard (`GET /` signed in as a city user, and as a county user), 40 requests each after
   one warm-up, p50/p95;
+- the person 360 page (`GET /persons/{key}` signed in as a city user; baseline the API twin
+  `GET /api/persons/{key}`), 200 persons sampled across the city, p50/p95;
 - 50 concurrent clients for 60 s (a mix of searches, the dashboard, the KPI API and person
   pages) while `canbao ingest` + `canbao build` of a new month run on the same data directory:
   requests, errors (anything but 2xx), p95.
+
+The copy is prepared as production has it: the ledger `canbao build` publishes beside the snapshot
+(published here when the source city was built without it), and the server is measured once its
+start-up warm-up is done (the search index and the person/employer-sorted copies of the build on
+disk, the dashboard's figures computed); the time that took is the search row's baseline.
 
 Targets (issue 20): person search p95 ≤ 100 ms, dashboard p95 ≤ 300 ms, no error under load.
 """
@@ -109,6 +116,45 @@ def _timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
     return out
 
 
+def _published(data: Path) -> str:
+    """Publish the ledger of the current build when it is not (as `canbao build` does)."""
+    from canbao.collection import published
+
+    build = snapshot.require_current(data).build_id
+    pointer = published.root(data) / "CURRENT"
+    if pointer.exists() and pointer.read_text(encoding="utf-8").strip() == build:
+        return "present"
+    t0 = time.perf_counter()
+    published.publish(data)
+    return f"published in {time.perf_counter() - t0:.0f} s"
+
+
+def _warmed(base: str, headers: dict[str, str], data: Path, timeout: float = 1800) -> float:
+    """Seconds until the server's start-up warm-up is done: the build's search index and
+    person/employer copies on disk, the KPI and plan figures answering (not 503) and every
+    figure of the city user's dashboard computed (nothing left in the background)."""
+    from canbao.web import keyed, person_view
+
+    build = snapshot.require_current(data).build_id
+    files = [
+        person_view.index_path(data, build),
+        keyed.folder(data, keyed.PERSONS, build) / keyed.DONE,
+        keyed.folder(data, keyed.EMPLOYERS, build) / keyed.DONE,
+    ]
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if all(f.exists() for f in files):
+            codes = [httpx.get(f"{base}{u}", headers=headers, timeout=600).status_code
+                     for u in ("/api/kpi", "/api/plan/progress")]  # fmt: skip
+            if codes == [200, 200]:
+                with _signed_in(base, "bench_city") as c:
+                    page = c.get("/").text
+                if "正在汇总" not in page and "新数据计算中" not in page:
+                    return time.perf_counter() - t0
+        time.sleep(2)
+    raise RuntimeError("the server's warm-up did not finish")
+
+
 def _queries(data: Path, n: int) -> list[str]:
     persons = snapshot.require_current(data).scan("persons").select("id18", "name")
     sample = persons.collect().sample(n // 2, seed=5)
@@ -195,39 +241,56 @@ def run() -> dict:
 
     county = default_profile().demo_county or default_profile().counties[0].code
     _users(data, county)
+    ledger = _published(data)
     queries = _queries(data, 200)
-    keys = snapshot.require_current(data).scan("persons").select("person_key").head(2000)
-    person_keys = keys.collect()["person_key"].to_list()
+    keys = snapshot.require_current(data).scan("persons").select("person_key").collect()
+    person_keys = keys.sample(2000, seed=11)["person_key"].to_list()  # across the city
     port = _port()
     base = f"http://127.0.0.1:{port}"
     proc = _serve(data, port)
     rows = []
+    person_row: dict[str, str] = {}
     try:
         headers = _token(base, "bench_city")
+        warmed = _warmed(base, headers, data)
         with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
             health = _timed(lambda i: c.get("/healthz"), 100)
-            c.get("/api/persons", params={"q": queries[0]})  # warm the search index
             search = _timed(lambda i: c.get("/api/persons", params={"q": queries[i]}), 200)
+            api360 = _timed(lambda i: c.get(f"/api/persons/{person_keys[i]}"), 200)
         h50, h95 = _pcts(health)
         s50, s95 = _pcts(search)
         rows.append({"what": "person search GET /api/persons?q= (ID or name), city user",
                      "p50 ms": f"{s50:.1f}", "p95 ms": f"{s95:.1f}",
-                     "baseline": f"GET /healthz p50 {h50:.1f} / p95 {h95:.1f} ms"})  # fmt: skip
+                     "baseline": f"GET /healthz p50 {h50:.1f} / p95 {h95:.1f} ms; server "
+                                 f"warm-up (indexes, figures) {warmed:.0f} s after start; "
+                                 f"ledger {ledger}"})  # fmt: skip
         for user, label in (("bench_city", "city user"), ("bench_county", "county user")):
             c = _signed_in(base, user)
             t0 = time.perf_counter()
             first = c.get("/")
             warm = time.perf_counter() - t0
             deadline = time.monotonic() + 900
-            while "生成中" in first.text and time.monotonic() < deadline:
+            while ("正在汇总" in first.text or "新数据计算中" in first.text) and (
+                time.monotonic() < deadline
+            ):
                 time.sleep(2)
                 first = c.get("/")
             dash = _timed(lambda i, c=c: c.get("/"), 40)
             d50, d95 = _pcts(dash)
             rows.append({"what": f"dashboard GET / ({label})", "p50 ms": f"{d50:.1f}",
                          "p95 ms": f"{d95:.1f}",
-                         "baseline": f"first request after start {warm:.1f} s"})  # fmt: skip
+                         "baseline": f"first request {warm * 1000:.0f} ms"})  # fmt: skip
+            if user == "bench_city":
+                page = _timed(lambda i, c=c: c.get(f"/persons/{person_keys[200 + i]}"), 200)
+                p50, p95 = _pcts(page)
+                a50, a95 = _pcts(api360)
+                person_row = {"what": "person 360 page GET /persons/{key} (city user, 200 "
+                                      "persons across the city)",
+                              "p50 ms": f"{p50:.1f}", "p95 ms": f"{p95:.1f}",
+                              "baseline": f"API GET /api/persons/{{key}} p50 {a50:.1f} / "
+                                          f"p95 {a95:.1f} ms"}  # fmt: skip
             c.close()
+        rows.append(person_row)
         month = _month(data)
         t0 = time.perf_counter()
         load = _load(base, headers, queries, person_keys)
@@ -250,8 +313,9 @@ def run() -> dict:
                 "measured_at": now(),
                 "note": (
                     "Targets (issue 20): person search p95 ≤ 100 ms, dashboard p95 ≤ 300 ms, "
-                    "50 concurrent clients for 60 s with no error while an ingest runs. "
-                    "`canbao serve` (one uvicorn worker) in its own process."
+                    "50 concurrent clients for 60 s with no error while an ingest runs; "
+                    "person 360 page p95 ≤ 100 ms. `canbao serve` (one uvicorn worker) in its "
+                    "own process, measured after its start-up warm-up."
                 ),
                 "columns": ["what", "p50 ms", "p95 ms", "baseline"],
                 "rows": rows,

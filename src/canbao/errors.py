@@ -106,6 +106,18 @@ class RateLimited(CanbaoError):
         self.retry_after = retry_after
 
 
+class Busy(CanbaoError):
+    """The work asked for cannot be done now (figures not yet computed, the server at its limit
+    of heavy work): try again in ``retry_after`` seconds (HTTP 503 with ``Retry-After``)."""
+
+    code = "busy"
+    status = 503
+
+    def __init__(self, message_zh: str, message_en: str = "", *, retry_after: int = 10) -> None:
+        super().__init__(message_zh, message_en, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class DependencyError(CanbaoError):
     """An optional component (e.g. Spark) is not installed."""
 

@@ -47,6 +47,7 @@ from canbao.profile import Profile, profile_for
 from canbao.registry import snapshot
 from canbao.standards import divisions
 from canbao.warehouse.scope import Scope
+from canbao.warehouse.sql import sql_read_path
 
 KINDS = ("uninsured", "duplicates", "deceased", "employers", "land_farmers")
 FLAGS = (
@@ -171,20 +172,26 @@ def employer_session(
     employer_key: str,
     as_of: dt.date | None = None,
     policy_path: Path | None = None,
+    *,
+    links: Path | None = None,
 ) -> Iterator[Session]:
     """A DuckDB session over one master employer: its ``employer_links`` view holds that
     employer's links only, so what is built on it — the employer lists
     (:func:`employer_lists_in`), the months of :func:`employer_months_in`, the ledger of
     :func:`canbao.collection.api.compliance_in` — is the employer's part of the city-wide
     tables, read in a fraction of the time (the web's employer page). The caller checks that the
-    employer is in ``scope``."""
+    employer is in ``scope``. ``links``: a copy of the session's build's ``employer_links``
+    (same columns) sorted by employer key, read instead of the snapshot's table (the web's
+    per-build copies: only the row groups that can hold the employer are read)."""
     s = open_session(data_dir, scope, as_of, policy_path, engine="duckdb")
     try:
         snap = snapshot.load(data_dir, s.build_id)
         key = employer_key.replace("'", "''")
+        source = (
+            f"read_parquet({sql_read_path(links)})" if links else f"({snap.sql('employer_links')})"
+        )
         s.eng.create_view(
-            "employer_links",
-            f"SELECT * FROM ({snap.sql('employer_links')}) x WHERE employer_key = '{key}'",
+            "employer_links", f"SELECT * FROM {source} x WHERE employer_key = '{key}'"
         )
         s.ensure("tax_rows", lambda x: x.execute(_EMPLOYER_TAX_ROWS))
         yield s

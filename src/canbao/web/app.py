@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from canbao import __version__
 from canbao.profile import profile_for
 from canbao.store.db import Store, open_store
-from canbao.web import errors, routes
+from canbao.web import errors, routes, warmup
 from canbao.web.security import secure_headers
 from canbao.web.state import STATIC, WebState, make_templates
 
@@ -21,10 +23,26 @@ def create_app(
     store: Store | None = None,
     profile: str | None = None,
     secure_cookies: bool = False,
+    warm: bool = True,
 ) -> FastAPI:
     """The app over ``data_dir`` (its store unless ``store`` is given). ``secure_cookies``:
-    behind TLS, send the session cookie only over HTTPS."""
+    behind TLS, send the session cookie only over HTTPS. ``warm``: while the app runs, prepare
+    the dashboard's figures and the per-build indexes in the background, at start-up and when
+    the data change (:mod:`canbao.web.warmup`)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warmer = warmup.Warmer(app.state.canbao) if warm else None
+        if warmer is not None:
+            warmer.start()
+        try:
+            yield
+        finally:
+            if warmer is not None:
+                warmer.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="参保 Canbao API",
         version=__version__,
         description="全民参保登记、扩面征缴与任务督导平台的接口（列表中的身份证号均已脱敏）。",

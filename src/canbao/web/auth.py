@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from canbao.errors import AuthError, PermissionDenied
 from canbao.store import roles, sessions
@@ -96,7 +97,8 @@ async def viewer(request: Request) -> Viewer:
     cached = getattr(request.state, "viewer", None)
     if isinstance(cached, Viewer):
         return cached
-    found, token, via = _signed(request)
+    # the store is read in the thread pool: a slow or busy database never holds up the event loop
+    found, token, via = await run_in_threadpool(_signed, request)
     if via == "cookie" and request.method not in SAFE_METHODS:
         await check_csrf(request, found.csrf)
     st = state_of(request)

@@ -11,27 +11,29 @@ page), assembled from the packages that own them — never computed a second way
   the arrears: :func:`canbao.collection.api.arrears`;
 - case progress: :func:`canbao.cases.progress.progress`.
 
-**Caching.** The aggregates are computed once per data version — the registry build, the data's
-as-of date and the approved deferrals the ledger's late fees depend on — city-wide under the named
-system scope :data:`SYSTEM`, in a small thread pool, and kept in ``WebState.extra``. What a viewer
-gets is then cut to their :class:`~canbao.warehouse.scope.Scope` with the same filter those APIs
-apply to their own results (``scope.filter`` on ``county_code`` / ``unit``), so a county user sees
-exactly what the API would return for their scope. Case counts change as staff work: they are kept
-:data:`CASES_TTL_S` seconds. A page waits at most :data:`WAIT_S` for an aggregate being computed
-(the first request after a build on a large registry); past that it shows 生成中 and polls.
+**Caching** (:mod:`canbao.web.aggregates`). The aggregates are computed once per data version —
+the registry build, the data's as-of date and the approved deferrals the ledger's late fees depend
+on — city-wide under the named system scope :data:`SYSTEM`, one computation per question however
+many ask (single flight), and kept in ``WebState.extra``. What a viewer gets is then cut to their
+:class:`~canbao.warehouse.scope.Scope` with the same filter those APIs apply to their own results
+(``scope.filter`` on ``county_code`` / ``unit``), so a county user sees exactly what the API
+would return for their scope. When the data change (a new build), the previous version's figures
+keep being shown, labelled with their date and build (新数据计算中), until the new ones are ready;
+the background warm-up (:mod:`canbao.web.warmup`) starts them at start-up and as soon as the data
+change. Only when nothing has been computed yet does a page wait, at most :data:`WAIT_S`, then
+show 正在汇总 and poll (the API: 503 with ``Retry-After`` after :data:`API_WAIT_S`). Case counts
+change as staff work: they are kept :data:`CASES_TTL_S` seconds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -60,86 +62,21 @@ from canbao.registry import snapshot
 from canbao.standards.money import parse_yuan
 from canbao.store import audit_log
 from canbao.warehouse.scope import Scope
+from canbao.web.aggregates import Aggregates, Computing, Got, Job, Label, wait
 from canbao.web.auth import Viewer
 from canbao.web.state import WebState
 
+__all__ = ["Aggregates", "Computing", "Got", "Job", "Label", "wait"]  # the cache, re-exported
+
 SYSTEM = Scope.system("网页工作台：全市汇总按数据版本计算一次并缓存，显示前按查看人的范围筛选")
-WAIT_S = 8.0  # a page waits this long for an aggregate, then shows 生成中 and polls
-API_WAIT_S = 120.0  # the API waits longer (no page to poll), then answers 409
+WAIT_S = 2.0  # with nothing to show yet, a page waits this long, then shows 正在汇总 and polls
+API_WAIT_S = 20.0  # with nothing to show yet, the API waits this long, then answers 503
+RETRY_AFTER_S = 15  # the Retry-After of that 503
 CASES_TTL_S = 60.0
-MAX_ENTRIES = 64  # plan figures by as-of date (the API), coverage, KPIs, arrears, cases
-WORKERS = 2  # engine aggregates at once (each may hold a city's ledger in memory)
 CITY = "city"
 DATA_KINDS = ("enrollment", "payment", "declaration", "arrears")  # what the as-of date is of
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 COLORS = {"top": "#2e7d32", "bottom": "#c0392b", "mine": "#1a5aa6", "normal": "#8fa9c9"}
-
-
-class Computing(Exception):
-    """An aggregate is still being computed (the page shows 生成中 and polls)."""
-
-
-# ---- the cache ----------------------------------------------------------------------------
-
-
-@dataclass
-class _Entry:
-    future: Future[Any]
-    made: float
-    refresh: Future[Any] | None = None  # the next value of an expired entry, being computed
-
-
-@dataclass
-class Aggregates:
-    """Futures of aggregates by key, least recently used dropped past :data:`MAX_ENTRIES`; a
-    failed computation is dropped so the next request tries again. Engine work (a city's
-    ledger, coverage) runs in a pool of :data:`WORKERS` threads so that a new build does not
-    start every aggregate at once; store counts (``light``) have their own pool."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    entries: OrderedDict[Hashable, _Entry] = field(default_factory=OrderedDict)
-    heavy: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(WORKERS, thread_name_prefix="canbao-dash")
-    )
-    light: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="canbao-dash-store")
-    )
-
-    def future(
-        self,
-        key: Hashable,
-        compute: Callable[[], Any],
-        ttl: float | None = None,
-        *,
-        light: bool = False,
-    ) -> Future[Any]:
-        now = time.monotonic()
-        pool = self.light if light else self.heavy
-        with self.lock:
-            e = self.entries.get(key)
-            if e is not None and e.future.done() and e.future.exception() is not None:
-                e = None  # failed: try again
-            if e is None:
-                e = _Entry(pool.submit(compute), now)
-                self.entries[key] = e
-                while len(self.entries) > MAX_ENTRIES:
-                    self.entries.popitem(last=False)
-            elif ttl is not None and e.future.done() and now - e.made > ttl:
-                self._refresh(e, pool, compute, now)
-            self.entries.move_to_end(key)
-            return e.future
-
-    @staticmethod
-    def _refresh(
-        e: _Entry, pool: ThreadPoolExecutor, compute: Callable[[], Any], now: float
-    ) -> None:
-        """An expired entry keeps answering with its value while the next one is computed."""
-        if e.refresh is None:
-            e.refresh = pool.submit(compute)
-        elif e.refresh.done():
-            if e.refresh.exception() is None:
-                e.future, e.made = e.refresh, now
-            e.refresh = None
 
 
 def aggregates(st: WebState) -> Aggregates:
@@ -148,14 +85,6 @@ def aggregates(st: WebState) -> Aggregates:
         found = st.extra.setdefault("dashboard", Aggregates())
     assert isinstance(found, Aggregates)
     return found
-
-
-def wait(future: Future[Any], deadline: float) -> Any:
-    """The value of ``future`` by ``deadline`` (monotonic), else :class:`Computing`."""
-    try:
-        return future.result(timeout=max(0.0, deadline - time.monotonic()))
-    except FutureTimeout:
-        raise Computing from None
 
 
 # ---- the data version ---------------------------------------------------------------------
@@ -276,13 +205,21 @@ def report_data(data_dir: Path, plan: Plan, as_of: dt.date) -> ReportData:
     return build_report(plan, progress, subsidy_amounts=amounts)
 
 
-def plan_future(
-    st: WebState, v: Version | None, choice: PlanChoice, as_of: dt.date
-) -> Future[ReportData]:
+def plan_job(st: WebState, v: Version | None, choice: PlanChoice, as_of: dt.date) -> Job:
+    """The 通报's figures of ``choice`` at ``as_of``; the slot is the plan at the data's date
+    (the dashboard's) or at that explicit date, whatever the build."""
     plan = choice.plan
     key = ("plan", v.build_id if v else None, v.deferrals if v else None, plan.code,
            choice.stamp, as_of)  # fmt: skip
-    return aggregates(st).future(key, lambda: report_data(st.data_dir, plan, as_of))
+    slot = ("plan", plan.code, None if v is not None and as_of == v.day else as_of)
+    label = Label(v.build_id if v else None, as_of)
+    return Job(key, lambda: report_data(st.data_dir, plan, as_of), slot, label)
+
+
+def plan_future(
+    st: WebState, v: Version | None, choice: PlanChoice, as_of: dt.date
+) -> Future[ReportData]:
+    return aggregates(st).start(plan_job(st, v, choice, as_of))
 
 
 def _number(value: Decimal | None) -> int | float | None:
@@ -461,10 +398,17 @@ def multi_option(
 # ---- coverage -----------------------------------------------------------------------------
 
 
-def coverage_future(st: WebState, v: Version) -> Future[dict[str, pl.DataFrame]]:
-    return aggregates(st).future(
-        ("coverage", v.build_id), lambda: coverage.statistics(st.data_dir, SYSTEM)
+def coverage_job(st: WebState, v: Version) -> Job:
+    return Job(
+        ("coverage", v.build_id),
+        lambda: coverage.statistics(st.data_dir, SYSTEM),
+        ("coverage",),
+        Label(v.build_id, v.day),
     )
+
+
+def coverage_future(st: WebState, v: Version) -> Future[dict[str, pl.DataFrame]]:
+    return aggregates(st).start(coverage_job(st, v))
 
 
 def _rate(num: str, den: str) -> pl.Expr:
@@ -534,14 +478,25 @@ def _pct100(x: float | None) -> float | None:
 # ---- collection -----------------------------------------------------------------------------
 
 
+def kpi_job(st: WebState, v: Version, year: int, as_of: dt.date, by: str = "unit") -> Job:
+    """The KPIs of ``year`` at ``as_of``; the slot is the dashboard's (the data's year and
+    date) or that explicit year and date, whatever the build."""
+    key = ("kpi", v.build_id, v.deferrals, year, as_of, by)
+    how: Any = "county" if by == "county" else "unit"
+    default = (year, as_of) == (v.day.year, v.day)
+    slot = ("kpi", by) if default else ("kpi", by, year, as_of)
+    return Job(
+        key,
+        lambda: collection.kpis(st.data_dir, SYSTEM, year, as_of, by=how),
+        slot,
+        Label(v.build_id, as_of),
+    )
+
+
 def kpi_future(
     st: WebState, v: Version, year: int, as_of: dt.date, by: str = "unit"
 ) -> Future[pl.DataFrame]:
-    key = ("kpi", v.build_id, v.deferrals, year, as_of, by)
-    how: Any = "county" if by == "county" else "unit"
-    return aggregates(st).future(
-        key, lambda: collection.kpis(st.data_dir, SYSTEM, year, as_of, by=how)
-    )
+    return aggregates(st).start(kpi_job(st, v, year, as_of, by))
 
 
 def kpis_for(frame: pl.DataFrame, who: Viewer) -> pl.DataFrame:
@@ -583,9 +538,17 @@ def kpi_view(frame: pl.DataFrame, profile: Profile) -> dict[str, Any]:
     return {"columns": columns, "rows": rows}
 
 
+def arrears_job(st: WebState, v: Version) -> Job:
+    return Job(
+        ("arrears", v.build_id, v.deferrals, v.day),
+        lambda: collection.arrears(st.data_dir, SYSTEM, v.day),
+        ("arrears",),
+        Label(v.build_id, v.day),
+    )
+
+
 def arrears_future(st: WebState, v: Version) -> Future[pl.DataFrame]:
-    key = ("arrears", v.build_id, v.deferrals, v.day)
-    return aggregates(st).future(key, lambda: collection.arrears(st.data_dir, SYSTEM, v.day))
+    return aggregates(st).start(arrears_job(st, v))
 
 
 def arrears_for(frame: pl.DataFrame, who: Viewer, st: WebState) -> pl.DataFrame:
@@ -634,10 +597,18 @@ def arrears_view(frame: pl.DataFrame, labels: list[str]) -> dict[str, Any]:
 CASE_COUNTS = ("opened", "open", "worked", "resolved", "confirmed", "gone", "overdue")
 
 
-def cases_future(st: WebState) -> Future[CaseProgress]:
-    return aggregates(st).future(
-        ("cases",), lambda: case_progress(st.store, SYSTEM), ttl=CASES_TTL_S, light=True
+def cases_job(st: WebState) -> Job:
+    return Job(
+        ("cases",),
+        lambda: case_progress(st.store, SYSTEM),
+        ("cases",),
+        ttl=CASES_TTL_S,
+        light=True,
     )
+
+
+def cases_future(st: WebState) -> Future[CaseProgress]:
+    return aggregates(st).start(cases_job(st))
 
 
 def cases_view(prog: CaseProgress, who: Viewer, profile: Profile) -> dict[str, Any]:
@@ -680,11 +651,14 @@ class Section:
     pending: bool = False
     error: str = ""
     notes: list[str] = field(default_factory=list)
+    label: Label | None = None  # the data the view is of
+    fresh: bool = True  # False: an earlier data version's figures (the current ones computing)
 
 
-def _section(name: str, make: Callable[[], dict[str, Any]]) -> Section:
+def _section(name: str, got: Callable[[], Got], make: Callable[[Any], dict[str, Any]]) -> Section:
     try:
-        return Section(name, make())
+        found = got()
+        return Section(name, make(found.value), label=found.label, fresh=found.fresh)
     except Computing:
         return Section(name, pending=True)
     except CanbaoError as e:
@@ -701,36 +675,52 @@ def _order(who: Viewer) -> list[str]:
     return ["plan", "coverage", "kpi", "arrears", "cases"]
 
 
-def _plan_section(
-    choice: PlanChoice | str, fut: Future[ReportData] | None, who: Viewer, deadline: float
-) -> Section:
-    """The plan card; ``choice`` is the Chinese reason when there is no plan."""
-    if isinstance(choice, str) or fut is None:
-        return Section("plan", error=f"尚无工作计划，无法计算计划进度：{choice}")
-    section = _section("plan", lambda: plan_view(wait(fut, deadline), set(who.actor.counties)))
-    if not choice.stored:
-        section.notes.append(
-            f"尚未导入本地任务分解表（附件1），以下按内置计划“{choice.plan.code}”计算；"
-            "导入后（canbao plan import）自动按导入的计划显示。"
-        )
-    return section
+def _plan_notes(choice: PlanChoice) -> list[str]:
+    if choice.stored:
+        return []
+    return [
+        f"尚未导入本地任务分解表（附件1），以下按内置计划“{choice.plan.code}”计算；"
+        "导入后（canbao plan import）自动按导入的计划显示。"
+    ]
 
 
-def _futures(st: WebState, v: Version, wanted: list[str]) -> dict[str, Future[Any]]:
-    """Start (or find) every aggregate the page needs before waiting for any."""
-    starts: dict[str, Callable[[], Future[Any]]] = {
-        "coverage": lambda: coverage_future(st, v),
-        "kpi": lambda: kpi_future(st, v, v.day.year, v.day),
-        "cases": lambda: cases_future(st),
-        "arrears": lambda: arrears_future(st, v),
+def _jobs(st: WebState, v: Version, wanted: list[str]) -> tuple[dict[str, Job], PlanChoice | str]:
+    """The aggregates the page needs, and the plan (or the Chinese reason there is none)."""
+    jobs: dict[str, Job] = {}
+    choice: PlanChoice | str
+    try:
+        choice = choose_plan(st)
+        jobs["plan"] = plan_job(st, v, choice, v.day)
+    except CanbaoError as e:
+        choice = e.message_zh
+    makers: dict[str, Callable[[], Job]] = {
+        "coverage": lambda: coverage_job(st, v),
+        "kpi": lambda: kpi_job(st, v, v.day.year, v.day),
+        "cases": lambda: cases_job(st),
+        "arrears": lambda: arrears_job(st, v),
     }
-    return {name: starts[name]() for name in wanted if name in starts}
+    jobs.update({name: makers[name]() for name in wanted if name in makers})
+    return jobs, choice
+
+
+def warm(st: WebState) -> None:
+    """Start computing the current data version's dashboard figures (nothing for those computed
+    or being computed): the background warm-up calls it at start-up and every few seconds."""
+    v = version(st)
+    if v is None:
+        return
+    cache = aggregates(st)
+    for job in _jobs(st, v, ["plan", "coverage", "kpi", "arrears", "cases"])[0].values():
+        cache.start(job)
 
 
 def assemble(st: WebState, who: Viewer) -> dict[str, Any]:
-    """Everything the dashboard shows ``who``: per section its view, an error, or pending."""
+    """Everything the dashboard shows ``who``: per section its view, an error, or pending;
+    ``refreshing`` when some figures are an earlier data version's (``shown``: the oldest of
+    them) while the current ones are computed."""
     out: dict[str, Any] = {
         "notice": "", "sections": [], "pending": False, "version": None, "tiles": [],
+        "refreshing": False, "shown": None,
     }  # fmt: skip
     if not who.can("report.read"):
         out["notice"] = NO_REPORT
@@ -739,31 +729,35 @@ def assemble(st: WebState, who: Viewer) -> dict[str, Any]:
     if v is None:
         out["notice"] = NOT_BUILT
         return out
-    out["version"] = v
+    out["version"] = out["shown"] = v
     wanted = [n for n in _order(who) if n != "arrears" or who.can("ledger.read")]
-    choice: PlanChoice | str
-    plan_fut: Future[ReportData] | None = None
-    try:
-        choice = choose_plan(st)
-        plan_fut = plan_future(st, v, choice, v.day)
-    except CanbaoError as e:
-        choice = e.message_zh
-    futures = _futures(st, v, wanted)
+    jobs, choice = _jobs(st, v, wanted)
+    cache = aggregates(st)
+    for job in jobs.values():  # start every aggregate the page needs before waiting for any
+        cache.start(job)
     deadline = time.monotonic() + WAIT_S
-    makers: dict[str, Callable[[], dict[str, Any]]] = {
-        "coverage": lambda: coverage_view(wait(futures["coverage"], deadline), who, st.profile),
-        "kpi": lambda: kpi_view(kpis_for(wait(futures["kpi"], deadline), who), st.profile),
-        "cases": lambda: cases_view(wait(futures["cases"], deadline), who, st.profile),
-        "arrears": lambda: arrears_view(
-            who.scope.filter(wait(futures["arrears"], deadline), "county_code"),
-            ageing_labels(st, v.day),
+    makers: dict[str, Callable[[Any], dict[str, Any]]] = {
+        "plan": lambda value: plan_view(value, set(who.actor.counties)),
+        "coverage": lambda value: coverage_view(value, who, st.profile),
+        "kpi": lambda value: kpi_view(kpis_for(value, who), st.profile),
+        "cases": lambda value: cases_view(value, who, st.profile),
+        "arrears": lambda value: arrears_view(
+            who.scope.filter(value, "county_code"), ageing_labels(st, v.day)
         ),
     }
     for name in wanted:
-        if name == "plan":
-            out["sections"].append(_plan_section(choice, plan_fut, who, deadline))
-        else:
-            out["sections"].append(_section(name, makers[name]))
+        if name not in jobs:  # no plan
+            out["sections"].append(Section(name, error=f"尚无工作计划，无法计算计划进度：{choice}"))
+            continue
+        job = jobs[name]
+        section = _section(name, functools.partial(cache.get, job, deadline), makers[name])
+        if name == "plan" and isinstance(choice, PlanChoice):
+            section.notes.extend(_plan_notes(choice))
+        out["sections"].append(section)
+    stale = [s.label for s in out["sections"] if s.view is not None and not s.fresh and s.label]
+    if stale:
+        out["refreshing"] = True
+        out["shown"] = min(stale, key=lambda x: (x.day or dt.date.min, x.build_id or ""))
     out["pending"] = any(s.pending for s in out["sections"])
     out["tiles"] = tiles({s.name: s.view for s in out["sections"] if s.view}, who)
     return out

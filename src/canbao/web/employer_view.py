@@ -12,8 +12,11 @@ only) gives, with the coverage and collection code the city-wide lists and ledge
 compliance lists' rows (未参保登记, 少报人数或基数, 选择性参保), tax against declared headcount by
 month of the as-of year, the ledger rows and the compliance status
 (:func:`canbao.collection.api.compliance_in`) — the employer's part of the city-wide figures
-(tests compare them), in a fraction of a second. The agreements, dunning cases and cases come
-from the store. An employer outside the viewer's counties is not found.
+(tests compare them), in one to three seconds on a city of 5 million residents — heavy work, so
+it takes a slot of :func:`canbao.web.limits.heavy`. The employer's links and its persons with an
+active enrolment are read from the build's employer-sorted copies (:mod:`canbao.web.keyed`) when
+they are ready, not by scans of ``employer_links`` and ``enrollments``. The agreements, dunning
+cases and cases come from the store. An employer outside the viewer's counties is not found.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from canbao.errors import NotFoundError
 from canbao.ingest.kinds import KIND_LABELS_ZH, OWNERSHIP, SCHEME_LABELS_ZH
 from canbao.registry import snapshot
 from canbao.warehouse.scope import Scope
+from canbao.web import keyed, limits
 from canbao.web.person_view import CaseSummary, cached, cases_of, county_names
 from canbao.web.state import WebState
 
@@ -325,22 +329,30 @@ def data_day(st: WebState) -> dt.date | None:
     return cached(st, "data_day", snap.build_id, lambda: published.data_as_of(st.data_dir))
 
 
-def _sources(snap: snapshot.Snapshot, key: str) -> tuple[list[SourceCount], dict[str, int]]:
-    links, enrolled = pl.collect_all(
+def _sources(
+    snap: snapshot.Snapshot, key: str, kset: keyed.KeyedSet | None
+) -> tuple[list[SourceCount], dict[str, int]]:
+    """Source records per source, kind and method; persons with an active enrolment per
+    scheme: from the build's employer-sorted copies when given, else the snapshot's tables."""
+    if kset is not None:
+        links = kset.rows("employer_links", key).lazy()
+        active = kset.rows("enrolled", key).lazy()
+    else:
+        links = snap.scan("employer_links").filter(pl.col("employer_key") == key)
+        active = snap.scan("enrollments").filter(
+            (pl.col("employer_key") == key) & (pl.col("status") == "active")
+        )
+    counted, enrolled = pl.collect_all(
         [
-            snap.scan("employer_links")
-            .filter(pl.col("employer_key") == key)
-            .group_by("source", "kind", "method")
+            links.group_by("source", "kind", "method")
             .agg(records=pl.len())
-            .sort("source", "kind"),
-            snap.scan("enrollments")
-            .filter((pl.col("employer_key") == key) & (pl.col("status") == "active"))
-            .group_by("scheme")
+            .sort("source", "kind", "method", nulls_last=True),
+            active.group_by("scheme")
             .agg(pl.col("person_key").n_unique().alias("persons"))
             .sort("scheme"),
         ]
     )
-    rows = links.with_columns(
+    rows = counted.with_columns(
         kind_label=pl.col("kind").replace_strict(KIND_LABELS_ZH, default=None),
         method_label=pl.col("method").replace_strict(METHOD_ZH, default=pl.col("method")),
     ).to_dicts()
@@ -464,15 +476,33 @@ def _dunning(st: WebState, scope: Scope, key: str) -> list[DunningCase]:
 
 
 def employer_360(
-    st: WebState, scope: Scope, employer_key: str, *, ledger: bool, cases: bool
+    st: WebState,
+    scope: Scope,
+    employer_key: str,
+    *,
+    ledger: bool,
+    cases: bool,
+    use_index: bool = True,
 ) -> Employer360:
     """Everything about one employer in ``scope``; ``ledger``: the viewer may read the ledger,
-    agreements and dunning (``ledger.read``); ``cases``: the cases (``worklist.read``)."""
+    agreements and dunning (``ledger.read``); ``cases``: the cases (``worklist.read``).
+    The employer's links and active enrolments come from the current build's employer-sorted
+    copies when they are ready (:mod:`canbao.web.keyed`; ``use_index=False``: never); the
+    engine session is heavy work (:func:`canbao.web.limits.heavy`)."""
     reg = registration(st, scope, employer_key)
     snap = snapshot.require_current(st.data_dir)
-    sources, enrolled = _sources(snap, reg.employer_key)
+    kset = keyed.ready(st, keyed.EMPLOYERS) if use_index else None
+    if kset is not None and kset.build_id != snap.build_id:
+        kset = None  # the previous build's: the session reads the current one
+    links = kset.tables["employer_links"].path if kset is not None else None
+    sources, enrolled = _sources(snap, reg.employer_key, kset)
     book: Ledger | None = None
-    with coverage_api.employer_session(st.data_dir, scope, reg.employer_key, data_day(st)) as s:
+    with (
+        limits.heavy("单位详情"),
+        coverage_api.employer_session(
+            st.data_dir, scope, reg.employer_key, data_day(st), links=links
+        ) as s,
+    ):
         lists = coverage_api.employer_lists_in(s)
         months, declarations = _months(coverage_api.employer_months_in(s))
         if ledger:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canbao.errors import (
     AuthError,
+    Busy,
     CanbaoError,
     NotFoundError,
     RateLimited,
@@ -43,7 +44,7 @@ def is_htmx(request: Request) -> bool:
 
 def render_error(request: Request, err: CanbaoError) -> Response:
     headers: dict[str, str] = {}
-    if isinstance(err, RateLimited):
+    if isinstance(err, RateLimited | Busy):
         headers["Retry-After"] = str(err.retry_after)
     if wants_json(request):
         if isinstance(err, AuthError) and err.status == 401:

@@ -10,12 +10,22 @@ through a second index, made once per registry build and kept beside the data
 (``DATA/web/persons-<build_id>.parquet``; in memory when the directory cannot be written): one
 row per person and key — the normalised name, its toneless pinyin key, and every ID as
 delivered that the registry corrected to this person — sorted by key in row groups of
-:data:`ROW_GROUP` rows with statistics. An exact look-up reads the footer and the one or two
-row groups whose min/max hold the key (milliseconds on millions of residents), never the whole
-table; the row carries what a hit shows (masked ID, birth year, township …), so nothing else is
-read. The first search after a build makes the index (20–35 s for 5 million residents on
-two cores; the search page starts it in the background). Every result is filtered by the
-viewer's scope before it is counted, and at most :data:`CAP` hits are returned, with the total.
+:data:`ROW_GROUP` rows with statistics. The footers of both indexes are read once per build
+(:class:`canbao.web.keyed.Table`); an exact look-up then reads the one or two row groups whose
+min/max hold the key (a few milliseconds on millions of residents), never the whole table; the
+row carries what a hit shows (masked ID, birth year, township …), so nothing else is read. The
+index is made in the background when a build appears (20–35 s for 5 million residents on two
+cores: :mod:`canbao.web.warmup`; the search page also starts it); meanwhile the previous
+build's index answers, and only the very first search of a data directory waits for it. Every
+result is filtered by the viewer's scope before it is counted, and at most :data:`CAP` hits are
+returned, with the total.
+
+**Person 360.** The person's rows of ``persons``, ``links``, ``enrollments``,
+``id_corrections``, ``likely_owners`` and the model's link probabilities are read from the
+build's person-sorted copies (:mod:`canbao.web.keyed`: one or two row groups each, tens of
+milliseconds in all on 5 million residents) — the previous build's while the current one's are
+made (the page says so) — or, when there are none, from the snapshot's tables (whole-table
+scans: a heavy slot of :mod:`canbao.web.limits`). Both give the same page (tests compare).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,11 +49,11 @@ from canbao.cases import KINDS as CASE_KINDS
 from canbao.cases import OUTCOMES, STATE_LABELS, lifecycle
 from canbao.coverage.api import SCHEME_ORDER
 from canbao.coverage.status import STATUS_RANK, STATUS_ZH
-from canbao.errors import NotFoundError
+from canbao.errors import NotFoundError, StateError
 from canbao.ingest.kinds import KIND_LABELS_ZH, SCHEME_LABELS_ZH
 from canbao.profile import Profile
 from canbao.registry import api as registry_api
-from canbao.registry import snapshot
+from canbao.registry import id_index, snapshot
 from canbao.registry.corrections import (
     ID_ERROR_SHORT_ZH,
     METHOD_EVIDENCE_ZH,
@@ -51,6 +62,7 @@ from canbao.registry.corrections import (
 from canbao.standards import citizen_id, masking, names
 from canbao.store.models import Case
 from canbao.warehouse.scope import Scope
+from canbao.web import keyed, limits
 from canbao.web.state import WebState
 
 CAP = 50  # hits shown at most
@@ -122,6 +134,18 @@ def cached(st: WebState, name: str, build_id: str, make: Callable[[], T]) -> T:
             box.values[key] = value
         found: T = box.values[key]
         return found
+
+
+def latest(st: WebState, name: str) -> tuple[str, Any] | None:
+    """(build, value) of the value of ``name`` this process holds, of whatever build."""
+    box = st.extra.get("per_build")
+    if not isinstance(box, Cached):
+        return None
+    with box.lock:
+        for (kind, build_id), value in list(box.values.items()):
+            if kind == name:
+                return build_id, value
+    return None
 
 
 CASE_SCHEME_ZH = {"pension": "养老保险", "medical": "医疗保险", **SCHEME_LABELS_ZH}
@@ -203,13 +227,36 @@ def index_path(data_dir: Path, build_id: str) -> Path:
     return data_dir / INDEX_DIR / f"persons-{build_id}.parquet"
 
 
-def _make_index(data_dir: Path, snap: snapshot.Snapshot) -> pl.LazyFrame:
+@dataclass(frozen=True)
+class SearchIndex:
+    """The index of one build: its file, whose footer (the key range of every row group) is
+    read once (:class:`canbao.web.keyed.Table`: a look-up reads one or two row groups), or the
+    rows in memory when the data directory could not be written."""
+
+    table: keyed.Table | None
+    frame: pl.LazyFrame
+
+    def rows(self, key: str) -> pl.LazyFrame:
+        if self.table is not None:
+            return self.table.rows(key).lazy()
+        return self.frame.filter(pl.col("key") == key)
+
+
+def _opened(path: Path) -> SearchIndex:
+    try:
+        table: keyed.Table | None = keyed.Table.open(path, "key")
+    except (StateError, OSError, ValueError):  # no statistics: filtered scans of the file
+        table = None
+    return SearchIndex(table, pl.scan_parquet(path, glob=False))
+
+
+def _make_index(data_dir: Path, snap: snapshot.Snapshot) -> SearchIndex:
     """The index of ``snap``'s build: the file when there is one (another process may have
     made it), else made now and written (a temporary name first; older builds' files removed);
     kept in memory when the data directory cannot be written."""
     path = index_path(data_dir, snap.build_id)
     if path.exists():
-        return pl.scan_parquet(path, glob=False)
+        return _opened(path)
     frame = _index_frame(snap)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,9 +264,9 @@ def _make_index(data_dir: Path, snap: snapshot.Snapshot) -> pl.LazyFrame:
         frame.write_parquet(tmp, row_group_size=ROW_GROUP, statistics=True)
         tmp.replace(path)
     except OSError:
-        return frame.lazy()
+        return SearchIndex(None, frame.lazy())
     _prune(path)
-    return pl.scan_parquet(path, glob=False)
+    return _opened(path)
 
 
 def _prune(keep: Path) -> None:
@@ -236,10 +283,28 @@ def _prune(keep: Path) -> None:
             continue
 
 
-def person_index(st: WebState) -> pl.LazyFrame:
-    """The name/pinyin index of the current build (made on first use)."""
-    snap = snapshot.require_current(st.data_dir)
+def _current_index(st: WebState, snap: snapshot.Snapshot) -> SearchIndex:
     return cached(st, "person_index", snap.build_id, lambda: _make_index(st.data_dir, snap))
+
+
+def person_index(st: WebState) -> SearchIndex:
+    """The name/pinyin index of the current build (made on first use). After a new build,
+    while its index is being made in the background, the previous build's index answers
+    (person keys do not change between builds; what a hit shows is the previous build's)."""
+    snap = snapshot.require_current(st.data_dir)
+    have = latest(st, "person_index")
+    if have is None or have[0] == snap.build_id or index_path(st.data_dir, snap.build_id).exists():
+        return _current_index(st, snap)
+    warm(st)
+    found: SearchIndex = have[1]
+    return found
+
+
+def ensure_index(st: WebState) -> None:
+    """Make the current build's index now (the start-up warm-up thread calls it)."""
+    snap = snapshot.current(st.data_dir)
+    if snap is not None:
+        _current_index(st, snap)
 
 
 def warm(st: WebState) -> None:
@@ -252,7 +317,7 @@ def warm(st: WebState) -> None:
 
     def run() -> None:
         try:
-            person_index(st)
+            _current_index(st, snap)
         except Exception:  # noqa: BLE001 - the next search makes it and reports the error
             st.extra.pop("person_index_warming", None)
 
@@ -287,10 +352,24 @@ def _by_id(st: WebState, scope: Scope, number: str) -> pl.DataFrame:
     checked = citizen_id.check_frame([number]).row(0, named=True)
     found: list[pl.DataFrame] = []
     if checked["id_valid"] and checked["id18"]:
-        own = _hits(snap.find_id(checked["id18"]), "id")
+        own = _hits(_find_id(st, snap, checked["id18"]), "id")
         found.append(own.filter(scope.expr("county_code")))
     found.append(_by_key(person_index(st), scope, number, "corrected_id").collect())
     return pl.concat(found).unique("person_key", keep="first", maintain_order=True)
+
+
+def _find_id(st: WebState, snap: snapshot.Snapshot, id18: str) -> pl.DataFrame:
+    """The master persons with this ID: :meth:`~canbao.registry.snapshot.Snapshot.find_id`,
+    through the ID index's footer read once per build (one row group read per look-up)."""
+
+    def open_index() -> keyed.Table | None:
+        try:
+            return keyed.Table.open(snap.path / id_index.FILE, "id18")
+        except (StateError, OSError, ValueError):
+            return None
+
+    table = cached(st, "id_index", snap.build_id, open_index)
+    return snap.find_id(id18) if table is None else table.rows(id18)
 
 
 def _hits(persons: pl.DataFrame, match: str) -> pl.DataFrame:
@@ -308,9 +387,9 @@ def _hits(persons: pl.DataFrame, match: str) -> pl.DataFrame:
     )
 
 
-def _by_key(index: pl.LazyFrame, scope: Scope, key: str, match: str) -> pl.LazyFrame:
+def _by_key(index: SearchIndex, scope: Scope, key: str, match: str) -> pl.LazyFrame:
     return (
-        index.filter(pl.col("key") == key)
+        index.rows(key)
         .filter(scope.expr("county_code"))
         .select(*_HIT_COLUMNS, pl.lit(match).alias("match"))
     )
@@ -462,7 +541,8 @@ class Person360(BaseModel):
     cases: list[CaseSummary] | None  # None: the viewer may not read cases
     corrections: list[IdCorrection]
     likely_records: int  # records without ID the registry thinks are this person's
-    build_id: str
+    build_id: str  # the registry build shown
+    refreshing: bool = False  # a newer build's index is being made: this is an earlier build
 
 
 class Revealed(BaseModel):
@@ -477,10 +557,11 @@ def _label(column: str, labels: dict[str, str]) -> pl.Expr:
     return pl.col(column).replace_strict(labels, default=None, return_dtype=pl.Utf8)
 
 
-def _master(st: WebState, scope: Scope, person_key: str) -> MasterRecord:
-    if not _KEY.match(person_key):
-        raise NotFoundError("登记库中没有这个人员（或不在您负责的区县）", "malformed person key")
-    row = registry_api.person_by_key(st.data_dir, person_key, scope)
+NOT_FOUND_ZH = "登记库中没有这个人员（或不在您负责的区县）"
+
+
+def _master(st: WebState, row: dict[str, Any]) -> MasterRecord:
+    """The master record from a masked row of ``persons``."""
     fields = {k: row.get(k) for k in MasterRecord.model_fields if k in row}
     fields.update(
         id18=row.get("id18") or None,
@@ -493,6 +574,21 @@ def _master(st: WebState, scope: Scope, person_key: str) -> MasterRecord:
     return MasterRecord.model_validate(fields)
 
 
+@dataclass
+class Reads:
+    """One person's rows, of build ``build_id``: the master row (masked), the source records'
+    links, the model's probabilities (rec_key, match_probability), the enrolment records with
+    their employer's name, the ID corrections and the records likely theirs (other_key)."""
+
+    person: dict[str, Any]
+    links: pl.DataFrame
+    probs: pl.DataFrame
+    enrollments: pl.DataFrame
+    corrections: pl.DataFrame
+    likely: pl.DataFrame
+    build_id: str
+
+
 def _reads(snap: snapshot.Snapshot, key: str) -> dict[str, pl.DataFrame]:
     """This person's rows of the snapshot tables (read together, in parallel)."""
     mine = pl.col("person_key") == key
@@ -503,6 +599,63 @@ def _reads(snap: snapshot.Snapshot, key: str) -> dict[str, pl.DataFrame]:
         "likely": snap.scan("likely_owners").filter(mine).select("other_key"),
     }
     return dict(zip(frames, pl.collect_all(list(frames.values())), strict=True))
+
+
+def _direct(st: WebState, scope: Scope, key: str) -> Reads:
+    """The person's rows read from the current snapshot (scans of whole tables: one of the
+    heavy slots of :mod:`canbao.web.limits`)."""
+    with limits.heavy("人员详情"):
+        row = registry_api.person_by_key(st.data_dir, key, scope)
+        snap = snapshot.require_current(st.data_dir)
+        got = _reads(snap, key)
+        return Reads(
+            person=row,
+            links=got["links"],
+            probs=_probabilities(snap, got["links"]),
+            enrollments=_employer_names(snap, got["enrollments"]),
+            corrections=got["corrections"],
+            likely=got["likely"],
+            build_id=snap.build_id,
+        )
+
+
+def _indexed(kset: keyed.KeyedSet, scope: Scope, key: str) -> Reads | None:
+    """The person's rows read from the build's person-sorted copies (:mod:`canbao.web.keyed`:
+    one or two row groups per table); None when the copies have no such person in ``scope``."""
+    scope.require_personal()
+    found = kset.rows("persons", key).filter(scope.expr("county_code"))
+    if found.height == 0:
+        return None
+    parts = {p: kset.rows(p, key) for p in ("links", "probs", "enrollments", "corrections")}
+    return Reads(
+        person=masking.mask_frame(found.head(1)).row(0, named=True),
+        links=parts["links"],
+        probs=parts["probs"].select("rec_key", "match_probability"),
+        enrollments=parts["enrollments"],
+        corrections=parts["corrections"],
+        likely=kset.rows("likely", key).select("other_key"),
+        build_id=kset.build_id,
+    )
+
+
+def person_reads(st: WebState, scope: Scope, key: str, *, use_index: bool = True) -> Reads:
+    """The person's rows: from the person-sorted copies when a set is ready (the current
+    build's, or the previous build's while the current one's is made), else — or for a person
+    the previous build did not have — from the current snapshot."""
+    if not _KEY.match(key):
+        raise NotFoundError(NOT_FOUND_ZH, "malformed person key")
+    kset = keyed.ready(st, keyed.PERSONS) if use_index else None
+    if kset is not None:
+        try:
+            got = _indexed(kset, scope, key)
+        except OSError:  # its files were removed meanwhile (a newer build's are ready)
+            got = None
+        if got is not None:
+            return got
+        current = snapshot.current(st.data_dir)
+        if current is not None and current.build_id == kset.build_id:
+            raise NotFoundError(NOT_FOUND_ZH, "no such person key in scope")
+    return _direct(st, scope, key)
 
 
 def _probabilities(snap: snapshot.Snapshot, links: pl.DataFrame) -> pl.DataFrame:
@@ -539,8 +692,7 @@ def _probabilities(snap: snapshot.Snapshot, links: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def _records(snap: snapshot.Snapshot, links: pl.DataFrame) -> list[SourceRecord]:
-    probs = _probabilities(snap, links)
+def _records(links: pl.DataFrame, probs: pl.DataFrame) -> list[SourceRecord]:
     rows = (
         links.join(probs, on="rec_key", how="left")
         .with_columns(
@@ -549,16 +701,15 @@ def _records(snap: snapshot.Snapshot, links: pl.DataFrame) -> list[SourceRecord]
             method_label=_label("method", METHOD_LABELS_ZH),
             evidence=_label("method", METHOD_EVIDENCE_ZH),
         )
-        .sort("source", "row")
+        .sort("source", "row", "batch_id", "method", nulls_last=True)
         .select(*SourceRecord.model_fields)
         .to_dicts()
     )
     return [SourceRecord(**r) for r in rows]
 
 
-def _enrolments(
-    st: WebState, snap: snapshot.Snapshot, enrollments: pl.DataFrame
-) -> list[SchemeHistory]:
+def _employer_names(snap: snapshot.Snapshot, enrollments: pl.DataFrame) -> pl.DataFrame:
+    """The enrolment records with their employer's name (``employer_name``)."""
     employers = enrollments["employer_key"].drop_nulls().unique().to_list()
     names_of = (
         snap.scan("employers")
@@ -566,16 +717,19 @@ def _enrolments(
         .select("employer_key", pl.col("name").alias("employer_name"))
         .collect()
     )
+    return enrollments.join(names_of, on="employer_key", how="left")
+
+
+def _enrolments(st: WebState, enrollments: pl.DataFrame) -> list[SchemeHistory]:
     order = {s: i for i, s in enumerate(SCHEME_ORDER)}
     rows = (
-        enrollments.join(names_of, on="employer_key", how="left")
-        .with_columns(
+        enrollments.with_columns(
             scheme_label=_label("scheme", SCHEME_LABELS_ZH).fill_null(pl.col("scheme")),
             status_label=_label("status", STATUS_ZH),
             county_name=_label("county_code", county_names(st.profile)),
             _o=pl.col("scheme").replace_strict(order, default=99, return_dtype=pl.Int32),
         )
-        .sort("_o", "start_date", "end_date", nulls_last=True)
+        .sort("_o", "start_date", "end_date", "source", "row", "batch_id", nulls_last=True)
         .select(*Enrolment.model_fields)
         .to_dicts()
     )
@@ -607,7 +761,7 @@ def _corrections(frame: pl.DataFrame) -> list[IdCorrection]:
     rows = (
         masking.mask_frame(frame)
         .with_columns(method_label=_label("method", METHOD_LABELS_ZH), errors=errors)
-        .sort("source", "row")
+        .sort("source", "row", "batch_id", nulls_last=True)
         .select(*IdCorrection.model_fields)
         .to_dicts()
     )
@@ -680,24 +834,28 @@ def _flags(
     return out
 
 
-def person_360(st: WebState, scope: Scope, person_key: str, *, with_cases: bool) -> Person360:
-    """Everything about one person in ``scope`` (masked); a person outside it is not found."""
-    person = _master(st, scope, person_key)
-    snap = snapshot.require_current(st.data_dir)
-    got = _reads(snap, person.person_key)
-    records = _records(snap, got["links"])
-    corrections = _corrections(got["corrections"])
+def person_360(
+    st: WebState, scope: Scope, person_key: str, *, with_cases: bool, use_index: bool = True
+) -> Person360:
+    """Everything about one person in ``scope`` (masked); a person outside it is not found.
+    ``use_index=False``: read the snapshot, never the person-sorted copies (tests compare)."""
+    got = person_reads(st, scope, person_key, use_index=use_index)
+    person = _master(st, got.person)
+    records = _records(got.links, got.probs)
+    corrections = _corrections(got.corrections)
     cases = cases_of(st, scope, "person", person.person_key) if with_cases else None
-    likely = got["likely"]["other_key"].n_unique()
+    likely = got.likely["other_key"].n_unique()
+    current = snapshot.current(st.data_dir)
     return Person360(
         person=person,
         records=records,
-        enrolments=_enrolments(st, snap, got["enrollments"]),
+        enrolments=_enrolments(st, got.enrollments),
         flags=_flags(person, records, corrections, likely, cases),
         cases=cases,
         corrections=corrections,
         likely_records=likely,
-        build_id=snap.build_id,
+        build_id=got.build_id,
+        refreshing=current is not None and current.build_id != got.build_id,
     )
 
 
@@ -705,6 +863,6 @@ def reveal(st: WebState, scope: Scope, person_key: str) -> Revealed:
     """The full ID, phone, address and birth date of one person in ``scope``: an audit-log entry
     (``person.reveal``, the person key, never the ID) through the web's store."""
     if not _KEY.match(person_key):
-        raise NotFoundError("登记库中没有这个人员（或不在您负责的区县）", "malformed person key")
+        raise NotFoundError(NOT_FOUND_ZH, "malformed person key")
     row = registry_api.person_by_key(st.data_dir, person_key, scope, reveal=True, store=st.store)
     return Revealed.model_validate({k: row.get(k) for k in Revealed.model_fields})

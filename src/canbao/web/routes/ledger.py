@@ -73,15 +73,15 @@ def _listed(st: WebState, who: Viewer, f: Filters, wait_s: float) -> tuple[pl.Da
     v = dashboard.require_version(st)
     if f.county:
         who.scope.require_county(f.county)
-    full = dashboard.wait(dashboard.arrears_future(st, v), time.monotonic() + wait_s)
-    frame = dashboard.arrears_for(full, who, st)
+    got = dashboard.aggregates(st).get(dashboard.arrears_job(st, v), time.monotonic() + wait_s)
+    frame = dashboard.arrears_for(got.value, who, st)
     if f.county:
         frame = frame.filter(pl.col("county_code") == f.county)
     if f.ageing:
         frame = frame.filter(pl.col("ageing") == f.ageing)
     if f.ownership:
         frame = frame.filter(pl.col("ownership") == f.ownership)
-    return frame, v
+    return frame, got.label or v  # the data shown: the previous build's while it is computed
 
 
 def _options(st: WebState, who: Viewer, v: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from canbao import __version__
 from canbao.errors import AuthError, RateLimited, UsageError
@@ -56,6 +57,13 @@ def sign_in(request: Request, username: str, password: str) -> Actor:
         raise
 
 
+def _start(request: Request, actor: Actor) -> str:
+    """After a sign-in: clear the client's failures, start a cookie session (its token)."""
+    st = state_of(request)
+    throttle.clear(st.store, f"login:ip:{client_of(request)}")
+    return sessions.start(st.store, actor, "cookie")
+
+
 def _set_cookie(request: Request, response: Response, name: str, value: str, age: int) -> None:
     secure = state_of(request).secure_cookies or request.url.scheme == "https"
     response.set_cookie(
@@ -86,14 +94,13 @@ async def login(
 ) -> Response:
     await check_csrf(request, request.cookies.get(PRE_COOKIE, ""))
     st = state_of(request)
-    try:
-        actor = sign_in(request, username, password)
+    try:  # the password hash and the store in the thread pool, never on the event loop
+        actor = await run_in_threadpool(sign_in, request, username, password)
     except AuthError as e:
         pre = request.cookies.get(PRE_COOKIE, "")
         context: dict[str, Any] = {"next": _safe_next(next), "csrf": pre, "error": e}
         return st.templates.TemplateResponse(request, "login.html", context, status_code=401)
-    throttle.clear(st.store, f"login:ip:{client_of(request)}")
-    token = sessions.start(st.store, actor, "cookie")
+    token = await run_in_threadpool(_start, request, actor)
     response = RedirectResponse(_safe_next(next), status_code=303)
     _set_cookie(request, response, COOKIE, token, sessions.COOKIE_HOURS * 3600)
     response.delete_cookie(PRE_COOKIE, path="/")

@@ -51,3 +51,43 @@ def ingest_month(city: Path, data: Path, files: Path) -> None:
         data, extract, source="si_resident_medical_m2", kind="enrollment",
         scheme="resident_medical", as_of="2018-01-31",
     )  # fmt: skip
+
+
+def redeliver_population(city: Path, data: Path, files: Path, as_of: str, *, edit: bool) -> Path:
+    """The household register delivered again in full as of ``as_of``, in another encoding,
+    column order and row order; with ``edit``: every 40th address edited, every 97th row gone
+    and five new residents (new IDs)."""
+    import csv
+    import io
+
+    from canbao.standards import citizen_id
+
+    f = next(f for f in manifest.load(city).files if f.kind == "population")
+    text = Path(f.path).read_text(f.encoding or "utf-8")
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    address, ident, name = (
+        header.index("户籍地址"),
+        header.index("公民身份号码"),
+        header.index("姓名"),
+    )
+    if edit:
+        rows = [r for i, r in enumerate(rows) if i % 97 != 13]
+        for i, r in enumerate(rows):
+            if i % 40 == 7:
+                r[address] = r[address] + "附1号"
+        for k in range(5):
+            new = list(rows[k * 7])
+            body = f"36040219950{k + 1}0{k + 1}9{k}1"
+            new[ident] = body + citizen_id.compute_check_char(body)
+            new[name] = "新居民" + "甲乙丙丁戊"[k]
+            rows.append(new)
+    rows.reverse()
+    order = list(reversed(range(len(header))))  # the columns in another order
+    files.mkdir(parents=True, exist_ok=True)
+    path = files / f"huji_{as_of}.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        w = csv.writer(out)
+        w.writerow([header[i] for i in order])
+        w.writerows([r[i] for i in order] for r in rows)
+    ingest_file(data, path, source=f.source, kind="population", as_of=as_of)
+    return path

@@ -141,10 +141,28 @@ def records_view_sql(kind: str, have: set[str] | None) -> str:
     if have is None:
         sel = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items())
         return f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} WHERE 1 = 0"
+    origin = _origin_columns(have)
     sel = ", ".join(
-        f'"{c}"' if c in have else f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items()
+        origin[c] if c in origin else f'"{c}"' if c in have else f'CAST(NULL AS {t}) AS "{c}"'
+        for c, t in cols.items()
     )
     return f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} FROM records_{kind}"
+
+
+def _origin_columns(have: set[str]) -> dict[str, str]:
+    """Each record under its identity, as the registry names it
+    (:func:`canbao.ingest.redelivery.as_origin`): the batch, row and as-of date where its
+    content first arrived, so the rows join ``links`` and ``employer_links``."""
+    if "rec_id" not in have:
+        return {}
+    as_of = "coalesce(rec_as_of, as_of)" if "rec_as_of" in have else "as_of"
+    return {
+        "batch_id": "CASE WHEN rec_id IS NULL THEN batch_id "
+        "ELSE regexp_extract(rec_id, '^(.*):([0-9]+)$', 1) END AS batch_id",
+        "row": 'CASE WHEN rec_id IS NULL THEN "row" '
+        "ELSE CAST(regexp_extract(rec_id, '^(.*):([0-9]+)$', 2) AS BIGINT) END AS \"row\"",
+        "as_of": f"{as_of} AS as_of",
+    }
 
 
 def open_session(

@@ -58,6 +58,10 @@ def record_schema(kind: str) -> dict[str, pl.DataType]:
         "scheme": pl.Utf8(),
         "as_of": pl.Date(),
         "row": pl.Int64(),
+        # the record's identity: the batch row (and its as-of date) where this content first
+        # arrived (canbao.ingest.redelivery); null in batches ingested before it existed
+        "rec_id": pl.Utf8(),
+        "rec_as_of": pl.Date(),
     }
     return meta | {k: v for k, v in body.items() if k not in META_COLUMNS}
 
@@ -109,6 +113,44 @@ def current_records(data_dir: Path, kind: str, scheme: str | None = None) -> pl.
     if scheme is not None:
         lf = lf.filter(pl.col("scheme") == scheme)
     return lf
+
+
+def current_rows(data_dir: Path, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (with ``batch_id`` and ``row`` naming records by their identity, as the
+    registry does: :func:`canbao.ingest.redelivery.as_origin`) with each record's ``batch_id``
+    and ``row`` in the current file instead: a re-delivered record unchanged since an older
+    batch is named by its row in the file that carries it now (exports that send rows back to
+    a department name the file it has)."""
+    if frame.is_empty():
+        return frame
+    carried = [
+        lf.select("batch_id", "row", "rec_id").filter(
+            ~pl.col("rec_id").str.starts_with(pl.col("batch_id") + ":")
+        )
+        for kind in kinds.KINDS
+        if _paths(data_dir, kind, None, "records.parquet")
+        for lf in [current_records(data_dir, kind)]
+    ]
+    if not carried:
+        return frame
+    where = (
+        pl.concat(carried)
+        .select(
+            pl.col("rec_id").str.extract(r"^(.*):[0-9]+$", 1).alias("batch_id"),
+            pl.col("rec_id").str.extract(r":([0-9]+)$", 1).cast(pl.Int64).alias("row"),
+            pl.col("batch_id").alias("_batch"),
+            pl.col("row").alias("_row"),
+        )
+        .collect()
+    )
+    if where.is_empty():
+        return frame
+    order = frame.columns
+    return (
+        frame.join(where, on=["batch_id", "row"], how="left", maintain_order="left")
+        .with_columns(batch_id=pl.coalesce("_batch", "batch_id"), row=pl.coalesce("_row", "row"))
+        .select(order)
+    )
 
 
 def current_quarantine(data_dir: Path, kind: str | None = None) -> pl.LazyFrame:

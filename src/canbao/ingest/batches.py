@@ -16,7 +16,16 @@ from typing import Any
 import polars as pl
 
 from canbao.errors import CanbaoError, InputFileError, UsageError
-from canbao.ingest import headers, kinds, normalize, profiles, readers, report, validate
+from canbao.ingest import (
+    headers,
+    kinds,
+    normalize,
+    profiles,
+    readers,
+    redelivery,
+    report,
+    validate,
+)  # fmt: skip
 from canbao.warehouse import catalog
 from canbao.warehouse.catalog import BatchInfo
 from canbao.warehouse.datadir import DataLayout, slug
@@ -246,6 +255,13 @@ def ingest_file(
     accepted = (records if everyone else records.filter(keep)).with_columns(**meta)
     order = [*META_COLUMNS, *[c for c in accepted.columns if c not in META_COLUMNS]]
     accepted = accepted.select(order)
+    superseded = catalog.would_supersede(data_dir, source, kind, scheme, as_of_date, path.name)
+    accepted, changes = redelivery.compare(
+        accepted,
+        kind,
+        batch_id,
+        [layout.batch(b.batch_id) / "records.parquet" for b in superseded or []],
+    )
     quarantine = _quarantine_rows(raw, text["row"], reasons, keep, meta, scheme)
     info = BatchInfo(
         batch_id=batch_id,
@@ -268,6 +284,7 @@ def ingest_file(
         header_row=raw.header_row,
         mapping=m.columns,
         as_of_given=as_of_given,
+        changes=changes.to_json() if changes else None,
     )
     assert info.accepted + info.quarantined == n  # every data row is accounted for
     batch_json = info.to_json()
@@ -279,6 +296,7 @@ def ingest_file(
         reasons=reasons,
         text=text,
         notes=notes,
+        changes=changes,
     )
 
     step(4, STEPS[4])
@@ -291,6 +309,8 @@ def ingest_file(
         f"已导入“{path.name}”：{n} 行，接收 {info.accepted} 行"
         f"（其中 {info.warned} 行有警告），隔离 {info.quarantined} 行；批次 {batch_id}"
     )
+    if changes is not None:
+        msg += "\n" + changes.summary_zh()
     if not as_of_given:
         msg += "\n注意：" + AS_OF_DEFAULT_NOTE.format(day=as_of_date)
     paths = [final / "report.json", final / "report.xlsx"]

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from canbao import outputs
-from canbao.ingest import headers, kinds, validate
+from canbao.ingest import headers, kinds, redelivery, validate
 from canbao.ingest.headers import Mapping_
 from canbao.ingest.readers import DELIMITER_LABELS, RawTable
 from canbao.standards import citizen_id, masking
@@ -67,6 +67,7 @@ def build(
     reasons: pl.Series,
     text: pl.DataFrame,
     notes: list[str],
+    changes: redelivery.Changes | None = None,
 ) -> dict[str, Any]:
     kind = batch["kind"]
     frame = records.select("row", "warnings").with_columns(reason=reasons)
@@ -138,6 +139,7 @@ def build(
         "warnings": warnings,
         "id_errors": id_errors,
         "notes": notes,
+        "changes": changes.to_json() if changes is not None else None,
     }
 
 
@@ -191,6 +193,18 @@ def write_xlsx(report: dict[str, Any], path: Path) -> None:
         text = [[None if v is None else str(v) for v in r] for r in rows]
         return pl.DataFrame(text, schema={c: pl.Utf8 for c in cols}, orient="row")
 
+    sheets: dict[str, pl.DataFrame] = {}
+    ch = report.get("changes")
+    if ch:
+        summary += [
+            ("与上一批比较", ", ".join(ch["base"])), ("未变", ch["unchanged"]),
+            ("新增", ch["added"]), ("变更", ch["changed"]), ("删除", ch["removed"]),
+        ]  # fmt: skip
+        by_county = [
+            (county or "（无区县）", v["added"], v["changed"], v["removed"])
+            for county, v in sorted(ch["by_county"].items())
+        ]
+        sheets["与上一批比较"] = frame(by_county, list(redelivery.label_columns().values()))
     outputs.write_workbook(
         {
             "汇总": frame(summary, ["项目", "内容"]),
@@ -199,6 +213,7 @@ def write_xlsx(report: dict[str, Any], path: Path) -> None:
                 examples, ["代码", "行号", "身份证号码（脱敏）", "姓名（脱敏）", "单位", "原值"]
             ),
             "列映射": frame(mapping, ["文件列名", "字段", "字段含义", "手工指定"]),
+            **sheets,
         },
         path,
     )
@@ -218,6 +233,13 @@ def render(report: dict[str, Any], console: Console) -> None:
     t.add_row("数据行", "", str(c["rows"]), "")
     t.add_row("接收", "", str(c["accepted"]), "")
     t.add_row("隔离", "", str(c["quarantined"]), "")
+    ch = report.get("changes")
+    if ch:
+        for what, label in (("added", "新增"), ("changed", "变更"), ("removed", "删除")):
+            counties = sorted(ch["by_county"].items(), key=lambda kv: -kv[1][what])
+            top = ", ".join(f"{k or '无区县'} {v[what]}" for k, v in counties[:3] if v[what])
+            t.add_row(f"与上一批比较：{label}", "", str(ch[what]), escape(top))
+        t.add_row("与上一批比较：未变", "", str(ch["unchanged"]), "")
     for q in report["quarantine"]:
         rows = ", ".join(str(e["row"]) for e in q["examples"])
         t.add_row(escape(f"  隔离：{q['label_zh']}"), escape(q["reason"]), str(q["count"]), rows)

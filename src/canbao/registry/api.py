@@ -123,7 +123,10 @@ def links(data_dir: Path, scope: Scope, *, reveal: bool = False) -> pl.DataFrame
     lf = snapshot.require_current(data_dir).scan("links")
     if not scope.city_wide:
         lf = lf.join(_counties_of_persons(data_dir, scope).select("person_key"), on="person_key")
-    df = lf.collect().sort("source", "row")
+    from canbao.ingest import api as ingest_api
+
+    # named by their rows in the current files (a re-delivered record keeps an older identity)
+    df = ingest_api.current_rows(data_dir, lf.collect()).sort("source", "row")
     if not reveal:
         return df.drop("name_pinyin", "birth_date", strict=False)
     scope.require_reveal()

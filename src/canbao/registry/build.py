@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from canbao.ingest.redelivery import as_origin
 from canbao.registry import (
     assign,
     decisions,
@@ -74,6 +75,7 @@ def _enrollments(source: RecordSource) -> pl.LazyFrame:
     lf = source("enrollment")
     if lf is None:
         return pl.LazyFrame(schema=ENROLLMENT_COLUMNS)
+    lf = as_origin(lf)  # each record under its identity, as in person_records
     schema = lf.collect_schema()
     return lf.select(
         [
@@ -176,6 +178,10 @@ def _build(
     else:
         eng.create_table_from_arrow("person_records", person_records.assemble(source).to_arrow())
     person_batches = sorted({p.parent.name for p in paths})
+    person_origins = sorted(
+        eng.fetch("SELECT DISTINCT batch_id FROM person_records")["batch_id"].to_list()
+    )
+    employer_fingerprint = employers.fingerprint(source)
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     # person keys are digests keyed with the data directory's secret (registry.keys)
     eng.create_table_from_arrow(keys.TABLE, keys.secret_table(data_dir))
@@ -183,19 +189,15 @@ def _build(
     lap("read")
 
     prev = None if full or retrain else snapshot.current(data_dir)
-    delta = _delta(prev, model_dir, person_batches, source, cache_root, key_scheme)
+    delta = _delta(
+        prev, model_dir, person_batches, source, cache_root, key_scheme, employer_fingerprint
+    )
     if prev is not None and delta is not None:
         changed, reuse = _incremental(eng, prev, delta, model_dir, source, say, lap)
         mode = "incremental"
-        employer_batches = prev.info["employer_batches"] if not delta.employers_changed else None
     else:
         _full(eng, model_dir, retrain, source, say, lap)
         changed, reuse, mode, prev = [], [], "full", None
-        employer_batches = None
-    if employer_batches is None:
-        employer_batches = sorted(
-            eng.fetch("SELECT DISTINCT batch_id FROM employer_records_raw")["batch_id"].to_list()
-        )
     eng.drop(*employers.WORK_TABLES)
     # one rule for both paths: computed from the build's final tables (small, set-based)
     say("无证件号记录的可能本人 (likely owners of records without ID)")
@@ -221,10 +223,16 @@ def _build(
         "seconds": timings,
         "engine": eng.name,
         "person_batches": person_batches,
-        "employer_batches": employer_batches,
+        "person_origins": person_origins,
+        "employer_fingerprint": employer_fingerprint,
     }
     if delta is not None and mode == "incremental":
-        info["incremental"] = {"added": delta.added, "removed": delta.removed, **delta.stats}
+        info["incremental"] = {
+            "added": delta.added,
+            "removed": delta.removed,
+            **delta.stats,
+            "employers_rebuilt": delta.employers_changed,
+        }
     snap = snapshot.publish(eng, data_dir, build_id, info, prev=prev, changes=changed, reuse=reuse)
     lap("publish")
     return BuildResult(build_id, mode, snap.path, counts, timings)
@@ -307,10 +315,16 @@ def _delta(
     source: RecordSource,
     cache_root: Path,
     key_scheme: str,
+    employer_fingerprint: str,
 ) -> incremental.Delta | None:
     """What changed since ``prev``, or None when the build must be full: no previous snapshot
     (or one from an older version), another model, derivation code or person-key secret, or
-    nothing cached for a superseded batch."""
+    nothing cached for a superseded batch.
+
+    Batches are the delivered ones; records are under their identity
+    (:func:`canbao.ingest.redelivery.as_origin`): the records a re-delivery adds are those of
+    identities the previous build did not have, and the records it removes are the superseded
+    batches' records that no added batch carries on."""
     if prev is None or not scoring.model_is_current(model_dir):
         return None
     info = prev.info
@@ -320,7 +334,8 @@ def _delta(
         or info.get("person_key_scheme") != key_scheme
         or "hot_keys" not in info
         or "person_batches" not in info
-        or "employer_batches" not in info
+        or "person_origins" not in info
+        or "employer_fingerprint" not in info
         or not all(prev.has(t) for t in incremental.PREV)
     ):
         return None
@@ -328,15 +343,20 @@ def _delta(
     added = sorted(set(person_batches) - before)
     removed = sorted(before - set(person_batches))
     removed_paths = _cache_paths(cache_root, removed)
-    if removed_paths is None:
+    added_paths = _cache_paths(cache_root, added)
+    if removed_paths is None or added_paths is None:
         return None
-    # the employer side is relinked whenever its batches changed: a person batch with employer
-    # rows, or an employer-only batch (registry, declaration, payment, arrears) added or removed
-    now = set(
-        employers.assemble(source).select("batch_id").unique().collect()["batch_id"].to_list()
+    origins: set[str] = set()
+    if added_paths:
+        frame = pl.scan_parquet(added_paths).select(pl.col("batch_id").unique()).collect()
+        origins = set(frame["batch_id"].to_list())
+    added_origins = sorted(origins - set(info["person_origins"]))
+    # the employer side is relinked whenever its records changed (their identities: an
+    # identical re-delivery changes nothing)
+    employers_changed = employer_fingerprint != info["employer_fingerprint"]
+    return incremental.Delta(
+        added, removed, removed_paths, employers_changed, added_paths, added_origins
     )
-    employers_changed = now != set(info["employer_batches"])
-    return incremental.Delta(added, removed, removed_paths, employers_changed)
 
 
 def _incremental(
@@ -352,6 +372,12 @@ def _incremental(
     changed = incremental.update(
         eng, prev, delta, model_dir, lambda where: _read_enrollments(eng, source, where), say
     )
+    stats = delta.stats
+    if not (stats["records_added"] or stats["records_removed"] or delta.employers_changed):
+        say(
+            "新批次与所取代批次的内容相同，无新增或删除的记录：登记库无变化"
+            "（仅人工复核决定可能有更新）(no record changed)"
+        )
     lap("cluster")
     if not delta.employers_changed:
         prev.register(eng, "employers", "employers")

@@ -166,6 +166,8 @@ class Written:
 
 def collect(data_dir: Path, source: str | None = None) -> Corrections:
     """The corrections of the current snapshot, per source (only ``source`` when given)."""
+    from canbao.ingest import api as ingest_api
+
     snap = snapshot.require_current(data_dir)
     links = snap.scan("links")
     sources = tuple(
@@ -183,6 +185,7 @@ def collect(data_dir: Path, source: str | None = None) -> Corrections:
     id_rows = _id_rows(mine, links, anchors)
     name_rows = _name_rows(snap, corr, links, anchors, source)
     rows = pl.concat([id_rows, name_rows], how="vertical")
+    rows = ingest_api.current_rows(data_dir, rows)  # the rows of the files as delivered now
     batches = _batches(data_dir)
     rows = (
         rows.join(batches.select("batch_id", "file_name"), on="batch_id", how="left")

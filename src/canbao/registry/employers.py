@@ -18,6 +18,7 @@ from collections.abc import Callable
 import polars as pl
 
 from canbao.ingest.kinds import EMPLOYER_KINDS
+from canbao.ingest.redelivery import as_origin
 from canbao.registry import survivorship
 from canbao.registry.engine import Engine
 from canbao.standards import credit_code
@@ -44,6 +45,19 @@ EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+def fingerprint(source: Callable[[str], pl.LazyFrame | None]) -> str:
+    """Names the set of employer-bearing records (their identities): equal between two builds
+    exactly when the employer side's inputs are (an identical re-delivery keeps it). The hash
+    is Polars' (stable within one version; another version only costs one employer rebuild)."""
+    keys = assemble(source).select("batch_id", "row")
+    row = keys.select(
+        n=pl.len(),
+        # 36-bit digests: their sum fits 64 bits for up to 2^28 records
+        h=(pl.struct("batch_id", "row").hash(seed=20171) // (1 << 28)).sum(),
+    ).collect()
+    return f"{row['n'][0]}:{row['h'][0]}"
+
+
 def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
     """Every employer-bearing record in :data:`EMPLOYER_COLUMNS` (a lazy query: the tax file
     has one row per employee and month, so it is streamed, never held in memory)."""
@@ -52,6 +66,7 @@ def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
         lf = source(kind)
         if lf is None:
             continue
+        lf = as_origin(lf)  # each record under its identity, as in person_records
         schema = lf.collect_schema()
         if "employer_name_norm" not in schema and "credit_code" not in schema:
             continue

@@ -70,10 +70,14 @@ PREV = {
 class Delta:
     """What changed in the inputs since the previous snapshot."""
 
-    added: list[str]  # person-bearing batches not in the previous build
+    added: list[str]  # person-bearing batches (as delivered) not in the previous build
     removed: list[str]  # batches the previous build used that are gone (superseded)
     removed_paths: list[Path]  # their derived records (the derivation cache)
     employers_changed: bool
+    added_paths: list[Path] = field(default_factory=list)  # the added batches' derived records
+    # the identities' batches (canbao.ingest.redelivery.as_origin) the previous build did not
+    # have: their records are the new ones (a re-delivery's unchanged rows keep older ones)
+    added_origins: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -159,6 +163,27 @@ def _merged(eng: Engine, name: str, prev: str, gone: str, rows: str, keys: tuple
     eng.create_view(name, sql)
 
 
+def _removed_records(eng: Engine, delta: Delta) -> None:
+    """Table ``removed_records`` (``rec_key``, ``id18``): the records of the superseded batches
+    that no added batch carries on (a re-delivery's unchanged rows are the same records)."""
+    if not delta.removed_paths:
+        empty = pa.array([], pa.string())
+        eng.create_table_from_arrow("removed_records", pa.table({"rec_key": empty, "id18": empty}))
+        return
+    eng.parquet_view("removed_all", delta.removed_paths)
+    if delta.added_paths:
+        eng.parquet_view("added_all", delta.added_paths)
+        carried = "SELECT rec_key FROM added_all"
+    else:
+        carried = "SELECT rec_key FROM removed_all WHERE false"
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE removed_records AS
+        SELECT rec_key, id18 FROM removed_all WHERE rec_key NOT IN ({carried})
+        """
+    )
+
+
 def update(
     eng: Engine,
     prev: Snapshot,
@@ -174,22 +199,18 @@ def update(
     d = eng.dialect
     for table, alias in PREV.items():
         prev.register(eng, table, alias)
-    _keys_table(eng, "added_batches", delta.added)
-    _keys_table(eng, "removed_batches", delta.removed)
-    # the added batches as constants: the scan then skips every other batch's files (their
-    # batch_id statistics), instead of reading every record to test it
+    # the new records' batches as constants: the scan then skips every other batch's files
+    # (their batch_id statistics), instead of reading every record to test it
     added = (
-        "batch_id IN (" + ", ".join(_literal(b) for b in delta.added) + ")"
-        if delta.added
+        "batch_id IN (" + ", ".join(_literal(b) for b in delta.added_origins) + ")"
+        if delta.added_origins
         else "false"
     )
+    _removed_records(eng, delta)
 
     # 1. anchors of the IDs of added and superseded records
     say("增量：重算受影响身份证号的锚点 (anchors of affected IDs)")
-    removed_ids = ""
-    if delta.removed_paths:
-        eng.parquet_view("removed_records", delta.removed_paths)
-        removed_ids = "UNION SELECT id18 FROM removed_records"
+    removed_ids = "UNION SELECT id18 FROM removed_records"
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE aid AS
@@ -256,13 +277,10 @@ def update(
     repair.build_candidates(eng, "r1")
     repair.build_repair_links(eng, "r1", "id_anchor")
     nodes.build_nodes(eng, "r1", "repair_links", "node_members__rows", "r1_nodes", "id_anchor")
-    removed_keys = (
-        "SELECT rec_key FROM p_links WHERE batch_id IN (SELECT batch_id FROM removed_batches)"
-    )
     eng.execute(
-        f"""
+        """
         CREATE OR REPLACE TABLE gone_recs AS
-        SELECT rec_key FROM r1_keys UNION SELECT rec_key FROM ({removed_keys}) x
+        SELECT rec_key FROM r1_keys UNION SELECT rec_key FROM removed_records
         """
     )
     eng.create_view("node_members__gone", "SELECT rec_key FROM gone_recs")
@@ -439,7 +457,7 @@ def update(
         CREATE OR REPLACE TABLE id_corrections__gone AS
         SELECT batch_id, "row" FROM rc_recs
         UNION SELECT batch_id, "row" FROM p_links
-            WHERE batch_id IN (SELECT batch_id FROM removed_batches)
+            WHERE rec_key IN (SELECT rec_key FROM removed_records)
         """
     )
     _merged(
@@ -481,6 +499,8 @@ def update(
     survivorship.persons_of(eng, "pk_records", "pk_cluster", "id_anchor", "persons__rows")
     _merged(eng, "persons", "p_persons", "persons__gone", "persons__rows", ("person_key",))
     delta.stats = {
+        "records_added": int(eng.scalar(f"SELECT count(*) FROM touched WHERE {added}")),
+        "records_removed": _count(eng, "removed_records"),
         "affected_ids": _count(eng, "aid"),
         "changed_anchors": _count(eng, "changed_ids"),
         "records_renoded": _count(eng, "r1_keys"),

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from canbao.ingest.kinds import PERSON_KINDS
+from canbao.ingest.redelivery import as_origin
 from canbao.standards import citizen_id, names
 
 RecordSource = Callable[[str], pl.LazyFrame | None]
@@ -52,6 +53,9 @@ COLUMNS: dict[str, pl.DataType] = {
 
 
 def _conform(lf: pl.LazyFrame, kind: str) -> pl.LazyFrame:
+    """The canonical records of ``kind`` in :data:`COLUMNS`, each under its identity
+    (:func:`canbao.ingest.redelivery.as_origin`)."""
+    lf = as_origin(lf)
     schema = lf.collect_schema()
     exprs = []
     for name, dtype in COLUMNS.items():
@@ -81,10 +85,11 @@ def derivation_version() -> str:
     """A digest of the code that derives the linkage fields: a cache made by other code is
     never reused."""
     import canbao.registry.person_records as me
+    from canbao.ingest import redelivery
     from canbao.standards import citizen_id
 
     digest = hashlib.sha256()
-    for module in (me, names, citizen_id):
+    for module in (me, names, citizen_id, redelivery):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -121,7 +126,7 @@ def cached_batches(
         lf = source(kind)
         if lf is None:
             continue
-        lf = _conform(lf, kind)
+        # by the delivered batch (a re-delivery's unchanged rows keep an older batch's identity)
         counts = lf.group_by("batch_id").agg(pl.len().alias("n")).collect().sort("batch_id")
         for batch_id, n in counts.iter_rows():
             final = cache_dir / str(batch_id)
@@ -132,7 +137,7 @@ def cached_batches(
                     tmp.mkdir()
                     batch = lf.filter(pl.col("batch_id") == batch_id)
                     for i, offset in enumerate(range(0, max(int(n), 1), CHUNK_ROWS)):
-                        part = _derive(batch.slice(offset, CHUNK_ROWS).collect())
+                        part = _derive(_conform(batch.slice(offset, CHUNK_ROWS), kind).collect())
                         part.write_parquet(tmp / f"part-{i:05d}.parquet")
                 try:
                     os.replace(tmp, final)

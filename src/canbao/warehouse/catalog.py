@@ -44,6 +44,9 @@ class BatchInfo:
     header_row: int = 0
     mapping: dict[str, str] = field(default_factory=dict)
     as_of_given: bool = True  # False: no --as-of was given, the as-of date is the ingest date
+    # a re-delivery: its difference with the batches it superseded when ingested
+    # (canbao.ingest.redelivery.Changes.to_json); None when it superseded none
+    changes: dict[str, Any] | None = None
     superseded_by: str | None = None  # filled when listing
 
     def to_json(self) -> dict[str, Any]:
@@ -97,6 +100,27 @@ def list_batches(root: Path) -> list[BatchInfo]:
         out.append(BatchInfo.from_json(json.loads(meta.read_text(encoding="utf-8"))))
     out.sort(key=lambda b: (b.ingested_at, b.batch_id))
     return _resolve(out)
+
+
+def would_supersede(
+    root: Path, source: str, kind: str, scheme: str | None, as_of: dt.date, file_name: str
+) -> list[BatchInfo] | None:
+    """The current batches a new batch with these fields would supersede (by the rules of
+    :func:`_resolve`), or None when the new batch would not itself be current (an as-of date
+    older than the group's latest)."""
+    heads = [
+        b
+        for b in list_batches(root)
+        if b.current and (b.source, b.kind, b.scheme) == (source, kind, scheme)
+    ]
+    if not heads:
+        return []
+    latest = max(b.as_of for b in heads)
+    if as_of < latest:
+        return None
+    if as_of > latest:
+        return heads
+    return [b for b in heads if b.file_name == file_name]
 
 
 def find(root: Path, sha256: str, source: str) -> BatchInfo | None:

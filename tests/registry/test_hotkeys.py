@@ -1,10 +1,12 @@
 """Hot keys: a collective household, a switchboard phone and a huge employer do not make scoring
 quadratic, the join-size guard stops a step that would explode, and an incremental build whose
-hot set changed becomes a full one (canbao.registry.hotkeys, canbao.warehouse.skew)."""
+hot set changed rescores the nodes of the values that crossed a threshold
+(canbao.registry.hotkeys, canbao.warehouse.skew)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -167,19 +169,37 @@ def test_guard_stops_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert snapshot.current(tmp_path / "d") is None  # nothing half-published
 
 
-def test_hot_set_change_makes_the_build_full(tmp_path: Path) -> None:
+def _tables(data: Path) -> dict[str, pl.DataFrame]:
+    snap = snapshot.require_current(data)
+    keys = {
+        "links": ["source", "row", "person_key"],  # (source, row) repeats across two batches
+        "persons": ["person_key"],
+        "pairs": ["node_id_l", "node_id_r"],
+        "review_items": ["pair_id"],
+        "b_cluster": ["node_id"],
+    }
+    return {t: snap.scan(t).collect().sort(k) for t, k in keys.items()}
+
+
+def test_a_hot_set_change_is_followed_incrementally(tmp_path: Path) -> None:
+    """A household crossing its threshold (and falling back): the nodes that carry it are
+    rescored with their new capped keys, and the update still equals a full build."""
     data = tmp_path / "d"
     api.build(data, source=_source(90))
     assert api.build(data, source=_source(90, extra=5)).mode == "incremental"  # 95: not hot
-    grown = _source(90, extra=30)  # the household crosses the threshold (100 nodes)
-    res = api.build(data, source=grown)
-    assert res.mode == "full"
-    info = json.loads((res.path / "build.json").read_text(encoding="utf-8"))
-    assert info["hot_key_counts"]["household"] == 1
-    again = tmp_path / "again"
-    share_key_secret(data, again)
-    api.build(again, source=grown, full=True)
-    # (source, row) repeats across the two police_hukou batches: sort on every column
-    a = _persons(data).collect().sort("source", "row", "person_key")
-    b = _persons(again).collect().sort("source", "row", "person_key")
-    assert a.equals(b)
+    for extra in (30, 4):  # over the threshold of 100 nodes, then under it again
+        src = _source(90, extra=extra)
+        said: list[str] = []
+        res = api.build(data, source=src, progress=said.append)
+        assert res.mode == "incremental"
+        info = json.loads((res.path / "build.json").read_text(encoding="utf-8"))
+        assert info["hot_key_counts"]["household"] == (1 if extra == 30 else 0)
+        assert info["incremental"]["hot_key_nodes_rescored"] >= 94
+        assert any("高频键有变化" in s for s in said)
+        again = tmp_path / f"again-{extra}"
+        shutil.copytree(data / "registry" / "model", again / "registry" / "model")
+        share_key_secret(data, again)
+        api.build(again, source=src, full=True)
+        a, b = _tables(data), _tables(again)
+        for t in a:
+            assert a[t].equals(b[t]), (extra, t)

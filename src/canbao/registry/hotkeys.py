@@ -29,10 +29,11 @@ a family household or a small employer is. The capped keys are the columns of
 retrains and rebuilds).
 
 An incremental build scores only new nodes, so it equals a full build only while the hot set
-is the one the previous build used: :func:`build` returns a digest of the hot set, the build
-records it, and an incremental update whose hot set changed becomes a full build
-(:class:`HotKeysChanged`). That happens when a household or employer crosses its threshold,
-rarely.
+is the one the previous build used: :func:`build` returns a digest of the hot set and the build
+records it. When a household, phone, employer or name crosses its threshold (a month's churn
+does that now and then at city scale), the nodes that carry the value are rescored with their
+new capped keys (:func:`flipped_nodes`): the update stays incremental and still equals a full
+build.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ BLOCK_COLUMNS = (
 
 
 class HotKeysChanged(Exception):
-    """The hot set differs from the previous build's: the update must be a full build."""
+    """The hot set differs from the previous build's and the update cannot follow it."""
 
 
 def code_text() -> str:
@@ -77,6 +78,46 @@ def build(eng: Engine, nodes: str = "nodes", out: str = "hot_keys") -> str:
     ]
     eng.execute(f"CREATE OR REPLACE TABLE {out} AS " + " UNION ALL ".join(parts))
     return digest(eng, out)
+
+
+# the node columns each kind of hot value caps (blocked_view)
+_CAPPED = {
+    "household": ("n.household_key", "n.owner_household"),
+    "phone": ("n.phone_key",),
+    "employer": ("n.employer_org",),
+    "name_county": ("n.name_norm || '|' || n.county_code",),
+}
+
+
+def flipped_nodes(
+    eng: Engine, prev_nodes: str, nodes: str = "nodes", out: str = "hot_flipped"
+) -> int:
+    """Table ``out`` (``node_id``): the nodes of ``nodes`` carrying a value that became hot or
+    stopped being hot since ``prev_nodes`` (``hot_keys`` must hold the current hot set). Their
+    capped keys changed, so every pair they are in must be scored again. Returns how many."""
+    build(eng, prev_nodes, "hot_keys_prev")
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE hot_changed AS
+        SELECT * FROM (SELECT kind, value FROM hot_keys
+                       EXCEPT SELECT kind, value FROM hot_keys_prev) a
+        UNION ALL
+        SELECT * FROM (SELECT kind, value FROM hot_keys_prev
+                       EXCEPT SELECT kind, value FROM hot_keys) b
+        """
+    )
+    joins = [
+        f"SELECT n.node_id FROM {nodes} n JOIN hot_changed h "
+        f"ON h.kind = '{kind}' AND h.value = {column}"
+        for kind, columns in _CAPPED.items()
+        for column in columns
+    ]
+    eng.execute(
+        f"CREATE OR REPLACE TABLE {out} AS SELECT node_id FROM ("
+        + " UNION ALL ".join(joins)
+        + ") x GROUP BY node_id"
+    )
+    return int(eng.scalar(f"SELECT count(*) FROM {out}"))
 
 
 def digest(eng: Engine, table: str = "hot_keys") -> str:

@@ -309,23 +309,37 @@ def update(
         "WHERE node_id NOT IN (SELECT node_id FROM p_nodes)"
     )
     _merged(eng, "nodes", "p_nodes", "nodes__gone", "nodes__rows", ("node_id",))
+    rescore, n_flipped = "nodes__rows", 0
     if hotkeys.build(eng) != prev.info.get("hot_keys"):
-        raise hotkeys.HotKeysChanged
+        # a value crossed its threshold: the nodes carrying it are scored again with their new
+        # capped keys (their old pairs go)
+        n_flipped = hotkeys.flipped_nodes(eng, "p_nodes")
+        say(f"增量：高频键有变化，重算 {n_flipped} 个节点的关联 (hot keys changed)")
+        eng.execute(
+            "CREATE OR REPLACE TABLE rescore AS SELECT * FROM nodes__rows UNION ALL "
+            "SELECT * FROM nodes WHERE node_id IN (SELECT node_id FROM hot_flipped) "
+            "AND node_id NOT IN (SELECT node_id FROM nodes__rows)"
+        )
+        rescore = "rescore"
+    else:
+        eng.execute(
+            "CREATE OR REPLACE TABLE hot_flipped AS SELECT node_id FROM nodes__rows LIMIT 0"
+        )
 
     # 3. pairs: new nodes scored against all nodes; pairs of dropped nodes removed
-    n_new = _count(eng, "nodes__rows")
+    n_new = _count(eng, rescore)
     say(f"增量：概率关联，仅新增 {n_new} 个节点 (incremental scoring)")
     if n_new:
         eng.create_view(
             "old_nodes",
-            "SELECT * FROM nodes WHERE node_id NOT IN (SELECT node_id FROM nodes__rows)",
+            f"SELECT * FROM nodes WHERE node_id NOT IN (SELECT node_id FROM {rescore})",
         )
-        scoring.score(eng, model_dir, assign.LOWER, "nodes__rows", "old_nodes")
+        scoring.score(eng, model_dir, assign.LOWER, rescore, "old_nodes")
         cols = ", ".join(scoring.PAIR_COLUMNS)
         eng.execute(f"CREATE OR REPLACE TABLE pairs__rows AS SELECT {cols} FROM scored_pairs")
     else:
         eng.execute("CREATE OR REPLACE TABLE pairs__rows AS SELECT * FROM p_pairs LIMIT 0")
-    gone_nodes = "(SELECT node_id FROM nodes__gone)"
+    gone_nodes = "(SELECT node_id FROM nodes__gone UNION ALL SELECT node_id FROM hot_flipped)"
     eng.execute(
         f"""
         CREATE OR REPLACE TABLE pairs__gone AS
@@ -504,7 +518,8 @@ def update(
         "affected_ids": _count(eng, "aid"),
         "changed_anchors": _count(eng, "changed_ids"),
         "records_renoded": _count(eng, "r1_keys"),
-        "new_nodes": n_new,
+        "new_nodes": _count(eng, "nodes__rows"),
+        "hot_key_nodes_rescored": n_flipped,
         "dropped_nodes": _count(eng, "nodes__gone"),
         "closure_b_nodes": _count(eng, "c_b"),
         "records_relinked": _count(eng, "rc_keys"),

@@ -14,11 +14,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 BENCHMARKS = [
+    "bench_audit",
     "bench_citizen_id",
     "bench_coverage",
     "bench_identity",
     "bench_ingest",
     "bench_ledger",
+    "bench_redelivery",
     "bench_registry",
     "bench_scale",
     "bench_skew",

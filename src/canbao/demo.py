@@ -66,6 +66,12 @@ def run_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
 
     where.update(run_cases_demo(out))  # cases opened, worked, a county workbook, progress
 
+    from canbao.audit.demo_cases import run_audit_cases_demo
+    from canbao.audit.demo_plan import run_audit_plan_demo
+
+    where.update(run_audit_plan_demo(out))  # risk-ranked audit targets, OUT/audit/plan.xlsx
+    where.update(run_audit_cases_demo(out))  # an audit case: notice, findings, opinion, ledger
+
     from canbao.plan.demo import run_plan_demo
 
     where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报

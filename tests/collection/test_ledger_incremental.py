@@ -16,7 +16,7 @@ import datetime as dt
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -27,7 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canbao.collection import ledger_deferrals, ledger_incremental
+from canbao.collection import ledger_audits, ledger_deferrals, ledger_incremental
 from canbao.collection.ledger import build_ledger_at
 from canbao.collection.ledger_incremental import KINDS, Update, build_accounts, update
 from canbao.collection.ledger_inputs import linked_sql
@@ -81,6 +81,19 @@ class Deferral:
     end: dt.date
 
 
+@dataclass(frozen=True)
+class Audit:
+    """A finding of a finished audit case (the same at both dates: a change of the assessed
+    findings makes the publish a full one)."""
+
+    emp: int
+    scheme: int
+    mi: int
+    amount: int
+    case_id: int
+    on: dt.date  # assessed on
+
+
 @dataclass
 class History:
     batches: list[Batch]
@@ -89,6 +102,7 @@ class History:
     deferrals: list[Deferral]
     day1: dt.date
     day2: dt.date
+    audits: list[Audit] = field(default_factory=list)
 
 
 @st.composite
@@ -152,7 +166,17 @@ def histories(draw: Any) -> History:
             max_size=1,
         )
     )  # fmt: skip
-    return History(batches, active1, active2, deferrals, day1, day2)
+    last = day1.year * 12 + day1.month - 1
+    audits = draw(
+        st.lists(
+            st.builds(
+                Audit, emp, st.integers(0, 1), st.integers(FIRST, min(FIRST + 17, last)),
+                st.integers(1, 200_000), st.integers(1, 3), st.dates(D(2017, 1, 1), day1),
+            ),
+            max_size=3,
+        )
+    )  # fmt: skip
+    return History(batches, active1, active2, deferrals, day1, day2, audits)
 
 
 def _table(
@@ -187,6 +211,20 @@ def _load_deferrals(h: History) -> Any:
         return True
 
     return load
+
+
+def _read_audits(h: History) -> Any:
+    """ledger_audits._read without a store: the history's findings assessed by ``day``."""
+
+    def read(data_dir: Path, day: dt.date, employer: str | None) -> list[Any]:
+        out = [
+            (f"E{a.emp}", SCHEMES[a.scheme], period(a.mi), a.amount, a.case_id, a.on)
+            for a in h.audits
+            if a.on <= day and period(a.mi) <= f"{day.year:04d}-{day.month:02d}"
+        ]
+        return sorted(r for r in out if employer is None or r[0] == employer)
+
+    return read
 
 
 @contextmanager
@@ -263,7 +301,10 @@ def batch_ids(h: History, second: bool) -> dict[str, list[str]]:
 
 def incremental(h: History) -> tuple[Update, dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """(the update, its tables, a full computation's tables) at the second state."""
-    with mock.patch.object(ledger_deferrals, "load", _load_deferrals(h)):
+    with (
+        mock.patch.object(ledger_deferrals, "load", _load_deferrals(h)),
+        mock.patch.object(ledger_audits, "_read", _read_audits(h)),
+    ):
         with session(h, second=False) as s:
             before = full(s, h.day1)
         with session(h, second=True) as s:

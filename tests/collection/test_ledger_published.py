@@ -146,6 +146,52 @@ def test_an_approved_deferral_makes_a_full_build(
     assert found.reason == "the approved deferrals changed"
 
 
+def test_a_finished_audit_case_makes_a_full_build(
+    month: tuple[Path, published.Published], tmp_path: Path
+) -> None:
+    """A finding assessed by a finished audit case changes the ledger: the published one no
+    longer answers reads, and the next publish is a full one whose row has the finding."""
+    from canbao.audit import cases as audit_cases
+    from canbao.audit.findings import Finding, assess
+
+    data = _copy(month[0], tmp_path / "data")
+    old = pl.read_parquet(month[1].path)
+    row = old.filter(
+        (pl.col("scheme") == "employee_pension") & (pl.col("period") == "2017-06")
+        & pl.col("county_code").is_not_null()
+    ).row(0, named=True)  # fmt: skip
+    store = open_store(data)
+    try:
+        op = Actor.operator()
+        emp = agreements.Employer(
+            row["employer_key"], row["employer_name"], row["credit_code"], row["county_code"]
+        )
+        c = audit_cases.open_case(
+            store, op, SYSTEM, emp, notice_on=dt.date(2017, 11, 1),
+            visit_on=dt.date(2017, 11, 6), period_from="2017-01", period_to="2017-10",
+        )  # fmt: skip
+        found = assess(Finding("base", "P1", "", "employee_pension", "2017-06", 300_000, 400_000),
+                       "360400")  # fmt: skip
+        audit_cases.record(store, op, SYSTEM, c.id, visited_on=dt.date(2017, 11, 6),
+                           findings=[found])  # fmt: skip
+        audit_cases.finish(store, op, SYSTEM, c.id, on=dt.date(2017, 11, 15),
+                           rectify_by=dt.date(2017, 12, 15))  # fmt: skip
+    finally:
+        store.dispose()
+    assert published.read(data, SYSTEM, D1) is None  # the published ledger is stale
+    result = _full_because(data)
+    assert result.reason == "the assessed audit findings changed"
+    assert result.reason_zh == "稽核补缴核定有变化"
+    new = pl.read_parquet(result.path).filter(
+        (pl.col("employer_key") == row["employer_key"]) & (pl.col("scheme") == "employee_pension")
+        & (pl.col("period") == "2017-06")
+    ).row(0, named=True)  # fmt: skip
+    assert new["due"] >= row["due"] + found.unpaid_fen  # and January's deliveries on top
+    again = published.publish(data)  # nothing changed since: incremental, the same rows
+    assert again is not None and again.mode == "incremental"
+    assert pl.read_parquet(again.path).equals(pl.read_parquet(result.path))
+
+
 def test_a_changed_ledger_policy_makes_a_full_build(
     month: tuple[Path, published.Published], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -124,6 +124,10 @@ def _other_county_objects(city: City) -> dict[str, str]:
         "batch_id": "1",  # data routes are city-wide: 403 for a county user
         "job_id": "0" * 12,  # someone else's or no job: not found
         "name": "tongbao.xlsx",
+        # audit cases: a county user may not read them at all (403); an auditor posted to one
+        # county and a case of another answer 404 (tests/web/test_audit_cases.py)
+        "audit_case_id": "999999",
+        "which": "notice",
     }
 
 

@@ -17,6 +17,7 @@ from canbao import __version__, logs
 
 # Command modules register themselves on import.
 from canbao.cli import agreements as _agreements  # noqa: F401,E402
+from canbao.cli import audit as _audit  # noqa: F401,E402
 from canbao.cli import cases as _cases  # noqa: F401,E402
 from canbao.cli import collection as _collection  # noqa: F401,E402
 from canbao.cli import coverage as _coverage  # noqa: F401,E402

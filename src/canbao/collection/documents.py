@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -182,8 +182,15 @@ def template_path(data_dir: Path | None, name: str) -> Path | None:
     return p if p.is_file() else None
 
 
-def render(name: str, context: Mapping[str, Any], out: Path, data_dir: Path | None = None) -> Path:
-    """Render template ``name`` (the bureau's override, else the built-in one) to ``out``."""
+def render(
+    name: str,
+    context: Mapping[str, Any],
+    out: Path,
+    data_dir: Path | None = None,
+    builtin: bytes | None = None,
+) -> Path:
+    """Render template ``name`` (the bureau's override, else the built-in one — ``builtin``
+    when another module owns it, e.g. the audit documents) to ``out``."""
     try:
         from docxtpl import DocxTemplate
         from jinja2 import Environment, StrictUndefined, TemplateError
@@ -192,7 +199,8 @@ def render(name: str, context: Mapping[str, Any], out: Path, data_dir: Path | No
     own = template_path(data_dir, name)
     where = str(own) if own else f"内置模板 {name}"
     try:
-        tpl = DocxTemplate(str(own) if own else io.BytesIO(default_template(name)))
+        default = builtin if builtin is not None else default_template(name)
+        tpl = DocxTemplate(str(own) if own else io.BytesIO(default))
         env = Environment(autoescape=True, undefined=StrictUndefined)
         tpl.render(dict(context), jinja_env=env, autoescape=True)
     except TemplateError as e:
@@ -336,28 +344,42 @@ _BODIES: dict[str, list[str]] = {
 @cache
 def default_template(name: str) -> bytes:
     """The built-in template ``name`` as .docx bytes (made with python-docx)."""
+    if name not in TEMPLATES:
+        raise KeyError(name)
+    return build_template(tuple(_BODIES[name]))
+
+
+_INSTALMENT_ROWS = (
+    ("期次", "缴纳期限", "金额（元）"),
+    ("{%tr for i in instalments %}", "", ""),
+    ("第{{ i.seq }}期", "{{ i.due_date }}", "{{ i.amount }}"),
+    ("{%tr endfor %}", "", ""),
+)
+
+
+def build_template(
+    lines: Sequence[str], tables: Mapping[str, Sequence[Sequence[str]]] | None = None
+) -> bytes:
+    """A template as .docx bytes from its lines: ``#`` a centred bold title, ``=`` centred,
+    ``>`` an indented paragraph, ``]`` right-aligned, ``@table`` the instalments' table and
+    ``@<name>`` the table ``tables[name]`` (rows of cells; docxtpl's ``{%tr … %}`` rows repeat
+    a row per item); one run per paragraph, so every placeholder stays whole."""
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
     from docx.shared import Pt
 
-    if name not in TEMPLATES:
-        raise KeyError(name)
     doc = Document()
     normal = doc.styles["Normal"]
     normal.font.name = "FangSong"
     normal.font.size = Pt(14)
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "仿宋")
-    for line in _BODIES[name]:
-        if line == "@table":
-            table = doc.add_table(rows=4, cols=3)
+    known = {"table": _INSTALMENT_ROWS, **(tables or {})}
+    for line in lines:
+        if line.startswith("@") and line[1:] in known:
+            rows = known[line[1:]]
+            table = doc.add_table(rows=len(rows), cols=len(rows[0]))
             table.style = "Table Grid"
-            rows = [
-                ("期次", "缴纳期限", "金额（元）"),
-                ("{%tr for i in instalments %}", "", ""),
-                ("第{{ i.seq }}期", "{{ i.due_date }}", "{{ i.amount }}"),
-                ("{%tr endfor %}", "", ""),
-            ]
             for r, values in enumerate(rows):
                 for c, v in enumerate(values):
                     table.cell(r, c).text = v
@@ -384,6 +406,7 @@ __all__ = [
     "LEGAL_BASIS",
     "TEMPLATES",
     "base_context",
+    "build_template",
     "date_zh",
     "default_template",
     "periods_text",

@@ -29,6 +29,9 @@ Definitions (docs/ledger.md, "Ledger facts"):
 - ``due_date``: the policy's due-date rule (default: the last day of the following month);
   ``balance`` = due − paid (negative: a credit, which stays with its period unless the policy's
   ``apply_credits_to_oldest`` moves it to the oldest open periods of the employer and scheme);
+- **audit** (:mod:`canbao.collection.ledger_audits`): the findings of finished audit cases,
+  assessed on or before D, add their unpaid contributions to their period's due (a period with
+  nothing else assessed: ``source`` ``audit``); the late fee runs from the period's due date;
 - ``late_fee``: Σ over the payments in date order of the principal each settles (never beyond
   what is still unpaid) × its days charged (the policy's day rule: by default from the day after
   the due date up to and including the payment date), + the unpaid principal × the days up to D,
@@ -42,7 +45,7 @@ import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
-from canbao.collection import late_fees, ledger_deferrals
+from canbao.collection import late_fees, ledger_audits, ledger_deferrals
 from canbao.collection.ledger_inputs import (
     build_arrears,
     build_calendar,
@@ -58,7 +61,7 @@ from canbao.coverage.session import Session
 ESTIMATE_PERCENT = 110  # art. 62: 110 % of the previous month's due
 # registry status words (登记状态/经营状态) of an employer that no longer operates
 CLOSED_STATUS = ("注销", "吊销", "撤销", "关闭", "歇业", "停业", "破产", "终止")
-SOURCES = ("declared", "estimated", "opening", "payment")
+SOURCES = ("declared", "estimated", "opening", "payment", "audit")
 LEDGER_COLUMNS = (
     "employer_key", "scheme", "period", "due_date", "due", "paid", "balance", "late_fee",
     "days_past_due", "ageing", "estimated", "source",
@@ -127,6 +130,8 @@ def build_assessed_ledger(
     due_sql = late_fees.due_date_sql("period", policy.due_date_rule)
     last_mi = build_calendar(s, name, day, due_sql)
     _assess(s, name, day, -1 if last_mi is None else last_mi)
+    if ledger_audits.load(s, name, day, employer):
+        ledger_audits.merge(s, name)
     _rows(s, name, day, due_sql)
     _steps(s, name, f"{name}_pay")
     if policy.late_fee.apply_credits_to_oldest:

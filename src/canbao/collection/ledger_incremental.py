@@ -36,6 +36,10 @@ payments only, the unpaid part on the balance and the date.
    declaration exists only while active) and of the accounts with an approved deferral (the
    deferred days of the unpaid principal depend on the date).
 
+Audit findings (:mod:`canbao.collection.ledger_audits`) are the same at both dates (a change
+makes the publish a full one): a carried row keeps them in its due; a recomputed row gets them
+from the store again, and the declared dues read from the previous rows are taken without them.
+
 They are computed by the full build's SQL (:func:`canbao.collection.ledger.build_assessed_ledger`)
 on their own inputs — the payments and opening arrears of their keys, the declarations of the
 changed keys — and the declared months that decide their estimates (the latest declared month
@@ -53,7 +57,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from canbao.collection import late_fees, ledger_deferrals
+from canbao.collection import late_fees, ledger_audits, ledger_deferrals
 from canbao.collection.ledger import (
     LEDGER_COLUMNS,
     _closed_sql,
@@ -431,6 +435,10 @@ def _recompute(s: Session, day: dt.date, policy: ContributionPolicy) -> None:
     build_payments(s, source="inc_src_payment")
     build_arrears(s, source="inc_src_arrears")
     build_declared(s, "inc_mdecl", day, source="inc_src_declaration")
+    # the previous rows' due without the audit findings (the same ones: their digest is part of
+    # the published state), the due their declarations alone assessed
+    audited = ledger_audits.load(s, "inc", day)
+    ledger_audits.base_due_view(s, "prev_ledger", "inc", "inc_prev_base", audited)
     # the declared months that decide the touched keys' estimates: from each changed account's
     # latest declared month before its first change on; every declared month of an account
     # with a touched key outside that range that was not declared; the touched keys' own
@@ -438,7 +446,7 @@ def _recompute(s: Session, day: dt.date, policy: ContributionPolicy) -> None:
         f"""
         CREATE OR REPLACE TABLE inc_tprev AS
         SELECT t.employer_key, t.scheme, t.period, t.ranged, l.source, l.due
-        FROM inc_t t LEFT JOIN prev_ledger l ON {_on("l", "t")}
+        FROM inc_t t LEFT JOIN inc_prev_base l ON {_on("l", "t")}
         """
     )
     s.execute(
@@ -453,7 +461,7 @@ def _recompute(s: Session, day: dt.date, policy: ContributionPolicy) -> None:
             SELECT employer_key, scheme, min(lo) AS lo FROM req GROUP BY employer_key, scheme
         ), d1 AS (
             SELECT l.employer_key, l.scheme, l.period, l.due
-            FROM prev_ledger l JOIN r ON {_acct("r", "l")}
+            FROM inc_prev_base l JOIN r ON {_acct("r", "l")}
             WHERE l.source = 'declared' AND l.period >= r.lo
             UNION
             SELECT employer_key, scheme, period, due FROM inc_tprev WHERE source = 'declared'

@@ -21,8 +21,8 @@ Layout: ``DATA/ledger/<build_id>/``
 
 ``DATA/ledger/CURRENT`` names the newest, replaced atomically. A published ledger is used only
 when it is of the current registry build, of the date asked for, under the default policy, and
-the approved deferrals in the store are still those it applied; otherwise the ledger is computed
-as before.
+the approved deferrals and the assessed audit findings in the store are still those it applied;
+otherwise the ledger is computed as before.
 
 **Incremental.** When the previous published ledger has this state, was computed under the same
 ledger policy (due-date rule, late-fee rule, ageing) with the same approved deferrals and for a
@@ -47,7 +47,7 @@ from typing import Any
 
 import polars as pl
 
-from canbao.collection import agreements, ledger_incremental
+from canbao.collection import agreements, ledger_audits, ledger_incremental
 from canbao.collection.ledger_incremental import KINDS, Declined
 from canbao.collection.policy import ContributionPolicy
 from canbao.ingest import api as ingest_api
@@ -141,6 +141,7 @@ def _why_full(
     policy_hash: str,
     deferrals: str,
     data_dir: Path,
+    audits: str = "",
 ) -> Declined | None:
     """Why the ledger cannot be updated from ``prev`` (None: it can be)."""
     if full:
@@ -169,6 +170,8 @@ def _why_full(
         )
     if prev.get("deferrals") != deferrals:
         return Declined("the approved deferrals changed", "已批准的缓缴协议有变化")
+    if prev.get("audits", "") != audits:
+        return Declined("the assessed audit findings changed", "稽核补缴核定有变化")
     return None
 
 
@@ -202,7 +205,8 @@ def publish(
     policy = region_policy(data_dir, day)
     policy_hash = policy_digest(policy)
     prev = _current_meta(data_dir)
-    declined = _why_full(prev, full, policy, policy_hash, digest, data_dir)
+    audits = ledger_audits.digest(data_dir, day)
+    declined = _why_full(prev, full, policy, policy_hash, digest, data_dir, audits)
     base = root(data_dir)
     tmp, final = base / f".tmp-{build_id}", base / build_id
     shutil.rmtree(tmp, ignore_errors=True)
@@ -264,7 +268,7 @@ def publish(
         "format": FORMAT, "build_id": build_id, "as_of": day.isoformat(), "rows": rows,
         "seconds": seconds, "mode": result.mode, "reason": result.reason,
         "reason_zh": result.reason_zh, "base": result.base, "touched": result.touched,
-        "relinked": done.relinked if done else None, "deferrals": digest,
+        "relinked": done.relinked if done else None, "deferrals": digest, "audits": audits,
         "policy": policy_hash, "first_period": first_period, "steps": steps,
         "batches": batches,
     }  # fmt: skip
@@ -369,6 +373,8 @@ def read(data_dir: Path, scope: Scope, as_of: dt.date) -> pl.DataFrame | None:
         return None
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta["as_of"] != as_of.isoformat() or meta["deferrals"] != deferrals_digest(data_dir):
+        return None
+    if meta.get("audits", "") != ledger_audits.digest(data_dir, as_of):
         return None
     frame = pl.scan_parquet(meta_path.parent / "ledger.parquet", glob=False)
     if "known" in frame.collect_schema().names():

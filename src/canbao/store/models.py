@@ -320,3 +320,90 @@ class Throttle(Base):
     window_start: Mapped[dt.datetime] = mapped_column()
     count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# --- audit: audit cases and their findings (canbao.audit.cases, canbao.audit.findings) -------
+
+
+class AuditCase(Base):
+    """An audit case (稽核案件, 社会保险稽核办法 2003) of one employer: the notice (``notice_on``,
+    at least 3 days before the visit ``visit_on``), the on-site record (``visited_on``, the
+    findings), the result or the 稽核意见书 (``finished_on``, within 5 / 10 working days of the
+    visit: ``result_due`` / ``opinion_due``) and the rectification deadline (``rectify_by``).
+    ``state`` moves only by :data:`canbao.audit.cases.TRANSITIONS`; the steps are
+    :class:`AuditCaseEvent` rows. ``county_code``: the employer's area code (the county scope)."""
+
+    __tablename__ = "audit_cases"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    employer_key: Mapped[str] = mapped_column(String(64), index=True)
+    credit_code: Mapped[str] = mapped_column(String(32), default="")
+    employer_name: Mapped[str] = mapped_column(String(200), default="")
+    county_code: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    matters: Mapped[list[str]] = mapped_column(JSON, default=list)  # headcount, base, payment
+    period_from: Mapped[str] = mapped_column(String(7), default="")  # YYYY-MM audited
+    period_to: Mapped[str] = mapped_column(String(7), default="")
+    notice_no: Mapped[str] = mapped_column(String(64), default="")
+    notice_on: Mapped[dt.date] = mapped_column()
+    visit_on: Mapped[dt.date] = mapped_column()
+    auditors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    visited_on: Mapped[dt.date | None] = mapped_column(default=None)
+    record_note: Mapped[str] = mapped_column(Text, default="")
+    result_due: Mapped[dt.date | None] = mapped_column(default=None)
+    opinion_due: Mapped[dt.date | None] = mapped_column(default=None)
+    finished_on: Mapped[dt.date | None] = mapped_column(default=None)
+    conclusion: Mapped[str | None] = mapped_column(String(16), default=None)  # result | opinion
+    opinion_no: Mapped[str] = mapped_column(String(64), default="")
+    conclusion_note: Mapped[str] = mapped_column(Text, default="")
+    rectify_by: Mapped[dt.date | None] = mapped_column(default=None)
+    rectified_on: Mapped[dt.date | None] = mapped_column(default=None)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AuditCaseEvent(Base):
+    """One step of an audit case (append-only): who, when, the states, what was recorded."""
+
+    __tablename__ = "audit_case_events"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("audit_cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AuditFinding(Base):
+    """One finding of an audit case: a person × scheme × month whose contributions were short
+    (headcount: not enrolled, base: under-reported, payment: not paid in full). ``unpaid_fen``
+    = (found − declared base) × the policy's total rate, half-up to the fen. ``assessed_on``:
+    set when the case is finished — from then on the ledger assesses it (a supplementary
+    assessment of the period, :mod:`canbao.collection.ledger_audits`)."""
+
+    __tablename__ = "audit_findings"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_audit_findings_seq"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("audit_cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    employer_key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    person_key: Mapped[str] = mapped_column(String(64), default="")
+    person_name: Mapped[str] = mapped_column(String(64), default="")
+    scheme: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(7))
+    declared_base_fen: Mapped[int] = mapped_column(BigInteger)
+    found_base_fen: Mapped[int] = mapped_column(BigInteger)
+    risk_class: Mapped[int | None] = mapped_column(Integer, default=None)
+    rate_bp: Mapped[int] = mapped_column(Integer)
+    unpaid_fen: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+    assessed_on: Mapped[dt.date | None] = mapped_column(index=True, default=None)

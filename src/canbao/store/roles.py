@@ -36,6 +36,7 @@ ACTIONS: dict[str, str] = {
     "agreements.write": "拟定分期/缓缴协议、核对分期缴款",
     "agreements.approve": "批准或终止分期/缓缴协议",
     "audit.work": "办理稽核案件",
+    "audit.read": "查看稽核案件和稽核计划",
     "report.read": "查看通报和统计",
     "compliance.query": "查询单位参保缴费情况（不含个人信息）",
     "data.ingest": "数据导入与更新",
@@ -52,7 +53,7 @@ _STAFF = frozenset(
 # department's extract and updating the registry (the web's 数据 page) is the city data team's.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
-    "city_staff": _STAFF | {"agreements.approve", "data.ingest"},
+    "city_staff": _STAFF | {"agreements.approve", "data.ingest", "audit.read"},
     "county_staff": _STAFF,
     "collector": frozenset(
         {
@@ -72,12 +73,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "person.reveal",
             "export.personal",
             "audit.work",
+            "audit.read",
             "ledger.read",
             "report.read",
             "compliance.query",
         }
     ),  # fmt: skip
-    "leader": frozenset({"report.read", "export.aggregate", "compliance.query", "ledger.read"}),
+    "leader": frozenset(
+        {"report.read", "export.aggregate", "compliance.query", "ledger.read", "audit.read"}
+    ),
     "department": frozenset({"compliance.query"}),
 }
 # County scope per role: required (a county user sees only their counties), allowed (a

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from canbao.web.routes import (
     api,
+    audit_cases,
+    audit_plan,
     cases,
     data,
     employers,
@@ -29,5 +31,7 @@ ROUTERS: list[APIRouter] = [
     data.router,
     reports.router,
     ledger.router,
+    audit_plan.router,
+    audit_cases.router,
     api.router,
 ]

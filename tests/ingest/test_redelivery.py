@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -171,3 +172,59 @@ def test_compare_counts_add_up(old: list[Row], new: list[Row]) -> None:
 
 def _count(rows: list[Row]) -> Counter[Row]:
     return Counter(rows)
+
+
+def test_unchanged_rows_are_not_normalised_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-delivery normalises only its new text; the rest takes the superseded rows' values,
+    and the batch equals one ingested from scratch (identity aside)."""
+    from canbao.ingest import normalize
+
+    people = _people(40)
+    data = tmp_path / "data"
+    _ingest(data, _write(tmp_path / "a.csv", HEADER, people), "2026-01-31")
+    again = [list(r) for r in people[:-2]]  # two rows gone …
+    again[3][3] = "改过的地址"  # … one address edited, one new resident
+    again.append(["新人", _id(900), "女", "某路", "360424"])
+    again.reverse()
+    path = _write(tmp_path / "b.csv", HEADER, again)
+    seen: list[int] = []
+    real = normalize.normalize
+
+    def spy(text: pl.DataFrame, *args: object, **kwargs: object) -> pl.DataFrame:
+        seen.append(text.height)
+        return real(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(normalize, "normalize", spy)
+    res = _ingest(data, path, "2026-02-28")
+    assert seen == [2]  # the edited row and the new one
+    monkeypatch.setattr(normalize, "normalize", real)
+    alone = _ingest(tmp_path / "alone", path, "2026-02-28")
+    assert alone.batch.batch_id == res.batch.batch_id
+    a = pl.read_parquet(data / "batches" / res.batch.batch_id / "records.parquet")
+    b = pl.read_parquet(tmp_path / "alone" / "batches" / res.batch.batch_id / "records.parquet")
+    assert a.drop("rec_id", "rec_as_of").equals(b.drop("rec_id", "rec_as_of"))
+    assert res.batch.changes is not None
+    assert (res.batch.changes["unchanged"], res.batch.changes["changed"]) == (37, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(alphabet=" \t\u3000\u00a0\u2003\u200bａx0", max_size=3)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fields_present_is_what_cleaning_keeps(values: list[str | None]) -> None:
+    """The fast test of which fields a file has agrees with cleaning every cell."""
+    from canbao.ingest import kinds, normalize
+
+    for kind in ("population", "employer"):
+        cols = {f.name: pl.Series(values, dtype=pl.Utf8) for f in kinds.FIELDS[kind]}
+        text = pl.DataFrame({"row": list(range(1, len(values) + 1)), **cols})
+        cleaned = normalize._cleaned(text, kind)
+        assert normalize.present_fields(text, kind) == normalize.present_fields(
+            cleaned, kind, cleaned=True
+        )

@@ -24,6 +24,7 @@ from canbao.ingest import (
     readers,
     redelivery,
     report,
+    reuse,
     validate,
 )  # fmt: skip
 from canbao.warehouse import catalog
@@ -234,10 +235,25 @@ def ingest_file(
 
     step(2, STEPS[2])
     agency = agency_resolver(data_dir, notes) if "agency_code" in f2c else None
+    superseded = catalog.would_supersede(data_dir, source, kind, scheme, as_of_date, path.name)
+    present = normalize.present_fields(text, kind)
+    ctx = reuse.context(kind, scheme, present, _profile_digest(data_dir, f2c))
+    flags: dict[str, pl.Series | None] = {"id": numeric_id, **numeric_dates}
+    raw_digest = reuse.raw_digests(text, flags)
+    same = [layout.batch(b.batch_id) / "records.parquet" for b in superseded or []]
+    if not all(b.norm_context == ctx for b in superseded or []):
+        same = []
+    carried = reuse.carried_rows(text["row"], raw_digest, same) if same else None
+    todo = ~text["row"].is_in(carried["row"].implode()) if carried is not None else None
     records = normalize.normalize(
-        text, kind, scheme=scheme, numeric_id=numeric_id, numeric_cells=numeric_dates,
-        agency=agency,
+        text if todo is None else text.filter(todo), kind, scheme=scheme,
+        numeric_id=_part(numeric_id, todo), agency=agency, fields_present=present,
+        numeric_cells={k: v for k, v in ((k, _part(v, todo)) for k, v in numeric_dates.items()) if v is not None},
     )  # fmt: skip
+    if carried is not None and carried.height:
+        cols = [*records.columns, *reuse.IDENTITY]
+        records = pl.concat([records, carried.select(cols)], how="diagonal_relaxed").sort("row")
+    records = records.with_columns(raw_digest=raw_digest)
     notes.extend(normalize.unrecognised_notes(text, records, kind))
 
     step(3, STEPS[3])
@@ -255,7 +271,6 @@ def ingest_file(
     accepted = (records if everyone else records.filter(keep)).with_columns(**meta)
     order = [*META_COLUMNS, *[c for c in accepted.columns if c not in META_COLUMNS]]
     accepted = accepted.select(order)
-    superseded = catalog.would_supersede(data_dir, source, kind, scheme, as_of_date, path.name)
     accepted, changes = redelivery.compare(
         accepted,
         kind,
@@ -285,6 +300,7 @@ def ingest_file(
         mapping=m.columns,
         as_of_given=as_of_given,
         changes=changes.to_json() if changes else None,
+        norm_context=ctx,
     )
     assert info.accepted + info.quarantined == n  # every data row is accounted for
     batch_json = info.to_json()
@@ -315,6 +331,22 @@ def ingest_file(
         msg += "\n注意：" + AS_OF_DEFAULT_NOTE.format(day=as_of_date)
     paths = [final / "report.json", final / "report.xlsx"]
     return IngestResult(info, False, msg, rep, paths, as_of_given)
+
+
+def _part(mask: pl.Series | None, todo: pl.Series | None) -> pl.Series | None:
+    return mask if mask is None or todo is None else mask.filter(todo)
+
+
+def _profile_digest(data_dir: Path, f2c: Mapping[str, str]) -> str | None:
+    """The region profile's digest where agency codes are resolved with it (else None)."""
+    if "agency_code" not in f2c:
+        return None
+    from canbao.profile import profile_for
+
+    try:
+        return profile_for(data_dir, remember=False).profile.digest
+    except CanbaoError:
+        return "unreadable"
 
 
 def _quarantine_rows(

@@ -73,6 +73,33 @@ def _clean(expr: pl.Expr) -> pl.Expr:
     return to_halfwidth_expr(expr).str.strip_chars().replace("", None)
 
 
+_RAW_FIELDS = ("id", "credit_code", "org_code")
+
+
+def _cleaned(text: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """``row`` and the kind's fields, cleaned once: IDs and codes stay as delivered (their
+    checks normalise), other text is half-width, stripped, empty as null."""
+    fields = [f.name for f in kinds.FIELDS[kind]]
+    return text.select(
+        "row", *[pl.col(f) if f in _RAW_FIELDS else _clean(pl.col(f)).alias(f) for f in fields]
+    )
+
+
+def present_fields(text: pl.DataFrame, kind: str, *, cleaned: bool = False) -> set[str]:
+    """The fields with at least one value in ``text`` (a whole file's canonical text): a cell
+    with more than (any, also full-width) white space, which cleaning keeps."""
+    names = [f.name for f in kinds.FIELDS[kind]]
+    if cleaned:
+        return {f for f in names if text[f].null_count() < text.height}
+    row = text.select(
+        (pl.col(f).is_not_null() if f in _RAW_FIELDS else pl.col(f).str.contains(r"\S"))
+        .any()
+        .alias(f)
+        for f in names
+    ).row(0)
+    return {f for f, has in zip(names, row, strict=True) if has}
+
+
 def _code_map(values: Mapping[str, list[str]]) -> tuple[list[str], list[str]]:
     src, dst = [], []
     for code, words in values.items():
@@ -264,26 +291,28 @@ def normalize(
     numeric_id: pl.Series | None = None,
     numeric_cells: Mapping[str, pl.Series] | None = None,
     agency: AgencyResolver | None = None,
+    fields_present: set[str] | None = None,
 ) -> pl.DataFrame:
     """``text`` has one Utf8 column per canonical field (null when the file lacks it), plus
     ``row``. Returns typed fields, derived identity columns and ``warnings`` (list[str]).
     ``numeric_cells``: field → Boolean Series, cells an Excel file stored as numbers (a date
     field's numbers are Excel serial days; a ``txn_id`` longer than 15 digits stored as a number
     has lost digits and becomes null, warning ``txn_id_excel_number``). ``agency``: the resolver of ``agency_code`` values
-    (see the module docstring; None: values are kept as delivered, without spaces)."""
+    (see the module docstring; None: values are kept as delivered, without spaces).
+    ``fields_present``: the fields the whole file has (:func:`present_fields`), when ``text`` is only
+    some of its rows (a row's result never depends on the other rows but through this)."""
     fields = [f.name for f in kinds.FIELDS[kind]]
     numeric_cells = numeric_cells or {}
-    # IDs and codes stay as delivered (their checks normalise); other text is cleaned once
-    raw_fields = ("id", "credit_code", "org_code")
-    text = text.select(
-        "row", *[pl.col(f) if f in raw_fields else _clean(pl.col(f)).alias(f) for f in fields]
+    text = _cleaned(text, kind)
+    have = (
+        fields_present if fields_present is not None else present_fields(text, kind, cleaned=True)
     )
     out = text
     exprs: list[pl.Expr] = []
     warns: list[pl.Expr] = []
     for f in fields:
         c = pl.col(f)
-        if text[f].null_count() == text.height:  # the file has no such column
+        if f not in have:  # the file has no such column (or it is empty throughout)
             if f == "birth_date":
                 exprs.append(pl.lit(None, dtype=pl.Utf8).alias(f))
                 exprs.append(pl.lit(None, dtype=pl.Date).alias("birth_date_value"))

@@ -44,7 +44,9 @@ ROW_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 # columns that are not content: the batch's own, and what the code adds about the content
-NOT_CONTENT = ("batch_id", "source", "kind", "as_of", "row", "warnings", "rec_id", "rec_as_of")
+NOT_CONTENT = (
+    "batch_id", "source", "kind", "as_of", "row", "warnings", "rec_id", "rec_as_of", "raw_digest",
+)  # fmt: skip
 IDENTITY_COLUMNS = ("rec_id", "rec_as_of")
 
 
@@ -125,11 +127,19 @@ def compare(
 ) -> tuple[pl.DataFrame, Changes | None]:
     """``new`` (accepted rows with the batch columns) with ``rec_id``, ``rec_as_of`` and
     ``row_digest`` added, and the changes against the batches in ``old_paths`` (their
-    ``records.parquet``; None when it supersedes nothing)."""
+    ``records.parquet``; None when it supersedes nothing). Rows that already carry an
+    identity (their text repeated an old row's: :mod:`canbao.ingest.reuse`) are unchanged."""
+    ident_cols = [*IDENTITY_COLUMNS, "row_digest"]
+    if "rec_id" in new.columns:
+        kept = new.filter(pl.col("rec_id").is_not_null())
+        fresh = new.filter(pl.col("rec_id").is_null()).drop(ident_cols, strict=False)
+    else:
+        kept, fresh = new.head(0), new
+    order = [*[c for c in new.columns if c not in ident_cols], *ident_cols]
     con = duckdb.connect()
     try:
-        con.register("new_rows", new.to_arrow())
-        cols = new.columns
+        con.register("new_rows", fresh.to_arrow())
+        cols = fresh.columns
         con.execute(
             f"""
             CREATE TABLE n AS
@@ -138,16 +148,23 @@ def compare(
             FROM new_rows
             """
         )
+        changes = None
         if not old_paths:
             con.execute(
                 f"""CREATE TABLE ident AS SELECT "row", {_own(batch_id, "n")} AS rec_id,
                 as_of AS rec_as_of, d FROM n"""
             )
-            return _with_identity(new, con), None
-        changes = _diff(con, kind, batch_id, old_paths)
-        return _with_identity(new, con), changes
+        else:
+            ids = kept["rec_id"] if kept.height else pl.Series("rec_id", [], dtype=pl.Utf8)
+            con.register("kept_ids", ids.to_frame().to_arrow())
+            changes = _diff(con, kind, batch_id, old_paths)
+            changes.unchanged += kept.height
+        out = _with_identity(fresh, con)
     finally:
         con.close()
+    if kept.height:
+        out = pl.concat([out, kept.select(out.columns)], how="vertical_relaxed").sort("row")
+    return out.select(order), changes
 
 
 def _own(batch_id: str, table: str) -> str:
@@ -170,14 +187,20 @@ def _diff(con: duckdb.DuckDBPyConnection, kind: str, batch_id: str, paths: list[
         else "batch_id || ':' || CAST(\"row\" AS VARCHAR)"
     )
     rec_as_of = "coalesce(rec_as_of, as_of)" if "rec_as_of" in old_cols else "as_of"
+    # the old rows no new row has carried on already (by its text), in row order per digest
     con.execute(
         f"""
-        CREATE TABLE o AS
+        CREATE TABLE o0 AS
         SELECT {rec_id} AS rec_id, {rec_as_of} AS rec_as_of, {digest} AS d,
                {key_sql(kind, old_cols)} AS k, {_county(old_cols)} AS county,
-               row_number() OVER (PARTITION BY {digest} ORDER BY batch_id, "row") AS i
+               batch_id AS b, "row" AS r
         FROM {src}
         """
+    )
+    con.execute("DELETE FROM o0 WHERE rec_id IN (SELECT rec_id FROM kept_ids)")
+    con.execute(
+        "CREATE TABLE o AS SELECT rec_id, rec_as_of, d, k, county, "
+        "row_number() OVER (PARTITION BY d ORDER BY b, r) AS i FROM o0"
     )
     con.execute(
         'CREATE TABLE ni AS SELECT *, row_number() OVER (PARTITION BY d ORDER BY "row") AS i FROM n'

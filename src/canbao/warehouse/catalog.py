@@ -47,6 +47,9 @@ class BatchInfo:
     # a re-delivery: its difference with the batches it superseded when ingested
     # (canbao.ingest.redelivery.Changes.to_json); None when it superseded none
     changes: dict[str, Any] | None = None
+    # what its rows' normalisation depended on (canbao.ingest.reuse.context): a later
+    # re-delivery of the same context reuses the normalised values of unchanged rows
+    norm_context: str | None = None
     superseded_by: str | None = None  # filled when listing
 
     def to_json(self) -> dict[str, Any]:

@@ -151,7 +151,7 @@ def records_view_sql(kind: str, have: set[str] | None) -> str:
 
 def _origin_columns(have: set[str]) -> dict[str, str]:
     """Each record under its identity, as the registry names it
-    (:func:`canbao.ingest.redelivery.as_origin`): the batch, row and as-of date where its
+    (:func:`canbao.ingest.identity.as_origin`): the batch, row and as-of date where its
     content first arrived, so the rows join ``links`` and ``employer_links``."""
     if "rec_id" not in have:
         return {}

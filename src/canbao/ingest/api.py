@@ -117,7 +117,7 @@ def current_records(data_dir: Path, kind: str, scheme: str | None = None) -> pl.
 
 def current_rows(data_dir: Path, frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` (with ``batch_id`` and ``row`` naming records by their identity, as the
-    registry does: :func:`canbao.ingest.redelivery.as_origin`) with each record's ``batch_id``
+    registry does: :func:`canbao.ingest.identity.as_origin`) with each record's ``batch_id``
     and ``row`` in the current file instead: a re-delivered record unchanged since an older
     batch is named by its row in the file that carries it now (exports that send rows back to
     a department name the file it has)."""

@@ -265,24 +265,3 @@ def _with_identity(new: pl.DataFrame, con: duckdb.DuckDBPyConnection) -> pl.Data
 def label_columns() -> dict[str, str]:
     """Chinese headers of the per-county table."""
     return {"county": "区县代码", "added": "新增", "changed": "变更", "removed": "删除"}
-
-
-_ORIGIN = r"^(.*):([0-9]+)$"
-
-
-def as_origin(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Records under their identity, as the registry sees them: ``batch_id``, ``row`` and
-    ``as_of`` of the row where the content first arrived (``rec_id``, ``rec_as_of``), so an
-    unchanged row of a re-delivery is the very record it was before and costs the registry
-    nothing. Rows without an identity (batches ingested before it existed) stay as they are.
-    The current file's row of a record is :func:`current_rows`."""
-    schema = lf.collect_schema()
-    if "rec_id" not in schema:
-        return lf
-    rec = pl.col("rec_id")
-    as_of = pl.col("rec_as_of") if "rec_as_of" in schema else pl.lit(None, dtype=pl.Date)
-    return lf.with_columns(
-        batch_id=pl.coalesce(rec.str.extract(_ORIGIN, 1), pl.col("batch_id")),
-        row=pl.coalesce(rec.str.extract(_ORIGIN, 2).cast(pl.Int64), pl.col("row")),
-        as_of=pl.coalesce(as_of, pl.col("as_of")),
-    )

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from canbao.ingest.redelivery import as_origin
+from canbao.ingest.identity import as_origin
 from canbao.registry import (
     assign,
     decisions,
@@ -322,7 +322,7 @@ def _delta(
     nothing cached for a superseded batch.
 
     Batches are the delivered ones; records are under their identity
-    (:func:`canbao.ingest.redelivery.as_origin`): the records a re-delivery adds are those of
+    (:func:`canbao.ingest.identity.as_origin`): the records a re-delivery adds are those of
     identities the previous build did not have, and the records it removes are the superseded
     batches' records that no added batch carries on."""
     if prev is None or not scoring.model_is_current(model_dir):

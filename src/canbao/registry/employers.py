@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import polars as pl
 
+from canbao.ingest.identity import as_origin
 from canbao.ingest.kinds import EMPLOYER_KINDS
-from canbao.ingest.redelivery import as_origin
 from canbao.registry import survivorship
 from canbao.registry.engine import Engine
 from canbao.standards import credit_code

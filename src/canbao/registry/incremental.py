@@ -75,7 +75,7 @@ class Delta:
     removed_paths: list[Path]  # their derived records (the derivation cache)
     employers_changed: bool
     added_paths: list[Path] = field(default_factory=list)  # the added batches' derived records
-    # the identities' batches (canbao.ingest.redelivery.as_origin) the previous build did not
+    # the identities' batches (canbao.ingest.identity.as_origin) the previous build did not
     # have: their records are the new ones (a re-delivery's unchanged rows keep older ones)
     added_origins: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from canbao.ingest.identity import as_origin
 from canbao.ingest.kinds import PERSON_KINDS
-from canbao.ingest.redelivery import as_origin
 from canbao.standards import citizen_id, names
 
 RecordSource = Callable[[str], pl.LazyFrame | None]
@@ -54,7 +54,7 @@ COLUMNS: dict[str, pl.DataType] = {
 
 def _conform(lf: pl.LazyFrame, kind: str) -> pl.LazyFrame:
     """The canonical records of ``kind`` in :data:`COLUMNS`, each under its identity
-    (:func:`canbao.ingest.redelivery.as_origin`)."""
+    (:func:`canbao.ingest.identity.as_origin`)."""
     lf = as_origin(lf)
     schema = lf.collect_schema()
     exprs = []
@@ -85,11 +85,11 @@ def derivation_version() -> str:
     """A digest of the code that derives the linkage fields: a cache made by other code is
     never reused."""
     import canbao.registry.person_records as me
-    from canbao.ingest import redelivery
+    from canbao.ingest import identity
     from canbao.standards import citizen_id
 
     digest = hashlib.sha256()
-    for module in (me, names, citizen_id, redelivery):
+    for module in (me, names, citizen_id, identity):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:12]
 

@@ -113,11 +113,11 @@ def test_the_demo_applies_a_month_incrementally(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def redelivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def redelivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """The household register re-delivered with a few rows added, changed and removed (and
     every row in another order, column order and encoding), updated incrementally, and the
     same directory rebuilt in full."""
-    city = make_city(tmp_path_factory.mktemp("redeliver-city"), persons=2000, seed=5)
+    city = make_city(tmp_path_factory.mktemp("redeliver-city"), persons=1000, seed=5)
     inc = tmp_path_factory.mktemp("redeliver-inc")
     ingest(city, inc)
     assert api.build(inc).mode == "full"
@@ -128,11 +128,11 @@ def redelivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     shutil.copytree(inc, full, dirs_exist_ok=True)
     assert api.build(inc).mode == "incremental"
     assert api.build(full, full=True).mode == "full"
-    return inc, full
+    return city, inc, full
 
 
-def test_redelivery_updates_like_a_full_rebuild(redelivered: tuple[Path, Path]) -> None:
-    inc, full = redelivered
+def test_redelivery_updates_like_a_full_rebuild(redelivered: tuple[Path, Path, Path]) -> None:
+    _city, inc, full = redelivered
     a, b = snapshot.require_current(inc), snapshot.require_current(full)
     for table, key in KEYS.items():
         x = a.scan(table).collect().sort(key)
@@ -141,14 +141,14 @@ def test_redelivery_updates_like_a_full_rebuild(redelivered: tuple[Path, Path]) 
     assert a.info["counts"] == b.info["counts"]
 
 
-def test_redelivery_touches_only_its_difference(redelivered: tuple[Path, Path]) -> None:
-    inc, _full = redelivered
+def test_redelivery_touches_only_its_difference(redelivered: tuple[Path, Path, Path]) -> None:
+    _city, inc, _full = redelivered
     snap = snapshot.require_current(inc)
     stats = snap.info["incremental"]
     batch = next(b for b in ingest_api.batches(inc) if b.as_of.isoformat() == "2018-01-31")
     ch = batch.changes
-    assert ch is not None and ch["unchanged"] > 1000
-    assert ch["added"] == 5 and ch["changed"] > 10 and ch["removed"] > 10
+    assert ch is not None and ch["unchanged"] > 500
+    assert ch["added"] == 5 and ch["changed"] > 5 and ch["removed"] > 5
     # only the changed, added and removed rows' IDs are affected: not the register's thousands
     assert stats["affected_ids"] <= ch["added"] + 2 * ch["changed"] + ch["removed"]
     assert stats["records_relinked"] < ch["unchanged"] / 10
@@ -156,12 +156,11 @@ def test_redelivery_touches_only_its_difference(redelivered: tuple[Path, Path]) 
 
 
 def test_an_identical_redelivery_changes_nothing(
-    redelivered: tuple[Path, Path], tmp_path: Path
+    redelivered: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    inc, _full = redelivered
+    city, inc, _full = redelivered
     work = tmp_path / "data"
     shutil.copytree(inc, work)
-    city = make_city(work.parent / "again-city", persons=2000, seed=5)
     before = snapshot.require_current(work)
     # the same content as the January re-delivery (another file: rows in another order)
     redeliver_population(city, work, tmp_path / "files", "2018-02-28", edit=True)
@@ -178,8 +177,10 @@ def test_an_identical_redelivery_changes_nothing(
         ), table
 
 
-def test_exports_name_the_rows_of_the_current_files(redelivered: tuple[Path, Path]) -> None:
-    inc, _full = redelivered
+def test_exports_name_the_rows_of_the_current_files(
+    redelivered: tuple[Path, Path, Path],
+) -> None:
+    _city, inc, _full = redelivered
     links = api.links(inc, SYSTEM)
     current = {b.batch_id for b in ingest_api.current_batches(inc)}
     assert set(links["batch_id"].unique().to_list()) <= current

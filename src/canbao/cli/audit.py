@@ -6,14 +6,12 @@ module."""
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from canbao.audit import targets, workbook
 from canbao.audit.weights import load
@@ -28,11 +26,10 @@ from canbao.cli._app import (
     bound_profile,
     console,
 )
-from canbao.errors import AuthError, UsageError
+from canbao.errors import UsageError
 from canbao.standards import divisions
 from canbao.standards.money import yuan_text
 from canbao.store import Actor, audit_log, open_store, roles
-from canbao.store.models import User
 from canbao.store.scopes import scope_for
 from canbao.warehouse.scope import Scope
 
@@ -65,20 +62,13 @@ def _acting(data_dir: Path, as_user: str | None, profile: str | None) -> tuple[A
     """The operator (whole city), or the named user with their role and county scope."""
     if as_user is None:
         return Actor.operator(), OPERATOR
+    from canbao.cli.cases import user_actor
+
     store = open_store(data_dir)
     try:
-        with store.sessions() as s:
-            user = s.execute(select(User).where(User.name == as_user)).scalar_one_or_none()
-            found = None if user is None or user.disabled else (user.role, tuple(user.counties))
+        actor = user_actor(store, as_user)
     finally:
         store.dispose()
-    if found is None:
-        raise AuthError(f"没有可用的用户“{as_user}”（--as）", f"no active user {as_user!r}")
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = "unknown"
-    actor = Actor(as_user, found[0], found[1], f"cli:{who}")
     return actor, scope_for(actor, bound_profile(data_dir, profile))
 
 

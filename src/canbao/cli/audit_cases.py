@@ -21,7 +21,7 @@ from canbao.audit.cases import AuditCaseView
 from canbao.audit.findings import read_findings
 from canbao.cli._app import DataDir, ProfileOpt, bound_profile, console
 from canbao.cli.agreements import _employer
-from canbao.cli.cases import AsUser, JsonOpt, VersionOpt, _Ctx, _date, _echo_json
+from canbao.cli.cases import AsUser, JsonOpt, VersionOpt, _Ctx, _date, _dd, _echo_json
 from canbao.cli.store import DbUrl
 from canbao.collection.documents import yuan
 
@@ -128,16 +128,13 @@ def case_open(
     database_url: DbUrl = None,
 ) -> None:
     """Open an audit case with its notice (at least 3 days before the visit)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         who = _employer(ctx.data_dir, employer, name, county, ctx.scope)
         c = audit_cases.open_case(
             ctx.store, ctx.actor, ctx.scope, who, notice_on=_day(notice_on, "--notice-on"),
             visit_on=_day(visit_on, "--visit-on"), period_from=period_from, period_to=period_to,
             matters=matter or (), auditors=auditor or (), notice_no=notice_no,
         )  # fmt: skip
-    finally:
-        ctx.close()
     _done(c, as_json)
 
 
@@ -158,8 +155,7 @@ def case_record(
 ) -> None:
     """Record the on-site audit and its findings (they replace any recorded before); the
     deadlines of the result and of the 稽核意见书 follow on the working-day calendar."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         region = bound_profile(ctx.data_dir, profile).policy_region
         found = read_findings(findings, region) if findings is not None else []
         c = audit_cases.record(
@@ -167,8 +163,6 @@ def case_record(
             findings=found, note=note, version=version,
             calendar=audit_cases.calendar_for(ctx.data_dir),
         )  # fmt: skip
-    finally:
-        ctx.close()
     _done(c, as_json)
 
 
@@ -191,15 +185,12 @@ def case_finish(
 ) -> None:
     """The result or the 稽核意见书: from that day the findings are supplementary assessments in
     the ledger (with late fees from each month's due date)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = audit_cases.finish(
             ctx.store, ctx.actor, ctx.scope, case_id, on=_day(on, "--on"), conclusion=conclusion,
             rectify_by=_date(rectify_by, "--rectify-by"), note=note, opinion_no=opinion_no,
             version=version,
         )  # fmt: skip
-    finally:
-        ctx.close()
     _done(c, as_json)
 
 
@@ -216,12 +207,9 @@ def case_rectify(
     database_url: DbUrl = None,
 ) -> None:
     """The employer rectified (补报、补缴)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = audit_cases.rectify(ctx.store, ctx.actor, ctx.scope, case_id, on=_day(on, "--on"),
                                 note=note, version=version)  # fmt: skip
-    finally:
-        ctx.close()
     _done(c, as_json)
 
 
@@ -236,12 +224,9 @@ def case_cancel(
     database_url: DbUrl = None,
 ) -> None:
     """Withdraw the notice before the visit."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         audit_cases.cancel(ctx.store, ctx.actor, ctx.scope, case_id, reason=reason,
                            version=version)  # fmt: skip
-    finally:
-        ctx.close()
     console.print(f"已撤销稽核案件 #{case_id}。", markup=False)
 
 
@@ -255,11 +240,8 @@ def case_show(
     database_url: DbUrl = None,
 ) -> None:
     """One case with its findings and steps (an audit-log entry: names are shown)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = audit_cases.get_case(ctx.store, ctx.scope, case_id)
-    finally:
-        ctx.close()
     _done(c, as_json)
 
 
@@ -276,12 +258,9 @@ def case_list(
     database_url: DbUrl = None,
 ) -> None:
     """List audit cases in scope, newest first (no names of persons)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         found = audit_cases.list_cases(ctx.store, ctx.scope, county=county, state=state,
                                        open_only=open_only, limit=limit)  # fmt: skip
-    finally:
-        ctx.close()
     if as_json:
         _echo_json([_case_json(c) for c in found])
         return
@@ -310,13 +289,10 @@ def case_document(
     database_url: DbUrl = None,
 ) -> None:
     """Write the 稽核通知书 or the 稽核意见书 (.docx, from the bureau's template if it has one)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         prof = bound_profile(ctx.data_dir, profile)
         path = audit_documents.document(ctx.store, ctx.scope, prof, case_id, which, out,
                                         data_dir=ctx.data_dir)  # fmt: skip
-    finally:
-        ctx.close()
     console.print(f"已生成：{path}", markup=False)
 
 
@@ -326,8 +302,6 @@ def case_templates(
     data_dir: DataDir = None,  # type: ignore[assignment]
 ) -> None:
     """Write the built-in document templates to DATA/templates for the bureau to edit."""
-    from canbao.cli.cases import _dd
-
     target = _dd(data_dir) / "templates"
     for path, written in audit_documents.write_templates(target, force=force):
         console.print(f"{'已写出' if written else '已存在（未覆盖）'}：{path}", markup=False)

@@ -87,7 +87,7 @@ def _date(text: str | None, option: str) -> dt.date | None:
 
 
 class _Ctx:
-    """The open store and who is acting (closed by :meth:`close`)."""
+    """The open store and who is acting (closed by :meth:`close`, or as a ``with`` block)."""
 
     def __init__(
         self, data_dir: Path | None, url: str | None, as_user: str | None, profile: str | None
@@ -109,18 +109,31 @@ class _Ctx:
             raise
 
     def _user(self, name: str) -> Actor:
-        with self.store.sessions() as s:
-            user = s.execute(select(User).where(User.name == name)).scalar_one_or_none()
-        if user is None or user.disabled:
-            raise AuthError(f"没有可用的用户“{name}”（--as）", f"no active user {name!r}")
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):
-            who = "unknown"
-        return Actor(user.name, user.role, tuple(user.counties), f"cli:{who}")
+        return user_actor(self.store, name)
 
     def close(self) -> None:
         self.store.dispose()
+
+    def __enter__(self) -> _Ctx:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def user_actor(store: Store, name: str) -> Actor:
+    """The active user ``name`` of the store acting from the command line (``--as``); the audit
+    log's client field names the OS user."""
+    with store.sessions() as s:
+        user = s.execute(select(User).where(User.name == name)).scalar_one_or_none()
+        found = None if user is None or user.disabled else (user.name, user.role, user.counties)
+    if found is None:
+        raise AuthError(f"没有可用的用户“{name}”（--as）", f"no active user {name!r}")
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor(found[0], found[1], tuple(found[2]), f"cli:{who}")
 
 
 def _echo_json(doc: Any) -> None:
@@ -164,15 +177,12 @@ def cases_open(
     """Open cases from the current build's work lists — the gap lists, the registry's review
     queue and the arrears per employer and scheme — and carry the known ones; cases whose row
     left the lists are verified by the data (gone / confirmed / reopened)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         build = snapshot.require_current(ctx.data_dir).build_id
         frames = cases.work_lists(
             ctx.data_dir, ctx.scope, ctx.store, lists, engine=engine, spark_master=spark_master
         )
         r = cases.open_cases(ctx.store, ctx.scope, frames, build)
-    finally:
-        ctx.close()
     if as_json:
         _echo_json(r.__dict__)
         return
@@ -199,14 +209,11 @@ def cases_list(
     database_url: DbUrl = None,
 ) -> None:
     """List cases (names masked on the terminal, no addresses), most urgent first."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         found = cases.list_cases(
             ctx.store, ctx.scope, county=county, kind=kind, state=state, assignee=assignee,
             open_only=open_only, limit=limit,
         )  # fmt: skip
-    finally:
-        ctx.close()
     if as_json:
         _echo_json([_case_json(c) for c in found])
         return
@@ -232,11 +239,8 @@ def cases_show(
     database_url: DbUrl = None,
 ) -> None:
     """One case with its history (an audit-log entry: the address is shown)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = cases.get_case(ctx.store, ctx.scope, case_id)
-    finally:
-        ctx.close()
     if as_json:
         _echo_json(_case_json(c))
         return
@@ -282,15 +286,12 @@ def cases_assign(
     """Assign cases to a user and/or a township team (``--version`` with one case only)."""
     if version is not None and len(case_ids) != 1:
         raise DataError("--version 只能与一个案件编号一起使用", "--version with one case only")
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         for cid in case_ids:
             cases.assign(
                 ctx.store, ctx.actor, ctx.scope, cid, user=user, team=team, note=note,
                 version=version, profile=ctx.profile,
             )  # fmt: skip
-    finally:
-        ctx.close()
     console.print(f"已分派 {len(case_ids)} 个案件给 {escape(user or team or '')}。")
 
 
@@ -306,14 +307,11 @@ def cases_contact(
     database_url: DbUrl = None,
 ) -> None:
     """Record a contact (visit, call)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = cases.contact(
             ctx.store, ctx.actor, ctx.scope, case_id, on=_date(on, "--on"), note=note,
             version=version,
         )  # fmt: skip
-    finally:
-        ctx.close()
     console.print(f"已登记案件 #{c.id} 的联系情况（版本 {c.version}）。")
 
 
@@ -339,15 +337,12 @@ def cases_resolve(
     database_url: DbUrl = None,
 ) -> None:
     """Record a case's outcome."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = cases.resolve(
             ctx.store, ctx.actor, ctx.scope, case_id, outcome, on=_date(on, "--on"),
             reason=reason, note=note, evidence=evidence, expires_on=_date(expires, "--expires"),
             version=version, data_dir=ctx.data_dir,
         )  # fmt: skip
-    finally:
-        ctx.close()
     console.print(f"已办结案件 #{c.id}：{c.outcome_label}（版本 {c.version}）。", markup=False)
 
 
@@ -362,11 +357,8 @@ def cases_escalate(
     database_url: DbUrl = None,
 ) -> None:
     """Hand a case up (city bureau, labour inspection)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = cases.escalate(ctx.store, ctx.actor, ctx.scope, case_id, reason=reason, version=version)
-    finally:
-        ctx.close()
     console.print(f"已上报案件 #{c.id}（版本 {c.version}）。")
 
 
@@ -381,11 +373,8 @@ def cases_reopen(
     database_url: DbUrl = None,
 ) -> None:
     """Open a closed case again."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         c = cases.reopen(ctx.store, ctx.actor, ctx.scope, case_id, reason=reason, version=version)
-    finally:
-        ctx.close()
     console.print(f"已重新打开案件 #{c.id}（版本 {c.version}）。")
 
 
@@ -400,15 +389,12 @@ def cases_export(
     database_url: DbUrl = None,
 ) -> None:
     """Write a county's open cases as a workbook to fill in (outcome drop-downs)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         code = county.strip()
         if not re.fullmatch(r"\d{6}", code):
             named = (ctx.profile or bound_profile(ctx.data_dir, profile)).resolve_county(code)
             code = named.code if named is not None else code
         summary = cases.export_workbook(ctx.store, ctx.scope, code, kind, out)
-    finally:
-        ctx.close()
     console.print(f"已导出 {summary.rows:,} 个待办案件到 {escape(str(summary.path))}。")
     for line in summary.notes_zh():
         console.print(line, markup=False)
@@ -424,11 +410,8 @@ def cases_import(
     database_url: DbUrl = None,
 ) -> None:
     """Apply the outcomes of a returned workbook; every rejected row is listed with its cell."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         r = cases.import_workbook(ctx.store, ctx.actor, ctx.scope, path, data_dir=ctx.data_dir)
-    finally:
-        ctx.close()
     if as_json:
         _echo_json({"applied": len(r.applied), "skipped": r.skipped, "blank": r.blank,
                     "rejected": [x.__dict__ for x in r.rejected]})  # fmt: skip
@@ -453,11 +436,8 @@ def cases_progress(
     database_url: DbUrl = None,
 ) -> None:
     """Progress per county, township, kind and assignee (counts only, nothing personal)."""
-    ctx = _Ctx(data_dir, database_url, as_user, profile)
-    try:
+    with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         p = cases.progress(ctx.store, ctx.scope, sla_days=sla_days)
-    finally:
-        ctx.close()
     if out is not None:
         if out.suffix.lower() == ".csv":
             outputs.write_csv(p.summary, out)

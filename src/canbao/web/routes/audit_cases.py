@@ -15,6 +15,7 @@ import datetime as dt
 import re
 import tempfile
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -33,7 +34,15 @@ from canbao.collection.dunning import Employer
 from canbao.errors import CanbaoError, NotFoundError, UsageError
 from canbao.standards.money import yuan_text
 from canbao.web.auth import Viewer, need
-from canbao.web.errors import is_htmx
+from canbao.web.routes._steps import (
+    CasePage,
+    add_step_routes,
+    form_date,
+    form_version,
+    take_step,
+    text_fields,
+)
+from canbao.web.routes.cases import county_choices
 from canbao.web.state import WebState, state_of
 
 router = APIRouter()
@@ -95,39 +104,48 @@ def audit_cases_page(
     found = audit_cases.list_cases(
         st.store, who.scope, county=code, state=chosen, open_only=state == "open", limit=500
     )
-    counties = [(c.code, c.name) for c in st.profile.counties if who.scope.allows(c.code)]
+    return _list_page(
+        request, st, who, found, state=state, county=code or "", can_work=who.can("audit.work"),
+        done=DONE.get(done or ""), entered={}, error=None,
+    )  # fmt: skip
+
+
+def _list_page(
+    request: Request,
+    st: WebState,
+    who: Viewer,
+    found: list[audit_cases.AuditCaseView],
+    *,
+    state: str,
+    county: str,
+    can_work: bool,
+    done: str | None,
+    entered: Mapping[str, str],
+    error: CanbaoError | None,
+) -> Response:
+    """The list with the form to open a case (a refused one comes back with what was typed)."""
+    counties = county_choices(who, st.profile)
     context: dict[str, Any] = {
         "viewer": who,
         "rows": _rows(found),
         "state": state,
-        "county": code or "",
+        "county": county,
         "states": STATE_CHOICES,
         "counties": counties,
         "county_name": dict(counties),
         "matters": audit_cases.MATTERS,
-        "can_work": who.can("audit.work"),
+        "can_work": can_work,
         "today": today().isoformat(),
-        "done": DONE.get(done or ""),
-        "entered": {},
-        "error": None,
+        "done": done,
+        "entered": entered,
+        "error": error,
     }
-    return st.templates.TemplateResponse(request, "audit_cases.html", context)
-
-
-def _date(text: str | None, what: str) -> dt.date | None:
-    value = (text or "").strip()
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(
-            f"{what}不是有效日期：“{value[:20]}”（应为 YYYY-MM-DD）", f"bad date for {what}"
-        ) from None
+    status = error.status if error is not None else 200
+    return st.templates.TemplateResponse(request, "audit_cases.html", context, status_code=status)
 
 
 def _need_date(form: Mapping[str, str], key: str, what: str) -> dt.date:
-    out = _date(form.get(key), what)
+    out = form_date(form.get(key), what)
     if out is None:
         raise UsageError(f"请填写{what}", f"{key} required", field=key)
     return out
@@ -163,21 +181,15 @@ async def open_audit_case(
     request: Request, who: Annotated[Viewer, Depends(need("audit.work"))]
 ) -> Response:
     st = state_of(request)
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    form = text_fields(await request.form())
     try:
         c = await run_in_threadpool(_open, st, who, form)
     except CanbaoError as err:
         found = audit_cases.list_cases(st.store, who.scope, open_only=True, limit=500)
-        counties = [(x.code, x.name) for x in st.profile.counties if who.scope.allows(x.code)]
-        context: dict[str, Any] = {
-            "viewer": who, "rows": _rows(found), "state": "open", "county": "",
-            "states": STATE_CHOICES, "counties": counties, "county_name": dict(counties),
-            "matters": audit_cases.MATTERS, "can_work": True, "today": today().isoformat(),
-            "done": None, "entered": form, "error": err,
-        }  # fmt: skip
-        return st.templates.TemplateResponse(
-            request, "audit_cases.html", context, status_code=err.status
-        )
+        return _list_page(
+            request, st, who, found, state="open", county="", can_work=True, done=None,
+            entered=form, error=err,
+        )  # fmt: skip
     return RedirectResponse(f"/audit/cases/{c.id}?done=open", status_code=303)
 
 
@@ -196,22 +208,12 @@ def _event_text(detail: Mapping[str, Any]) -> str:
     return "；".join(parts)
 
 
-def case_response(
-    request: Request,
-    who: Viewer,
-    c: audit_cases.AuditCaseView,
-    *,
-    status: int = 200,
-    error: CanbaoError | None = None,
-    entered: Mapping[str, str] | None = None,
-    done: str | None = None,
-) -> Response:
-    st = state_of(request)
-    now = today()
-    context: dict[str, Any] = {
-        "viewer": who,
-        "c": c,
-        "county_name": st.profile.unit_name(c.county_code or "") or c.county_code or "",
+def _case_context(
+    st: WebState, who: Viewer, c: audit_cases.AuditCaseView, now: dt.date
+) -> dict[str, Any]:
+    """The case's own part of its page: the steps the viewer may take, the findings' kinds and
+    the history in words."""
+    return {
         "steps": c.next_steps if who.can("audit.work") else [],
         "step_labels": audit_cases.STEP_LABELS,
         "conclusions": audit_cases.CONCLUSIONS,
@@ -227,13 +229,10 @@ def case_response(
             for e in reversed(c.events)
         ],  # fmt: skip
         "overdue": c.overdue(now),
-        "entered": dict(entered or {}),
-        "error": error,
-        "done": DONE.get(done or ""),
-        "today": now.isoformat(),
     }
-    name = "audit_case_part.html" if is_htmx(request) else "audit_case.html"
-    return st.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+case_response = CasePage(("audit_case_part.html", "audit_case.html"), DONE, _case_context, today)
 
 
 @router.get("/audit/cases/{audit_case_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -248,18 +247,11 @@ def audit_case_page(
     return case_response(request, who, c, done=done)
 
 
-def _version(form: Mapping[str, Any]) -> int:
-    value = str(form.get("version") or "").strip()
-    if not value.isdigit():
-        raise UsageError("缺少案件版本号，请刷新页面后重试", "no case version in the form")
-    return int(value)
-
-
 def run_step(
     st: WebState, who: Viewer, case_id: int, step: str, form: Mapping[str, str], sheet: Path | None
 ) -> audit_cases.AuditCaseView:
     """Take ``step`` with the form's fields (and the uploaded findings sheet, for ``record``)."""
-    version, actor, scope = _version(form), who.actor, who.scope
+    version, actor, scope = form_version(form), who.actor, who.scope
     note = (form.get("note") or "").strip()
     if step == "record":
         region = st.profile.policy_region
@@ -273,7 +265,7 @@ def run_step(
         return audit_cases.finish(
             st.store, actor, scope, case_id, on=_need_date(form, "on", "结论日期"),
             conclusion=(form.get("conclusion") or "opinion").strip(),
-            rectify_by=_date(form.get("rectify_by"), "整改期限"), note=note,
+            rectify_by=form_date(form.get("rectify_by"), "整改期限"), note=note,
             opinion_no=(form.get("opinion_no") or "").strip(), version=version,
         )  # fmt: skip
     if step == "rectify":
@@ -309,46 +301,24 @@ async def step_response(request: Request, who: Viewer, case_id: int, step: str) 
     st = state_of(request)
     cid = _find(st, who, case_id)
     raw = await request.form()
-    form = {k: v for k, v in raw.items() if isinstance(v, str)}
+    form = text_fields(raw)
     with tempfile.TemporaryDirectory(prefix="canbao-audit-") as tmp:
-        try:
+
+        async def take() -> audit_cases.AuditCaseView:
             sheet = await _sheet(raw.get("findings"), Path(tmp)) if step == "record" else None
-            c = await run_in_threadpool(run_step, st, who, cid, step, form, sheet)
-        except CanbaoError as err:
-            now = await run_in_threadpool(audit_cases.get_case, st.store, who.scope, cid)
-            return case_response(request, who, now, status=err.status, error=err,
-                                 entered={**form, "step": step})  # fmt: skip
-    if is_htmx(request):
-        return case_response(request, who, c, done=step)
-    return RedirectResponse(f"/audit/cases/{cid}?done={step}", status_code=303)
+            return await run_in_threadpool(run_step, st, who, cid, step, form, sheet)
+
+        return await take_step(
+            request, who, step, form, take=take,
+            reread=partial(audit_cases.get_case, st.store, who.scope, cid),
+            respond=case_response, url=f"/audit/cases/{cid}?done={step}",
+        )  # fmt: skip
 
 
-@router.post("/audit/cases/{audit_case_id}/record", include_in_schema=False)
-async def record_step(
-    request: Request, audit_case_id: int, who: Annotated[Viewer, Depends(need("audit.work"))]
-) -> Response:
-    return await step_response(request, who, audit_case_id, "record")
-
-
-@router.post("/audit/cases/{audit_case_id}/finish", include_in_schema=False)
-async def finish_step(
-    request: Request, audit_case_id: int, who: Annotated[Viewer, Depends(need("audit.work"))]
-) -> Response:
-    return await step_response(request, who, audit_case_id, "finish")
-
-
-@router.post("/audit/cases/{audit_case_id}/rectify", include_in_schema=False)
-async def rectify_step(
-    request: Request, audit_case_id: int, who: Annotated[Viewer, Depends(need("audit.work"))]
-) -> Response:
-    return await step_response(request, who, audit_case_id, "rectify")
-
-
-@router.post("/audit/cases/{audit_case_id}/cancel", include_in_schema=False)
-async def cancel_step(
-    request: Request, audit_case_id: int, who: Annotated[Viewer, Depends(need("audit.work"))]
-) -> Response:
-    return await step_response(request, who, audit_case_id, "cancel")
+add_step_routes(
+    router, "/audit/cases", "audit_case_id", ("record", "finish", "rectify", "cancel"),
+    "audit.work", step_response, include_in_schema=False,
+)  # fmt: skip
 
 
 @router.get("/audit/cases/{audit_case_id}/document/{which}", include_in_schema=False)

@@ -34,7 +34,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, select
 from starlette.concurrency import run_in_threadpool
@@ -45,14 +45,21 @@ from canbao.cases import lifecycle, outcomes
 from canbao.cases.kinds import KINDS, LIST_FIELDS, SUBJECT_FIELDS, check_kind
 from canbao.cases.workbook import LABELS
 from canbao.coverage.segments import SEGMENTS_ZH
-from canbao.errors import CanbaoError, NotFoundError, UsageError
+from canbao.errors import NotFoundError, UsageError
 from canbao.ingest.kinds import SCHEME_LABELS_ZH
 from canbao.profile import Profile
 from canbao.standards import masking
 from canbao.store import Store, accounts, roles
 from canbao.store.models import Case
 from canbao.web.auth import Viewer, need
-from canbao.web.errors import is_htmx
+from canbao.web.routes._steps import (
+    CasePage,
+    add_step_routes,
+    form_date,
+    form_version,
+    take_step,
+    text_fields,
+)
 from canbao.web.state import WebState, state_of
 
 router = APIRouter()
@@ -465,36 +472,24 @@ def _history(c: lifecycle.CaseView) -> list[dict[str, Any]]:
     ]
 
 
-def case_response(
-    request: Request,
-    who: Viewer,
-    c: lifecycle.CaseView,
-    *,
-    status: int = 200,
-    error: CanbaoError | None = None,
-    entered: Mapping[str, str] | None = None,
-    done: str | None = None,
-) -> Response:
-    """The case page (or, for htmx, its ``#case`` part) with the steps the viewer may take."""
-    st = state_of(request)
+def _case_context(st: WebState, who: Viewer, c: lifecycle.CaseView, now: dt.date) -> dict[str, Any]:
+    """The case's own part of its page: the subject, the history and the steps the viewer may
+    take."""
     steps = c.next_steps if who.can("case.work") else []
-    context: dict[str, Any] = {
-        "viewer": who,
-        "c": c,
-        "county_name": st.profile.unit_name(c.county_code or "") or c.county_code or "",
+    return {
         "subject": _subject_rows(c),
         "history": _history(c),
         "steps": steps,
         "step_labels": lifecycle.STEP_LABELS,
         "outcomes": [(k, o.label, _needs(o)) for k, o in outcomes.for_kind(c.kind).items()],
         "users": assignable(st.store, st.profile, c.county_code) if "assign" in steps else [],
-        "entered": dict(entered or {}),
-        "error": error,
-        "done": DONE.get(done or ""),
-        "today": lifecycle.today().isoformat(),
     }
-    name = "cases_case.html" if is_htmx(request) else "cases_detail.html"
-    return st.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+#: The case page (or, for htmx, its ``#case`` part) with the steps the viewer may take.
+case_response = CasePage(
+    ("cases_case.html", "cases_detail.html"), DONE, _case_context, lifecycle.today
+)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -509,32 +504,13 @@ def case_page(
     return case_response(request, who, c, done=done)
 
 
-def _date(text: str | None, what: str) -> dt.date | None:
-    value = (text or "").strip()
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(
-            f"{what}不是有效日期：“{value[:20]}”（应为 YYYY-MM-DD）", f"bad date for {what}"
-        ) from None
-
-
-def _version(form: Mapping[str, str]) -> int:
-    value = (form.get("version") or "").strip()
-    if not value.isdigit():
-        raise UsageError("缺少案件版本号，请刷新页面后重试", "no case version in the form")
-    return int(value)
-
-
 def run_step(
     st: WebState, who: Viewer, case_id: int, step: str, form: Mapping[str, str]
 ) -> lifecycle.CaseView:
     """Take ``step`` on the case with the form's fields, through :mod:`canbao.cases` (the data
     directory goes with an outcome: a review pair's 同一人 / 不同人 is the registry's decision)."""
     store, region, data_dir = st.store, st.profile, st.data_dir
-    version, actor, scope = _version(form), who.actor, who.scope
+    version, actor, scope = form_version(form), who.actor, who.scope
     text = {k: (form.get(k) or "").strip() for k in ("user", "team", "note", "reason")}
     if step == "assign":
         return cases.assign(
@@ -542,15 +518,15 @@ def run_step(
             note=text["note"], version=version, profile=region,
         )  # fmt: skip
     if step == "contact":
-        on = _date(form.get("on"), "联系日期")
+        on = form_date(form.get("on"), "联系日期")
         return cases.contact(store, actor, scope, case_id, on=on, note=text["note"],
                              version=version)  # fmt: skip
     if step == "resolve":
         return cases.resolve(
             store, actor, scope, case_id, (form.get("outcome") or "").strip(),
-            on=_date(form.get("on"), "结果日期"), reason=text["reason"], note=text["note"],
+            on=form_date(form.get("on"), "结果日期"), reason=text["reason"], note=text["note"],
             evidence=(form.get("evidence") or "").strip(),
-            expires_on=_date(form.get("expires_on"), "有效期至"), version=version,
+            expires_on=form_date(form.get("expires_on"), "有效期至"), version=version,
             data_dir=data_dir,
         )  # fmt: skip
     if step == "escalate":
@@ -565,51 +541,19 @@ async def step_response(request: Request, who: Viewer, case_id: int, step: str) 
     what was typed and the reason, at the error's status."""
     st = state_of(request)
     cid = find_case(st.store, who, str(case_id))  # outside the scope: 404, nothing else
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    try:
-        c = await run_in_threadpool(run_step, st, who, cid, step, form)
-    except CanbaoError as err:
-        now = await run_in_threadpool(cases.get_case, st.store, who.scope, cid)
-        entered = {**form, "step": step}
-        return case_response(request, who, now, status=err.status, error=err, entered=entered)
-    if is_htmx(request):
-        return case_response(request, who, c, done=step)
-    return RedirectResponse(f"/cases/{cid}?done={step}", status_code=303)
+    form = text_fields(await request.form())
+    return await take_step(
+        request, who, step, form,
+        take=partial(run_in_threadpool, run_step, st, who, cid, step, form),
+        reread=partial(cases.get_case, st.store, who.scope, cid),
+        respond=case_response, url=f"/cases/{cid}?done={step}",
+    )  # fmt: skip
 
 
-@router.post("/cases/{case_id}/assign", response_class=HTMLResponse, include_in_schema=False)
-async def assign_step(
-    request: Request, case_id: int, who: Annotated[Viewer, Depends(need("case.work"))]
-) -> Response:
-    return await step_response(request, who, case_id, "assign")
-
-
-@router.post("/cases/{case_id}/contact", response_class=HTMLResponse, include_in_schema=False)
-async def contact_step(
-    request: Request, case_id: int, who: Annotated[Viewer, Depends(need("case.work"))]
-) -> Response:
-    return await step_response(request, who, case_id, "contact")
-
-
-@router.post("/cases/{case_id}/resolve", response_class=HTMLResponse, include_in_schema=False)
-async def resolve_step(
-    request: Request, case_id: int, who: Annotated[Viewer, Depends(need("case.work"))]
-) -> Response:
-    return await step_response(request, who, case_id, "resolve")
-
-
-@router.post("/cases/{case_id}/escalate", response_class=HTMLResponse, include_in_schema=False)
-async def escalate_step(
-    request: Request, case_id: int, who: Annotated[Viewer, Depends(need("case.work"))]
-) -> Response:
-    return await step_response(request, who, case_id, "escalate")
-
-
-@router.post("/cases/{case_id}/reopen", response_class=HTMLResponse, include_in_schema=False)
-async def reopen_step(
-    request: Request, case_id: int, who: Annotated[Viewer, Depends(need("case.work"))]
-) -> Response:
-    return await step_response(request, who, case_id, "reopen")
+add_step_routes(
+    router, "/cases", "case_id", ("assign", "contact", "resolve", "escalate", "reopen"),
+    "case.work", step_response, response_class=HTMLResponse, include_in_schema=False,
+)  # fmt: skip
 
 
 # --- the API --------------------------------------------------------------------------------

@@ -204,3 +204,18 @@ def test_a_county_user_cannot_open_a_person_of_another_county(page: Page, site: 
     assert "不存在" in text or "没有" in text
     assert name not in page.content()
     shot(page, "person-other-county-404")
+
+
+def test_an_auditor_sees_the_audit_plan_and_the_audit_cases(page: Page, site: Site) -> None:
+    """The plan is computed in the background and appears by itself (htmx polling); the
+    cases page lists the audit cases and the form that opens one."""
+    sign_in(page, site, "w_auditor")
+    page.click("nav >> text=稽核计划")
+    page.wait_for_selector("#audit-plan table.data", timeout=180_000)
+    rows = page.locator("#audit-plan table.data tbody tr")
+    assert rows.count() > 0
+    shot(page, "audit-plan")
+    page.click("nav >> text=稽核案件")
+    page.wait_for_selector("h1:has-text('稽核案件')")
+    assert page.locator("form[action='/audit/cases'][method='post']").count() == 1
+    shot(page, "audit-cases")

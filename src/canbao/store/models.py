@@ -66,6 +66,9 @@ class ApiKey(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # what the key may ask (e.g. ``compliance:read``) and the purpose it was issued for (logged)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    purpose: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
@@ -407,3 +410,191 @@ class AuditFinding(Base):
     unpaid_fen: Mapped[int] = mapped_column(BigInteger)
     note: Mapped[str] = mapped_column(Text, default="")
     assessed_on: Mapped[dt.date | None] = mapped_column(index=True, default=None)
+
+
+# --- self-service, reminders and the compliance API (canbao.selfservice, canbao.notify,
+# canbao.compliance) -------------------------------------------------------------------------
+
+
+class OneTimeCode(Base):
+    """A one-time code sent to the phone on file (``purpose`` ``person`` or ``employer``
+    sign-in). ``subject_hash``: the SHA-256 of the normalised identifier the code is for (an ID
+    number or a credit code — never stored in clear); ``code_hash``: the code's SHA-256 with
+    the row's ``salt``. Used once (``used_at``), dead after ``expires_at`` or ``attempts``
+    wrong tries."""
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    subject_key: Mapped[str] = mapped_column(String(64), default="")  # person / employer key
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    client: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PortalSession(Base):
+    """A signed-in session of the public self-service area: a person (``subject_type``
+    ``person``, ``subject_key`` the registry's person key) or an employer (``employer``, the
+    master employer key). Separate from staff sessions: a portal session holds no staff role.
+    Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "portal_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(8))
+    subject_key: Mapped[str] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class EmployerCredential(Base):
+    """The self-service password the bureau issued to an employer (argon2id hash), by its
+    统一社会信用代码. ``must_change``: an issued password is changed at first sign-in."""
+
+    __tablename__ = "employer_credentials"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(32), unique=True)
+    employer_key: Mapped[str] = mapped_column(String(64), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change: Mapped[bool] = mapped_column(default=True)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Certificate(Base):
+    """A printed 参保缴费情况证明: ``serial`` (流水号, printed) and the SHA-256 of its check code
+    (校验码, printed; anyone can verify the pair at the public endpoint). ``content``: what the
+    certificate states (employer name, credit code, schemes, arrears status, as-of), shown by
+    the verify page — nothing personal."""
+
+    __tablename__ = "certificates"
+
+    serial: Mapped[str] = mapped_column(String(32), primary_key=True)
+    check_hash: Mapped[str] = mapped_column(String(64))
+    employer_key: Mapped[str] = mapped_column(String(64), index=True)
+    credit_code: Mapped[str] = mapped_column(String(32), index=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    valid_until: Mapped[dt.date] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class ContactPreference(Base):
+    """Consent and opt-out of one recipient (``recipient_type`` person / employer, the
+    registry's key) for reminders: ``opted_out`` stops every reminder but one-time codes."""
+
+    __tablename__ = "contact_preferences"
+    __table_args__ = (
+        UniqueConstraint("recipient_type", "recipient_key", name="uq_contact_preferences"),
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    recipient_type: Mapped[str] = mapped_column(String(8))
+    recipient_key: Mapped[str] = mapped_column(String(64))
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    source: Mapped[str] = mapped_column(String(32), default="")  # counter / phone / portal
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ReminderBatch(Base):
+    """A batch of reminders made by the rules at ``as_of``: ``draft`` (staff review it) →
+    ``approved`` → ``sent``, or ``cancelled``. ``counts``: messages per reason and those held
+    back (opted out, duplicate, no phone)."""
+
+    __tablename__ = "reminder_batches"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    mode: Mapped[str] = mapped_column(String(8))  # test | live
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class OutboxMessage(Base):
+    """One SMS in the outbox. ``idem_key`` (unique; sent as the provider's OutId /
+    SessionContext) is recipient × reason × period, so a rule run twice queues it once.
+    ``phone``: the number to send to (the store is the only place it is kept for sending;
+    pages and files show it masked). ``state``: queued → sent → delivered | failed, or held
+    (quiet hours: ``not_before``), cancelled, suppressed (opted out). ``provider_id``: the
+    provider's BizId / SerialNo for the delivery receipt."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    idem_key: Mapped[str] = mapped_column(String(200), unique=True)
+    batch_id: Mapped[int | None] = mapped_column(
+        ID_TYPE, ForeignKey("reminder_batches.id"), index=True, default=None
+    )
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    recipient_type: Mapped[str] = mapped_column(String(8))
+    recipient_key: Mapped[str] = mapped_column(String(64), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    phone: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    mode: Mapped[str] = mapped_column(String(8))  # test | live
+    not_before: Mapped[dt.datetime | None] = mapped_column(default=None)
+    provider: Mapped[str] = mapped_column(String(16), default="")
+    provider_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CreditListing(Base):
+    """A formal 严重失信 listing of an employer, decided by staff with its legal ground cited
+    (社会保险领域严重失信人名单管理暂行办法, 2019): separate from arrears, which are a status.
+    ``removed_at``: the listing ended (expired or withdrawn, with ``removal_note``)."""
+
+    __tablename__ = "credit_listings"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    employer_key: Mapped[str] = mapped_column(String(64), index=True)
+    credit_code: Mapped[str] = mapped_column(String(32), index=True)
+    ground: Mapped[str] = mapped_column(String(32))  # a code of the grounds table
+    legal_basis: Mapped[str] = mapped_column(Text)
+    decision_no: Mapped[str] = mapped_column(String(64), default="")
+    decided_by: Mapped[str] = mapped_column(String(64))
+    listed_on: Mapped[dt.date] = mapped_column()
+    listed_until: Mapped[dt.date | None] = mapped_column(default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+    removed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    removed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    removal_note: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}

@@ -20,14 +20,17 @@ from canbao.cli import agreements as _agreements  # noqa: F401,E402
 from canbao.cli import audit as _audit  # noqa: F401,E402
 from canbao.cli import cases as _cases  # noqa: F401,E402
 from canbao.cli import collection as _collection  # noqa: F401,E402
+from canbao.cli import compliance as _compliance  # noqa: F401,E402
 from canbao.cli import coverage as _coverage  # noqa: F401,E402
 from canbao.cli import demo as _demo  # noqa: F401,E402
 from canbao.cli import ingest as _ingest  # noqa: F401,E402
 from canbao.cli import land_farmers as _land_farmers  # noqa: F401,E402
 from canbao.cli import ledger as _ledger  # noqa: F401,E402
 from canbao.cli import plan as _plan  # noqa: F401,E402
+from canbao.cli import portal as _portal  # noqa: F401,E402
 from canbao.cli import profile as _profile  # noqa: F401,E402
 from canbao.cli import registry as _registry  # noqa: F401,E402
+from canbao.cli import remind as _remind  # noqa: F401,E402
 from canbao.cli import serve as _serve  # noqa: F401,E402
 from canbao.cli import standards as _standards  # noqa: F401,E402
 from canbao.cli import store as _store  # noqa: F401,E402

@@ -40,6 +40,9 @@ ACTIONS: dict[str, str] = {
     "report.read": "查看通报和统计",
     "compliance.query": "查询单位参保缴费情况（不含个人信息）",
     "data.ingest": "数据导入与更新",
+    "reminders.manage": "生成、审核和发送提醒短信，登记本人拒收",
+    "portal.manage": "发放单位自助查询密码，处理自助服务申请",
+    "credit.list": "决定和撤销严重失信名单（须引用法律依据）",
 }
 _STAFF = frozenset(
     {
@@ -53,8 +56,16 @@ _STAFF = frozenset(
 # department's extract and updating the registry (the web's 数据 page) is the city data team's.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
-    "city_staff": _STAFF | {"agreements.approve", "data.ingest", "audit.read"},
-    "county_staff": _STAFF,
+    "city_staff": _STAFF
+    | {
+        "agreements.approve",
+        "data.ingest",
+        "audit.read",
+        "reminders.manage",
+        "portal.manage",
+        "credit.list",
+    },
+    "county_staff": _STAFF | {"portal.manage"},
     "collector": frozenset(
         {
             "person.read",

@@ -9,14 +9,17 @@ from canbao.web.routes import (
     audit_cases,
     audit_plan,
     cases,
+    compliance,
     data,
     employers,
     home,
     ledger,
     persons,
+    reminders,
     reports,
     review,
     search,
+    selfservice,
     session,
 )
 
@@ -33,5 +36,8 @@ ROUTERS: list[APIRouter] = [
     ledger.router,
     audit_plan.router,
     audit_cases.router,
+    reminders.router,
+    selfservice.router,
+    compliance.router,
     api.router,
 ]

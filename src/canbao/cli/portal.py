@@ -1,0 +1,3 @@
+"""Commands of this area (filled in by issue 22)."""
+
+from __future__ import annotations

@@ -6,7 +6,7 @@ is a dependency too. The rules:
 
 1. No core package imports a face or a tool: ``canbao.plan``, ``canbao.cli``, ``canbao.web`` or
    ``canbao.synth``. Core packages: standards, profile, warehouse, ingest, registry, coverage,
-   collection, and store, audit, ledger, cases when they exist.
+   collection, and store, audit, ledger, cases, notify, selfservice, compliance when they exist.
    Exception: the demo steps that live inside core packages (``canbao.<core>.demo``) are part of
    the demo face; they may import ``canbao.synth`` (the tool that makes their input), never
    plan, cli or web. The top-level ``canbao.demo`` is a face and may import anything.
@@ -35,7 +35,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 CORE = (
     "standards", "profile", "warehouse", "ingest", "registry", "coverage", "collection",
-    "store", "audit", "ledger", "cases",
+    "store", "audit", "ledger", "cases", "notify", "selfservice", "compliance",
 )  # fmt: skip
 FACES_AND_TOOLS = ("plan", "cli", "web", "synth")
 SHARED = ("errors",)  # what standards may import besides itself

@@ -16,6 +16,7 @@ sys.path.insert(0, str(HERE.parent))
 BENCHMARKS = [
     "bench_audit",
     "bench_citizen_id",
+    "bench_compliance",
     "bench_coverage",
     "bench_identity",
     "bench_ingest",

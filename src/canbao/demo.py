@@ -72,6 +72,15 @@ def run_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
     where.update(run_audit_plan_demo(out))  # risk-ranked audit targets, OUT/audit/plan.xlsx
     where.update(run_audit_cases_demo(out))  # an audit case: notice, findings, opinion, ledger
 
+    from canbao.compliance.demo import run_compliance_demo
+    from canbao.notify.demo import run_notify_demo
+    from canbao.selfservice.demo import run_selfservice_demo
+
+    where.update(run_selfservice_demo(out))  # employer password, a certificate, a person
+
+    where.update(run_compliance_demo(out))  # what other departments get: standing, listing
+    where.update(run_notify_demo(out))  # payment reminders: rules, a batch approved and sent
+
     from canbao.plan.demo import run_plan_demo
 
     where.update(run_plan_demo(out))  # plan: 附件1 template, synthetic split, 通报

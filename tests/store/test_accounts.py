@@ -114,6 +114,15 @@ def test_api_keys(store: Store) -> None:
         assert key not in dump and key[len(accounts.KEY_PREFIX) + 10 :] not in dump
     actor = accounts.authenticate_key(store, key)
     assert (actor.name, actor.role) == ("tax_bureau", "department")
+    assert actor.scopes == ("compliance:read",) and actor.purpose == ""
+    _row2, key2 = accounts.add_key(
+        store, ADMIN, "labour_bureau", scopes=["compliance:read"], purpose="劳务派遣行政许可审批"
+    )
+    second = accounts.authenticate_key(store, key2)
+    assert second.purpose == "劳务派遣行政许可审批" and second.scopes == ("compliance:read",)
+    with pytest.raises(UsageError):  # an unknown scope
+        accounts.add_key(store, ADMIN, "bad_scope", scopes=["person:read"])
+    accounts.revoke_key(store, ADMIN, "labour_bureau")
     assert not roles.can(actor.role, "person.read")  # a department sees no personal data
     with pytest.raises(AuthError):
         accounts.authenticate_key(store, key + "x")
@@ -123,7 +132,7 @@ def test_api_keys(store: Store) -> None:
     with pytest.raises(UsageError):
         accounts.add_key(store, ADMIN, "staff_key", role="city_staff")
     with store.sessions() as s:
-        assert s.execute(select(ApiKey)).scalar_one().revoked_at is not None
+        assert all(k.revoked_at is not None for k in s.execute(select(ApiKey)).scalars())
 
 
 def test_the_permission_table_is_total_and_checked_in_one_place() -> None:
@@ -162,9 +171,14 @@ def test_cli_users_and_keys(
     assert run(["users", "list", "--json", *db]) == 0
     out = capsys.readouterr().out
     assert '"disabled": true' in out and '"counties": ["360402"]' in out and "argon2" not in out
-    assert run(["keys", "add", "civil_affairs", *db]) == 0
+    assert run(["keys", "add", "civil_affairs", *db]) == 2  # no --purpose: refused
+    capsys.readouterr()
+    assert run(["keys", "add", "civil_affairs", "--purpose", "民办非企业单位年检", *db]) == 0
     key = capsys.readouterr().out.strip()
     assert key.startswith(accounts.KEY_PREFIX)
+    assert run(["keys", "list", "--json", *db]) == 0
+    listed = capsys.readouterr().out
+    assert "compliance:read" in listed and "民办非企业单位年检" in listed and key not in listed
     assert run(["keys", "revoke", "civil_affairs", *db]) == 0
     assert run(["audit-log", "show", "--json", *db]) == 0
     shown = capsys.readouterr().out

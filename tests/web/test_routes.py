@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from canbao.store import roles
 from canbao.web.routes import ROUTERS
-from canbao.web.routes.session import PUBLIC
+from canbao.web.routes.session import PUBLIC, PUBLIC_PREFIXES, is_public
 from tests.web.conftest import City, signed_in, token
 
 FRAMEWORK = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"})
@@ -38,7 +38,11 @@ def _routes(app) -> list[tuple[APIRoute, str]]:  # type: ignore[no-untyped-def]
     assert all(router in included for router in ROUTERS)
     out = []
     for route in (r for router in ROUTERS for r in router.routes):
-        if isinstance(route, APIRoute) and route.path not in PUBLIC | FRAMEWORK:
+        if (
+            isinstance(route, APIRoute)
+            and not is_public(route.path)
+            and route.path not in FRAMEWORK
+        ):
             for method in sorted(route.methods - {"HEAD"}):
                 out.append((route, method))
     return out
@@ -97,6 +101,65 @@ def test_a_role_without_the_permission_gets_403(
     assert checked or role == "county_staff"
 
 
+# --- the public self-service area (PUBLIC_PREFIXES): no staff session, a portal session -----
+
+# the self-service routes that show nobody's data: the landing page, the sign-in forms and
+# steps, sign-out, and the certificate check (which shows only what a certificate states, to
+# whoever holds its serial and check code)
+SELF_OPEN = frozenset({
+    ("GET", "/self"), ("GET", "/self/person"), ("POST", "/self/person"),
+    ("POST", "/self/person/code"), ("GET", "/self/employer"), ("POST", "/self/employer"),
+    ("POST", "/self/logout"), ("GET", "/verify"), ("GET", "/api/self/verify"),
+})  # fmt: skip
+
+
+def _portal_kind(route: APIRoute) -> str | None:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        kind = getattr(dep.call, "canbao_portal", None)
+        if kind is not None:
+            return str(kind)
+        stack.extend(dep.dependencies)
+    return None
+
+
+def _self_routes() -> list[tuple[APIRoute, str]]:
+    out = []
+    for route in (r for router in ROUTERS for r in router.routes):
+        if isinstance(route, APIRoute) and is_public(route.path) and route.path not in PUBLIC:
+            out.extend((route, m) for m in sorted(route.methods - {"HEAD"}))
+    return out
+
+
+def test_the_public_prefixes_hold_only_self_service() -> None:
+    assert is_public("/self") and is_public("/self/person") and is_public("/api/self/verify")
+    assert not is_public("/selfish") and not is_public("/api/selfservice")
+    routes = _self_routes()
+    assert len(routes) >= 12
+    assert all(r.path.startswith(PUBLIC_PREFIXES) for r, _m in routes)
+    assert all(_action(r) is None for r, _m in routes)  # never a staff permission
+
+
+def test_every_self_service_route_with_data_needs_a_portal_session(client: TestClient) -> None:
+    missing = [(m, r.path) for r, m in _self_routes()
+               if (m, r.path) not in SELF_OPEN and _portal_kind(r) is None]  # fmt: skip
+    assert missing == []
+    checked = 0
+    for route, method in _self_routes():
+        if (method, route.path) in SELF_OPEN:
+            continue
+        r = client.request(method, _url(route.path), follow_redirects=False)
+        if method == "GET":
+            assert r.status_code == 303, (method, route.path, r.status_code)
+            assert r.headers["location"] == "/self"
+        else:
+            assert r.status_code == 401, (method, route.path, r.status_code)
+            assert "请先登录自助服务" in r.text
+        checked += 1
+    assert checked >= 6
+
+
 # --- scope: an object of another county answers 403 or 404, never data --------------------
 
 
@@ -118,6 +181,7 @@ def _other_county_objects(city: City) -> dict[str, str]:
     return {
         "person_key": str(person.select("person_key").head(1).collect().item()),
         "employer_key": str(employer.select("employer_key").head(1).collect().item()),
+        "credit_code": str(employer.select("credit_code").head(1).collect().item()),
         "case_id": str(there[0].id),
         "key": there[0].case_key,
         "pair_id": "0" * 12,  # no pair of the 修水 user's queue: not found

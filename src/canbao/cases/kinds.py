@@ -74,6 +74,9 @@ KINDS: dict[str, Kind] = {
     "selective_employer": Kind("选择性参保单位", "employer", ("selective_employers",)),
     "arrears": Kind("欠费单位", "employer", ("arrears",)),
     "review": Kind("疑似同一人复核", "pair", ("review_items",)),
+    # a person's own request from the self-service area (canbao.selfservice.contact_change):
+    # no work list gives it, so no build moves it; staff resolve it
+    "contact_change": Kind("联系方式变更申请", "person"),
 }
 LIST_KINDS: dict[str, tuple[str, ...]] = {}
 for _code, _kind in KINDS.items():

@@ -60,7 +60,7 @@ OUTCOMES: dict[str, Outcome] = {
     "left_employer": Outcome("已离职", ("missing_employee_pension",), confirm=True, date=True),
     "refused": Outcome("拒绝参保", (*PERSON_GAPS, *EMPLOYERS)),
     "unreachable": Outcome("联系不上", (*PERSON_GAPS, "identity_to_verify", "duplicate",
-                                       "deceased", *EMPLOYERS, "arrears")),
+                                       "deceased", *EMPLOYERS, "arrears", "contact_change")),
     "identity_fix": Outcome("身份信息需更正", (*PERSON_GAPS, "identity_to_verify", "duplicate",
                                                "deceased"), confirm=True, reason="需更正的内容"),
     "duplicate_cleared": Outcome("重复已清理", ("duplicate",), confirm=True, reason="已停保的记录"),
@@ -82,6 +82,11 @@ OUTCOMES: dict[str, Outcome] = {
     "same": Outcome("同一人", ("review",), confirm=True),
     "different": Outcome("不同人", ("review",), confirm=True),
     "undecidable": Outcome("无法判断", ("review",), reason="原因"),
+    # a self-service change of phone or address (canbao.selfservice.contact_change): staff
+    # check it with the person and change the source system; the registry is never written
+    "change_made": Outcome("已核实并在业务系统变更", ("contact_change",), date=True,
+                           reason="变更的业务系统"),
+    "change_refused": Outcome("不予变更", ("contact_change",), reason="原因"),
 }  # fmt: skip
 CONFIRMABLE = frozenset(code for code, o in OUTCOMES.items() if o.confirm)
 VALIDATION_MAX = 255  # Excel: the characters of an in-cell drop-down list

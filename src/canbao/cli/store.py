@@ -166,30 +166,70 @@ def users_passwd(
 @keys_app.command("add")
 def keys_add(
     name: str,
+    purpose: Annotated[
+        str,
+        typer.Option(
+            "--purpose",
+            help="该部门查询的用途和依据（如“劳务派遣行政许可审批”），记入每次调用的审计日志",
+        ),
+    ],
     role: Annotated[str, typer.Option("--role", help="角色（只能是 department）")] = "department",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="接口权限范围，可重复（默认 compliance:read：查询单位参保缴费情况）",
+        ),
+    ] = None,
     data_dir: DataDir = None,  # type: ignore[assignment]
     database_url: DbUrl = None,
 ) -> None:
-    """Create an API key for another department; the key is printed once."""
+    """Create an API key for another department; the key is printed once.
+
+    Example: canbao keys add hrss_dispatch --purpose 劳务派遣行政许可审批 --scope compliance:read
+    """
+    if not purpose.strip():
+        raise UsageError("须用 --purpose 写明该部门查询的用途", "--purpose is required")
     store = _store(data_dir, database_url)
-    _row, key = accounts.add_key(store, Actor.operator(), name, role)
-    store.dispose()
+    try:
+        _row, key = accounts.add_key(
+            store, Actor.operator(), name, role,
+            scopes=scope or list(accounts.DEFAULT_SCOPES), purpose=purpose,
+        )  # fmt: skip
+    finally:
+        store.dispose()
     typer.echo(key)
     typer.echo("（密钥只显示这一次，请妥善转交；系统只保存其摘要）", err=True)
 
 
 @keys_app.command("list")
-def keys_list(data_dir: DataDir = None, database_url: DbUrl = None) -> None:  # type: ignore[assignment]
-    """List API keys (names and prefixes; never the keys)."""
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+    data_dir: DataDir = None,  # type: ignore[assignment]
+    database_url: DbUrl = None,
+) -> None:
+    """List API keys (names, prefixes, scopes and purposes; never the keys)."""
     store = _store(data_dir, database_url)
     keys = accounts.list_keys(store)
     store.dispose()
+    if as_json:
+        for k in keys:
+            doc = {
+                "name": k.name, "role": k.role, "prefix": k.prefix, "scopes": k.scopes,
+                "purpose": k.purpose, "created_at": k.created_at.isoformat(),
+                "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+                "revoked": k.revoked_at is not None,
+            }  # fmt: skip
+            typer.echo(json.dumps(doc, ensure_ascii=False))
+        return
     table = Table(title="接口密钥")
-    for col in ("名称", "角色", "前缀", "创建", "状态"):
+    for col in ("名称", "角色", "前缀", "权限范围", "用途", "创建", "最近使用", "状态"):
         table.add_column(col)
     for k in keys:
         table.add_row(
-            escape(k.name), k.role, k.prefix + "…", k.created_at.isoformat(),
+            escape(k.name), k.role, k.prefix + "…", escape(",".join(k.scopes or [])),
+            escape(k.purpose or "—"), k.created_at.isoformat(),
+            k.last_used_at.isoformat() if k.last_used_at else "—",
             "已吊销" if k.revoked_at else "有效",
         )  # fmt: skip
     console.print(table)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from canbao.notify.config import load_config
 from canbao.notify.senders import Outgoing, sender_for
 from canbao.store.db import Store
 from canbao.store.models import OutboxMessage, utcnow
@@ -25,8 +26,10 @@ def send_now(
     params: dict[str, str],
     county_code: str | None = None,
 ) -> OutboxMessage:
-    """Queue one message and send it at once (one-time codes: no quiet hours, no opt-out).
-    A key already in the outbox is not sent again; its row is returned."""
+    """Queue one message and send it at once (one-time codes: no quiet hours, no opt-out)
+    through the configured sender (``DATA/notify.toml``; by default the file sender, mode
+    ``test``). A key already in the outbox is not sent again; its row is returned."""
+    config = load_config(data_dir)
     with store.transaction() as s:
         row = s.execute(
             select(OutboxMessage).where(OutboxMessage.idem_key == idem_key)
@@ -37,10 +40,10 @@ def send_now(
         row = OutboxMessage(
             idem_key=idem_key, reason=reason, recipient_type=recipient_type,
             recipient_key=recipient_key, county_code=county_code, phone=phone,
-            template=template, params=params, state="queued", mode="test",
+            template=template, params=params, state="queued", mode=config.mode,
         )  # fmt: skip
         s.add(row)
-    sender = sender_for(data_dir)
+    sender = sender_for(data_dir, config=config)
     result = sender.send(Outgoing(idem_key, phone, template, params))
     with store.transaction() as s:
         row = s.get_one(OutboxMessage, row.id)

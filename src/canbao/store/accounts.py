@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from canbao.errors import AuthError, ConflictError, NotFoundError, UsageError
@@ -201,8 +201,46 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def add_key(store: Store, actor: Actor, name: str, role: str = "department") -> tuple[ApiKey, str]:
-    """A new key: (its row, the key itself — shown once, never stored)."""
+KEY_SCOPES: dict[str, str] = {
+    "compliance:read": "查询单位参保缴费情况（不含个人信息）",
+}
+DEFAULT_SCOPES = ("compliance:read",)
+USED_EVERY_S = 60  # last_used_at is written at most this often (a key's call is a read)
+
+
+@dataclass(frozen=True)
+class KeyActor(Actor):
+    """A department client signed in by its API key: what it may ask (``scopes``) and the
+    purpose the key was issued for (the default purpose of its calls)."""
+
+    scopes: tuple[str, ...] = ()
+    purpose: str = ""
+
+
+def check_scopes(scopes: Sequence[str]) -> list[str]:
+    chosen = sorted(set(scopes))
+    unknown = [s for s in chosen if s not in KEY_SCOPES]
+    if unknown or not chosen:
+        listed = "、".join(f"{k}（{v}）" for k, v in KEY_SCOPES.items())
+        raise UsageError(
+            f"未知或缺少的接口权限范围：{'、'.join(unknown) or '（空）'}；可用：{listed}",
+            f"bad scopes {unknown or chosen}",
+        )
+    return chosen
+
+
+def add_key(
+    store: Store,
+    actor: Actor,
+    name: str,
+    role: str = "department",
+    *,
+    scopes: Sequence[str] = DEFAULT_SCOPES,
+    purpose: str = "",
+) -> tuple[ApiKey, str]:
+    """A new key: (its row, the key itself — shown once, never stored). ``scopes``: what it
+    may ask (:data:`KEY_SCOPES`); ``purpose``: why the department may ask (e.g.
+    劳务派遣行政许可审批), logged with every call that names no purpose of its own."""
     roles.require(actor.role, "users.manage", actor.name)
     _check_name(name)
     roles.check_role(role)
@@ -211,14 +249,19 @@ def add_key(store: Store, actor: Actor, name: str, role: str = "department") -> 
             "接口密钥只发给其他部门（--role department）；工作人员请用 canbao users add",
             "API keys are for department clients",
         )
+    chosen = check_scopes(scopes)
+    purpose = purpose.strip()
+    if len(purpose) > 500:
+        raise UsageError("用途说明不能超过 500 个字", "purpose too long")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with store.transaction() as s:
         if s.execute(select(ApiKey.id).where(ApiKey.name == name)).first():
             raise ConflictError(f"接口密钥“{name}”已存在", f"key {name!r} exists")
         row = ApiKey(name=name, role=role, prefix=key[:10], key_hash=_key_hash(key),
-                     created_by=actor.name)  # fmt: skip
+                     created_by=actor.name, scopes=chosen, purpose=purpose)  # fmt: skip
         s.add(row)
-        append(s, [actor.event("key.add", "api_key", [name], role=role)])
+        append(s, [actor.event("key.add", "api_key", [name], role=role, scopes=chosen,
+                               purpose=purpose)])  # fmt: skip
     return row, key
 
 
@@ -238,18 +281,27 @@ def revoke_key(store: Store, actor: Actor, name: str) -> None:
         append(s, [actor.event("key.revoke", "api_key", [name])])
 
 
-def authenticate_key(store: Store, key: str, client: str = "") -> Actor:
-    with store.transaction() as s:
+def authenticate_key(store: Store, key: str, client: str = "") -> KeyActor:
+    """The department client of ``key`` with its scopes and purpose, or :class:`AuthError`
+    (unknown or revoked: the same words). A refusal is logged; a success is a read (its
+    ``last_used_at`` is written at most every :data:`USED_EVERY_S` seconds)."""
+    now = utcnow()
+    with store.sessions() as s:
         row = s.execute(
             select(ApiKey).where(ApiKey.key_hash == _key_hash(key))
         ).scalar_one_or_none()
-        if row is None or row.revoked_at is not None:
+        found = None
+        if row is not None and row.revoked_at is None:
+            found = KeyActor(row.name, row.role, (), client, tuple(row.scopes or ()),
+                             row.purpose or "")  # fmt: skip
+            stale = row.last_used_at is None or (now - row.last_used_at).total_seconds() >= (
+                USED_EVERY_S
+            )
+    if found is None:
+        with store.transaction() as s:
             append(s, [Event("api_key", "", "key.refused", "api_key", (key[:10],), (), client)])
-            failure = True
-        else:
-            failure = False
-            row.last_used_at = utcnow()
-            actor = Actor(row.name, row.role, (), client)
-    if failure:
         raise AuthError("接口密钥无效或已吊销", "invalid or revoked API key")
-    return actor
+    if stale:
+        with store.transaction() as s:
+            s.execute(update(ApiKey).where(ApiKey.name == found.name).values(last_used_at=now))
+    return found

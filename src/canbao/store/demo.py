@@ -49,7 +49,7 @@ def run_store_demo(out: Path) -> dict[str, str]:
         where = "、".join(profile.unit_name(c) or c for c in counties)
         label = f"{roles.ROLES[role]}，{where}" if where else roles.ROLES[role]
         lines.append(f"{name}\t{role}（{label}）\t{password}")
-    _row, key = accounts.add_key(store, op, "demo_tax_bureau")
+    _row, key = accounts.add_key(store, op, "demo_tax_bureau", purpose="纳税信用评价（演示）")
     lines.append(f"demo_tax_bureau\tdepartment（接口密钥）\t{key}")
     base = out / "store"
     base.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, insert, update
 
 from canbao.errors import ConflictError
 from canbao.store.db import Store
@@ -38,30 +38,62 @@ def blocked(store: Store, key: str) -> int:
 
 
 def hit(store: Store, key: str, limit: Limit) -> int:
-    """Count one failure of ``key``; returns the seconds it is now locked for (0: not)."""
+    """Count one failure of ``key``; returns the seconds it is now locked for (0: not).
+
+    Each step is one conditional UPDATE (atomic on SQLite, whose driver starts a transaction only
+    at the first write, so a read-then-write would lose concurrent failures; and on PostgreSQL,
+    which re-checks an UPDATE's condition on the locked row): count in the current window; else
+    start a new window when the old one is over; else create the key's row."""
     key = key[:128]
-    now = utcnow()
-    for attempt in range(2):  # a concurrent first insert of the same key: read it again
-        try:
-            with store.transaction() as s:
-                row = s.execute(
-                    select(Throttle).where(Throttle.key == key).with_for_update()
-                ).scalar_one_or_none()
-                if row is None:
-                    row = Throttle(key=key, window_start=now, count=0, locked_until=None)
-                    s.add(row)
-                if (now - row.window_start).total_seconds() >= limit.window:
-                    row.window_start, row.count = now, 0
-                    if row.locked_until is not None and row.locked_until <= now:
-                        row.locked_until = None
-                row.count += 1
-                if row.count > limit.count:
-                    row.locked_until = now + dt.timedelta(seconds=limit.lock)
-                    return limit.lock
-                return 0
-        except ConflictError:
-            if attempt:
-                raise
+    for _attempt in range(3):
+        now = utcnow()
+        start = now - dt.timedelta(seconds=limit.window)
+        lock_until = now + dt.timedelta(seconds=limit.lock)
+        with store.transaction() as s:
+            counted = s.execute(
+                update(Throttle)
+                .where(Throttle.key == key, Throttle.window_start > start)
+                .values(
+                    count=Throttle.count + 1,
+                    locked_until=case(
+                        (Throttle.count + 1 > limit.count, lock_until),
+                        else_=Throttle.locked_until,
+                    ),
+                )
+                .returning(Throttle.count)
+                .execution_options(synchronize_session=False)
+            ).scalar()
+            if counted is None:
+                counted = s.execute(
+                    update(Throttle)
+                    .where(Throttle.key == key, Throttle.window_start <= start)
+                    .values(
+                        window_start=now,
+                        count=1,
+                        locked_until=case(
+                            (Throttle.locked_until > now, Throttle.locked_until), else_=None
+                        )
+                        if limit.count >= 1
+                        else lock_until,
+                    )
+                    .returning(Throttle.count)
+                    .execution_options(synchronize_session=False)
+                ).scalar()
+        if counted is None:
+            try:
+                with store.transaction() as s:
+                    s.execute(
+                        insert(Throttle).values(
+                            key=key,
+                            window_start=now,
+                            count=1,
+                            locked_until=lock_until if limit.count < 1 else None,
+                        )
+                    )
+                counted = 1
+            except ConflictError:  # another worker created it first: count against it
+                continue
+        return limit.lock if counted > limit.count else 0
     return 0
 
 

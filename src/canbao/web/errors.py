@@ -42,6 +42,12 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request", "").lower() == "true"
 
 
+def in_self_service(request: Request) -> bool:
+    """A page of the public self-service area (its own layout, its own sign-in)."""
+    path = request.url.path
+    return path == "/self" or path.startswith(("/self/", "/verify"))
+
+
 def render_error(request: Request, err: CanbaoError) -> Response:
     headers: dict[str, str] = {}
     if isinstance(err, RateLimited | Busy):
@@ -50,11 +56,15 @@ def render_error(request: Request, err: CanbaoError) -> Response:
         if isinstance(err, AuthError) and err.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(err.to_dict(), status_code=err.status, headers=headers)
+    if isinstance(err, AuthError) and in_self_service(request) and request.method == "GET":
+        return RedirectResponse("/self", status_code=303)  # a portal page without its session
     if isinstance(err, AuthError) and not is_htmx(request) and request.method == "GET":
         target = request.url.path
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
     templates = state_of(request).templates
     name = "error_fragment.html" if is_htmx(request) else "error.html"
+    if in_self_service(request):
+        name = "self/error.html"
     context: dict[str, Any] = {"error": err, "viewer": getattr(request.state, "viewer", None)}
     return templates.TemplateResponse(
         request, name, context, status_code=err.status, headers=headers
@@ -71,7 +81,28 @@ async def _http(request: Request, exc: Exception) -> Response:
     words, cls = _HTTP_WORDS.get(exc.status_code, ("请求无法处理", UsageError))
     err = cls(words, str(exc.detail))
     err.status = exc.status_code
-    return render_error(request, err)
+    response = render_error(request, err)
+    for name, value in (exc.headers or {}).items():
+        response.headers.setdefault(name, value)
+    if exc.status_code == 405:  # Allow: every method of the path (RFC 9110), not the first route's
+        response.headers["Allow"] = ", ".join(_allowed(request.url.path))
+    return response
+
+
+def _allowed(path: str) -> list[str]:
+    """The methods the app's routes answer at ``path``."""
+    from fastapi.routing import APIRoute
+
+    from canbao.web.routes import ROUTERS  # noqa: PLC0415 - the routes import this module
+
+    methods: set[str] = set()
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(path):
+                methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 async def _validation(request: Request, exc: Exception) -> Response:

@@ -8,7 +8,8 @@ seconds at the data version:
   nothing when they are computed or being computed; a new build, as-of date or approved deferral
   makes a new version, and until its figures are ready the previous ones are shown);
 - when a registry build appears it starts, in one indexing thread, one after the other: the
-  person search index (:func:`canbao.web.person_view.ensure_index`) and the person- and
+  compliance API's standing index (:data:`canbao.compliance.standing.STANDINGS`, seconds),
+  the person search index (:func:`canbao.web.person_view.ensure_index`) and the person- and
   employer-sorted copies of the 360 pages (:mod:`canbao.web.keyed`). Until they are ready the
   previous build's answer.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from canbao.compliance.standing import STANDINGS
 from canbao.registry import snapshot
 from canbao.web import dashboard, keyed, person_view
 from canbao.web.state import WebState
@@ -73,6 +75,7 @@ class Warmer:
 
     def _index(self, snap: snapshot.Snapshot) -> None:
         steps = (
+            ("compliance standings", lambda: STANDINGS.current(self.st.data_dir)),
             ("search index", lambda: person_view.ensure_index(self.st)),
             ("person copies", lambda: keyed.ensure(self.st, keyed.PERSONS, snap)),
             ("employer copies", lambda: keyed.ensure(self.st, keyed.EMPLOYERS, snap)),

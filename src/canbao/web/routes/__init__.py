@@ -19,6 +19,7 @@ from canbao.web.routes import (
     reports,
     review,
     search,
+    self_employer,
     selfservice,
     session,
 )
@@ -38,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     audit_cases.router,
     reminders.router,
     selfservice.router,
+    self_employer.router,
     compliance.router,
     api.router,
 ]

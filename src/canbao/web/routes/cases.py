@@ -82,6 +82,8 @@ SEX_WORDS = {"M": "男", "F": "女"}
 VALUE_WORDS = {"segment": SEGMENTS_ZH, "sex": SEX_WORDS, "left_sex": SEX_WORDS,
                "right_sex": SEX_WORDS}  # fmt: skip
 EVENT_WORDS = {
+    "ref": "受理号",  # a self-service change request (canbao.selfservice.contact_change)
+    "new_value": "申请变更为",
     "outcome_date": "结果日期",
     "outcome_reason": "情况说明",
     "expires_on": "有效期至",
@@ -457,7 +459,7 @@ def _subject_rows(c: lifecycle.CaseView) -> list[tuple[str, str]]:
 
 
 def _history(c: lifecycle.CaseView) -> list[dict[str, Any]]:
-    words = {**lifecycle.STEP_LABELS, **lifecycle.DATA_STEPS}
+    words = {**lifecycle.STEP_LABELS, **lifecycle.DATA_STEPS, "request": "本人自助申请"}
     return [
         {
             "at": e.at,

@@ -32,6 +32,24 @@ from canbao.web.state import state_of
 
 router = APIRouter()
 PUBLIC = frozenset({"/login", "/api/auth/token", "/healthz"})  # routes without a session
+# The public self-service area (canbao.web.routes.selfservice): every route whose path starts
+# with one of these needs no staff session — and never gets one: a page there that shows a
+# person's or an employer's data depends on a portal session (canbao.web.portal.portal; the
+# route-table test checks both rules).
+PUBLIC_PREFIXES = ("/self", "/verify", "/api/self/")
+
+
+def is_public(path: str) -> bool:
+    """A route of :data:`PUBLIC` or under :data:`PUBLIC_PREFIXES` (``/self`` and ``/self/…``,
+    never ``/selfish``)."""
+    if path in PUBLIC:
+        return True
+    for prefix in PUBLIC_PREFIXES:
+        if prefix.endswith("/") and path.startswith(prefix):
+            return True
+        if path == prefix or path.startswith(prefix + "/"):
+            return True
+    return False
 
 
 def _safe_next(target: str) -> str:

@@ -26,3 +26,5 @@ def test_the_demo_step_leaves_a_working_password_and_certificate(city: City) -> 
     finally:
         store.dispose()
     assert doc["person_sign_in"]["id_number"] and doc["person_sign_in"]["name"]
+    # it holds a password and a person's ID: readable by the owner only
+    assert (city.data.parent / "selfservice" / "portal.json").stat().st_mode & 0o077 == 0

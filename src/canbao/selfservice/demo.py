@@ -8,6 +8,7 @@ only) — nothing personal on the terminal."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -93,5 +94,8 @@ def run_selfservice_demo(out: Path) -> dict[str, str]:
     }
     target = out / "selfservice" / "portal.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    # a password and a (synthetic) person's ID and name: readable by the owner only
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc, ensure_ascii=False, indent=2))
     return {"自助服务演示账号与证明（portal.json）": str(target)}

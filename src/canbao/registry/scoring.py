@@ -230,6 +230,10 @@ BLOCK_INPUTS = tuple(
 )
 
 
+def _count_rows(eng: Engine, table: str) -> int:
+    return int(eng.scalar(f"SELECT count(*) FROM {table}"))
+
+
 def _oriented(rule: str, left: str, right: str) -> str:
     """``rule`` with its ``l.`` side read from alias ``left`` and its ``r.`` side from ``right``."""
     return _COLUMN.sub(lambda m: f"{left if m.group(1) == 'l' else right}.{m.group(2)}", rule)
@@ -242,19 +246,23 @@ def candidates(eng: Engine, big: str, small: str, out: str) -> str:
     Narrow copies of the blocking columns are matched rule by rule (semi-joins on the small
     side), then the candidates' full rows are read once. Returns ``out``."""
     keep = ", ".join(("node_id", *BLOCK_INPUTS))
-    eng.execute(f"CREATE OR REPLACE TABLE {out}__big AS SELECT {keep} FROM {big}")
     eng.execute(f"CREATE OR REPLACE TABLE {out}__small AS SELECT {keep} FROM {small}")
-    ids = " UNION ".join(
-        f"SELECT b.node_id FROM {out}__big b WHERE EXISTS "
-        f"(SELECT 1 FROM {out}__small s WHERE {_oriented(rule, *sides)})"
-        for rule in model.BLOCKING_RULES
-        for sides in (("b", "s"), ("s", "b"))
-    )
-    eng.execute(
-        f"CREATE OR REPLACE TABLE {out} AS SELECT x.* FROM {big} x "
-        f"WHERE x.node_id IN (SELECT node_id FROM ({ids}) c)"
-    )
-    for part in ("big", "small"):
+    if _count_rows(eng, f"{out}__small") == 0:  # nothing to pair with: no scan of the big side
+        eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {big} LIMIT 0")
+    else:
+        eng.execute(f"CREATE OR REPLACE TABLE {out}__big AS SELECT {keep} FROM {big}")
+        ids = " UNION ".join(
+            f"SELECT b.node_id FROM {out}__big b WHERE EXISTS "
+            f"(SELECT 1 FROM {out}__small s WHERE {_oriented(rule, *sides)})"
+            for rule in model.BLOCKING_RULES
+            for sides in (("b", "s"), ("s", "b"))
+        )
+        eng.execute(f"CREATE OR REPLACE TABLE {out}__ids AS {ids}")  # computed once
+        eng.execute(
+            f"CREATE OR REPLACE TABLE {out} AS SELECT x.* FROM {big} x "
+            f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
+        )
+    for part in ("big", "small", "ids"):
         eng.execute(f"DROP TABLE IF EXISTS {out}__{part}")
     return out
 

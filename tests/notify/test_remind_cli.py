@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from canbao.cli import run
+from canbao.registry import snapshot
 from canbao.store import Actor, accounts, open_store
 from tests.notify.conftest import City
 
@@ -47,7 +48,13 @@ def test_remind_commands(city: City, capsys: pytest.CaptureFixture[str]) -> None
     assert listed[0]["approved_by"].startswith("system:")
     assert run(["remind", "opt-out", "--person", "P0000", "--employer", "E1", *dd]) == 2
     capsys.readouterr()
-    assert run(["remind", "opt-out", "--person", "P0000", "--note", "来电", *dd]) == 0
+    assert run(["remind", "opt-out", "--person", "P0000", "--note", "来电", *dd]) == 1
+    assert "登记库中没有个人标识" in capsys.readouterr().err  # a mistyped key records nothing
+    person = str(
+        snapshot.require_current(city.data).scan("persons").select("person_key").head(1)
+        .collect().item()
+    )  # fmt: skip
+    assert run(["remind", "opt-out", "--person", person, "--note", "来电", *dd]) == 0
     assert "已登记拒收" in capsys.readouterr().out
     assert run(["remind", *dd]) == 2  # neither --as-of nor a command
     assert run(["remind", "cancel", batch, *dd]) == 0

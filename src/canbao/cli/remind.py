@@ -223,8 +223,9 @@ def remind_opt_out(
     if (person is None) == (employer is None):
         raise UsageError("请用 --person 或 --employer 指定一个对象（二选一）", "one recipient")
     rtype, key = ("person", person) if person is not None else ("employer", str(employer))
-    _dd, store, actor = _open(data_dir, database_url, as_user)
+    dd, store, actor = _open(data_dir, database_url, as_user)
     try:
+        contacts.require_known(dd, rtype, key)
         contacts.set_opt_out(store, actor, rtype, key, opted_out=not undo, note=note)
     finally:
         store.dispose()

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import select
 
-from canbao.errors import DataError, InputFileError, UsageError
+from canbao.errors import DataError, InputFileError, NotFoundError, UsageError
 from canbao.standards import credit_code
 from canbao.store import Actor, Store, roles
 from canbao.store.audit_log import append
@@ -31,6 +31,24 @@ def check_recipient(recipient_type: str, key: str) -> tuple[str, str]:
     if recipient_type not in RECIPIENT_TYPES or not key.strip() or len(key.strip()) > 64:
         raise UsageError("请用 --person 或 --employer 指定一个对象", "bad recipient")
     return recipient_type, key.strip()
+
+
+def require_known(data_dir: Path, recipient_type: str, key: str) -> None:
+    """Refuse a recipient the current registry build does not know (a mistyped key would
+    otherwise record a refusal nobody has made and stop no reminder)."""
+    from canbao.registry import snapshot
+
+    snap = snapshot.current(data_dir)
+    if snap is None:
+        return  # no registry yet: nothing to check against
+    table, column = ("persons", "person_key") if recipient_type == "person" else (
+        "employers", "employer_key")  # fmt: skip
+    found = snap.scan(table).filter(pl.col(column) == key).select(pl.len()).collect().item()
+    if not found:
+        raise NotFoundError(
+            f"登记库中没有{RECIPIENT_TYPES[recipient_type]}标识“{key}”，请先查询确认（未登记拒收）",
+            f"no {recipient_type} {key!r} in the registry",
+        )
 
 
 def set_opt_out(

@@ -32,6 +32,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
+from canbao import xlsx_bulk
 from canbao.errors import UsageError
 
 EXCEL_CELL_MAX = 32_767
@@ -211,10 +212,13 @@ def write_workbook(
     try:
         parts.mkdir(exist_ok=True)
         options = {**WORKBOOK_OPTIONS, "tmpdir": str(parts)}
+        bulk = _Bulk()
         with xlsxwriter.Workbook(str(tmp), options) as wb:
             for title, frame in sheets.items():
                 _write_sheet(wb, title, frame, labels or {}, header_format, freeze_header,
-                             autofit, taken, summary, form)  # fmt: skip
+                             autofit, taken, summary, form, bulk)  # fmt: skip
+        if bulk.sheets:
+            xlsx_bulk.splice(tmp, bulk.sheets, bulk.style_indices())
         _publish(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -233,6 +237,7 @@ def _write_sheet(
     taken: set[str],
     summary: WriteSummary,
     form: _Form | None = None,
+    bulk: _Bulk | None = None,
 ) -> None:
     flat = _flatten(frame)
     labelled = flat.rename({c: labels[c] for c in flat.columns if c in labels})
@@ -240,6 +245,10 @@ def _write_sheet(
         labelled = flat
     names = dict(zip(flat.columns, labelled.columns, strict=True))  # own name → shown name
     labelled, cut = _cut_long(labelled)
+    floats = [c for c, t in labelled.schema.items() if t.is_float()]
+    if floats:  # NaN and infinities are no number a spreadsheet holds: empty cells
+        labelled = labelled.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
+                                         for c in floats)  # fmt: skip
     summary.cut_cells += cut
     summary.rows += labelled.height
     per_sheet = EXCEL_MAX_ROWS - 1
@@ -249,16 +258,66 @@ def _write_sheet(
     for i in range(parts):
         name = sheet_name(title if i == 0 else f"{title}({i + 1})", taken)
         summary.sheets.append(name)
-        labelled.slice(i * per_sheet, per_sheet).write_excel(
-            wb,
-            worksheet=name,
-            autofit=autofit,
-            freeze_panes=(1, 0) if freeze_header else None,
-            header_format=dict(header_format or HEADER_FORMAT),
-        )
+        part = labelled.slice(i * per_sheet, per_sheet)
+        if bulk is not None and part.height >= xlsx_bulk.BULK_ROWS:
+            bulk.add(wb, name, part, dict(header_format or HEADER_FORMAT), freeze_header, autofit)
+        else:
+            part.write_excel(
+                wb,
+                worksheet=name,
+                autofit=autofit,
+                freeze_panes=(1, 0) if freeze_header else None,
+                header_format=dict(header_format or HEADER_FORMAT),
+            )
         if form is not None:
             rows = min(per_sheet, labelled.height - i * per_sheet)
             form.apply(wb.get_worksheet_by_name(name), title, names, labelled.columns, rows)
+
+
+@dataclass
+class _Bulk:
+    """Long sheets whose data rows :mod:`canbao.xlsx_bulk` streams in after xlsxwriter has
+    written the rest of the workbook (header, widths, filter, form)."""
+
+    sheets: list[tuple[int, pl.DataFrame]] = field(default_factory=list)
+    formats: dict[str, Any] = field(default_factory=dict)  # "date" / "datetime" → Format
+
+    def add(
+        self, wb: xlsxwriter.Workbook, name: str, part: pl.DataFrame, header: dict[str, Any],
+        freeze_header: bool, autofit: bool,
+    ) -> None:  # fmt: skip
+        ws = wb.add_worksheet(name)
+        ws.write_row(0, 0, part.columns, wb.add_format(header))
+        if freeze_header:
+            ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, part.height, max(part.width - 1, 0))
+        widths = _widths(part) if autofit else [None] * part.width
+        for i, (dtype, width) in enumerate(zip(part.dtypes, widths, strict=True)):
+            kind = "date" if dtype == pl.Date else "datetime" if dtype == pl.Datetime else None
+            fmt = None
+            if kind is not None:
+                number = xlsx_bulk.DATE_FORMAT if kind == "date" else xlsx_bulk.DATETIME_FORMAT
+                fmt = self.formats.setdefault(kind, wb.add_format({"num_format": number}))
+            if width is not None or fmt is not None:
+                ws.set_column(i, i, width, fmt)
+        self.sheets.append((ws.index, part))
+
+    def style_indices(self) -> dict[str, int]:
+        """The styles the date columns got (known once the workbook is closed)."""
+        return {kind: int(fmt.xf_index) for kind, fmt in self.formats.items()}
+
+
+def _widths(part: pl.DataFrame) -> list[float]:
+    """Column widths in characters: the wider of the header and the 95th percentile of the
+    values, a CJK character counting two (its UTF-8 bytes plus one, halved), at most 60."""
+
+    def width(expr: pl.Expr) -> pl.Expr:
+        text = expr.cast(pl.Utf8)
+        return (text.str.len_bytes() + text.str.len_chars()) / 2
+
+    values = part.select(width(pl.col(c)).quantile(0.95).alias(c) for c in part.columns).row(0)
+    heads = [(len(c.encode()) + len(c)) / 2 for c in part.columns]
+    return [min(60.0, max(h, v or 0.0) + 2) for h, v in zip(heads, values, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from canbao import cases
+from canbao import cases, xlsx_bulk
 from canbao.cases import outcomes
 from canbao.errors import InputFileError, PermissionDenied
 from canbao.store import Store
@@ -41,7 +41,16 @@ def _export(store: Store, people: People, tmp_path: Path) -> Path:
     return out
 
 
-def test_the_exported_form(store: Store, people: People, tmp_path: Path) -> None:
+@pytest.fixture(params=["xlsxwriter", "bulk"])
+def sheets(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the safe writer writes a sheet: cell by cell, and the long sheets' bulk path
+    (forced here for every sheet)."""
+    if request.param == "bulk":
+        monkeypatch.setattr(xlsx_bulk, "BULK_ROWS", 1)
+    return str(request.param)
+
+
+def test_the_exported_form(store: Store, people: People, tmp_path: Path, sheets: str) -> None:
     out = _export(store, people, tmp_path)
     wb = load_workbook(out)
     assert wb.sheetnames == ["应保未保（医疗）", "应保未保（养老）", "未参保登记单位"]
@@ -140,7 +149,7 @@ def _snapshot(store: Store) -> tuple[list[tuple[object, ...]], int]:
     return [tuple(r) for r in rows], int(events)
 
 
-def test_a_returned_workbook(store: Store, people: People, tmp_path: Path) -> None:
+def test_a_returned_workbook(store: Store, people: People, tmp_path: Path, sheets: str) -> None:
     out = _export(store, people, tmp_path)
     returned, expected = _fill(out, store, people)
     me, sc = people.county_here, people.scope(people.county_here)

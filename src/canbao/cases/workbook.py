@@ -22,6 +22,7 @@ changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, update
 
 from canbao import outputs
 from canbao.cases import effects, outcomes
@@ -96,29 +97,41 @@ _DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 
 
 def _open_rows(store: Store, scope: Scope, county: str, kind: str | None) -> pl.DataFrame:
+    head = {"case_id": pl.Int64, "case_key": pl.Utf8, "kind": pl.Utf8, "county_code": pl.Utf8,
+            "township": pl.Utf8, "priority": pl.Int64, "state": pl.Utf8, "assignee": pl.Utf8,
+            "team": pl.Utf8, "version": pl.Int64, "subject": pl.Utf8}  # fmt: skip
     q = select(
         Case.id, Case.case_key, Case.kind, Case.county_code, Case.township, Case.priority,
-        Case.state, Case.assignee, Case.team, Case.version, Case.subject,
+        Case.state, Case.assignee, Case.team, Case.version, cast(Case.subject, Text),
     ).where(in_scope(scope), Case.county_code == county, Case.state.in_(sorted(OPEN)))  # fmt: skip
     if kind is not None:
         q = q.where(Case.kind == kind)
     with store.sessions() as s:
         rows = s.execute(q.order_by(Case.kind, Case.township, Case.priority, Case.id)).all()
-    head = ["case_id", "case_key", "kind", "county_code", "township", "priority", "state", "assignee",
-            "team", "version"]  # fmt: skip
-    base = pl.DataFrame(
-        {c: [r[i] for r in rows] for i, c in enumerate(head)},
-        schema={
-            c: (pl.Int64 if c in ("case_id", "priority", "version") else pl.Utf8) for c in head
-        },
-    )
-    dicts: list[dict[str, Any]] = [dict(r.subject or {}) for r in rows]
-    present = {k for d in dicts for k in d}
-    fields = [c for c in SUBJECT_FIELDS if c in present and c not in head]
-    subjects = pl.DataFrame(
-        {c: [d.get(c) for d in dicts] for c in fields}, schema=dict.fromkeys(fields, pl.Utf8)
-    )
-    return pl.concat([base, subjects], how="horizontal") if fields else base
+    base = pl.DataFrame(rows, schema=head, orient="row")
+    subjects = _subjects(base["subject"]).drop(list(head), strict=False)
+    return pl.concat([base.drop("subject"), subjects], how="horizontal")
+
+
+def _subjects(texts: pl.Series) -> pl.DataFrame:
+    """The stored subjects (JSON text) as columns of :data:`SUBJECT_FIELDS` that hold a value,
+    decoded set-wise; a subject whose values are not all plain (never one a list wrote) is
+    decoded row by row."""
+    try:
+        decoded = (
+            texts.fill_null("{}")
+            .str.json_decode(pl.Struct({f: pl.Utf8 for f in SUBJECT_FIELDS}))
+            .struct.unnest()
+        )
+    except pl.exceptions.ComputeError:
+        dicts = [json.loads(t or "{}") for t in texts.to_list()]
+        decoded = pl.DataFrame(
+            {f: [None if d.get(f) is None else str(d[f]) for d in dicts] for f in SUBJECT_FIELDS},
+            schema=dict.fromkeys(SUBJECT_FIELDS, pl.Utf8),
+        )
+    counts = decoded.null_count().row(0)
+    return decoded.select(c for c, n in zip(decoded.columns, counts, strict=True)
+                          if n < decoded.height)  # fmt: skip
 
 
 def _sheet(frame: pl.DataFrame) -> pl.DataFrame:

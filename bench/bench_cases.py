@@ -2,15 +2,15 @@
 them to the next month, and export the largest county's workbook.
 
 The skew bench's built city (bench/.cache/skewbench-5000000; CANBAO_BENCH_CASES_SIZE picks another
-size) is copied with hard links (batches and snapshots are written once and replaced by rename),
-with a fresh store. Each step runs in a child process, as `canbao cases open` / `cases export`
+size), its ledger published as `canbao build` publishes it, is copied with hard links (batches
+and snapshots are written once and replaced by rename), with a fresh store. Each step runs in a child process, as `canbao cases open` / `cases export`
 would, as the local operator:
 
 1. the current build's work lists (`cases.work_lists`: the coverage gap lists, the review queue,
    the arrears per employer and scheme) — timed apart, as "lists";
 2. `cases.open_cases` on them into an empty store ("open");
 3. a next month: 1 % of the residents newly in resident medical insurance, ingested and built
-   (incremental; not part of the target), then the lists again and `open_cases` carrying every
+   as `canbao build` does (registry and published ledger, incremental; not part of the target), then the lists again and `open_cases` carrying every
    known case, closing the enrolled people's cases as gone from the list ("carry");
 4. `canbao cases export --county C` for the county with most open cases (the CLI, process start
    included).
@@ -68,6 +68,7 @@ _MONTH = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
+from canbao.collection import published
 from canbao.ingest.api import ingest_file
 from canbao.registry import api
 from canbao.synth.month import new_enrolment_extract
@@ -77,6 +78,7 @@ ingest_file(d, extract, source="si_resident_medical_cases", kind="enrollment",
             scheme="resident_medical", as_of="2018-01-31")
 t0 = time.perf_counter()
 api.build(d)
+published.publish(d)  # as `canbao build` does
 print(json.dumps({{"build": time.perf_counter() - t0}}))
 """
 
@@ -98,6 +100,9 @@ def _pg_ok() -> bool:
             c.execute(text("DROP SCHEMA public CASCADE"))
             c.execute(text("CREATE SCHEMA public"))
         eng.dispose()
+        from canbao.store import open_store
+
+        open_store(CACHE, PG_URL, upgrade=True).dispose()
         return True
     except Exception:  # noqa: BLE001 - no server: the PostgreSQL rows are left out
         return False
@@ -155,8 +160,12 @@ def run() -> dict:
         from canbao.registry import api
 
         api.build(source)
+    from bench.bench_web import _published
+
+    _published(source)  # the ledger `canbao build` publishes beside the snapshot
     city = _city(size, False)
     rows = _store_rows(size, "SQLite", None, source, city)
+    print(json.dumps(rows, ensure_ascii=False), flush=True)
     if _pg_ok():
         rows += _store_rows(size, "PostgreSQL", PG_URL, source, city)
     return {

@@ -71,7 +71,7 @@ def _meta(build: Path) -> dict[str, object]:
 
 
 def test_a_month_later_the_incremental_ledger_equals_a_full_build(
-    month: tuple[Path, published.Published], tmp_path: Path
+    month: tuple[Path, published.Published], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = _copy(month[0], tmp_path / "data")
     first = month[1]
@@ -108,11 +108,24 @@ def test_a_month_later_the_incremental_ledger_equals_a_full_build(
     dec = led.filter((pl.col("period") == "2017-12") & pl.col("estimated"))
     old_dec = before.filter((pl.col("period") == "2017-12") & pl.col("estimated"))
     assert dec.height > old_dec.height
-    # reads at D2 get the published rows, equal to a computation in a session
+    # reads at D2 get the published rows, equal to a computation in a session (a policy given
+    # explicitly computes)
     with session(data, SYSTEM, D2) as s:
-        fresh = api.ledger_in(s)
+        fresh = api.ledger_in(s, ledger_mod.ledger_policy(s))
+        policy = ledger_mod.ledger_policy(s)
     assert api.ledger(data, SYSTEM, D2).equals(fresh)
+    computed = api.arrears(data, SYSTEM, D2, policy=policy)
+    assert computed.height > 0
+    with monkeypatch.context() as m:  # the collectors' list reads the published ledger
+        m.setattr(api, "build_ledger_at", _no_build)
+        assert api.arrears(data, SYSTEM, D2).equals(computed)
+        with session(data, SYSTEM, D2) as s:
+            assert api.ledger_in(s).equals(fresh)
     assert _meta(saved)["mode"] == "incremental"
+
+
+def _no_build(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the ledger was computed although the published one answers")
 
 
 def _full_because(data: Path) -> published.Published:

@@ -28,7 +28,7 @@ import polars as pl
 
 from canbao.collection import kpi as kpi_mod
 from canbao.collection import published, workflow_state
-from canbao.collection.ledger import build_ledger_at, ledger_policy
+from canbao.collection.ledger import LEDGER_COLUMNS, build_ledger_at, ledger_policy
 from canbao.collection.policy import ContributionPolicy
 from canbao.coverage.api import check_county, session
 from canbao.coverage.session import Session, string_agg
@@ -60,10 +60,20 @@ def yuan_column(column: str) -> pl.Expr:
 
 
 def _build(s: Session, policy: ContributionPolicy | None, employer: str | None = None) -> None:
-    s.ensure(
-        "ledger",
-        lambda x: build_ledger_at(x, x.as_of, "ledger", policy or ledger_policy(x), employer),
-    )
+    """The session's ``ledger`` table: the ledger ``canbao build`` published when it answers
+    the session's date (the region's policy, every employer), else computed here."""
+
+    def make(x: Session) -> None:
+        answers = policy is None and employer is None
+        path = published.answering(x.data_dir, x.as_of) if answers else None
+        if path is None:
+            build_ledger_at(x, x.as_of, "ledger", policy or ledger_policy(x), employer)
+            return
+        x.eng.parquet_view("ledger_published", [path])
+        names = ", ".join(LEDGER_COLUMNS)
+        x.eng.create_view("ledger", f"SELECT {names} FROM ledger_published WHERE known")
+
+    s.ensure("ledger", make)
 
 
 def ledger_in(s: Session, policy: ContributionPolicy | None = None) -> pl.DataFrame:
@@ -166,7 +176,7 @@ def arrears_in(
         county = check_county(s, county)
         s.scope.require_county(county)
     pol = policy or ledger_policy(s)
-    _build(s, pol)
+    _build(s, policy)
     frame = s.frame(_arrears_sql(s, pol))
     if county is not None:
         frame = frame.filter(pl.col("county_code") == county)

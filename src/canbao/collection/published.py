@@ -358,11 +358,9 @@ def _write_ledger(s: Any, out: Path) -> tuple[int, str | None]:
     return int(found[0]), found[1]
 
 
-def read(data_dir: Path, scope: Scope, as_of: dt.date) -> pl.DataFrame | None:
-    """The published ledger in ``scope`` when it answers ``as_of`` for the current build (see
+def answering(data_dir: Path, as_of: dt.date) -> Path | None:
+    """The published ``ledger.parquet`` when it answers ``as_of`` for the current build (see
     the module docstring), else None."""
-    from canbao.collection.api import LEDGER_EXPORT_COLUMNS
-
     pointer = root(data_dir) / "CURRENT"
     current = snapshot.current(data_dir)
     if not pointer.exists() or current is None:
@@ -376,7 +374,18 @@ def read(data_dir: Path, scope: Scope, as_of: dt.date) -> pl.DataFrame | None:
         return None
     if meta.get("audits", "") != ledger_audits.digest(data_dir, as_of):
         return None
-    frame = pl.scan_parquet(meta_path.parent / "ledger.parquet", glob=False)
+    return meta_path.parent / "ledger.parquet"
+
+
+def read(data_dir: Path, scope: Scope, as_of: dt.date) -> pl.DataFrame | None:
+    """The published ledger in ``scope`` when it answers ``as_of`` for the current build (see
+    the module docstring), else None."""
+    from canbao.collection.api import LEDGER_EXPORT_COLUMNS
+
+    path = answering(data_dir, as_of)
+    if path is None:
+        return None
+    frame = pl.scan_parquet(path, glob=False)
     if "known" in frame.collect_schema().names():
         frame = frame.filter(pl.col("known")).select(LEDGER_EXPORT_COLUMNS)
     return scope.lazy(frame, "county_code").collect()

@@ -32,7 +32,7 @@ from queue import Empty, Full, Queue
 import polars as pl
 from xlsxwriter.utility import xl_col_to_name
 
-BULK_ROWS = 20_000  # sheets at least this long take the bulk path
+BULK_ROWS = 1_000  # sheets at least this long take the bulk path
 CHUNK = 25_000  # rows built and compressed at a time
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"

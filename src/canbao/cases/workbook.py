@@ -107,7 +107,12 @@ def _open_rows(store: Store, scope: Scope, county: str, kind: str | None) -> pl.
     if kind is not None:
         q = q.where(Case.kind == kind)
     with store.sessions() as s:
-        rows = s.execute(q.order_by(Case.kind, Case.township, Case.priority, Case.id)).all()
+        # Core, not the ORM: plain tuples, several times faster on a county of 300,000 cases
+        rows = (
+            s.connection()
+            .execute(q.order_by(Case.kind, Case.township, Case.priority, Case.id))
+            .all()
+        )
     base = pl.DataFrame(rows, schema=head, orient="row")
     subjects = _subjects(base["subject"]).drop(list(head), strict=False)
     return pl.concat([base.drop("subject"), subjects], how="horizontal")

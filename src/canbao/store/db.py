@@ -81,6 +81,11 @@ def _engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
+            # a page cache of up to 128 MB (the default is 2 MB): opening or carrying two
+            # million cases updates indexes larger than that; temporary tables (the cases'
+            # staging) in memory
+            cur.execute("PRAGMA cache_size=-131072")
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
         return engine

@@ -15,6 +15,7 @@ sys.path.insert(0, str(HERE.parent))
 
 BENCHMARKS = [
     "bench_audit",
+    "bench_cases",
     "bench_citizen_id",
     "bench_compliance",
     "bench_coverage",

@@ -10,6 +10,7 @@ what it changes does not reach other tests."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -219,3 +220,23 @@ def test_an_auditor_sees_the_audit_plan_and_the_audit_cases(page: Page, site: Si
     page.wait_for_selector("h1:has-text('稽核案件')")
     assert page.locator("form[action='/audit/cases'][method='post']").count() == 1
     shot(page, "audit-cases")
+
+
+def test_city_staff_make_a_reminder_batch_to_review(page: Page, site: Site) -> None:
+    """提醒短信: the page's form makes a batch awaiting a second person's approval; its page
+    shows the counts per reason and county and a sample of messages with masked numbers."""
+    sign_in(page, site, "w_city")
+    page.click("nav >> text=提醒短信")
+    page.wait_for_selector("h1:has-text('缴费提醒短信')")
+    page.fill("input[name=as_of]", "2017-12-20")
+    page.click("form[action='/reminders'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/reminders/[0-9]+$"))
+    text = page.inner_text("main")
+    assert "城乡居民年度缴费期提醒" in text and "按区县" in text
+    assert re.search(r"1[3-9][0-9]\*{4}[0-9]{4}", text)  # numbers masked: 3 + 4 digits
+    assert not re.search(r"1[3-9][0-9]{9}", text)  # never a whole one
+    shot(page, "reminders-batch")
+    page.click("nav >> text=提醒短信")
+    page.wait_for_selector("table.data tbody tr a[href^='/reminders/']")
+    assert "待审核" in page.inner_text("table.data")
+    shot(page, "reminders")

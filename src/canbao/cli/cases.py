@@ -179,10 +179,13 @@ def cases_open(
     left the lists are verified by the data (gone / confirmed / reopened)."""
     with _Ctx(data_dir, database_url, as_user, profile) as ctx:
         build = snapshot.require_current(ctx.data_dir).build_id
-        frames = cases.work_lists(
-            ctx.data_dir, ctx.scope, ctx.store, lists, engine=engine, spark_master=spark_master
-        )
-        r = cases.open_cases(ctx.store, ctx.scope, frames, build)
+        with console.status("正在计算工作清单 (computing the work lists)…") as status:
+            frames = cases.work_lists(
+                ctx.data_dir, ctx.scope, ctx.store, lists, engine=engine, spark_master=spark_master
+            )
+            rows = sum(f.height for f in frames.values())
+            status.update(f"正在开案、延续并核验 {rows:,} 行清单 (opening and carrying cases)…")
+            r = cases.open_cases(ctx.store, ctx.scope, frames, build)
     if as_json:
         _echo_json(r.__dict__)
         return
@@ -394,7 +397,8 @@ def cases_export(
         if not re.fullmatch(r"\d{6}", code):
             named = (ctx.profile or bound_profile(ctx.data_dir, profile)).resolve_county(code)
             code = named.code if named is not None else code
-        summary = cases.export_workbook(ctx.store, ctx.scope, code, kind, out)
+        with console.status("正在导出待办案件 (writing the workbook)…"):
+            summary = cases.export_workbook(ctx.store, ctx.scope, code, kind, out)
     console.print(f"已导出 {summary.rows:,} 个待办案件到 {escape(str(summary.path))}。")
     for line in summary.notes_zh():
         console.print(line, markup=False)

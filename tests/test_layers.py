@@ -7,9 +7,9 @@ is a dependency too. The rules:
 1. No core package imports a face or a tool: ``canbao.plan``, ``canbao.cli``, ``canbao.web`` or
    ``canbao.synth``. Core packages: standards, profile, warehouse, ingest, registry, coverage,
    collection, and store, audit, ledger, cases, notify, selfservice, compliance when they exist.
-   Exception: the demo steps that live inside core packages (``canbao.<core>.demo``) are part of
-   the demo face; they may import ``canbao.synth`` (the tool that makes their input), never
-   plan, cli or web. The top-level ``canbao.demo`` is a face and may import anything.
+   No exception for the demo steps that live inside core packages (``canbao.<core>.demo``):
+   what they need of ``canbao.synth`` (e.g. the next month's extract) the top-level
+   ``canbao.demo``, a face that may import anything, hands them.
 2. ``canbao.standards`` imports nothing of ours except itself and ``canbao.errors`` (the shared
    exception hierarchy, a leaf: it imports ``canbao.standards.masking`` only inside a function,
    to mask a crash report). Today standards imports no ``canbao.errors`` at all.
@@ -56,8 +56,6 @@ RULES = (
     Rule("ingest", ("registry", "coverage", "collection", "audit", "ledger", "plan")),
     Rule("registry", ("coverage", "collection", "audit", "ledger", "plan")),
 )
-# canbao.<core>.demo: the demo face inside a core package (see the module docstring)
-DEMO_MAY_IMPORT = ("synth",)
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -111,7 +109,6 @@ def violations(root: Path, top: str = "canbao") -> list[str]:
         mine = _package(me)
         if mine is None:
             continue
-        is_demo = me.endswith(".demo") and me.count(".") == 2
         for line, target in imports_of(root, path, top):
             theirs = _package(target)
             if theirs is None or theirs == mine:
@@ -122,8 +119,6 @@ def violations(root: Path, top: str = "canbao") -> list[str]:
                 bad = theirs in rule.forbidden or (
                     rule.only is not None and theirs not in rule.only
                 )
-                if bad and is_demo and theirs in DEMO_MAY_IMPORT and mine in CORE:
-                    bad = False
                 if bad:
                     why = rule.why or f"{mine} must not import {theirs}"
                     out.append(f"{me}:{line} imports {target} ({why})")
@@ -159,7 +154,7 @@ def test_the_checker_finds_violations(tmp_path: Path) -> None:
             "canbao/ingest/up.py": "import canbao.registry.api\n",  # rule 4
             "canbao/registry/__init__.py": "",
             "canbao/registry/api.py": "from canbao.ingest import kinds\n",  # allowed
-            "canbao/registry/demo.py": "from canbao.synth.month import x\n",  # demo face: ok
+            "canbao/registry/demo.py": "from canbao.synth.month import x\n",  # no exception
             "canbao/registry/oops.py": "def f():\n    from canbao.synth import generate\n",
             "canbao/coverage/__init__.py": "",
             "canbao/coverage/actuals.py": "def f():\n    from canbao.plan.units import u\n",
@@ -182,6 +177,7 @@ def test_the_checker_finds_violations(tmp_path: Path) -> None:
     assert found == {
         "canbao.standards.bad:1 imports canbao.ingest.kinds",
         "canbao.ingest.up:1 imports canbao.registry.api",
+        "canbao.registry.demo:1 imports canbao.synth.month",
         "canbao.registry.oops:2 imports canbao.synth.generate",
         "canbao.coverage.actuals:2 imports canbao.plan.units",
         "canbao.coverage.demo:1 imports canbao.plan.api",

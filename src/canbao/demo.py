@@ -47,8 +47,10 @@ def run_demo(out: Path, *, skew: bool = False) -> dict[str, str]:
     where.update(run_ingest_demo(out))  # ingest OUT/city/manifest.json (after the synth step)
 
     from canbao.registry.demo import run_registry_demo
+    from canbao.synth.month import new_enrolment_extract
 
-    where.update(run_registry_demo(out))  # build the registry on OUT/data, export masked lists
+    # build the registry on OUT/data, export masked lists, apply a synthetic next month
+    where.update(run_registry_demo(out, new_enrolment_extract))
 
     from canbao.store.demo import run_store_demo
 

@@ -100,12 +100,13 @@ def test_monthly_update_touches_only_what_changed(month: tuple[Path, Path, Path]
 
 def test_the_demo_applies_a_month_incrementally(tmp_path: Path) -> None:
     from canbao.registry.demo import run_registry_demo
+    from canbao.synth.month import new_enrolment_extract
     from tests.registry.city import make_city
 
     out = tmp_path / "demo"
     city = make_city(out, persons=600, seed=2)
     ingest(city, out / "data")
-    where = run_registry_demo(out)
+    where = run_registry_demo(out, new_enrolment_extract)
     report = json.loads(Path(where["月度增量更新 (next month, applied incrementally)"]).read_text())
     assert report["mode"] == "incremental"
     assert report["touched"]["added"] and report["touched"]["records_relinked"] >= 6

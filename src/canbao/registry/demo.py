@@ -1,9 +1,12 @@
-"""Demo step: build the registry on OUT/data and export what a bureau user looks at."""
+"""Demo step: build the registry on OUT/data and export what a bureau user looks at; with a
+maker of the next month's extract (the demo face passes the synthetic city's), apply that month
+incrementally. Nothing here imports the synthetic-data tool."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from canbao import outputs
@@ -13,7 +16,12 @@ from canbao.warehouse.scope import Scope
 DEMO = Scope.system("demo: the registry step")
 
 
-def run_registry_demo(out: Path) -> dict[str, str]:
+MonthMaker = Callable[[Path, Path], Path]  # (city dir, file to write) → the extract written
+
+
+def run_registry_demo(out: Path, next_month: MonthMaker | None = None) -> dict[str, str]:
+    """``next_month``: writes the next month's resident-medical extract of the city (1 % of the
+    residents newly enrolled); None: no monthly update is shown."""
     data = out / "data"
     if not (data / "batches").exists():
         return {}
@@ -60,23 +68,23 @@ def run_registry_demo(out: Path) -> dict[str, str]:
             encoding="utf-8",
         )
         where["关联质量（对照合成真值）(linkage quality vs truth)"] = str(path)
-        where["月度增量更新 (next month, applied incrementally)"] = str(
-            _next_month(out, data, city, exports)
-        )
+        if next_month is not None:
+            where["月度增量更新 (next month, applied incrementally)"] = str(
+                _next_month(out, data, city, exports, next_month)
+            )
     return where
 
 
-def _next_month(out: Path, data: Path, city: Path, exports: Path) -> Path:
+def _next_month(out: Path, data: Path, city: Path, exports: Path, make: MonthMaker) -> Path:
     """On a copy of the data: 1 % of residents newly in resident medical insurance, ingested
     as the next month's extract and applied without a full rebuild; what it touched."""
     from canbao.ingest.batches import ingest_file
-    from canbao.synth.month import new_enrolment_extract
 
     month = out / "registry-next-month"
     if month.exists():
         shutil.rmtree(month)
     shutil.copytree(data, month)
-    extract = new_enrolment_extract(city, exports / "jumin_yibao_next_month.csv")
+    extract = make(city, exports / "jumin_yibao_next_month.csv")
     ingest_file(
         month, extract, source="si_resident_medical_next", kind="enrollment",
         scheme="resident_medical", as_of="2018-01-31",

@@ -286,6 +286,7 @@ class _Bulk:
         self, wb: xlsxwriter.Workbook, name: str, part: pl.DataFrame, header: dict[str, Any],
         freeze_header: bool, autofit: bool,
     ) -> None:  # fmt: skip
+        part = xlsx_bulk.plain(part)
         ws = wb.add_worksheet(name)
         ws.write_row(0, 0, part.columns, wb.add_format(header))
         if freeze_header:
@@ -309,7 +310,8 @@ class _Bulk:
 
 def _widths(part: pl.DataFrame) -> list[float]:
     """Column widths in characters: the wider of the header and the 95th percentile of the
-    values, a CJK character counting two (its UTF-8 bytes plus one, halved), at most 60."""
+    values, a CJK character counting two (its UTF-8 bytes plus one, halved); 10 to 60 (room to
+    write in an empty column of a form)."""
 
     def width(expr: pl.Expr) -> pl.Expr:
         text = expr.cast(pl.Utf8)
@@ -317,7 +319,7 @@ def _widths(part: pl.DataFrame) -> list[float]:
 
     values = part.select(width(pl.col(c)).quantile(0.95).alias(c) for c in part.columns).row(0)
     heads = [(len(c.encode()) + len(c)) / 2 for c in part.columns]
-    return [min(60.0, max(h, v or 0.0) + 2) for h, v in zip(heads, values, strict=True)]
+    return [min(60.0, max(10.0, h + 2, (v or 0.0) + 2)) for h, v in zip(heads, values, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,30 @@ def _escaped(frame: pl.DataFrame, column: str, text: pl.Expr) -> pl.Expr:
     )
 
 
+def plain(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with only the types a cell holds: text, integers, floats (a decimal becomes
+    one), booleans, dates and datetimes; a duration, time, category, struct, binary or all-null
+    column becomes its text (durations as ISO 8601, structs as JSON)."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Utf8 or dtype == pl.Boolean or dtype == pl.Date:
+            continue
+        if dtype.is_integer() or dtype.is_float() or isinstance(dtype, pl.Datetime):
+            continue
+        if dtype.is_decimal():
+            out.append(col.cast(pl.Float64))
+        elif isinstance(dtype, pl.Duration):
+            out.append(col.dt.to_string("iso"))
+        elif isinstance(dtype, pl.Struct):
+            out.append(col.struct.json_encode())
+        elif dtype == pl.Binary:
+            out.append(col.bin.encode("hex"))
+        else:
+            out.append(col.cast(pl.Utf8))
+    return frame.with_columns(out) if out else frame
+
+
 def _has(frame: pl.DataFrame, column: str, pattern: str) -> bool:
     return bool(frame.select(pl.col(column).cast(pl.Utf8).str.contains(pattern).any()).item())
 

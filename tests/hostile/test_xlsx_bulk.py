@@ -167,3 +167,24 @@ def test_a_failing_build_leaves_no_file_and_no_thread(
         outputs.write_workbook({"s": pl.DataFrame({"a": list(range(10))})}, tmp_path / "x.xlsx")
     assert not list(tmp_path.iterdir())
     assert not [t for t in threading.enumerate() if t.name == "xlsx-rows"]
+
+
+def test_every_column_type_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Types a cell does not hold become numbers or text on the bulk path, never an error."""
+    import decimal
+
+    monkeypatch.setattr(xlsx_bulk, "BULK_ROWS", 1)
+    df = pl.DataFrame(
+        {"dec": [decimal.Decimal("1.50"), None], "dur": [dt.timedelta(days=1), None],
+         "t": [dt.time(8, 30), None], "cat": pl.Series(["a", None], dtype=pl.Categorical),
+         "nul": [None, None], "lst": [[1, 2], None], "u64": pl.Series([1, 2], dtype=pl.UInt64),
+         "tz": pl.Series([dt.datetime(2018, 1, 1, 8)] * 2).dt.replace_time_zone("Asia/Shanghai"),
+         "st": [{"a": 1}, {"a": 2}], "bin": [b"x", None]},
+    )  # fmt: skip
+    outputs.write_workbook({"s": df}, tmp_path / "x.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "x.xlsx").worksheets[0]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    assert rows[0] == [1.5, "P1D", "08:30:00", "a", None, "1;2", 1,
+                       dt.datetime(2018, 1, 1, 8), '{"a":1}', "78"]  # fmt: skip
+    assert rows[1] == [None, None, None, None, None, None, 2, dt.datetime(2018, 1, 1, 8),
+                       '{"a":2}', None]  # fmt: skip

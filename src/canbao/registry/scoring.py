@@ -239,13 +239,50 @@ def _oriented(rule: str, left: str, right: str) -> str:
     return _COLUMN.sub(lambda m: f"{left if m.group(1) == 'l' else right}.{m.group(2)}", rule)
 
 
+_SUBSTR = re.compile(r"substr\(([lr])\.(\w+), (\d+), (\d+)\)")
+# the substrings the blocking rules compare, as columns of the narrow copies (computed once)
+_SUBSTR_COLUMNS = tuple(
+    sorted({m.group(2, 3, 4) for r in model.BLOCKING_RULES for m in _SUBSTR.finditer(r)})
+)
+
+
+def _substr_column(col: str, start: str, length: str) -> str:
+    return f"{col}__{start}_{length}"
+
+
+def _semi_conditions() -> list[str]:
+    """Each blocking rule in both orientations (``b`` the big side, ``s`` the small side), with
+    its substrings read from the narrow copies' columns; an orientation that repeats another
+    (a symmetric rule) is kept once."""
+    seen: set[tuple[tuple[str, ...], ...]] = set()
+    out = []
+    for rule in model.BLOCKING_RULES:
+        plain = _SUBSTR.sub(lambda m: f"{m.group(1)}.{_substr_column(*m.group(2, 3, 4))}", rule)
+        for sides in (("b", "s"), ("s", "b")):
+            cond = _oriented(plain, *sides)
+            terms = tuple(
+                sorted(
+                    tuple(sorted(t.strip() for t in term.split("=")))
+                    for term in cond.split(" AND ")
+                )
+            )
+            if terms not in seen:
+                seen.add(terms)
+                out.append(cond)
+    return out
+
+
 def candidates(eng: Engine, big: str, small: str, out: str) -> str:
     """Table ``out``: the rows of ``big`` that some blocking rule pairs with a row of
     ``small``, either way round (a superset of the nodes Splink's blocking would join them
     to, so scoring ``small`` against ``out`` gives exactly the pairs of ``small`` × ``big``).
-    Narrow copies of the blocking columns are matched rule by rule (semi-joins on the small
-    side), then the candidates' full rows are read once. Returns ``out``."""
-    keep = ", ".join(("node_id", *BLOCK_INPUTS))
+    Narrow copies of the blocking columns (and of the substrings the rules compare) are
+    matched rule by rule (semi-joins on the small side), then the candidates' full rows are
+    read once. Returns ``out``."""
+    subs = "".join(
+        f", substr({c}, {a}, {n}) AS {_substr_column(c, a, n)}" for c, a, n in _SUBSTR_COLUMNS
+    )
+    keep = ", ".join(("node_id", *BLOCK_INPUTS)) + subs
     eng.execute(f"CREATE OR REPLACE TABLE {out}__small AS SELECT {keep} FROM {small}")
     if _count_rows(eng, f"{out}__small") == 0:  # nothing to pair with: no scan of the big side
         eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {big} LIMIT 0")
@@ -253,9 +290,8 @@ def candidates(eng: Engine, big: str, small: str, out: str) -> str:
         eng.execute(f"CREATE OR REPLACE TABLE {out}__big AS SELECT {keep} FROM {big}")
         ids = " UNION ".join(
             f"SELECT b.node_id FROM {out}__big b WHERE EXISTS "
-            f"(SELECT 1 FROM {out}__small s WHERE {_oriented(rule, *sides)})"
-            for rule in model.BLOCKING_RULES
-            for sides in (("b", "s"), ("s", "b"))
+            f"(SELECT 1 FROM {out}__small s WHERE {cond})"
+            for cond in _semi_conditions()
         )
         eng.execute(f"CREATE OR REPLACE TABLE {out}__ids AS {ids}")  # computed once
         eng.execute(

@@ -12,22 +12,35 @@ from hypothesis import strategies as st
 from canbao.registry import model, scoring
 from canbao.registry.engine import DuckDBEngine
 
-IDS = ["360402199001011234", "360402199001011235", "360402199001021234", "110105194912310021"]
-TEXT = st.sampled_from(["甲", "乙", None])
+# IDs sharing the first 14 or 15 digits, or digits 7-18 (another county), or nothing
+IDS = [
+    "360402199001011234",
+    "360402199001011235",
+    "360402199001015678",
+    "360403199001011234",
+    "110105194912310021",
+]
+
+
+def _sparse(*values: str) -> st.SearchStrategy[str | None]:
+    """Mostly null (as on real nodes), so most big nodes meet the small ones by one rule only."""
+    return st.sampled_from([None] * 4 + list(values))
+
+
 NODE = st.fixed_dictionaries(
     {
-        "name_norm": TEXT,
-        "name_pinyin": st.sampled_from(["jia", "yi", None]),
-        "birth": st.sampled_from(["1990-01-01", "1990-01-02", None]),
-        "name_county_block": TEXT,
-        "hh_block": st.sampled_from(["h1", "h2", None]),
-        "owner_hh_block": st.sampled_from(["h1", "h2", None]),
-        "surname_py": st.sampled_from(["zhang", "li", None]),
-        "id_norm": st.sampled_from([*IDS, None]),
-        "id_prefix15": st.sampled_from([i[:15] for i in IDS] + [None]),
-        "id_prefix15_alt": st.sampled_from([i[:15] for i in IDS] + [None]),
-        "phone_block": st.sampled_from(["13800000000", None]),
-        "employer_block": st.sampled_from(["e1|zhang", None]),
+        "name_norm": _sparse("甲", "乙"),
+        "name_pinyin": _sparse("jia", "yi"),
+        "birth": _sparse("1990-01-01", "1990-01-02"),
+        "name_county_block": _sparse("甲|360402"),
+        "hh_block": _sparse("h1", "h2"),
+        "owner_hh_block": _sparse("h1", "h2"),
+        "surname_py": st.sampled_from(["zhang", "li"]),
+        "id_norm": st.sampled_from(IDS),
+        "id_prefix15": _sparse(*(i[:15] for i in IDS)),
+        "id_prefix15_alt": _sparse(*(i[:15] for i in IDS)),
+        "phone_block": _sparse("13800000000"),
+        "employer_block": _sparse("e1|zhang"),
     }
 )
 
@@ -46,7 +59,7 @@ NODE_COLUMNS = [
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(big=st.lists(NODE, min_size=1, max_size=25), small=st.lists(NODE, min_size=1, max_size=4))
 def test_candidates_are_the_nodes_some_rule_pairs_with(

@@ -188,3 +188,22 @@ def test_exports_name_the_rows_of_the_current_files(
     register = ingest_api.current_records(inc, "population").select("batch_id", "row").collect()
     named = links.filter(pl.col("source") == "police_hukou").select("batch_id", "row")
     assert named.sort("row").equals(register.sort("row"))
+
+
+def test_the_employer_fingerprint_adds_up_per_batch(
+    redelivered: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    from canbao.registry import build, employers
+
+    _city, inc, _full = redelivered
+    source = build.ingest_source(inc)
+    whole = employers.fingerprint(source)
+    cache = tmp_path / "fp"
+    assert employers.fingerprint(source, cache) == whole
+    parts = sorted(cache.rglob("*.json"))
+    assert len(parts) >= 3  # one per employer-bearing batch
+    assert sum(json.loads(p.read_text())[0] for p in parts) == int(whole.split(":")[0])
+    # a later build reads the parts kept, not the records
+    parts[0].write_text(json.dumps([0, 0]))
+    assert employers.fingerprint(source, cache) != whole
+    assert employers.fingerprint(source) == whole

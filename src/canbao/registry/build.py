@@ -181,7 +181,9 @@ def _build(
     person_origins = sorted(
         eng.fetch("SELECT DISTINCT batch_id FROM person_records")["batch_id"].to_list()
     )
-    employer_fingerprint = employers.fingerprint(source)
+    employer_fingerprint = employers.fingerprint(
+        source, cache_root / "employer-fingerprint" if ingested else None
+    )
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     # person keys are digests keyed with the data directory's secret (registry.keys)
     eng.create_table_from_arrow(keys.TABLE, keys.secret_table(data_dir))

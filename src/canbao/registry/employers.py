@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import polars as pl
 
@@ -45,17 +48,49 @@ EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def fingerprint(source: Callable[[str], pl.LazyFrame | None]) -> str:
+def fingerprint(source: Callable[[str], pl.LazyFrame | None], cache: Path | None = None) -> str:
     """Names the set of employer-bearing records (their identities): equal between two builds
     exactly when the employer side's inputs are (an identical re-delivery keeps it). The hash
-    is Polars' (stable within one version; another version only costs one employer rebuild)."""
-    keys = assemble(source).select("batch_id", "row")
-    row = keys.select(
+    is Polars' (stable within one version; another version only costs one employer rebuild).
+
+    It is a count and a sum of per-record digests, so it adds up per delivered batch: with a
+    ``cache`` directory (ingested batches, which never change) each batch's part is computed
+    once and kept there, and a month's build reads only its new batches' records."""
+    n, h = 0, 0
+    for kind in EMPLOYER_KINDS:
+        lf = source(kind)
+        if lf is None or _conformed(kind, lf) is None:
+            continue
+        if cache is None:
+            part = _digest(_conformed(kind, lf))
+            n, h = n + part[0], h + part[1]
+            continue
+        folder = cache / pl.__version__ / kind
+        ids = lf.select(pl.col("batch_id").unique()).collect()["batch_id"].to_list()
+        for batch_id in sorted(str(b) for b in ids):
+            path = folder / f"{batch_id}.json"
+            try:
+                part = tuple(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                part = _digest(_conformed(kind, lf.filter(pl.col("batch_id") == batch_id)))
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}")
+                tmp.write_text(json.dumps(part), encoding="utf-8")
+                os.replace(tmp, path)
+            n, h = n + int(part[0]), h + int(part[1])
+    return f"{n}:{h}"
+
+
+def _digest(records: pl.LazyFrame | None) -> tuple[int, int]:
+    """The count of these records and the sum of their identities' digests."""
+    if records is None:
+        return 0, 0
+    row = records.select(
         n=pl.len(),
         # 36-bit digests: their sum fits 64 bits for up to 2^28 records
         h=(pl.struct("batch_id", "row").hash(seed=20171) // (1 << 28)).sum(),
     ).collect()
-    return f"{row['n'][0]}:{row['h'][0]}"
+    return int(row["n"][0]), int(row["h"][0] or 0)
 
 
 def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
@@ -64,33 +99,37 @@ def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
     frames = []
     for kind in EMPLOYER_KINDS:
         lf = source(kind)
-        if lf is None:
-            continue
-        lf = as_origin(lf)  # each record under its identity, as in person_records
-        schema = lf.collect_schema()
-        if "employer_name_norm" not in schema and "credit_code" not in schema:
-            continue
-        exprs = []
-        for name, dtype in EMPLOYER_COLUMNS.items():
-            if name == "kind":
-                exprs.append(pl.lit(kind).alias(name))
-            elif name in REGISTRY_ONLY and kind != "employer":
-                # these describe the employer only in the employer registries
-                exprs.append(pl.lit(None, dtype=dtype).alias(name))
-            elif name in schema:
-                exprs.append(pl.col(name).cast(dtype, strict=False))
-            else:
-                exprs.append(pl.lit(None, dtype=dtype).alias(name))
-        frames.append(
-            lf.select(exprs).filter(
-                pl.col("employer_name_norm").is_not_null()
-                | pl.col("credit_code").is_not_null()
-                | pl.col("org_code").is_not_null()
-            )
-        )
+        found = None if lf is None else _conformed(kind, lf)
+        if found is not None:
+            frames.append(found)
     if not frames:
         return pl.LazyFrame(schema=EMPLOYER_COLUMNS)
     return pl.concat(frames)
+
+
+def _conformed(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
+    """The employer-bearing records of ``kind`` in :data:`EMPLOYER_COLUMNS`, each under its
+    identity; None when the kind names no employer."""
+    lf = as_origin(lf)  # each record under its identity, as in person_records
+    schema = lf.collect_schema()
+    if "employer_name_norm" not in schema and "credit_code" not in schema:
+        return None
+    exprs = []
+    for name, dtype in EMPLOYER_COLUMNS.items():
+        if name == "kind":
+            exprs.append(pl.lit(kind).alias(name))
+        elif name in REGISTRY_ONLY and kind != "employer":
+            # these describe the employer only in the employer registries
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+        elif name in schema:
+            exprs.append(pl.col(name).cast(dtype, strict=False))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    return lf.select(exprs).filter(
+        pl.col("employer_name_norm").is_not_null()
+        | pl.col("credit_code").is_not_null()
+        | pl.col("org_code").is_not_null()
+    )
 
 
 REGISTRY_ONLY = (

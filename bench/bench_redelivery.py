@@ -105,6 +105,11 @@ def _redeliver(
     return secs, peak, rows  # type: ignore[return-value]
 
 
+def _steps(info: dict) -> str:
+    """The build's own seconds per step (canbao.registry.build)."""
+    return ", ".join(f"{k} {v:.1f}" for k, v in info.get("seconds", {}).items())
+
+
 def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "—"
 
@@ -145,7 +150,8 @@ def run() -> dict:
             "peak MB": round(a_mb),
             "vs full build": _pct(a_s, full_s),
             "detail": f"mode {a['mode']}; records added {inc.get('records_added')}, removed "
-            f"{inc.get('records_removed')}, relinked {inc.get('records_relinked')}",
+            f"{inc.get('records_removed')}, relinked {inc.get('records_relinked')}; "
+            f"steps s {_steps(a)}",
         }
     )
     # (b) every person-bearing extract again with about 1% churn
@@ -171,7 +177,7 @@ def run() -> dict:
             "vs full build": _pct(b_s, full_s),
             "detail": f"mode {b['mode']}; records added {inc.get('records_added')}, removed "
             f"{inc.get('records_removed')}, relinked {inc.get('records_relinked')}; employers "
-            f"rebuilt: {inc.get('employers_rebuilt')}",
+            f"rebuilt: {inc.get('employers_rebuilt')}; steps s {_steps(b)}",
         }
     )
     return {

@@ -71,10 +71,21 @@ def ingest_source(data_dir: Path) -> RecordSource:
     return source
 
 
-def _enrollments(source: RecordSource) -> pl.LazyFrame:
+def _identity_key(lf: pl.LazyFrame) -> pl.Expr:
+    """A record's identity as one string, the ``batch_id:row`` of :func:`as_origin`, from the
+    delivered columns (no pattern matching: a cheap filter before ``as_origin``)."""
+    own = pl.concat_str(pl.col("batch_id"), pl.lit(":"), pl.col("row").cast(pl.Utf8))
+    if "rec_id" not in lf.collect_schema():
+        return own
+    return pl.coalesce(pl.col("rec_id"), own)
+
+
+def _enrollments(source: RecordSource, keys: list[str] | None = None) -> pl.LazyFrame:
     lf = source("enrollment")
     if lf is None:
         return pl.LazyFrame(schema=ENROLLMENT_COLUMNS)
+    if keys is not None:
+        lf = lf.filter(_identity_key(lf).is_in(keys))
     lf = as_origin(lf)  # each record under its identity, as in person_records
     schema = lf.collect_schema()
     return lf.select(
@@ -244,9 +255,11 @@ def _read_employers(eng: Engine, source: RecordSource) -> None:
     eng.read_frame("employer_records_raw", employers.assemble(source))
 
 
-def _read_enrollments(eng: Engine, source: RecordSource, where: pl.Expr | None = None) -> None:
-    frame = _enrollments(source)
-    eng.read_frame("enrollment_records", frame if where is None else frame.filter(where))
+def _read_enrollments(eng: Engine, source: RecordSource, keys: list[str] | None = None) -> None:
+    """Table ``enrollment_records``: every enrolment record, or those whose identity
+    (``rec_key``, :func:`canbao.ingest.identity.as_origin`) is in ``keys`` — matched on the
+    delivered columns, so only those rows are put under their identity."""
+    eng.read_frame("enrollment_records", _enrollments(source, keys))
 
 
 def _full(
@@ -372,7 +385,7 @@ def _incremental(
 ) -> tuple[list[str], list[str]]:
     say(f"增量更新：新增 {len(delta.added)} 批，撤下 {len(delta.removed)} 批 (incremental update)")
     changed = incremental.update(
-        eng, prev, delta, model_dir, lambda where: _read_enrollments(eng, source, where), say
+        eng, prev, delta, model_dir, lambda keys: _read_enrollments(eng, source, keys), say
     )
     stats = delta.stats
     if not (stats["records_added"] or stats["records_removed"] or delta.employers_changed):

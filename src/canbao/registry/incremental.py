@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
 import pyarrow as pa
 
 from canbao.registry import assign, hotkeys, nodes, repair, scoring, survivorship, trust
@@ -189,7 +188,7 @@ def update(
     prev: Snapshot,
     delta: Delta,
     model_dir: Path,
-    read_enrollments: Callable[[pl.Expr | None], None],
+    read_enrollments: Callable[[list[str]], None],
     say: Callable[[str], None],
 ) -> list[str]:
     """Run the incremental update; returns the layered tables it changed. Afterwards the engine
@@ -529,12 +528,8 @@ def update(
     if not delta.employers_changed:
         # the enrolments of relinked records (and of added batches) with their employers as
         # before; enrolments of removed batches go
-        keys = eng.fetch("SELECT batch_id, rec_key FROM rc_recs WHERE kind = 'enrollment'")
-        rec_key = pl.col("batch_id") + ":" + pl.col("row").cast(pl.Utf8)
-        read_enrollments(
-            pl.col("batch_id").is_in(keys["batch_id"].unique().to_list())
-            & rec_key.is_in(keys["rec_key"].to_list())
-        )
+        keys = eng.fetch("SELECT rec_key FROM rc_recs WHERE kind = 'enrollment'")
+        read_enrollments(keys["rec_key"].to_list())
         survivorship.enrollments_of(
             eng, "enrollment_records", "rc_cluster", "p_elinks", "enrollments__rows"
         )

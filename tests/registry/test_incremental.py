@@ -238,3 +238,68 @@ def test_new_anchors_repair_older_date_typos_and_numbers_incrementally(tmp_path:
     corr = snapshot.require_current(inc).scan("id_corrections").collect()
     corr = corr.filter(pl.col("source") == "si_mat").sort("row")
     assert corr["proposed_id18"].to_list() == [LATE_DATE, LATE_FLOAT]
+
+
+def _with_staff(src: Source) -> Source:
+    """Enrolments naming their employer by name only (no code): a surrogate employer."""
+    src.add(
+        "enrollment",
+        [
+            {"id": base.A, "name": "王伟", "scheme": "employee_medical",
+             "employer_name": "九江星河机械有限公司"},
+            {"id": base.C, "name": "李娜", "scheme": "employee_medical",
+             "employer_name": "九江星河机械有限公司"},
+        ],
+        "si_employee_medical",
+        "e1",
+    )  # fmt: skip
+    return src
+
+
+def _registered(src: Source) -> Source:
+    """The business registry names that employer with its credit code: the enrolments' name
+    now links to the coded employer, though no person record changed."""
+    from canbao.standards import credit_code
+
+    code = credit_code.make_uscc("9", "1", "360402", "MA35X001")
+    src.add(
+        "employer",
+        [{"employer_name": "九江星河机械有限公司", "credit_code": code, "county_code": "360402"}],
+        "aic_registry",
+        "r1",
+    )
+    return src
+
+
+def test_employers_linked_again_move_unchanged_enrolments(tmp_path: Path) -> None:
+    inc = tmp_path / "inc"
+    api.build(inc, source=_with_staff(base._source()))
+    before = snapshot.require_current(inc).scan("enrollments").collect()
+    result = api.build(inc, source=_registered(_with_staff(base._source())))
+    assert result.mode == "incremental"
+    snap = snapshot.require_current(inc)
+    stats = snap.info["incremental"]
+    assert stats["employers_rebuilt"] and stats["records_relinked"] == 0
+    assert snap.layers("enrollments") is not None  # updated, not rewritten
+    full = tmp_path / "full"
+    shutil.copytree(inc / "registry" / "model", full / "registry" / "model")
+    share_key_secret(inc, full)
+    api.build(full, source=_registered(_with_staff(base._source())), full=True)
+    other = snapshot.require_current(full)
+    for table, key in (
+        ("enrollments", ["batch_id", "row"]),
+        ("employer_links", ["batch_id", "row"]),
+        ("employers", ["employer_key"]),
+    ):
+        assert snap.scan(table).collect().sort(key).equals(other.scan(table).collect().sort(key))
+    after = snap.scan("enrollments").collect()
+    moved = after.filter(pl.col("batch_id") == "e1")["employer_key"].unique().to_list()
+    was = before.filter(pl.col("batch_id") == "e1")["employer_key"].unique().to_list()
+    assert len(moved) == 1 and moved[0].startswith("E") and was[0].startswith("N")
+    # the other enrolments kept their rows
+    keep = pl.col("batch_id") != "e1"
+    assert (
+        after.filter(keep)
+        .sort("batch_id", "row")
+        .equals(before.filter(keep).sort("batch_id", "row"))
+    )

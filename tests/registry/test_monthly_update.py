@@ -60,6 +60,8 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     decisions.record(inc, left, right, "different")
     full = tmp_path_factory.mktemp("month-full")
     shutil.copytree(inc, full, dirs_exist_ok=True)
+    # the full rebuild computes every record's fields afresh (the update reads cached ones)
+    shutil.rmtree(full / "registry" / "cache")
     assert api.build(inc).mode == "incremental"
     assert api.build(full, full=True).mode == "full"
     return city, inc, full
@@ -127,6 +129,7 @@ def redelivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, P
     )
     full = tmp_path_factory.mktemp("redeliver-full")
     shutil.copytree(inc, full, dirs_exist_ok=True)
+    shutil.rmtree(full / "registry" / "cache")  # every record's fields afresh
     assert api.build(inc).mode == "incremental"
     assert api.build(full, full=True).mode == "full"
     return city, inc, full
@@ -207,3 +210,31 @@ def test_the_employer_fingerprint_adds_up_per_batch(
     parts[0].write_text(json.dumps([0, 0]))
     assert employers.fingerprint(source, cache) != whole
     assert employers.fingerprint(source) == whole
+
+
+def test_employer_records_are_computed_once_per_batch(
+    redelivered: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from canbao.registry import build, employers
+    from canbao.registry.engine import DuckDBEngine
+
+    _city, inc, _full = redelivered
+    source = build.ingest_source(inc)
+    order = ["batch_id", "row"]
+    with DuckDBEngine(data_dir=tmp_path) as eng:
+        employers.read_records(eng, source)
+        whole = eng.fetch("SELECT * FROM employer_records").sort(order)
+        employers.read_records(eng, source, tmp_path / "cache")
+        cached = eng.fetch("SELECT * FROM employer_records").sort(order)
+        assert cached.equals(whole.select(cached.columns)) and whole.height > 1000
+        computed: list[int] = []
+        real = employers.records
+
+        def counting(e: DuckDBEngine) -> None:
+            computed.append(1)
+            real(e)
+
+        monkeypatch.setattr(employers, "records", counting)
+        employers.read_records(eng, source, tmp_path / "cache")  # a later build: all cached
+        assert computed == []
+        assert eng.fetch("SELECT * FROM employer_records").sort(order).equals(cached)

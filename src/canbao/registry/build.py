@@ -195,6 +195,7 @@ def _build(
     employer_fingerprint = employers.fingerprint(
         source, cache_root / "employer-fingerprint" if ingested else None
     )
+    employer_cache = cache_root if ingested else None  # ingested batches never change
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     # person keys are digests keyed with the data directory's secret (registry.keys)
     eng.create_table_from_arrow(keys.TABLE, keys.secret_table(data_dir))
@@ -206,10 +207,10 @@ def _build(
         prev, model_dir, person_batches, source, cache_root, key_scheme, employer_fingerprint
     )
     if prev is not None and delta is not None:
-        changed, reuse = _incremental(eng, prev, delta, model_dir, source, say, lap)
+        changed, reuse = _incremental(eng, prev, delta, model_dir, source, employer_cache, say, lap)
         mode = "incremental"
     else:
-        _full(eng, model_dir, retrain, source, say, lap)
+        _full(eng, model_dir, retrain, source, employer_cache, say, lap)
         changed, reuse, mode, prev = [], [], "full", None
     eng.drop(*employers.WORK_TABLES)
     # one rule for both paths: computed from the build's final tables (small, set-based)
@@ -251,10 +252,6 @@ def _build(
     return BuildResult(build_id, mode, snap.path, counts, timings)
 
 
-def _read_employers(eng: Engine, source: RecordSource) -> None:
-    eng.read_frame("employer_records_raw", employers.assemble(source))
-
-
 def _read_enrollments(eng: Engine, source: RecordSource, keys: list[str] | None = None) -> None:
     """Table ``enrollment_records``: every enrolment record, or those whose identity
     (``rec_key``, :func:`canbao.ingest.identity.as_origin`) is in ``keys`` — matched on the
@@ -267,10 +264,11 @@ def _full(
     model_dir: Path,
     retrain: bool,
     source: RecordSource,
+    employer_cache: Path | None,
     say: Progress,
     lap: Callable[[str], None],
 ) -> None:
-    _read_employers(eng, source)
+    employers.read_records(eng, source, employer_cache)
     _read_enrollments(eng, source)
     lap("read")
     say("确定性关联：可信身份证号 (deterministic: trusted IDs)")
@@ -301,11 +299,11 @@ def _full(
         "CREATE OR REPLACE TABLE b_cluster AS SELECT node_id, cluster_id, method "
         "FROM node_cluster WHERE node_id IN (SELECT node_id FROM nodes WHERE node_type = 'B')"
     )
-    survivorship.source_order(eng, "person_records", "employer_records_raw")
+    survivorship.source_order(eng, "person_records", "employer_records")
     survivorship.record_clusters(eng)
     survivorship.masters(eng)
     eng.drop("rc_records", "node_cluster")
-    employers.build(eng)
+    employers.link(eng)
     survivorship.enrollments_of(eng)
     lap("cluster")
 
@@ -380,13 +378,12 @@ def _incremental(
     delta: incremental.Delta,
     model_dir: Path,
     source: RecordSource,
+    employer_cache: Path | None,
     say: Progress,
     lap: Callable[[str], None],
 ) -> tuple[list[str], list[str]]:
     say(f"增量更新：新增 {len(delta.added)} 批，撤下 {len(delta.removed)} 批 (incremental update)")
-    changed = incremental.update(
-        eng, prev, delta, model_dir, lambda keys: _read_enrollments(eng, source, keys), say
-    )
+    changed = incremental.update(eng, prev, delta, model_dir, say)
     stats = delta.stats
     if not (stats["records_added"] or stats["records_removed"] or delta.employers_changed):
         say(
@@ -394,15 +391,20 @@ def _incremental(
             "（仅人工复核决定可能有更新）(no record changed)"
         )
     lap("cluster")
+    reuse: list[str] = []
     if not delta.employers_changed:
         prev.register(eng, "employers", "employers")
         prev.register(eng, "employer_links", "employer_links")  # read by owners.build
-        return changed, ["employers", "employer_links"]
-    say("单位批次有变化：重建单位库 (employer batches changed: rebuilding employers)")
-    _read_employers(eng, source)
-    _read_enrollments(eng, source)
-    survivorship.source_order(eng, "person_records", "employer_records_raw")
-    employers.build(eng)
-    survivorship.enrollments_of(eng, "enrollment_records", "links")
-    lap("employers")
-    return changed, []
+        reuse = ["employers", "employer_links"]
+    else:
+        say("单位批次有变化：重新关联单位 (employer batches changed: linking employers again)")
+        # only the new batches' records are read (the others' fields are cached)
+        employers.read_records(eng, source, employer_cache)
+        survivorship.source_order(eng, "person_records", "employer_records")
+        employers.link(eng)
+        lap("employers")
+    incremental.enrollments(
+        eng, lambda keys: _read_enrollments(eng, source, keys), delta.employers_changed
+    )
+    lap("cluster")
+    return [*changed, "enrollments"], reuse

@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,13 +167,67 @@ WORK_TABLES = (
 
 
 def build(eng: Engine) -> None:
-    """Link every employer record to a master employer. The linking rules see only a record's
-    *variant* (organisation code, name key, county, credit code): they run once per distinct
-    variant, not once per record (the tax file repeats each employer for every employee and
-    month), and the master's fields are aggregated per variant before per employer."""
-    d = eng.dialect
-    ekey_o = "'E' || " + d.hash_hex("'canbao-employer:' || substr(cluster_id, 3)", 15)
-    ekey_n = "'N' || " + d.hash_hex("'canbao-employer-name:' || substr(cluster_id, 3)", 15)
+    """:func:`records` of ``employer_records_raw``, then :func:`link`."""
+    records(eng)
+    link(eng)
+
+
+def records_version() -> str:
+    """A digest of the code that gives employer records their linking fields: records cached
+    by other code are never reused."""
+    import canbao.registry.employers as me
+    from canbao.ingest import identity
+
+    digest = hashlib.sha256()
+    for module in (me, identity, credit_code):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def read_records(
+    eng: Engine, source: Callable[[str], pl.LazyFrame | None], cache: Path | None = None
+) -> None:
+    """``employer_records``: every employer-bearing record with its linking fields
+    (:func:`records`). With a ``cache`` directory (ingested batches, which never change) they
+    are computed once per delivered batch and kept there, so a build reads only its new
+    batches' records and reads the others' fields from the cache."""
+    if cache is None:
+        eng.read_frame("employer_records_raw", assemble(source))
+        records(eng)
+        return
+    folder = cache / f"employers-{records_version()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for kind in EMPLOYER_KINDS:
+        lf = source(kind)
+        if lf is None or _conformed(kind, lf) is None:
+            continue
+        ids = lf.select(pl.col("batch_id").unique()).collect()["batch_id"].to_list()
+        for batch_id in sorted(str(b) for b in ids):
+            final = folder / f"{batch_id}.parquet"
+            if not final.exists():
+                batch = _conformed(kind, lf.filter(pl.col("batch_id") == batch_id))
+                assert batch is not None
+                eng.read_frame("employer_records_raw", batch)
+                records(eng)
+                # a name of its own: another process caching the same batch never touches it
+                tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}.parquet"
+                eng.write_parquet("employer_records", tmp)
+                os.replace(tmp, final)
+                eng.drop("employer_records", "employer_records_raw", "org_only_codes")
+            paths.append(final)
+    if paths:
+        eng.parquet_view("employer_records", paths)
+    else:
+        eng.read_frame("employer_records_raw", assemble(source))
+        records(eng)
+
+
+def records(eng: Engine) -> None:
+    """``employer_records`` from ``employer_records_raw``: a legacy organisation code checked,
+    the code that links (``link_org``) and the record's *variant* (``vkey``: organisation code,
+    name key, county, credit code). Each record's fields are its own (a batch's records can be
+    computed alone)."""
     _org_only_codes(eng)
     cols = ", ".join(
         f"r.{c}" for c in EMPLOYER_COLUMNS if c not in ("cc_valid", "org_code") and c != "row"
@@ -198,6 +254,17 @@ def build(eng: Engine) -> None:
         SELECT *, {vkey} AS vkey FROM linked
         """
     )
+
+
+def link(eng: Engine) -> None:
+    """Link every employer record (``employer_records``) to a master employer: ``employers``
+    and ``employer_links``. The linking rules see only a record's *variant*: they run once per
+    distinct variant, not once per record (the tax file repeats each employer for every
+    employee and month), and the master's fields are aggregated per variant before per
+    employer."""
+    d = eng.dialect
+    ekey_o = "'E' || " + d.hash_hex("'canbao-employer:' || substr(cluster_id, 3)", 15)
+    ekey_n = "'N' || " + d.hash_hex("'canbao-employer-name:' || substr(cluster_id, 3)", 15)
     eng.execute(
         """
         CREATE OR REPLACE TABLE employer_variants AS

@@ -18,7 +18,11 @@ follows one of them (the same SQL as the full build, run on the affected rows on
    against new ones, neighbours of dropped nodes) and the nodes of changed decisions.
 5. **Records and persons.** Links change only for ``r1`` and the members of ``c_b``; a master
    record only for the persons those records left or joined, and for IDs whose anchor changed.
-6. **Employers** are reused while the employer-bearing batches are unchanged, else rebuilt.
+6. **Employers** are reused while the employer-bearing batches are unchanged; else they are
+   linked again from every employer record's cached fields
+   (:func:`canbao.registry.employers.read_records`: only new batches are read). **Enrolments**
+   (:func:`enrollments`) of relinked records are computed again; the other records' rows keep
+   theirs, with the new employer where their employer link changed.
 
 Large tables are published as layers (:mod:`canbao.registry.snapshot`): for each, the engine
 holds ``<table>__rows`` (current rows of changed keys) and ``<table>__gone`` (changed or removed
@@ -188,13 +192,12 @@ def update(
     prev: Snapshot,
     delta: Delta,
     model_dir: Path,
-    read_enrollments: Callable[[list[str]], None],
     say: Callable[[str], None],
 ) -> list[str]:
     """Run the incremental update; returns the layered tables it changed. Afterwards the engine
     holds the merged views ``nodes``, ``pairs``, ``links``, ``persons`` … and full tables
-    ``review_items`` and ``decisions``; employer tables are reused (``employers_changed``
-    False) or left for the caller to rebuild."""
+    ``review_items`` and ``decisions``. The caller then settles the employer tables (reused,
+    or linked again when ``employers_changed``) and calls :func:`enrollments`."""
     d = eng.dialect
     for table, alias in PREV.items():
         prev.register(eng, table, alias)
@@ -524,23 +527,68 @@ def update(
         "records_relinked": _count(eng, "rc_keys"),
         "persons_recomputed": _count(eng, "persons__gone"),
     }
-    changed = list(CHANGED)
-    if not delta.employers_changed:
-        # the enrolments of relinked records (and of added batches) with their employers as
-        # before; enrolments of removed batches go
-        keys = eng.fetch("SELECT rec_key FROM rc_recs WHERE kind = 'enrollment'")
-        read_enrollments(keys["rec_key"].to_list())
-        survivorship.enrollments_of(
-            eng, "enrollment_records", "rc_cluster", "p_elinks", "enrollments__rows"
-        )
+    return list(CHANGED)
+
+
+def enrollments(
+    eng: Engine, read_enrollments: Callable[[list[str]], None], employers_changed: bool
+) -> None:
+    """``enrollments__rows`` / ``__gone`` and the merged view ``enrollments``, once the
+    employer tables are settled (reused: ``p_elinks`` is ``employer_links``). An enrolment row
+    depends on its record, its person and its record's employer link: the relinked records'
+    rows are computed again (and those of removed records go); when the employers were linked
+    again, the other records whose employer link changed keep their row with the new
+    employer."""
+    keys = eng.fetch("SELECT rec_key FROM rc_recs WHERE kind = 'enrollment'")
+    read_enrollments(keys["rec_key"].to_list())
+    survivorship.enrollments_of(
+        eng, "enrollment_records", "rc_cluster", "employer_links", "enrollments__fresh"
+    )
+    if not employers_changed:
+        eng.create_view("enrollments__rows", "SELECT * FROM enrollments__fresh")
         eng.create_view("enrollments__gone", 'SELECT batch_id, "row" FROM id_corrections__gone')
-        _merged(
-            eng,
-            "enrollments",
-            "p_enroll",
-            "enrollments__gone",
-            "enrollments__rows",
-            ("batch_id", "row"),
+    else:
+        # enrolment records whose employer link is not what it was (new, other, or none)
+        eng.execute(
+            """
+            CREATE OR REPLACE TABLE el_changed AS
+            SELECT coalesce(n.batch_id, o.batch_id) AS batch_id,
+                   coalesce(n."row", o."row") AS "row", n.employer_key
+            FROM (SELECT batch_id, "row", employer_key FROM employer_links
+                  WHERE kind = 'enrollment') n
+            FULL OUTER JOIN (SELECT batch_id, "row", employer_key FROM p_elinks
+                             WHERE kind = 'enrollment') o
+              ON o.batch_id = n.batch_id AND o."row" = n."row"
+            WHERE n.employer_key IS DISTINCT FROM o.employer_key
+               OR (n.batch_id IS NULL) <> (o.batch_id IS NULL)
+            """
         )
-        changed.append("enrollments")
-    return changed
+        eng.execute(
+            """
+            CREATE OR REPLACE TABLE enrollments__moved AS
+            SELECT p.person_key, p.scheme, p.status, p.start_date, p.end_date, p.county_code,
+                   c.employer_key, p.person_type, p.base, p.benefit, p.source, p."row",
+                   p.batch_id, p.as_of
+            FROM p_enroll p
+            JOIN el_changed c ON c.batch_id = p.batch_id AND c."row" = p."row"
+            LEFT JOIN id_corrections__gone g ON g.batch_id = p.batch_id AND g."row" = p."row"
+            WHERE g.batch_id IS NULL
+            """
+        )
+        eng.create_view(
+            "enrollments__rows",
+            "SELECT * FROM enrollments__fresh UNION ALL SELECT * FROM enrollments__moved",
+        )
+        eng.create_view(
+            "enrollments__gone",
+            'SELECT batch_id, "row" FROM id_corrections__gone '
+            'UNION SELECT batch_id, "row" FROM el_changed',
+        )
+    _merged(
+        eng,
+        "enrollments",
+        "p_enroll",
+        "enrollments__gone",
+        "enrollments__rows",
+        ("batch_id", "row"),
+    )

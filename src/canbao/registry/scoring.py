@@ -272,13 +272,15 @@ def _semi_conditions() -> list[str]:
     return out
 
 
-def candidates(eng: Engine, big: str, small: str, out: str) -> str:
+def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = None) -> str:
     """Table ``out``: the rows of ``big`` that some blocking rule pairs with a row of
     ``small``, either way round (a superset of the nodes Splink's blocking would join them
     to, so scoring ``small`` against ``out`` gives exactly the pairs of ``small`` × ``big``).
     Narrow copies of the blocking columns (and of the substrings the rules compare) are
     matched rule by rule (semi-joins on the small side), then the candidates' full rows are
-    read once. Returns ``out``."""
+    read once: when ``big`` is the blocked view (:func:`canbao.registry.hotkeys.blocked_view`)
+    of the nodes of ``raw`` (a SELECT), the blocking keys are computed again for the candidates
+    only, not for every node. Returns ``out``."""
     subs = "".join(
         f", substr({c}, {a}, {n}) AS {_substr_column(c, a, n)}" for c, a, n in _SUBSTR_COLUMNS
     )
@@ -294,11 +296,20 @@ def candidates(eng: Engine, big: str, small: str, out: str) -> str:
             for cond in _semi_conditions()
         )
         eng.execute(f"CREATE OR REPLACE TABLE {out}__ids AS {ids}")  # computed once
-        eng.execute(
-            f"CREATE OR REPLACE TABLE {out} AS SELECT x.* FROM {big} x "
-            f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
-        )
-    for part in ("big", "small", "ids"):
+        if raw is None:
+            eng.execute(
+                f"CREATE OR REPLACE TABLE {out} AS SELECT x.* FROM {big} x "
+                f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
+            )
+        else:
+            eng.execute(
+                f"CREATE OR REPLACE TABLE {out}__raw AS SELECT * FROM ({raw}) x "
+                f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
+            )
+            hotkeys.blocked_view(eng, f"{out}__raw", f"{out}__view")
+            eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {out}__view")
+    eng.drop(f"{out}__view")
+    for part in ("big", "small", "ids", "raw"):
         eng.execute(f"DROP TABLE IF EXISTS {out}__{part}")
     return out
 
@@ -348,17 +359,36 @@ def score(
         ):
             eng.create_view(name, f"SELECT * FROM {src} WHERE node_type = '{typ}'")
         eng.create_view("_a", "SELECT * FROM nodes_blocked WHERE node_type = 'A'")
+        # the nodes those blocked views are of (their keys computed again for candidates only)
+        a_raw = "SELECT * FROM nodes WHERE node_type = 'A'"
+        ob_raw = f"SELECT * FROM {old_nodes} WHERE node_type = 'B'"
         # the big sides cut to the nodes a blocking rule can pair with a new node: the same
         # pairs, without Splink blocking (and the guard estimating) every rule over all nodes
         results.append(
-            _run(eng, linker, threshold, "between", "_nb", candidates(eng, "_a", "_nb", "_ca"))
+            _run(
+                eng, linker, threshold, "between", "_nb", candidates(eng, "_a", "_nb", "_ca", a_raw)
+            )
         )
         results.append(
-            _run(eng, linker, threshold, "between", candidates(eng, "_ob", "_na", "_cob"), "_na")
+            _run(
+                eng,
+                linker,
+                threshold,
+                "between",
+                candidates(eng, "_ob", "_na", "_cob", ob_raw),
+                "_na",
+            )
         )
         results.append(_run(eng, linker, threshold, "within", "_nb"))
         results.append(
-            _run(eng, linker, threshold, "between", "_nb", candidates(eng, "_ob", "_nb", "_cb"))
+            _run(
+                eng,
+                linker,
+                threshold,
+                "between",
+                "_nb",
+                candidates(eng, "_ob", "_nb", "_cb", ob_raw),
+            )
         )
     parts = [_normalised(t) for t in results if t is not None]
     if not parts:

@@ -32,7 +32,7 @@ format: install
 
 test: lint
 	bash scripts/test-services.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -66,3 +66,19 @@ def test_known_identities() -> None:
     got = as_origin(frame.lazy()).collect()
     assert got["batch_id"].to_list() == ["police_hukou-20171231-cad14d4b224c", "new", "a:b", "new"]
     assert got["row"].to_list() == [41, 2, 7, 4]
+
+
+def test_identity_key_is_the_origin_batch_and_row() -> None:
+    from canbao.ingest.identity import identity_key
+
+    frame = pl.DataFrame(
+        {"rec_id": ["police_hukou-20171231-cad14d4b224c:41", None],
+         "batch_id": ["new", "new"], "row": [1, 2], "as_of": [None, None]},
+        schema_overrides={"as_of": pl.Date},
+    )  # fmt: skip
+    lf = frame.lazy()
+    keys = lf.select(identity_key(lf).alias("k")).collect()["k"].to_list()
+    origin = as_origin(lf).select(pl.format("{}:{}", "batch_id", "row")).collect().to_series()
+    assert keys == origin.to_list() == ["police_hukou-20171231-cad14d4b224c:41", "new:2"]
+    plain = frame.drop("rec_id").lazy()  # batches ingested before identities existed
+    assert plain.select(identity_key(plain)).collect().to_series().to_list() == ["new:1", "new:2"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from canbao.ingest.identity import as_origin
+from canbao.ingest.identity import as_origin, identity_key
 from canbao.registry import (
     assign,
     decisions,
@@ -71,21 +71,12 @@ def ingest_source(data_dir: Path) -> RecordSource:
     return source
 
 
-def _identity_key(lf: pl.LazyFrame) -> pl.Expr:
-    """A record's identity as one string, the ``batch_id:row`` of :func:`as_origin`, from the
-    delivered columns (no pattern matching: a cheap filter before ``as_origin``)."""
-    own = pl.concat_str(pl.col("batch_id"), pl.lit(":"), pl.col("row").cast(pl.Utf8))
-    if "rec_id" not in lf.collect_schema():
-        return own
-    return pl.coalesce(pl.col("rec_id"), own)
-
-
 def _enrollments(source: RecordSource, keys: list[str] | None = None) -> pl.LazyFrame:
     lf = source("enrollment")
     if lf is None:
         return pl.LazyFrame(schema=ENROLLMENT_COLUMNS)
     if keys is not None:
-        lf = lf.filter(_identity_key(lf).is_in(keys))
+        lf = lf.filter(identity_key(lf).is_in(keys))
     lf = as_origin(lf)  # each record under its identity, as in person_records
     schema = lf.collect_schema()
     return lf.select(

@@ -58,29 +58,54 @@ def fingerprint(source: Callable[[str], pl.LazyFrame | None], cache: Path | None
     It is a count and a sum of per-record digests, so it adds up per delivered batch: with a
     ``cache`` directory (ingested batches, which never change) each batch's part is computed
     once and kept there, and a month's build reads only its new batches' records."""
+    if cache is None:
+        return _fingerprint_text(_digest(_conformed_all(source)))
     n, h = 0, 0
+    for kind, batch_id, batch in _delivered_batches(source):
+        folder = cache / pl.__version__ / kind
+        path = folder / f"{batch_id}.json"
+        try:
+            part = tuple(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            part = _digest(batch)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(part), encoding="utf-8")
+            os.replace(tmp, path)
+        n, h = n + int(part[0]), h + int(part[1])
+    return _fingerprint_text((n, h))
+
+
+def _fingerprint_text(part: tuple[int, int]) -> str:
+    return f"{part[0]}:{part[1]}"
+
+
+def _delivered_batches(
+    source: Callable[[str], pl.LazyFrame | None],
+) -> list[tuple[str, str, pl.LazyFrame]]:
+    """(kind, delivered batch id, its employer-bearing records) for every current batch of a
+    kind that names employers (a batch never changes: what is computed of it can be kept)."""
+    out = []
     for kind in EMPLOYER_KINDS:
         lf = source(kind)
         if lf is None or _conformed(kind, lf) is None:
             continue
-        if cache is None:
-            part = _digest(_conformed(kind, lf))
-            n, h = n + part[0], h + part[1]
-            continue
-        folder = cache / pl.__version__ / kind
         ids = lf.select(pl.col("batch_id").unique()).collect()["batch_id"].to_list()
         for batch_id in sorted(str(b) for b in ids):
-            path = folder / f"{batch_id}.json"
-            try:
-                part = tuple(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                part = _digest(_conformed(kind, lf.filter(pl.col("batch_id") == batch_id)))
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}")
-                tmp.write_text(json.dumps(part), encoding="utf-8")
-                os.replace(tmp, path)
-            n, h = n + int(part[0]), h + int(part[1])
-    return f"{n}:{h}"
+            batch = _conformed(kind, lf.filter(pl.col("batch_id") == batch_id))
+            assert batch is not None  # the same schema as the kind's
+            out.append((kind, batch_id, batch))
+    return out
+
+
+def _conformed_all(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame | None:
+    frames = []
+    for kind in EMPLOYER_KINDS:
+        lf = source(kind)
+        found = None if lf is None else _conformed(kind, lf)
+        if found is not None:
+            frames.append(found)
+    return pl.concat(frames) if frames else None
 
 
 def _digest(records: pl.LazyFrame | None) -> tuple[int, int]:
@@ -98,15 +123,8 @@ def _digest(records: pl.LazyFrame | None) -> tuple[int, int]:
 def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
     """Every employer-bearing record in :data:`EMPLOYER_COLUMNS` (a lazy query: the tax file
     has one row per employee and month, so it is streamed, never held in memory)."""
-    frames = []
-    for kind in EMPLOYER_KINDS:
-        lf = source(kind)
-        found = None if lf is None else _conformed(kind, lf)
-        if found is not None:
-            frames.append(found)
-    if not frames:
-        return pl.LazyFrame(schema=EMPLOYER_COLUMNS)
-    return pl.concat(frames)
+    found = _conformed_all(source)
+    return pl.LazyFrame(schema=EMPLOYER_COLUMNS) if found is None else found
 
 
 def _conformed(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
@@ -166,12 +184,6 @@ WORK_TABLES = (
 )
 
 
-def build(eng: Engine) -> None:
-    """:func:`records` of ``employer_records_raw``, then :func:`link`."""
-    records(eng)
-    link(eng)
-
-
 def records_version() -> str:
     """A digest of the code that gives employer records their linking fields: records cached
     by other code are never reused."""
@@ -198,24 +210,17 @@ def read_records(
     folder = cache / f"employers-{records_version()}"
     folder.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    for kind in EMPLOYER_KINDS:
-        lf = source(kind)
-        if lf is None or _conformed(kind, lf) is None:
-            continue
-        ids = lf.select(pl.col("batch_id").unique()).collect()["batch_id"].to_list()
-        for batch_id in sorted(str(b) for b in ids):
-            final = folder / f"{batch_id}.parquet"
-            if not final.exists():
-                batch = _conformed(kind, lf.filter(pl.col("batch_id") == batch_id))
-                assert batch is not None
-                eng.read_frame("employer_records_raw", batch)
-                records(eng)
-                # a name of its own: another process caching the same batch never touches it
-                tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}.parquet"
-                eng.write_parquet("employer_records", tmp)
-                os.replace(tmp, final)
-                eng.drop("employer_records", "employer_records_raw", "org_only_codes")
-            paths.append(final)
+    for _kind, batch_id, batch in _delivered_batches(source):
+        final = folder / f"{batch_id}.parquet"
+        if not final.exists():
+            eng.read_frame("employer_records_raw", batch)
+            records(eng)
+            # a name of its own: another process caching the same batch never touches it
+            tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}.parquet"
+            eng.write_parquet("employer_records", tmp)
+            os.replace(tmp, final)
+            eng.drop("employer_records", "employer_records_raw", "org_only_codes")
+        paths.append(final)
     if paths:
         eng.parquet_view("employer_records", paths)
     else:

@@ -387,7 +387,17 @@ def _index_agrees(snap: snapshot.Snapshot) -> None:
     assert index.exists()
     persons = snap.scan("persons").collect()
     ids = persons["id18"].drop_nulls().unique().sort().to_list()
-    assert len(ids) > 5 and pl.read_parquet(index)["id18"].to_list() == sorted(
+    # the index's rows: its base, less the gone keys of a layered persons table, plus its delta
+    indexed = pl.read_parquet(index)
+    if (snap.path / id_index.DELTA_FILE).exists():
+        gone = pl.read_parquet(snap.path / "persons.gone.parquet")
+        indexed = pl.concat(
+            [
+                indexed.join(gone, on="person_key", how="anti"),
+                pl.read_parquet(snap.path / id_index.DELTA_FILE),
+            ]
+        )
+    assert len(ids) > 5 and sorted(indexed["id18"].to_list()) == sorted(
         persons["id18"].drop_nulls().to_list()
     )
     cols = persons.columns
@@ -401,3 +411,97 @@ def _index_agrees(snap: snapshot.Snapshot) -> None:
         )
     finally:
         moved.rename(index)
+
+
+def _publish_persons(data: Path, build_id: str, rows: pl.DataFrame, gone: list[str]) -> Any:
+    """Publish the current build again with ``persons`` changed: ``rows`` (current rows of
+    changed or new keys) and ``gone`` (changed or removed keys); every other table reused."""
+    prev = snapshot.require_current(data)
+    eng = DuckDBEngine()
+    try:
+        load(eng, "persons__rows", rows)
+        load(
+            eng, "persons__gone", pl.DataFrame({"person_key": gone}, schema={"person_key": pl.Utf8})
+        )
+        others = [t for t in snapshot.SNAPSHOT_TABLES if t != "persons"]
+        return snapshot.publish(
+            eng, data, build_id, dict(prev.info), prev=prev, changes=["persons"], reuse=others
+        )
+    finally:
+        eng.close()
+
+
+def test_id_index_follows_the_persons_layers(tmp_path: Path) -> None:
+    """An incremental publish links the base's ID index from the previous build (no sort of
+    every person) and indexes the delta: a person whose ID changed, one removed and one new are
+    found exactly as a scan of the merged table finds them, over two layered builds; a
+    compaction writes the index whole again."""
+    import os
+
+    from canbao.registry import api, id_index
+    from tests.registry import test_deterministic as base
+
+    api.build(tmp_path, source=base._source())
+    built = snapshot.require_current(tmp_path).scan("persons").collect()
+    # padded with made-up persons, so a few changes stay below the compaction share
+    pad = pl.concat(
+        [
+            built.head(1).with_columns(
+                pl.lit(f"P{i:04d}").alias("person_key"), pl.lit(f"T{i:017d}").alias("id18")
+            )
+            for i in range(60)
+        ]
+    )
+    eng = DuckDBEngine()
+    try:
+        load(eng, "persons", pl.concat([built, pad]))
+        prev = snapshot.require_current(tmp_path)
+        others = [t for t in snapshot.SNAPSHOT_TABLES if t != "persons"]
+        first = snapshot.publish(eng, tmp_path, "first", dict(prev.info), prev=prev, reuse=others)
+    finally:
+        eng.close()
+    persons = first.scan("persons").collect().sort("person_key")
+    with_id = persons.filter(pl.col("id18").is_not_null())
+    assert with_id.height >= 6
+    a, b, c = with_id.row(0, named=True), with_id.row(1, named=True), with_id.row(2, named=True)
+    # a's ID becomes c's (two persons then share it); b is removed; a new person takes b's ID
+    changed = with_id.filter(pl.col("person_key") == a["person_key"]).with_columns(
+        pl.lit(c["id18"]).alias("id18")
+    )
+    new = with_id.filter(pl.col("person_key") == b["person_key"]).with_columns(
+        pl.lit("PNEW").alias("person_key")
+    )
+    second = _publish_persons(
+        tmp_path, "second", pl.concat([changed, new]), [a["person_key"], b["person_key"]]
+    )
+    assert "persons" in second.info["layers"]
+    assert os.path.samefile(first.path / id_index.FILE, second.path / id_index.FILE)
+    assert (second.path / id_index.DELTA_FILE).exists()
+    _index_agrees(second)
+    found = second.find_id(c["id18"])["person_key"].sort().to_list()
+    assert found == sorted([a["person_key"], c["person_key"]])
+    assert second.find_id(a["id18"]).height == 0
+    assert second.find_id(b["id18"])["person_key"].to_list() == ["PNEW"]
+
+    # a second layered build: still the first base's index, the cumulative delta indexed
+    d = with_id.row(3, named=True)
+    third = _publish_persons(
+        tmp_path, "third", pl.DataFrame(schema=persons.schema), [d["person_key"]]
+    )
+    assert os.path.samefile(first.path / id_index.FILE, third.path / id_index.FILE)
+    _index_agrees(third)
+    assert third.find_id(d["id18"]).height == 0
+    assert third.find_id(b["id18"])["person_key"].to_list() == ["PNEW"]
+
+    # a delta larger than the compaction share: the table and its index are written whole
+    many = with_id.head(max(3, int(COMPACT_SHARE * persons.height) + 2)).with_columns(
+        (pl.col("person_key") + "X").alias("person_key")
+    )
+    fourth = _publish_persons(tmp_path, "fourth", many, [])
+    assert "layers" not in fourth.info or "persons" not in fourth.info["layers"]
+    assert not (fourth.path / id_index.DELTA_FILE).exists()
+    assert not os.path.samefile(first.path / id_index.FILE, fourth.path / id_index.FILE)
+    _index_agrees(fourth)
+    assert fourth.find_id(b["id18"])["person_key"].sort().to_list() == sorted(
+        ["PNEW", b["person_key"] + "X"]
+    )

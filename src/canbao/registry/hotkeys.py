@@ -60,6 +60,9 @@ BLOCK_COLUMNS = (
 )
 
 
+TABLE = "hot_keys"  # kept in the snapshot: the next incremental build starts from it
+
+
 class HotKeysChanged(Exception):
     """The hot set differs from the previous build's and the update cannot follow it."""
 
@@ -89,20 +92,73 @@ _CAPPED = {
 }
 
 
+def update(
+    eng: Engine,
+    prev_hot: str,
+    prev_nodes: str,
+    gone_nodes: str,
+    new_nodes: str,
+    nodes: str = "nodes",
+    out: str = "hot_keys",
+) -> str:
+    """Create ``out`` like :func:`build` over ``nodes``, from the previous build's hot set
+    ``prev_hot`` (``kind, value, n``): a value's count changes only by the nodes dropped
+    (``gone_nodes``' ids, read from ``prev_nodes``) and the nodes added (``new_nodes``) that
+    carry it, so only those values are counted again, in one pass over ``nodes`` (not every
+    value of every node twice). Returns the digest of the hot set."""
+    columns = "household_key, phone_key, employer_org, name_norm, county_code"
+    eng.execute(
+        f"CREATE OR REPLACE TABLE hot_moved AS SELECT {columns} FROM {prev_nodes} "
+        f"WHERE node_id IN (SELECT node_id FROM {gone_nodes}) "
+        f"UNION ALL SELECT {columns} FROM {new_nodes}"
+    )
+    eng.execute(
+        "CREATE OR REPLACE TABLE hot_touched AS SELECT kind, value FROM ("
+        + " UNION ALL ".join(
+            f"SELECT '{kind}' AS kind, {expr} AS value FROM hot_moved"
+            for kind, (expr, _cap) in HOT_KEYS.items()
+        )
+        + ") x WHERE value IS NOT NULL GROUP BY kind, value"
+    )
+
+    def touched(kind: str) -> str:
+        return f"(SELECT value FROM hot_touched WHERE kind = '{kind}')"
+
+    carrying = " OR ".join(f"{expr} IN {touched(kind)}" for kind, (expr, _c) in HOT_KEYS.items())
+    eng.execute(
+        f"CREATE OR REPLACE TABLE hot_carriers AS SELECT {columns} FROM {nodes} WHERE {carrying}"
+    )
+    recount = " UNION ALL ".join(
+        f"SELECT '{kind}' AS kind, {expr} AS value, count(*) AS n FROM hot_carriers "
+        f"WHERE {expr} IN {touched(kind)} GROUP BY {expr} HAVING count(*) > {cap}"
+        for kind, (expr, cap) in HOT_KEYS.items()
+    )
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE {out} AS
+        SELECT p.kind, p.value, p.n FROM {prev_hot} p
+        WHERE NOT EXISTS (SELECT 1 FROM hot_touched t WHERE t.kind = p.kind AND t.value = p.value)
+        UNION ALL {recount}
+        """
+    )
+    eng.drop("hot_moved", "hot_carriers")
+    return digest(eng, out)
+
+
 def flipped_nodes(
-    eng: Engine, prev_nodes: str, nodes: str = "nodes", out: str = "hot_flipped"
+    eng: Engine, prev_hot: str, nodes: str = "nodes", out: str = "hot_flipped"
 ) -> int:
     """Table ``out`` (``node_id``): the nodes of ``nodes`` carrying a value that became hot or
-    stopped being hot since ``prev_nodes`` (``hot_keys`` must hold the current hot set). Their
-    capped keys changed, so every pair they are in must be scored again. Returns how many."""
-    build(eng, prev_nodes, "hot_keys_prev")
+    stopped being hot since the previous build's hot set ``prev_hot`` (``hot_keys`` must hold
+    the current one). Their capped keys changed, so every pair they are in must be scored
+    again. Returns how many."""
     eng.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE hot_changed AS
         SELECT * FROM (SELECT kind, value FROM hot_keys
-                       EXCEPT SELECT kind, value FROM hot_keys_prev) a
+                       EXCEPT SELECT kind, value FROM {prev_hot}) a
         UNION ALL
-        SELECT * FROM (SELECT kind, value FROM hot_keys_prev
+        SELECT * FROM (SELECT kind, value FROM {prev_hot}
                        EXCEPT SELECT kind, value FROM hot_keys) b
         """
     )

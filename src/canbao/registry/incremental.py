@@ -312,10 +312,16 @@ def update(
     )
     _merged(eng, "nodes", "p_nodes", "nodes__gone", "nodes__rows", ("node_id",))
     rescore, n_flipped = "nodes__rows", 0
-    if hotkeys.build(eng) != prev.info.get("hot_keys"):
+    if prev.has(hotkeys.TABLE):
+        prev.register(eng, hotkeys.TABLE, "p_hot")
+        hot = hotkeys.update(eng, "p_hot", "p_nodes", "nodes__gone", "nodes__rows")
+    else:  # a snapshot from before the hot set was kept: counted over every node again
+        hot = hotkeys.build(eng)
+        hotkeys.build(eng, "p_nodes", "p_hot")
+    if hot != prev.info.get("hot_keys"):
         # a value crossed its threshold: the nodes carrying it are scored again with their new
         # capped keys (their old pairs go)
-        n_flipped = hotkeys.flipped_nodes(eng, "p_nodes")
+        n_flipped = hotkeys.flipped_nodes(eng, "p_hot")
         say(f"增量：高频键有变化，重算 {n_flipped} 个节点的关联 (hot keys changed)")
         eng.execute(
             "CREATE OR REPLACE TABLE rescore AS SELECT * FROM nodes__rows UNION ALL "

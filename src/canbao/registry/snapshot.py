@@ -68,6 +68,7 @@ SNAPSHOT_TABLES = (
     "b_cluster",  # the cluster of each B node (unresolved records' nodes)
     "decisions",  # the review decisions this build applied
     "likely_owners",  # identified persons a record without ID most likely belongs to (owners)
+    "hot_keys",  # the hot blocking values and their node counts (registry.hotkeys)
 )
 
 
@@ -222,8 +223,9 @@ def publish(
     info = {k: v for k, v in info.items() if k != "layers"}
     if layers:
         info["layers"] = layers
-    if not ("persons" in reuse and prev is not None and id_index.reuse(prev.path, tmp)):
-        id_index.write(Snapshot(build_id, tmp, info).scan("persons"), tmp)
+    id_index.publish(
+        tmp, prev.path if prev else None, reused="persons" in reuse, layered="persons" in layers
+    )
     (tmp / "build.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), "utf-8")
     os.replace(tmp, final)
     pointer = registry_dir(data_dir) / "CURRENT"

@@ -369,7 +369,9 @@ def _find_id(st: WebState, snap: snapshot.Snapshot, id18: str) -> pl.DataFrame:
             return None
 
     table = cached(st, "id_index", snap.build_id, open_index)
-    return snap.find_id(id18) if table is None else table.rows(id18)
+    if table is None:
+        return snap.find_id(id18)
+    return id_index.current_rows(snap.path, table.rows(id18), id18)
 
 
 def _hits(persons: pl.DataFrame, match: str) -> pl.DataFrame:

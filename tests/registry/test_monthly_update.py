@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from canbao.ingest import api as ingest_api
-from canbao.registry import api, decisions, snapshot
+from canbao.registry import api, decisions, record_cache, snapshot
 from tests.registry.city import ingest, ingest_month, make_city, redeliver_population
 from tests.scopes import SYSTEM
 
@@ -238,3 +238,97 @@ def test_employer_records_are_computed_once_per_batch(
         employers.read_records(eng, source, tmp_path / "cache")  # a later build: all cached
         assert computed == []
         assert eng.fetch("SELECT * FROM employer_records").sort(order).equals(cached)
+
+
+def _entry(data: Path, batch_id: str) -> record_cache.Entry:
+    from canbao.registry import person_records
+
+    folder = data / "registry" / "cache" / person_records.derivation_version() / batch_id
+    assert folder.is_dir(), batch_id
+    return record_cache.Entry.at(folder)
+
+
+def test_a_redelivery_derives_only_its_new_rows(redelivered: tuple[Path, Path, Path]) -> None:
+    """The re-delivered register's cache entry carries the superseded batch's derived files on
+    (hard links), derives only its added and changed rows and lists the superseded records it
+    drops; its records equal the whole batch derived afresh (the full rebuild's cache)."""
+    _city, inc, full = redelivered
+    batch = next(b for b in ingest_api.batches(inc) if b.as_of.isoformat() == "2018-01-31")
+    ch = batch.changes
+    assert ch is not None
+    entry = _entry(inc, batch.batch_id)
+    assert entry.carried and entry.gone is not None
+    old = _entry(inc, ch["base"][0])
+    assert [p.stat().st_ino for p in entry.carried] == [p.stat().st_ino for p in old.files()]
+    own = pl.read_parquet(list(entry.own))
+    assert own.height == ch["added"] + ch["changed"]
+    assert set(own["batch_id"].unique().to_list()) == {batch.batch_id}
+    assert pl.read_parquet(entry.gone).height == ch["changed"] + ch["removed"]
+    whole = _entry(full, batch.batch_id)
+    assert not whole.carried  # derived whole: no cache to carry from
+    a = entry.scan().collect().sort("rec_key")
+    b = whole.scan().collect().sort("rec_key")
+    assert a.height == batch.accepted and a.equals(b)
+
+
+def test_a_chain_of_redeliveries_stays_flat(
+    redelivered: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """A second re-delivery carries the first one's files (its own part and what it carried)
+    without nesting, and the gone list is cumulative; a re-delivery whose carried share is
+    mostly gone is derived whole."""
+    _city, inc, _full = redelivered
+    work = tmp_path / "data"
+    shutil.copytree(inc, work)
+    from canbao.ingest.batches import ingest_file
+
+    jan = next(b for b in ingest_api.batches(work) if b.as_of.isoformat() == "2018-01-31")
+    # February: January's file less every 50th row
+    lines = Path(jan.file_path).read_text(encoding="utf-8").splitlines(keepends=True)
+    feb_file = tmp_path / "huji_2018-02-28.csv"
+    feb_file.write_text(
+        "".join(x for i, x in enumerate(lines) if i == 0 or i % 50), encoding="utf-8"
+    )
+    ingest_file(work, feb_file, source=jan.source, kind="population", as_of="2018-02-28")
+    feb = next(b for b in ingest_api.batches(work) if b.as_of.isoformat() == "2018-02-28")
+    assert feb.changes is not None and feb.changes["removed"] == len(lines) // 50
+    assert api.build(work).mode == "incremental"
+    first, second = _entry(work, jan.batch_id), _entry(work, feb.batch_id)
+    assert not second.own  # no row is new: nothing to derive
+    assert len(second.carried) == len(first.files())  # January's own part and carried files
+    assert second.gone is not None and first.gone is not None
+    jan_gone, feb_gone = pl.read_parquet(first.gone), pl.read_parquet(second.gone)
+    assert feb_gone.height == jan_gone.height + feb.changes["removed"]
+    assert jan_gone.join(feb_gone, on="rec_key", how="anti").height == 0  # cumulative
+    jan_records = first.scan().collect()
+    got = second.scan().collect().sort("rec_key")
+    assert got.height == feb.accepted
+    assert got.equals(
+        jan_records.join(got.select("rec_key"), on="rec_key", how="semi").sort("rec_key")
+    )
+    # and the registry equals a full rebuild with every record derived afresh
+    full = tmp_path / "full"
+    shutil.copytree(work, full)
+    shutil.rmtree(full / "registry" / "cache")
+    assert api.build(full, full=True).mode == "full"
+    a, b = snapshot.require_current(work), snapshot.require_current(full)
+    for table, key in KEYS.items():
+        assert a.scan(table).collect().sort(key).equals(b.scan(table).collect().sort(key)), table
+
+
+def test_a_mostly_gone_redelivery_is_derived_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the gone share, the re-delivered batch is derived whole (no carried files), and
+    the update still equals a full rebuild."""
+    monkeypatch.setattr(record_cache, "CARRY_GONE_SHARE", 0.001)
+    city = make_city(tmp_path / "city", persons=300, seed=9)
+    inc = tmp_path / "inc"
+    ingest(city, inc)
+    api.build(inc)
+    redeliver_population(city, inc, tmp_path / "files", "2018-01-31", edit=True)
+    assert api.build(inc).mode == "incremental"
+    batch = next(b for b in ingest_api.batches(inc) if b.as_of.isoformat() == "2018-01-31")
+    entry = _entry(inc, batch.batch_id)
+    assert not entry.carried and entry.own
+    assert entry.scan().collect().height == batch.accepted

@@ -22,6 +22,7 @@ from canbao.registry import (
     nodes,
     owners,
     person_records,
+    record_cache,
     repair,
     scoring,
     snapshot,
@@ -108,6 +109,14 @@ def _batch_deriver(
     return run
 
 
+def _superseded(data_dir: Path) -> Callable[[str], list[str]]:
+    """batch → the batches it superseded at ingest (its row-level difference's base)."""
+    from canbao.ingest import api
+
+    base = {b.batch_id: list((b.changes or {}).get("base") or []) for b in api.batches(data_dir)}
+    return lambda batch_id: base.get(batch_id, [])
+
+
 def _model_id(model_dir: Path) -> str:
     digest = hashlib.sha256()
     for name in (scoring.MODEL_FILE, scoring.TF_FILE):
@@ -172,14 +181,17 @@ def _build(
 
     say("读取人员记录 (reading person records)")
     cache_root = snapshot.registry_dir(data_dir) / "cache"
-    paths = person_records.cached_batches(
-        source, cache_root, _batch_deriver(eng, data_dir, ingested)
+    entries = record_cache.cached_batches(
+        source,
+        cache_root,
+        _batch_deriver(eng, data_dir, ingested),
+        _superseded(data_dir) if ingested else None,
     )
-    if paths:
-        eng.parquet_view("person_records", paths)  # read where used: 22M rows × 50 columns
+    if entries:
+        record_cache.view(eng, "person_records", entries)  # read where used: 22M rows × 50 cols
     else:
         eng.create_table_from_arrow("person_records", person_records.assemble(source).to_arrow())
-    person_batches = sorted({p.parent.name for p in paths})
+    person_batches = sorted(e.batch_id for e in entries)
     person_origins = sorted(
         eng.fetch("SELECT DISTINCT batch_id FROM person_records")["batch_id"].to_list()
     )
@@ -299,17 +311,17 @@ def _full(
     lap("cluster")
 
 
-def _cache_paths(cache_root: Path, batch_ids: list[str]) -> list[Path] | None:
-    """The derived parts of these batches (superseded ones), or None when one of them is not
+def _cache_entries(cache_root: Path, batch_ids: list[str]) -> list[record_cache.Entry] | None:
+    """The derived records of these batches (superseded ones), or None when one of them is not
     in the cache of the running derivation code (the build is then a full one)."""
     cache_dir = cache_root / person_records.derivation_version()
-    paths: list[Path] = []
+    entries = []
     for batch_id in batch_ids:
         final = cache_dir / batch_id
         if not final.is_dir():
             return None
-        paths.extend(sorted(final.glob("part-*.parquet")))
-    return paths
+        entries.append(record_cache.Entry.at(final))
+    return entries
 
 
 def _delta(
@@ -346,20 +358,23 @@ def _delta(
     before = set(info["person_batches"])
     added = sorted(set(person_batches) - before)
     removed = sorted(before - set(person_batches))
-    removed_paths = _cache_paths(cache_root, removed)
-    added_paths = _cache_paths(cache_root, added)
-    if removed_paths is None or added_paths is None:
+    removed_entries = _cache_entries(cache_root, removed)
+    added_entries = _cache_entries(cache_root, added)
+    if removed_entries is None or added_entries is None:
         return None
     origins: set[str] = set()
-    if added_paths:
-        frame = pl.scan_parquet(added_paths).select(pl.col("batch_id").unique()).collect()
+    # the origins of the added batches' own records (a re-delivery's carried records are the
+    # superseded batch's: the previous build had their origins)
+    own = [p for e in added_entries for p in e.own]
+    if own:
+        frame = pl.scan_parquet(own).select(pl.col("batch_id").unique()).collect()
         origins = set(frame["batch_id"].to_list())
     added_origins = sorted(origins - set(info["person_origins"]))
     # the employer side is relinked whenever its records changed (their identities: an
     # identical re-delivery changes nothing)
     employers_changed = employer_fingerprint != info["employer_fingerprint"]
     return incremental.Delta(
-        added, removed, removed_paths, employers_changed, added_paths, added_origins
+        added, removed, removed_entries, employers_changed, added_entries, added_origins
     )
 
 

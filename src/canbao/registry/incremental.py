@@ -37,7 +37,16 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from canbao.registry import assign, hotkeys, nodes, repair, scoring, survivorship, trust
+from canbao.registry import (
+    assign,
+    hotkeys,
+    nodes,
+    record_cache,
+    repair,
+    scoring,
+    survivorship,
+    trust,
+)
 from canbao.registry.engine import Engine, sql_string
 from canbao.registry.snapshot import Snapshot
 from canbao.standards import citizen_id
@@ -75,9 +84,9 @@ class Delta:
 
     added: list[str]  # person-bearing batches (as delivered) not in the previous build
     removed: list[str]  # batches the previous build used that are gone (superseded)
-    removed_paths: list[Path]  # their derived records (the derivation cache)
+    removed_entries: list[record_cache.Entry]  # their derived records (the derivation cache)
     employers_changed: bool
-    added_paths: list[Path] = field(default_factory=list)  # the added batches' derived records
+    added_entries: list[record_cache.Entry] = field(default_factory=list)  # the added batches'
     # the identities' batches (canbao.ingest.identity.as_origin) the previous build did not
     # have: their records are the new ones (a re-delivery's unchanged rows keep older ones)
     added_origins: list[str] = field(default_factory=list)
@@ -169,13 +178,13 @@ def _merged(eng: Engine, name: str, prev: str, gone: str, rows: str, keys: tuple
 def _removed_records(eng: Engine, delta: Delta) -> None:
     """Table ``removed_records`` (``rec_key``, ``id18``): the records of the superseded batches
     that no added batch carries on (a re-delivery's unchanged rows are the same records)."""
-    if not delta.removed_paths:
+    if not delta.removed_entries:
         empty = pa.array([], pa.string())
         eng.create_table_from_arrow("removed_records", pa.table({"rec_key": empty, "id18": empty}))
         return
-    eng.parquet_view("removed_all", delta.removed_paths)
-    if delta.added_paths:
-        eng.parquet_view("added_all", delta.added_paths)
+    record_cache.view(eng, "removed_all", delta.removed_entries)
+    if delta.added_entries:
+        record_cache.view(eng, "added_all", delta.added_entries)
         carried = "SELECT rec_key FROM added_all"
     else:
         carried = "SELECT rec_key FROM removed_all WHERE false"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import uuid
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -110,43 +107,6 @@ def empty_derived(kind: str) -> pl.DataFrame:
 def derive_frame(df: pl.DataFrame, kind: str) -> pl.DataFrame:
     """Derive one slice of a batch's canonical records (the function executors run)."""
     return _derive(_conform(df.lazy(), kind).collect())
-
-
-def cached_batches(
-    source: RecordSource, cache_root: Path, derive: BatchDeriver | None = None
-) -> list[Path]:
-    """Derived records per batch, as Parquet files under ``cache_root`` (derived once per batch
-    and reused by every later build: a monthly update derives only the new batches). A batch is
-    a directory of parts of at most :data:`CHUNK_ROWS` rows, renamed into place when complete;
-    ``derive`` may write the parts instead (the Spark engine derives on its executors)."""
-    cache_dir = cache_root / derivation_version()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for kind in PERSON_KINDS:
-        lf = source(kind)
-        if lf is None:
-            continue
-        # by the delivered batch (a re-delivery's unchanged rows keep an older batch's identity)
-        counts = lf.group_by("batch_id").agg(pl.len().alias("n")).collect().sort("batch_id")
-        for batch_id, n in counts.iter_rows():
-            final = cache_dir / str(batch_id)
-            if not final.is_dir():
-                # a name of its own: another process deriving the same batch never touches it
-                tmp = cache_dir / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
-                if derive is None or not derive(str(batch_id), kind, tmp):
-                    tmp.mkdir()
-                    batch = lf.filter(pl.col("batch_id") == batch_id)
-                    for i, offset in enumerate(range(0, max(int(n), 1), CHUNK_ROWS)):
-                        part = _derive(_conform(batch.slice(offset, CHUNK_ROWS), kind).collect())
-                        part.write_parquet(tmp / f"part-{i:05d}.parquet")
-                try:
-                    os.replace(tmp, final)
-                except OSError:
-                    if not final.is_dir():
-                        raise
-                    shutil.rmtree(tmp)  # cached meanwhile by another process: same content
-            paths.extend(sorted(final.glob("part-*.parquet")))
-    return paths
 
 
 def _derive(df: pl.DataFrame) -> pl.DataFrame:

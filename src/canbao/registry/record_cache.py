@@ -1,0 +1,207 @@
+"""The derivation cache: each delivered batch's derived person records, computed once.
+
+``registry/cache/<derivation version>/<batch>/`` holds a batch's records with their linkage
+fields (:mod:`canbao.registry.person_records`). The version digests the derivation code, so a
+cache made by other code is never read; this module (how entries are stored and found) is not
+part of it.
+
+A re-delivery (全量重报) repeats last month's rows: its unchanged rows keep their record identity
+(:mod:`canbao.ingest.redelivery`), and a record's derived fields are a function of its content
+and identity. Its entry therefore carries the superseded batches' derived files on (hard links,
+``carried-*.parquet``), lists the superseded records it does not carry on (``gone.parquet``) and
+derives only its new rows (``part-*.parquet``): a month costs what it changed, not what it
+repeated. A chain of re-deliveries stays flat (each entry links every file it carries, and its
+gone list is cumulative); past :data:`MAX_CARRIED_FILES` files or :data:`CARRY_GONE_SHARE` gone,
+the batch is derived whole again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from canbao.ingest.identity import identity_key
+from canbao.ingest.kinds import PERSON_KINDS
+from canbao.registry.engine import Engine
+from canbao.registry.person_records import (
+    CHUNK_ROWS,
+    BatchDeriver,
+    RecordSource,
+    derivation_version,
+    derive_frame,
+    empty_derived,
+)
+from canbao.registry.snapshot_layers import link_or_copy
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One batch's derived records in the cache: ``own`` parts (derived for this batch) and,
+    for a re-delivery, ``carried`` parts (the superseded batches' derived files, hard-linked)
+    less the records in ``gone`` (``rec_key``, ``id18``: superseded records it does not carry
+    on)."""
+
+    batch_id: str
+    own: tuple[Path, ...]
+    carried: tuple[Path, ...] = ()
+    gone: Path | None = None
+
+    @classmethod
+    def at(cls, folder: Path) -> Entry:
+        carried = tuple(sorted(folder.glob(f"{CARRIED}*.parquet")))
+        gone = folder / GONE_FILE
+        return cls(
+            folder.name,
+            tuple(sorted(folder.glob("part-*.parquet"))),
+            carried,
+            gone if carried and gone.exists() else None,
+        )
+
+    def files(self) -> list[Path]:
+        return [*self.own, *self.carried]
+
+    def scan(self) -> pl.LazyFrame:
+        """The batch's records (for tests and checks; builds read :func:`view`)."""
+        frames = [pl.scan_parquet(list(self.own), glob=False)] if self.own else []
+        if self.carried:
+            carried = pl.scan_parquet(list(self.carried), glob=False)
+            if self.gone is not None:
+                gone = pl.scan_parquet(self.gone, glob=False).select("rec_key")
+                carried = carried.join(gone, on="rec_key", how="anti")
+            frames.append(carried)
+        return pl.concat(frames, how="vertical_relaxed")
+
+
+CARRIED = "carried-"  # a carried part's file name prefix
+GONE_FILE = "gone.parquet"
+MAX_CARRIED_FILES = 24  # beyond this many carried files (two years of months) derive anew
+CARRY_GONE_SHARE = 0.2  # … or when this share of the carried records is gone
+
+
+def view(eng: Engine, name: str, entries: list[Entry]) -> None:
+    """View ``name``: the records of these cache entries (the engine reads the files where the
+    view is used). Own parts are read as one set; each re-delivery's carried parts without its
+    gone records (an anti join on ``rec_key``, the superseded batch's rows only)."""
+    own = [p for e in entries for p in e.own]
+    layered = [e for e in entries if e.carried]
+    if not layered:
+        if own:
+            eng.parquet_view(name, own)
+        else:
+            eng.create_table_from_arrow(name, empty_derived("population").to_arrow())
+        return
+    parts = []
+    if own:
+        eng.parquet_view(f"{name}__own", own)
+        parts.append(f"SELECT * FROM {name}__own")
+    for i, e in enumerate(layered):
+        carried, gone = f"{name}__carried{i}", f"{name}__gone{i}"
+        eng.parquet_view(carried, list(e.carried))
+        if e.gone is None:
+            parts.append(f"SELECT * FROM {carried}")
+            continue
+        eng.parquet_view(gone, [e.gone])
+        parts.append(
+            f"SELECT c.* FROM {carried} AS c "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {gone} AS g WHERE g.rec_key = c.rec_key)"
+        )
+    eng.create_view(name, " UNION ALL ".join(parts))
+
+
+def cached_batches(
+    source: RecordSource,
+    cache_root: Path,
+    derive: BatchDeriver | None = None,
+    bases: Callable[[str], list[str]] | None = None,
+) -> list[Entry]:
+    """Derived records per batch, as Parquet files under ``cache_root`` (derived once per batch
+    and reused by every later build: a monthly update derives only the new batches). A batch is
+    a directory of parts of at most :data:`CHUNK_ROWS` rows, renamed into place when complete;
+    ``derive`` may write the parts instead (the Spark engine derives on its executors).
+
+    A re-delivery (``bases``: the batches a batch superseded) whose unchanged rows kept their
+    identity carries the superseded batches' derived files on (hard links) and derives its new
+    rows only (:func:`_carry`)."""
+    cache_dir = cache_root / derivation_version()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    entries: list[Entry] = []
+    for kind in PERSON_KINDS:
+        lf = source(kind)
+        if lf is None:
+            continue
+        # by the delivered batch (a re-delivery's unchanged rows keep an older batch's identity)
+        counts = lf.group_by("batch_id").agg(pl.len().alias("n")).collect().sort("batch_id")
+        for batch_id, n in counts.iter_rows():
+            final = cache_dir / str(batch_id)
+            if not final.is_dir():
+                # a name of its own: another process deriving the same batch never touches it
+                tmp = cache_dir / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
+                tmp.mkdir()
+                batch = lf.filter(pl.col("batch_id") == batch_id)
+                olds = [cache_dir / b for b in (bases(str(batch_id)) if bases else [])]
+                if not (olds and _carry(batch, kind, str(batch_id), olds, tmp)):
+                    shutil.rmtree(tmp)
+                    if derive is None or not derive(str(batch_id), kind, tmp):
+                        tmp.mkdir(exist_ok=True)
+                        _derive_parts(batch, kind, int(n), tmp)
+                try:
+                    os.replace(tmp, final)
+                except OSError:
+                    if not final.is_dir():
+                        raise
+                    shutil.rmtree(tmp)  # cached meanwhile by another process: same content
+            entries.append(Entry.at(final))
+    return entries
+
+
+def _derive_parts(batch: pl.LazyFrame, kind: str, n: int, out: Path) -> None:
+    for i, offset in enumerate(range(0, max(n, 1), CHUNK_ROWS)):
+        part = derive_frame(batch.slice(offset, CHUNK_ROWS).collect(), kind)
+        part.write_parquet(out / f"part-{i:05d}.parquet")
+
+
+def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out: Path) -> bool:
+    """Write a re-delivery's entry into ``out`` from the superseded batches' entries ``olds``:
+    their files hard-linked (``carried-*``), the records of theirs this batch does not carry
+    on listed (``gone.parquet``), and only its new rows derived (their identity is their own
+    row: :mod:`canbao.ingest.redelivery`). An unchanged row's derived fields are a function of
+    its content and identity, which are the carried record's. False (nothing usable written)
+    when an entry is missing, the carried identities are not exactly superseded records (one
+    each), or the chain grew long or mostly gone: the batch is then derived whole."""
+    if not all(o.is_dir() for o in olds):
+        return False
+    old_entries = [Entry.at(o) for o in olds]
+    files = [p for e in old_entries for p in e.files()]
+    if not files or len(files) > MAX_CARRIED_FILES:
+        return False
+    old = pl.scan_parquet(files, glob=False).select("rec_key", "id18")
+    old_gone = [e.gone for e in old_entries if e.gone is not None]
+    gone_before = (
+        pl.scan_parquet(old_gone, glob=False).select("rec_key", "id18").collect()
+        if old_gone
+        else pl.DataFrame(schema={"rec_key": pl.Utf8, "id18": pl.Utf8})
+    )
+    n_files = old.select(pl.len()).collect().item()
+    current = old.join(gone_before.lazy().select("rec_key"), on="rec_key", how="anti").collect()
+    own_key = pl.concat_str(pl.col("batch_id"), pl.lit(":"), pl.col("row").cast(pl.Utf8))
+    keys = batch.select(k=identity_key(batch), new=identity_key(batch) == own_key).collect()
+    carried = keys.filter(~pl.col("new")).select(rec_key="k")
+    kept = current.join(carried, on="rec_key", how="semi")
+    if carried["rec_key"].n_unique() != carried.height or kept.height != carried.height:
+        return False
+    gone = pl.concat([gone_before, current.join(carried, on="rec_key", how="anti")])
+    if gone.height > CARRY_GONE_SHARE * n_files:
+        return False
+    for i, path in enumerate(files):
+        link_or_copy(path, out / f"{CARRIED}{i:05d}.parquet")
+    gone.write_parquet(out / GONE_FILE)
+    n_new = int(keys["new"].sum())
+    if n_new:
+        _derive_parts(batch.filter(identity_key(batch) == own_key), kind, n_new, out)
+    return True

@@ -193,35 +193,52 @@ def counts(eng: Engine, table: str = "hot_keys") -> dict[str, int]:
     return out
 
 
+_NAME_COUNTY = (
+    HOT_KEYS["name_county"][0]
+    .replace("name_norm", "n.name_norm")
+    .replace("county_code", "n.county_code")
+)
+# each capped blocking key's value, from a node's own columns: (when its value is not hot, when
+# it is hot); a hot household, owner household or phone caps the key to NULL
+BLOCK_FORMS: dict[str, tuple[str, str | None]] = {
+    "hh_block": ("n.household_key", None),
+    "owner_hh_block": ("n.owner_household", None),
+    "phone_block": ("n.phone_key", None),
+    "employer_block": (
+        "n.employer_org || '|' || n.surname_py",
+        "n.employer_org || '|' || n.name_pinyin",
+    ),
+    "employer_cmp": ("n.employer_org", None),
+    "name_county_block": (
+        _NAME_COUNTY,
+        f"{_NAME_COUNTY} || '|' || coalesce(substr(n.birth, 1, 4), '?')",
+    ),
+}
+# the hot value each capped key looks up: (kind, the node's column holding it)
+_LOOKUP = {
+    "hh_block": ("household", "n.household_key"),
+    "owner_hh_block": ("household", "n.owner_household"),
+    "phone_block": ("phone", "n.phone_key"),
+    "employer_block": ("employer", "n.employer_org"),
+    "employer_cmp": ("employer", "n.employer_org"),
+    "name_county_block": ("name_county", _NAME_COUNTY),
+}
+
+
 def blocked_view(eng: Engine, src: str, name: str, hot: str = "hot_keys") -> None:
-    """``name``: the nodes of ``src`` with the capped blocking keys (``BLOCK_COLUMNS``)."""
-
-    def hot_of(kind: str) -> str:
-        return f"(SELECT value FROM {hot} WHERE kind = '{kind}')"
-
-    nc_expr = (
-        HOT_KEYS["name_county"][0]
-        .replace("name_norm", "n.name_norm")
-        .replace("county_code", "n.county_code")
+    """``name``: the nodes of ``src`` with the capped blocking keys (``BLOCK_COLUMNS``), each
+    one of its :data:`BLOCK_FORMS` as its value is hot or not."""
+    joins: dict[tuple[str, str], str] = {}
+    for kind, column in _LOOKUP.values():
+        joins.setdefault((kind, column), f"h{len(joins)}")
+    keys = []
+    for col, (cold, warm) in BLOCK_FORMS.items():
+        alias = joins[_LOOKUP[col]]
+        hot_form = "" if warm is None else f" ELSE {warm}"
+        keys.append(f"CASE WHEN {alias}.value IS NULL THEN {cold}{hot_form} END AS {col}")
+    lookups = "\n".join(
+        f"LEFT JOIN (SELECT value FROM {hot} WHERE kind = '{kind}') {alias} "
+        f"ON {alias}.value = {column}"
+        for (kind, column), alias in joins.items()
     )
-    eng.create_view(
-        name,
-        f"""
-        SELECT n.*,
-               CASE WHEN hh.value IS NULL THEN n.household_key END AS hh_block,
-               CASE WHEN oh.value IS NULL THEN n.owner_household END AS owner_hh_block,
-               CASE WHEN ph.value IS NULL THEN n.phone_key END AS phone_block,
-               n.employer_org || '|' || CASE WHEN em.value IS NULL THEN n.surname_py
-                                             ELSE n.name_pinyin END AS employer_block,
-               CASE WHEN em.value IS NULL THEN n.employer_org END AS employer_cmp,
-               {nc_expr} || CASE WHEN nc.value IS NULL THEN ''
-                                 ELSE '|' || coalesce(substr(n.birth, 1, 4), '?') END
-                   AS name_county_block
-        FROM {src} n
-        LEFT JOIN {hot_of("household")} hh ON hh.value = n.household_key
-        LEFT JOIN {hot_of("household")} oh ON oh.value = n.owner_household
-        LEFT JOIN {hot_of("phone")} ph ON ph.value = n.phone_key
-        LEFT JOIN {hot_of("employer")} em ON em.value = n.employer_org
-        LEFT JOIN {hot_of("name_county")} nc ON nc.value = {nc_expr}
-        """,
-    )
+    eng.create_view(name, f"SELECT n.*, {', '.join(keys)} FROM {src} n {lookups}")

@@ -272,15 +272,69 @@ def _semi_conditions() -> list[str]:
     return out
 
 
+def _form_column(col: str, i: int) -> str:
+    return f"{col}__f{i}"
+
+
+# the capped blocking keys the rules read, and the forms each can take (hotkeys.BLOCK_FORMS)
+_CAPPED = {
+    c: [f for f in hotkeys.BLOCK_FORMS[c] if f is not None]
+    for c in BLOCK_INPUTS
+    if c in hotkeys.BLOCK_FORMS
+}
+
+
+def _raw_conditions() -> list[str]:
+    """:func:`_semi_conditions` with each capped key of the big side ``b`` replaced by each
+    form it can take (from the node's own columns, before any hot-key look-up): a node whose
+    capped key meets the small side's then meets it in one of these. A superset, for the
+    candidates of a blocked view computed from its raw nodes."""
+    out: list[str] = []
+    for cond in _semi_conditions():
+        variants = [cond]
+        for col, forms in _CAPPED.items():
+            pattern = re.compile(rf"\bb\.{col}\b")
+            variants = [
+                pattern.sub(f"b.{_form_column(col, i)}", v)
+                for v in variants
+                for i in range(len(forms) if pattern.search(v) else 1)
+            ]
+        out.extend(v for v in variants if v not in out)
+    return out
+
+
+def _big_side(eng: Engine, out: str, big: str, raw: str | None, keep: str) -> list[str]:
+    """Table ``out``: the narrow copy of the big side :func:`candidates` matches; returns the
+    conditions to match it with."""
+    if raw is None:
+        eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT {keep} FROM {big}")
+        return _semi_conditions()
+    # the raw nodes with each form of their capped keys: no hot-key look-up over them
+    plain = ", ".join(f"n.{c}" for c in ("node_id", *BLOCK_INPUTS) if c not in _CAPPED)
+    forms = "".join(
+        f", {form} AS {_form_column(c, i)}"
+        for c, fs in _CAPPED.items()
+        for i, form in enumerate(fs)
+    )
+    subs = "".join(
+        f", substr(n.{c}, {a}, {k}) AS {_substr_column(c, a, k)}" for c, a, k in _SUBSTR_COLUMNS
+    )
+    eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT {plain}{forms}{subs} FROM ({raw}) n")
+    return _raw_conditions()
+
+
 def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = None) -> str:
     """Table ``out``: the rows of ``big`` that some blocking rule pairs with a row of
     ``small``, either way round (a superset of the nodes Splink's blocking would join them
     to, so scoring ``small`` against ``out`` gives exactly the pairs of ``small`` × ``big``).
     Narrow copies of the blocking columns (and of the substrings the rules compare) are
     matched rule by rule (semi-joins on the small side), then the candidates' full rows are
-    read once: when ``big`` is the blocked view (:func:`canbao.registry.hotkeys.blocked_view`)
-    of the nodes of ``raw`` (a SELECT), the blocking keys are computed again for the candidates
-    only, not for every node. Returns ``out``."""
+    read once.
+
+    When ``big`` is the blocked view (:func:`canbao.registry.hotkeys.blocked_view`) of the
+    nodes of ``raw`` (a SELECT), the big side is matched on its raw nodes, each capped key in
+    every form it can take (:func:`_raw_conditions`: no hot-key look-up over every node), and
+    the capped keys are computed for the candidates only. Returns ``out``."""
     subs = "".join(
         f", substr({c}, {a}, {n}) AS {_substr_column(c, a, n)}" for c, a, n in _SUBSTR_COLUMNS
     )
@@ -289,11 +343,11 @@ def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = No
     if _count_rows(eng, f"{out}__small") == 0:  # nothing to pair with: no scan of the big side
         eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {big} LIMIT 0")
     else:
-        eng.execute(f"CREATE OR REPLACE TABLE {out}__big AS SELECT {keep} FROM {big}")
+        conditions = _big_side(eng, f"{out}__big", big, raw, keep)
         ids = " UNION ".join(
             f"SELECT b.node_id FROM {out}__big b WHERE EXISTS "
             f"(SELECT 1 FROM {out}__small s WHERE {cond})"
-            for cond in _semi_conditions()
+            for cond in conditions
         )
         eng.execute(f"CREATE OR REPLACE TABLE {out}__ids AS {ids}")  # computed once
         if raw is None:
@@ -369,27 +423,12 @@ def score(
                 eng, linker, threshold, "between", "_nb", candidates(eng, "_a", "_nb", "_ca", a_raw)
             )
         )
-        results.append(
-            _run(
-                eng,
-                linker,
-                threshold,
-                "between",
-                candidates(eng, "_ob", "_na", "_cob", ob_raw),
-                "_na",
-            )
-        )
+        # the old B nodes new A or new B nodes can pair with: one set for both (a superset
+        # for each: one pass over the old nodes instead of two)
+        old_b = candidates(eng, "_ob", "_new_blocked", "_cob", ob_raw)
+        results.append(_run(eng, linker, threshold, "between", old_b, "_na"))
         results.append(_run(eng, linker, threshold, "within", "_nb"))
-        results.append(
-            _run(
-                eng,
-                linker,
-                threshold,
-                "between",
-                "_nb",
-                candidates(eng, "_ob", "_nb", "_cb", ob_raw),
-            )
-        )
+        results.append(_run(eng, linker, threshold, "between", "_nb", old_b))
     parts = [_normalised(t) for t in results if t is not None]
     if not parts:
         parts = [_empty_pairs()]

@@ -24,6 +24,12 @@ class Dialect:
         """A stable hexadecimal digest (MD5) of a text expression: keys, not security."""
         return f"substr(md5({expr}), 1, {length})"
 
+    def key_hash(self, *exprs: str) -> str:
+        """A 64-bit hash of a tuple of values (a compact join key: equal values, equal hash)."""
+        if self.name == "spark":
+            return f"xxhash64({', '.join(exprs)})"
+        return f"hash({', '.join(exprs)})"
+
     def damerau_levenshtein(self, a: str, b: str) -> str:
         return f"damerau_levenshtein({a}, {b})"
 

@@ -105,7 +105,8 @@ def update(
     ``prev_hot`` (``kind, value, n``): a value's count changes only by the nodes dropped
     (``gone_nodes``' ids, read from ``prev_nodes``) and the nodes added (``new_nodes``) that
     carry it, so only those values are counted again, in one pass over ``nodes`` (not every
-    value of every node twice). Returns the digest of the hot set."""
+    value of every node twice). Leaves ``hot_carriers``: the nodes carrying such a value (the
+    ``nodes`` :func:`flipped_nodes` needs to look at). Returns the digest of the hot set."""
     columns = "household_key, phone_key, employer_org, name_norm, county_code"
     eng.execute(
         f"CREATE OR REPLACE TABLE hot_moved AS SELECT {columns} FROM {prev_nodes} "
@@ -124,9 +125,16 @@ def update(
     def touched(kind: str) -> str:
         return f"(SELECT value FROM hot_touched WHERE kind = '{kind}')"
 
-    carrying = " OR ".join(f"{expr} IN {touched(kind)}" for kind, (expr, _c) in HOT_KEYS.items())
+    # the nodes carrying a touched value in a column it caps (hot_keys' counts read some of
+    # them; flipped_nodes finds, among them, those whose capped keys changed)
+    carrying = " OR ".join(
+        f"{column.replace('n.', '')} IN {touched(kind)}"
+        for kind, cols in _CAPPED.items()
+        for column in cols
+    )
     eng.execute(
-        f"CREATE OR REPLACE TABLE hot_carriers AS SELECT {columns} FROM {nodes} WHERE {carrying}"
+        f"CREATE OR REPLACE TABLE hot_carriers AS SELECT node_id, owner_household, {columns} "
+        f"FROM {nodes} WHERE {carrying}"
     )
     recount = " UNION ALL ".join(
         f"SELECT '{kind}' AS kind, {expr} AS value, count(*) AS n FROM hot_carriers "
@@ -141,7 +149,7 @@ def update(
         UNION ALL {recount}
         """
     )
-    eng.drop("hot_moved", "hot_carriers")
+    eng.drop("hot_moved")
     return digest(eng, out)
 
 

@@ -324,13 +324,15 @@ def update(
     if prev.has(hotkeys.TABLE):
         prev.register(eng, hotkeys.TABLE, "p_hot")
         hot = hotkeys.update(eng, "p_hot", "p_nodes", "nodes__gone", "nodes__rows")
+        carriers = "hot_carriers"  # the nodes carrying a value whose count changed
     else:  # a snapshot from before the hot set was kept: counted over every node again
         hot = hotkeys.build(eng)
         hotkeys.build(eng, "p_nodes", "p_hot")
+        carriers = "nodes"
     if hot != prev.info.get("hot_keys"):
         # a value crossed its threshold: the nodes carrying it are scored again with their new
         # capped keys (their old pairs go)
-        n_flipped = hotkeys.flipped_nodes(eng, "p_hot")
+        n_flipped = hotkeys.flipped_nodes(eng, "p_hot", carriers)
         say(f"增量：高频键有变化，重算 {n_flipped} 个节点的关联 (hot keys changed)")
         eng.execute(
             "CREATE OR REPLACE TABLE rescore AS SELECT * FROM nodes__rows UNION ALL "

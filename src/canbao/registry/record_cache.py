@@ -187,21 +187,25 @@ def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out:
         if old_gone
         else pl.DataFrame(schema={"rec_key": pl.Utf8, "id18": pl.Utf8})
     )
-    n_files = old.select(pl.len()).collect().item()
     current = old.join(gone_before.lazy().select("rec_key"), on="rec_key", how="anti").collect()
-    own_key = pl.concat_str(pl.col("batch_id"), pl.lit(":"), pl.col("row").cast(pl.Utf8))
-    keys = batch.select(k=identity_key(batch), new=identity_key(batch) == own_key).collect()
-    carried = keys.filter(~pl.col("new")).select(rec_key="k")
-    kept = current.join(carried, on="rec_key", how="semi")
-    if carried["rec_key"].n_unique() != carried.height or kept.height != carried.height:
+    n_files = current.height + gone_before.height
+    # each row's identity, and whether it is its own (a new record) or a carried one
+    keys = batch.select(k=identity_key(batch), row=pl.col("row")).collect()
+    own = keys["k"] == (batch_id + ":" + keys["row"].cast(pl.Utf8))
+    carried = keys.filter(~own)["k"]
+    # record keys are unique (a batch row each), so every carried identity is one current
+    # record exactly when as many current records are carried as rows carry one
+    marks = current["rec_key"].is_in(carried.implode())
+    if int(marks.sum()) != carried.len():
         return False
-    gone = pl.concat([gone_before, current.join(carried, on="rec_key", how="anti")])
+    gone = pl.concat([gone_before, current.filter(~marks)])
     if gone.height > CARRY_GONE_SHARE * n_files:
         return False
     for i, path in enumerate(files):
         link_or_copy(path, out / f"{CARRIED}{i:05d}.parquet")
     gone.write_parquet(out / GONE_FILE)
-    n_new = int(keys["new"].sum())
-    if n_new:
-        _derive_parts(batch.filter(identity_key(batch) == own_key), kind, n_new, out)
+    new_rows = keys.filter(own)["row"]
+    if new_rows.len():
+        fresh = batch.filter(pl.col("row").is_in(new_rows.implode()))
+        _derive_parts(fresh, kind, new_rows.len(), out)
     return True

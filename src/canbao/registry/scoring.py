@@ -303,24 +303,37 @@ def _raw_conditions() -> list[str]:
     return out
 
 
-def _big_side(eng: Engine, out: str, big: str, raw: str | None, keep: str) -> list[str]:
-    """Table ``out``: the narrow copy of the big side :func:`candidates` matches; returns the
-    conditions to match it with."""
-    if raw is None:
-        eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT {keep} FROM {big}")
-        return _semi_conditions()
-    # the raw nodes with each form of their capped keys: no hot-key look-up over them
-    plain = ", ".join(f"n.{c}" for c in ("node_id", *BLOCK_INPUTS) if c not in _CAPPED)
-    forms = "".join(
-        f", {form} AS {_form_column(c, i)}"
-        for c, fs in _CAPPED.items()
-        for i, form in enumerate(fs)
-    )
-    subs = "".join(
-        f", substr(n.{c}, {a}, {k}) AS {_substr_column(c, a, k)}" for c, a, k in _SUBSTR_COLUMNS
-    )
-    eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT {plain}{forms}{subs} FROM ({raw}) n")
-    return _raw_conditions()
+def _sides(cond: str) -> tuple[list[str], list[str]]:
+    """A semi-join condition's terms as (big-side, small-side) expressions, term by term."""
+    big: list[str] = []
+    small: list[str] = []
+    for term in cond.split(" AND "):
+        lhs, rhs = (t.strip() for t in term.split("="))
+        if lhs.startswith("s."):
+            lhs, rhs = rhs, lhs
+        big.append(lhs)
+        small.append(rhs)
+    return big, small
+
+
+def _expression(ref: str) -> str:
+    """A narrow-copy column of the big side (``b.<name>``) as an expression over the node's own
+    columns (``b.``): a capped key's form, an ID substring, or the column itself."""
+    name = ref.removeprefix("b.")
+    for col, forms in _CAPPED.items():
+        for i, form in enumerate(forms):
+            if name == _form_column(col, i):
+                return "(" + re.sub(r"\bn\.", "b.", form) + ")"
+    for c, a, k in _SUBSTR_COLUMNS:
+        if name == _substr_column(c, a, k):
+            return f"substr(b.{c}, {a}, {k})"
+    return f"b.{name}"
+
+
+def _key(d: Dialect, exprs: list[str]) -> str:
+    """The hash of a condition's side, NULL when one of its values is (NULL meets nothing)."""
+    known = " AND ".join(f"{e} IS NOT NULL" for e in exprs)
+    return f"CASE WHEN {known} THEN {d.key_hash(*exprs)} END"
 
 
 def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = None) -> str:
@@ -343,11 +356,25 @@ def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = No
     if _count_rows(eng, f"{out}__small") == 0:  # nothing to pair with: no scan of the big side
         eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {big} LIMIT 0")
     else:
-        conditions = _big_side(eng, f"{out}__big", big, raw, keep)
+        # each condition's two sides as one 64-bit key (a hash: equal values, equal keys), so
+        # the big side's narrow copy is a node id and one integer per condition, not the
+        # strings; a collision only adds a candidate
+        sides = [_sides(c) for c in (_semi_conditions() if raw is None else _raw_conditions())]
+        d = eng.dialect
+        big_keys = ", ".join(
+            _key(d, [_expression(e) for e in b]) + f" AS k{i}" for i, (b, _s) in enumerate(sides)
+        )
+        source = big if raw is None else f"({raw})"
+        eng.execute(
+            f"CREATE OR REPLACE TABLE {out}__big AS SELECT b.node_id, {big_keys} FROM {source} b"
+        )
+        small_keys = ", ".join(_key(d, s) + f" AS k{i}" for i, (_b, s) in enumerate(sides))
+        eng.execute(
+            f"CREATE OR REPLACE TABLE {out}__keys AS SELECT {small_keys} FROM {out}__small s"
+        )
         ids = " UNION ".join(
-            f"SELECT b.node_id FROM {out}__big b WHERE EXISTS "
-            f"(SELECT 1 FROM {out}__small s WHERE {cond})"
-            for cond in conditions
+            f"SELECT node_id FROM {out}__big WHERE k{i} IN (SELECT k{i} FROM {out}__keys)"
+            for i in range(len(sides))
         )
         eng.execute(f"CREATE OR REPLACE TABLE {out}__ids AS {ids}")  # computed once
         if raw is None:
@@ -363,7 +390,7 @@ def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = No
             hotkeys.blocked_view(eng, f"{out}__raw", f"{out}__view")
             eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {out}__view")
     eng.drop(f"{out}__view")
-    for part in ("big", "small", "ids", "raw"):
+    for part in ("big", "small", "keys", "ids", "raw"):
         eng.execute(f"DROP TABLE IF EXISTS {out}__{part}")
     return out
 

@@ -178,22 +178,7 @@ def _merged(eng: Engine, name: str, prev: str, gone: str, rows: str, keys: tuple
 def _removed_records(eng: Engine, delta: Delta) -> None:
     """Table ``removed_records`` (``rec_key``, ``id18``): the records of the superseded batches
     that no added batch carries on (a re-delivery's unchanged rows are the same records)."""
-    if not delta.removed_entries:
-        empty = pa.array([], pa.string())
-        eng.create_table_from_arrow("removed_records", pa.table({"rec_key": empty, "id18": empty}))
-        return
-    record_cache.view(eng, "removed_all", delta.removed_entries)
-    if delta.added_entries:
-        record_cache.view(eng, "added_all", delta.added_entries)
-        carried = "SELECT rec_key FROM added_all"
-    else:
-        carried = "SELECT rec_key FROM removed_all WHERE false"
-    eng.execute(
-        f"""
-        CREATE OR REPLACE TABLE removed_records AS
-        SELECT rec_key, id18 FROM removed_all WHERE rec_key NOT IN ({carried})
-        """
-    )
+    record_cache.dropped(eng, "removed_records", delta.removed_entries, delta.added_entries)
 
 
 def update(

@@ -17,6 +17,7 @@ the batch is derived whole again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -51,16 +52,19 @@ class Entry:
     own: tuple[Path, ...]
     carried: tuple[Path, ...] = ()
     gone: Path | None = None
+    bases: tuple[str, ...] = ()  # the superseded batches it carries from
 
     @classmethod
     def at(cls, folder: Path) -> Entry:
         carried = tuple(sorted(folder.glob(f"{CARRIED}*.parquet")))
         gone = folder / GONE_FILE
+        bases = folder / BASES_FILE
         return cls(
             folder.name,
             tuple(sorted(folder.glob("part-*.parquet"))),
             carried,
             gone if carried and gone.exists() else None,
+            tuple(json.loads(bases.read_text("utf-8"))) if carried and bases.exists() else (),
         )
 
     def files(self) -> list[Path]:
@@ -80,6 +84,7 @@ class Entry:
 
 CARRIED = "carried-"  # a carried part's file name prefix
 GONE_FILE = "gone.parquet"
+BASES_FILE = "bases.json"
 MAX_CARRIED_FILES = 24  # beyond this many carried files (two years of months) derive anew
 CARRY_GONE_SHARE = 0.2  # … or when this share of the carried records is gone
 
@@ -112,6 +117,46 @@ def view(eng: Engine, name: str, entries: list[Entry]) -> None:
             f"WHERE NOT EXISTS (SELECT 1 FROM {gone} AS g WHERE g.rec_key = c.rec_key)"
         )
     eng.create_view(name, " UNION ALL ".join(parts))
+
+
+def dropped(eng: Engine, name: str, removed: list[Entry], added: list[Entry]) -> None:
+    """Table ``name`` (``rec_key``, ``id18``): the records of the ``removed`` (superseded)
+    entries that no ``added`` entry carries on. A re-delivery's are its gone list less its
+    bases' (the lists are cumulative: no record is read); the records of a superseded batch no
+    re-delivery carries from are found by an anti join with every added record."""
+    out_ids = {e.batch_id for e in removed}
+    fast = [e for e in added if e.gone is not None and e.bases and set(e.bases) <= out_ids]
+    covered = {b for e in fast for b in e.bases}
+    by_id = {e.batch_id: e for e in removed}
+    parts = []
+    for i, e in enumerate(fast):
+        assert e.gone is not None
+        eng.parquet_view(f"{name}__gone{i}", [e.gone])
+        before = [g for b in e.bases if (g := by_id[b].gone) is not None]
+        if before:
+            eng.parquet_view(f"{name}__before{i}", before)
+            parts.append(
+                f"SELECT rec_key, id18 FROM {name}__gone{i} "
+                f"WHERE rec_key NOT IN (SELECT rec_key FROM {name}__before{i})"
+            )
+        else:
+            parts.append(f"SELECT rec_key, id18 FROM {name}__gone{i}")
+    rest = [e for e in removed if e.batch_id not in covered]
+    if rest:
+        view(eng, f"{name}__out", rest)
+        if added:
+            view(eng, f"{name}__in", added)
+            parts.append(
+                f"SELECT rec_key, id18 FROM {name}__out "
+                f"WHERE rec_key NOT IN (SELECT rec_key FROM {name}__in)"
+            )
+        else:
+            parts.append(f"SELECT rec_key, id18 FROM {name}__out")
+    if not parts:
+        parts.append(
+            "SELECT CAST(NULL AS VARCHAR) AS rec_key, CAST(NULL AS VARCHAR) AS id18 LIMIT 0"
+        )
+    eng.execute(f"CREATE OR REPLACE TABLE {name} AS " + " UNION ALL ".join(parts))
 
 
 def cached_batches(
@@ -204,6 +249,7 @@ def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out:
     for i, path in enumerate(files):
         link_or_copy(path, out / f"{CARRIED}{i:05d}.parquet")
     gone.write_parquet(out / GONE_FILE)
+    (out / BASES_FILE).write_text(json.dumps([o.name for o in olds]), "utf-8")
     new_rows = keys.filter(own)["row"]
     if new_rows.len():
         fresh = batch.filter(pl.col("row").is_in(new_rows.implode()))

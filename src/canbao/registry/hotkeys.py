@@ -105,8 +105,9 @@ def update(
     ``prev_hot`` (``kind, value, n``): a value's count changes only by the nodes dropped
     (``gone_nodes``' ids, read from ``prev_nodes``) and the nodes added (``new_nodes``) that
     carry it, so only those values are counted again, in one pass over ``nodes`` (not every
-    value of every node twice). Leaves ``hot_carriers``: the nodes carrying such a value (the
-    ``nodes`` :func:`flipped_nodes` needs to look at). Returns the digest of the hot set."""
+    value of every node twice). Leaves ``hot_carriers``: the nodes carrying such a value, whole
+    (those :func:`flipped_nodes` looks at, and the rows rescored). Returns the digest of the
+    hot set."""
     columns = "household_key, phone_key, employer_org, name_norm, county_code"
     eng.execute(
         f"CREATE OR REPLACE TABLE hot_moved AS SELECT {columns} FROM {prev_nodes} "
@@ -132,10 +133,7 @@ def update(
         for kind, cols in _CAPPED.items()
         for column in cols
     )
-    eng.execute(
-        f"CREATE OR REPLACE TABLE hot_carriers AS SELECT node_id, owner_household, {columns} "
-        f"FROM {nodes} WHERE {carrying}"
-    )
+    eng.execute(f"CREATE OR REPLACE TABLE hot_carriers AS SELECT * FROM {nodes} WHERE {carrying}")
     recount = " UNION ALL ".join(
         f"SELECT '{kind}' AS kind, {expr} AS value, count(*) AS n FROM hot_carriers "
         f"WHERE {expr} IN {touched(kind)} GROUP BY {expr} HAVING count(*) > {cap}"

@@ -309,7 +309,7 @@ def update(
     if prev.has(hotkeys.TABLE):
         prev.register(eng, hotkeys.TABLE, "p_hot")
         hot = hotkeys.update(eng, "p_hot", "p_nodes", "nodes__gone", "nodes__rows")
-        carriers = "hot_carriers"  # the nodes carrying a value whose count changed
+        carriers = "hot_carriers"  # the nodes (whole) carrying a value whose count changed
     else:  # a snapshot from before the hot set was kept: counted over every node again
         hot = hotkeys.build(eng)
         hotkeys.build(eng, "p_nodes", "p_hot")
@@ -321,7 +321,7 @@ def update(
         say(f"增量：高频键有变化，重算 {n_flipped} 个节点的关联 (hot keys changed)")
         eng.execute(
             "CREATE OR REPLACE TABLE rescore AS SELECT * FROM nodes__rows UNION ALL "
-            "SELECT * FROM nodes WHERE node_id IN (SELECT node_id FROM hot_flipped) "
+            f"SELECT * FROM {carriers} WHERE node_id IN (SELECT node_id FROM hot_flipped) "
             "AND node_id NOT IN (SELECT node_id FROM nodes__rows)"
         )
         rescore = "rescore"
@@ -329,6 +329,7 @@ def update(
         eng.execute(
             "CREATE OR REPLACE TABLE hot_flipped AS SELECT node_id FROM nodes__rows LIMIT 0"
         )
+    eng.drop("hot_carriers")
 
     # 3. pairs: new nodes scored against all nodes; pairs of dropped nodes removed
     n_new = _count(eng, rescore)

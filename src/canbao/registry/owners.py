@@ -54,7 +54,7 @@ COLUMNS = (
 )
 
 # intermediate tables, dropped once the step is done
-WORK_TABLES = ("lo_u", "lo_p", "lo_u_emp", "lo_staff", "lo_refused", "lo_review")
+WORK_TABLES = ("lo_u", "lo_p", "lo_u_emp", "lo_emp_staff", "lo_staff", "lo_refused", "lo_review")
 
 
 def build(eng: Engine) -> None:
@@ -70,9 +70,10 @@ def build(eng: Engine) -> None:
 
 
 def _sides(eng: Engine) -> None:
-    """The surrogate persons with an enrolment (``lo_u``), the identified persons sharing a
-    name or pinyin with one of them (``lo_p``), the employers of the former (``lo_u_emp``) and
-    the identified staff of those employers (``lo_staff``)."""
+    """The surrogate persons with an enrolment (``lo_u``), their employers (``lo_u_emp``) and
+    those employers' staff (``lo_emp_staff``), the identified persons a candidate join can
+    reach (``lo_p``: sharing a county and a name or pinyin with one of them, or a name or pinyin
+    and being on such a staff) and the identified staff of those employers (``lo_staff``)."""
     d = eng.dialect
     pkey = survivorship.person_key_of_surrogate(d, "left_key")
     eng.execute(
@@ -99,30 +100,6 @@ def _sides(eng: Engine) -> None:
         WHERE p.id18 IS NULL
         """
     )
-    date_text = d.date_text("p.birth_date")
-    eng.execute(
-        f"""
-        CREATE OR REPLACE TABLE lo_p AS
-        -- only those sharing a name or a pinyin with a record without ID (a name is never
-        -- equal to a pinyin key: one set of both is a safe prefilter)
-        WITH k AS (
-            SELECT name AS v FROM lo_u WHERE name IS NOT NULL
-            UNION SELECT py FROM lo_u WHERE py IS NOT NULL
-        ), hit AS (
-            SELECT person_key FROM persons
-            WHERE id18 IS NOT NULL AND name IN (SELECT v FROM k)
-            UNION
-            SELECT p.person_key FROM id_anchor a JOIN persons p ON p.id18 = a.id18
-            WHERE a.anchor_pinyin IN (SELECT v FROM k)
-        )
-        -- the pinyin of an identified person's name: its ID's anchor (the name is the anchor's)
-        SELECT p.person_key, p.id18, p.name, p.county_code, a.anchor_pinyin AS py,
-               {date_text} AS bdate, substr({date_text}, 1, 6) AS bmonth
-        FROM persons p
-        JOIN hit h ON h.person_key = p.person_key
-        LEFT JOIN id_anchor a ON a.id18 = p.id18
-        """
-    )
     eng.execute(
         """
         CREATE OR REPLACE TABLE lo_u_emp AS
@@ -134,19 +111,63 @@ def _sides(eng: Engine) -> None:
     )
     eng.execute(
         """
-        CREATE OR REPLACE TABLE lo_staff AS
-        -- identified staff of those employers sharing a name or pinyin with a record without
-        -- ID: joined below on (employer, name) or (employer, pinyin), never on the employer
-        -- alone (an employer of 40,000 is a hot key; a name within it is not)
+        CREATE OR REPLACE TABLE lo_emp_staff AS
+        -- the staff of those employers (persons): joined below with lo_p on the person, then
+        -- on (employer, name) or (employer, pinyin), never on the employer alone (an
+        -- employer of 40,000 is a hot key; a name within it is not)
         WITH el AS (
             SELECT batch_id, "row", employer_key FROM employer_links
             WHERE employer_key IN (SELECT employer_key FROM lo_u_emp)
-        ), staff AS (
-            SELECT DISTINCT l.person_key, el.employer_key
-            FROM el JOIN links l ON l.batch_id = el.batch_id AND l."row" = el."row"
         )
+        SELECT DISTINCT l.person_key, el.employer_key
+        FROM el JOIN links l ON l.batch_id = el.batch_id AND l."row" = el."row"
+        """
+    )
+    date_text = d.date_text("p.birth_date")
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE lo_p AS
+        -- identified persons a candidate join can reach: sharing a county and a name or a
+        -- pinyin with a record without ID, or a name or a pinyin and an employer (a name is
+        -- never equal to a pinyin key: one set of both is a safe prefilter)
+        WITH k AS (
+            SELECT name AS v FROM lo_u WHERE name IS NOT NULL
+            UNION SELECT py FROM lo_u WHERE py IS NOT NULL
+        ), by_name AS (
+            SELECT p.person_key, p.county_code, p.name FROM persons p
+            WHERE p.id18 IS NOT NULL AND p.name IN (SELECT v FROM k)
+        ), by_pinyin AS (
+            SELECT p.person_key, p.county_code, a.anchor_pinyin AS py
+            FROM id_anchor a JOIN persons p ON p.id18 = a.id18
+            WHERE a.anchor_pinyin IN (SELECT v FROM k)
+        ), staff AS (
+            SELECT DISTINCT person_key FROM lo_emp_staff
+        ), hit AS (
+            SELECT n.person_key FROM by_name n
+            JOIN (SELECT DISTINCT county_code, name FROM lo_u) u
+              ON u.county_code = n.county_code AND u.name = n.name
+            UNION
+            SELECT y.person_key FROM by_pinyin y
+            JOIN (SELECT DISTINCT county_code, py FROM lo_u) u
+              ON u.county_code = y.county_code AND u.py = y.py
+            UNION
+            SELECT person_key FROM by_name WHERE person_key IN (SELECT person_key FROM staff)
+            UNION
+            SELECT person_key FROM by_pinyin WHERE person_key IN (SELECT person_key FROM staff)
+        )
+        -- the pinyin of an identified person's name: its ID's anchor (the name is the anchor's)
+        SELECT p.person_key, p.id18, p.name, p.county_code, a.anchor_pinyin AS py,
+               {date_text} AS bdate, substr({date_text}, 1, 6) AS bmonth
+        FROM persons p
+        JOIN hit h ON h.person_key = p.person_key
+        LEFT JOIN id_anchor a ON a.id18 = p.id18
+        """
+    )
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE lo_staff AS
         SELECT s.employer_key, p.person_key, p.id18, p.name, p.py, p.bdate
-        FROM staff s JOIN lo_p p ON p.person_key = s.person_key
+        FROM lo_emp_staff s JOIN lo_p p ON p.person_key = s.person_key
         """
     )
 

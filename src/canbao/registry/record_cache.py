@@ -237,13 +237,14 @@ def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out:
     # each row's identity, and whether it is its own (a new record) or a carried one
     keys = batch.select(k=identity_key(batch), row=pl.col("row")).collect()
     own = keys["k"] == (batch_id + ":" + keys["row"].cast(pl.Utf8))
-    carried = keys.filter(~own)["k"]
+    carried = keys.filter(~own).select(rec_key="k", carried=pl.lit(True))
     # record keys are unique (a batch row each), so every carried identity is one current
-    # record exactly when as many current records are carried as rows carry one
-    marks = current["rec_key"].is_in(carried.implode())
-    if int(marks.sum()) != carried.len():
+    # record exactly when as many current records are carried as rows carry one, and none
+    # twice (a repeated identity would repeat its record in the join)
+    marked = current.join(carried, on="rec_key", how="left")
+    if int(marked["carried"].sum()) != carried.height or marked.height != current.height:
         return False
-    gone = pl.concat([gone_before, current.filter(~marks)])
+    gone = pl.concat([gone_before, marked.filter(pl.col("carried").is_null()).drop("carried")])
     if gone.height > CARRY_GONE_SHARE * n_files:
         return False
     for i, path in enumerate(files):

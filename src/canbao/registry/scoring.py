@@ -331,7 +331,8 @@ def _expression(ref: str) -> str:
 
 
 def _key(d: Dialect, exprs: list[str]) -> str:
-    """The hash of a condition's side, NULL when one of its values is (NULL meets nothing)."""
+    """The hash of a condition's (small) side, NULL when one of its values is (NULL meets
+    nothing)."""
     known = " AND ".join(f"{e} IS NOT NULL" for e in exprs)
     return f"CASE WHEN {known} THEN {d.key_hash(*exprs)} END"
 
@@ -361,8 +362,11 @@ def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = No
         # strings; a collision only adds a candidate
         sides = [_sides(c) for c in (_semi_conditions() if raw is None else _raw_conditions())]
         d = eng.dialect
+        # the big side hashes NULLs too (no test per row): the small side's keys never hold
+        # a NULL's hash, but as a collision, which only adds a candidate
         big_keys = ", ".join(
-            _key(d, [_expression(e) for e in b]) + f" AS k{i}" for i, (b, _s) in enumerate(sides)
+            d.key_hash(*[_expression(e) for e in b]) + f" AS k{i}"
+            for i, (b, _s) in enumerate(sides)
         )
         source = big if raw is None else f"({raw})"
         eng.execute(

@@ -29,9 +29,9 @@ import polars as pl
 
 from canbao.ingest.identity import identity_key
 from canbao.ingest.kinds import PERSON_KINDS
+from canbao.registry import person_records
 from canbao.registry.engine import Engine
 from canbao.registry.person_records import (
-    CHUNK_ROWS,
     BatchDeriver,
     RecordSource,
     derivation_version,
@@ -167,8 +167,9 @@ def cached_batches(
 ) -> list[Entry]:
     """Derived records per batch, as Parquet files under ``cache_root`` (derived once per batch
     and reused by every later build: a monthly update derives only the new batches). A batch is
-    a directory of parts of at most :data:`CHUNK_ROWS` rows, renamed into place when complete;
-    ``derive`` may write the parts instead (the Spark engine derives on its executors).
+    a directory of parts of at most ``person_records.CHUNK_ROWS`` rows, renamed into place when
+    complete; ``derive`` may write the parts instead (the Spark engine derives on its
+    executors).
 
     A re-delivery (``bases``: the batches a batch superseded) whose unchanged rows kept their
     identity carries the superseded batches' derived files on (hard links) and derives its new
@@ -206,8 +207,9 @@ def cached_batches(
 
 
 def _derive_parts(batch: pl.LazyFrame, kind: str, n: int, out: Path) -> None:
-    for i, offset in enumerate(range(0, max(n, 1), CHUNK_ROWS)):
-        part = derive_frame(batch.slice(offset, CHUNK_ROWS).collect(), kind)
+    chunk = person_records.CHUNK_ROWS  # read here: tests make it small
+    for i, offset in enumerate(range(0, max(n, 1), chunk)):
+        part = derive_frame(batch.slice(offset, chunk).collect(), kind)
         part.write_parquet(out / f"part-{i:05d}.parquet")
 
 

@@ -32,7 +32,7 @@ format: install
 
 test: lint
 	bash scripts/test-services.sh
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -9,21 +9,52 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from canbao.store import Store, open_store
 
-PG_URL = os.environ.get(
+BASE_PG_URL = os.environ.get(
     "CANBAO_TEST_DATABASE_URL",
     "postgresql+psycopg://canbao_test:canbao_test@127.0.0.1:5432/canbao_test",
 )
+# a parallel run's workers (pytest-xdist) each get a database of their own, created on first
+# use next to the configured one (the test role may create databases)
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = (
+    make_url(BASE_PG_URL)
+    .set(database=f"{make_url(BASE_PG_URL).database}_{_WORKER}")
+    .render_as_string(hide_password=False)
+    if _WORKER
+    else BASE_PG_URL
+)
 BACKENDS = ("sqlite", "postgresql")
+_created: set[str] = set()
+
+
+def _ensure_database(url: str) -> None:
+    """Create ``url``'s database from the configured one when it is missing (once per run)."""
+    if url == BASE_PG_URL or url in _created:
+        return
+    name = make_url(url).database
+    engine = create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if found is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    _created.add(url)
 
 
 def reset_pg(url: str = PG_URL) -> None:
     """Drop every table of the test database (a fresh, empty database for one test)."""
-    engine = create_engine(url)
+    engine = None
     try:
+        _ensure_database(url)
+        engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
@@ -33,7 +64,8 @@ def reset_pg(url: str = PG_URL) -> None:
             pytrace=False,
         )
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
 
 
 def url_for(backend: str, tmp: Path) -> str:

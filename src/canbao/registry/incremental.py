@@ -300,9 +300,11 @@ def update(
             WHERE node_id IN (SELECT node_id FROM dn_candidates))
         """
     )
+    # the previous nodes among them found by a semi join on the few (the hash table is built
+    # on them, not on every previous node)
     eng.execute(
-        "CREATE OR REPLACE TABLE nodes__rows AS SELECT * FROM r1_nodes "
-        "WHERE node_id NOT IN (SELECT node_id FROM p_nodes)"
+        "CREATE OR REPLACE TABLE nodes__rows AS SELECT * FROM r1_nodes WHERE node_id NOT IN ("
+        "SELECT node_id FROM p_nodes WHERE node_id IN (SELECT node_id FROM r1_nodes))"
     )
     _merged(eng, "nodes", "p_nodes", "nodes__gone", "nodes__rows", ("node_id",))
     rescore, n_flipped = "nodes__rows", 0

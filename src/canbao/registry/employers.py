@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from canbao.ingest.identity import as_origin
+from canbao.ingest.identity import as_origin, identity_key
 from canbao.ingest.kinds import EMPLOYER_KINDS
 from canbao.registry import survivorship
 from canbao.registry.engine import Engine
@@ -50,6 +50,10 @@ EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+# the digest's definition: a new one never meets the parts kept under an older one
+_FINGERPRINT_RULE = "identity-2"
+
+
 def fingerprint(source: Callable[[str], pl.LazyFrame | None], cache: Path | None = None) -> str:
     """Names the set of employer-bearing records (their identities): equal between two builds
     exactly when the employer side's inputs are (an identical re-delivery keeps it). The hash
@@ -57,17 +61,20 @@ def fingerprint(source: Callable[[str], pl.LazyFrame | None], cache: Path | None
 
     It is a count and a sum of per-record digests, so it adds up per delivered batch: with a
     ``cache`` directory (ingested batches, which never change) each batch's part is computed
-    once and kept there, and a month's build reads only its new batches' records."""
+    once and kept there, and a month's build reads only its new batches' records. A record's
+    digest is of its identity as delivered (:func:`canbao.ingest.identity.identity_key`, the
+    ``batch_id:row`` it first arrived as): no splitting of eight million tax rows' identities."""
     if cache is None:
-        return _fingerprint_text(_digest(_conformed_all(source)))
+        parts = [_identities(k, lf) for k in EMPLOYER_KINDS if (lf := source(k)) is not None]
+        return _fingerprint_text(_digest([p for p in parts if p is not None]))
     n, h = 0, 0
-    for kind, batch_id, batch in _delivered_batches(source):
-        folder = cache / pl.__version__ / kind
+    for kind, batch_id, batch in _delivered_batches(source, _identities):
+        folder = cache / f"{pl.__version__}-{_FINGERPRINT_RULE}" / kind
         path = folder / f"{batch_id}.json"
         try:
             part = tuple(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
-            part = _digest(batch)
+            part = _digest([batch])
             folder.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}")
             tmp.write_text(json.dumps(part), encoding="utf-8")
@@ -82,17 +89,20 @@ def _fingerprint_text(part: tuple[int, int]) -> str:
 
 def _delivered_batches(
     source: Callable[[str], pl.LazyFrame | None],
+    view: Callable[[str, pl.LazyFrame], pl.LazyFrame | None] | None = None,
 ) -> list[tuple[str, str, pl.LazyFrame]]:
     """(kind, delivered batch id, its employer-bearing records) for every current batch of a
-    kind that names employers (a batch never changes: what is computed of it can be kept)."""
+    kind that names employers (a batch never changes: what is computed of it can be kept).
+    The records as ``view`` gives them (default :func:`_conformed`)."""
+    view = view or _conformed
     out = []
     for kind in EMPLOYER_KINDS:
         lf = source(kind)
-        if lf is None or _conformed(kind, lf) is None:
+        if lf is None or view(kind, lf) is None:
             continue
         ids = lf.select(pl.col("batch_id").unique()).collect()["batch_id"].to_list()
         for batch_id in sorted(str(b) for b in ids):
-            batch = _conformed(kind, lf.filter(pl.col("batch_id") == batch_id))
+            batch = view(kind, lf.filter(pl.col("batch_id") == batch_id))
             assert batch is not None  # the same schema as the kind's
             out.append((kind, batch_id, batch))
     return out
@@ -108,16 +118,31 @@ def _conformed_all(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame
     return pl.concat(frames) if frames else None
 
 
-def _digest(records: pl.LazyFrame | None) -> tuple[int, int]:
-    """The count of these records and the sum of their identities' digests."""
-    if records is None:
-        return 0, 0
-    row = records.select(
-        n=pl.len(),
-        # 36-bit digests: their sum fits 64 bits for up to 2^28 records
-        h=(pl.struct("batch_id", "row").hash(seed=20171) // (1 << 28)).sum(),
-    ).collect()
-    return int(row["n"][0]), int(row["h"][0] or 0)
+def _digest(parts: list[pl.LazyFrame]) -> tuple[int, int]:
+    """The count of these identities and the sum of their digests."""
+    n, h = 0, 0
+    for part in parts:
+        row = part.select(
+            n=pl.len(),
+            # 36-bit digests: their sum fits 64 bits for up to 2^28 records
+            h=(pl.col("identity").hash(seed=20171) // (1 << 28)).sum(),
+        ).collect()
+        n, h = n + int(row["n"][0]), h + int(row["h"][0] or 0)
+    return n, h
+
+
+_BEARING = ("employer_name_norm", "credit_code", "org_code")  # a record naming an employer
+
+
+def _identities(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
+    """The identities (``identity``) of the records of ``kind`` that :func:`_conformed` keeps
+    (those naming an employer); None when the kind names no employer."""
+    schema = lf.collect_schema()
+    if "employer_name_norm" not in schema and "credit_code" not in schema:
+        return None
+    named = [pl.col(c).cast(EMPLOYER_COLUMNS[c], strict=False) for c in _BEARING if c in schema]
+    keep = pl.any_horizontal([c.is_not_null() for c in named])
+    return lf.filter(keep).select(identity=identity_key(lf))
 
 
 def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
@@ -145,11 +170,7 @@ def _conformed(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
             exprs.append(pl.col(name).cast(dtype, strict=False))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
-    return lf.select(exprs).filter(
-        pl.col("employer_name_norm").is_not_null()
-        | pl.col("credit_code").is_not_null()
-        | pl.col("org_code").is_not_null()
-    )
+    return lf.select(exprs).filter(pl.any_horizontal([pl.col(c).is_not_null() for c in _BEARING]))
 
 
 REGISTRY_ONLY = (

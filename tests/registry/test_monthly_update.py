@@ -341,3 +341,51 @@ def test_a_mostly_gone_redelivery_is_derived_whole(
     got = entry.scan().collect().sort("rec_key")
     assert got.height == batch.accepted
     assert got.equals(want)
+
+
+def _carry_of(tmp_path: Path, identities: list[str]) -> bool:
+    """``record_cache._carry`` of a re-delivery (batch ``b2``, one row per identity) from an
+    entry of twenty records ``b1:1`` … ``b1:20``."""
+    old = tmp_path / "old" / "b1"
+    old.mkdir(parents=True)
+    pl.DataFrame(
+        {"rec_key": _SUPERSEDED, "id18": [None] * len(_SUPERSEDED)},
+        schema_overrides={"id18": pl.Utf8},
+    ).write_parquet(old / "part-00000.parquet")
+    batch = pl.LazyFrame(
+        {
+            "batch_id": ["b2"] * len(identities),
+            "row": list(range(1, len(identities) + 1)),
+            "rec_id": identities,
+        }
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    return record_cache._carry(batch, "population", "b2", [old], out)
+
+
+_SUPERSEDED = [f"b1:{i}" for i in range(1, 21)]
+
+
+@pytest.mark.parametrize(
+    ("identities", "gone"),
+    [
+        (_SUPERSEDED, 0),  # every record carried on
+        (_SUPERSEDED[::-1], 0),  # reordered
+        (_SUPERSEDED[1:], 1),  # one record gone (under the gone share)
+        (["b1:2", *_SUPERSEDED[1:]], None),  # one identity carried twice
+        ([*_SUPERSEDED[:-1], "b1:99"], None),  # an identity that is no superseded record
+        (["b0:1", *_SUPERSEDED[1:]], None),  # … of another batch
+    ],
+)
+def test_a_carry_takes_each_superseded_record_once(
+    tmp_path: Path, identities: list[str], gone: int | None
+) -> None:
+    """A re-delivery carries the superseded records on only when its carried identities are
+    exactly superseded records, one each (the others listed as gone); otherwise (None) the
+    batch is derived whole."""
+    assert _carry_of(tmp_path, identities) is (gone is not None)
+    if gone is not None:
+        entry = record_cache.Entry.at(tmp_path / "out")
+        assert entry.carried and entry.gone is not None
+        assert pl.read_parquet(entry.gone)["rec_key"].to_list() == _SUPERSEDED[:gone]

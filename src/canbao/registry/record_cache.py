@@ -213,6 +213,10 @@ def _derive_parts(batch: pl.LazyFrame, kind: str, n: int, out: Path) -> None:
         part.write_parquet(out / f"part-{i:05d}.parquet")
 
 
+def _identity_hash(identity: pl.Expr) -> pl.Expr:
+    return identity.hash(seed=20180131)
+
+
 def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out: Path) -> bool:
     """Write a re-delivery's entry into ``out`` from the superseded batches' entries ``olds``:
     their files hard-linked (``carried-*``), the records of theirs this batch does not carry
@@ -239,14 +243,18 @@ def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out:
     # each row's identity, and whether it is its own (a new record) or a carried one
     keys = batch.select(k=identity_key(batch), row=pl.col("row")).collect()
     own = keys["k"] == (batch_id + ":" + keys["row"].cast(pl.Utf8))
-    carried = keys.filter(~own).select(rec_key="k", carried=pl.lit(True))
-    # record keys are unique (a batch row each), so every carried identity is one current
-    # record exactly when as many current records are carried as rows carry one, and none
-    # twice (a repeated identity would repeat its record in the join)
-    marked = current.join(carried, on="rec_key", how="left")
-    if int(marked["carried"].sum()) != carried.height or marked.height != current.height:
+    # matched on 64-bit digests of the identities (integers, not strings). Record keys are
+    # unique (a batch row each), so every carried identity is one current record exactly when
+    # as many current records are carried as rows carry one: an identity carried twice, one
+    # that is no current record, or a digest collision breaks the count, and the batch is then
+    # derived whole
+    carried = keys.filter(~own).select(h=_identity_hash(pl.col("k")))["h"]
+    kept = current.select(_identity_hash(pl.col("rec_key")).is_in(carried.implode()))
+    kept_mask = kept.to_series()
+    if int(kept_mask.sum()) != carried.len():
         return False
-    gone = pl.concat([gone_before, marked.filter(pl.col("carried").is_null()).drop("carried")])
+    gone_now = current.filter(~kept_mask)
+    gone = pl.concat([gone_before, gone_now])
     if gone.height > CARRY_GONE_SHARE * n_files:
         return False
     for i, path in enumerate(files):

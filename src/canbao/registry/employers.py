@@ -134,11 +134,16 @@ def _digest(parts: list[pl.LazyFrame]) -> tuple[int, int]:
 _BEARING = ("employer_name_norm", "credit_code", "org_code")  # a record naming an employer
 
 
+def _names_employers(schema: pl.Schema) -> bool:
+    """Whether records of this schema can name an employer (a name or a credit code)."""
+    return "employer_name_norm" in schema or "credit_code" in schema
+
+
 def _identities(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
     """The identities (``identity``) of the records of ``kind`` that :func:`_conformed` keeps
     (those naming an employer); None when the kind names no employer."""
     schema = lf.collect_schema()
-    if "employer_name_norm" not in schema and "credit_code" not in schema:
+    if not _names_employers(schema):
         return None
     named = [pl.col(c).cast(EMPLOYER_COLUMNS[c], strict=False) for c in _BEARING if c in schema]
     keep = pl.any_horizontal([c.is_not_null() for c in named])
@@ -157,7 +162,7 @@ def _conformed(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
     identity; None when the kind names no employer."""
     lf = as_origin(lf)  # each record under its identity, as in person_records
     schema = lf.collect_schema()
-    if "employer_name_norm" not in schema and "credit_code" not in schema:
+    if not _names_employers(schema):
         return None
     exprs = []
     for name, dtype in EMPLOYER_COLUMNS.items():

@@ -54,7 +54,17 @@ COLUMNS = (
 )
 
 # intermediate tables, dropped once the step is done
-WORK_TABLES = ("lo_u", "lo_p", "lo_u_emp", "lo_emp_staff", "lo_staff", "lo_refused", "lo_review")
+WORK_TABLES = (
+    "lo_s",
+    "lo_ul",
+    "lo_u",
+    "lo_p",
+    "lo_u_emp",
+    "lo_emp_staff",
+    "lo_staff",
+    "lo_refused",
+    "lo_review",
+)
 
 
 def build(eng: Engine) -> None:
@@ -78,24 +88,35 @@ def _sides(eng: Engine) -> None:
     pkey = survivorship.person_key_of_surrogate(d, "left_key")
     eng.execute(
         f"""
+        CREATE OR REPLACE TABLE lo_s AS
+        SELECT left_key, {pkey} AS person_key FROM (
+            SELECT DISTINCT substr(cluster_id, 3) AS left_key FROM b_cluster
+            WHERE cluster_id LIKE 'S:%') c
+        """
+    )
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE lo_ul AS
+        -- the records of the surrogate persons with an enrolment, read once for their pinyin,
+        -- birth date and employers
+        SELECT l.person_key, l.batch_id, l."row", l.name_pinyin, l.birth_date FROM links l
+        WHERE l.person_key IN (
+            SELECT e.person_key FROM enrollments e
+            WHERE e.person_key IN (SELECT person_key FROM lo_s))
+        """
+    )
+    eng.execute(
+        """
         CREATE OR REPLACE TABLE lo_u AS
-        WITH s AS (
-            SELECT left_key, {pkey} AS person_key FROM (
-                SELECT DISTINCT substr(cluster_id, 3) AS left_key FROM b_cluster
-                WHERE cluster_id LIKE 'S:%') c
-        ), enrolled AS (
-            SELECT DISTINCT e.person_key FROM enrollments e
-            JOIN s ON s.person_key = e.person_key
-        ), attr AS (
-            SELECT l.person_key, max(l.name_pinyin) AS py,
-                   max(replace(l.birth_date, '-', '')) AS bkey
-            FROM links l JOIN enrolled x ON x.person_key = l.person_key
-            GROUP BY l.person_key
+        WITH attr AS (
+            SELECT person_key, max(name_pinyin) AS py,
+                   max(replace(birth_date, '-', '')) AS bkey
+            FROM lo_ul GROUP BY person_key
         )
         SELECT p.person_key, s.left_key, p.name, p.county_code, a.py, a.bkey,
                CASE WHEN length(a.bkey) >= 6 THEN substr(a.bkey, 1, 6) END AS bmonth
         FROM persons p
-        JOIN s ON s.person_key = p.person_key
+        JOIN lo_s s ON s.person_key = p.person_key
         JOIN attr a ON a.person_key = p.person_key
         WHERE p.id18 IS NULL
         """
@@ -104,7 +125,7 @@ def _sides(eng: Engine) -> None:
         """
         CREATE OR REPLACE TABLE lo_u_emp AS
         SELECT DISTINCT l.person_key, el.employer_key
-        FROM links l
+        FROM lo_ul l
         JOIN employer_links el ON el.batch_id = l.batch_id AND el."row" = l."row"
         WHERE el.employer_key IS NOT NULL AND l.person_key IN (SELECT person_key FROM lo_u)
         """

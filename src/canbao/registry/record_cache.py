@@ -30,7 +30,7 @@ import polars as pl
 from canbao.ingest.identity import identity_key
 from canbao.ingest.kinds import PERSON_KINDS
 from canbao.registry import person_records
-from canbao.registry.engine import Engine
+from canbao.registry.engine import PARQUET_CODEC, Engine
 from canbao.registry.person_records import (
     BatchDeriver,
     RecordSource,
@@ -210,7 +210,7 @@ def _derive_parts(batch: pl.LazyFrame, kind: str, n: int, out: Path) -> None:
     chunk = person_records.CHUNK_ROWS  # read here: tests make it small
     for i, offset in enumerate(range(0, max(n, 1), chunk)):
         part = derive_frame(batch.slice(offset, chunk).collect(), kind)
-        part.write_parquet(out / f"part-{i:05d}.parquet")
+        part.write_parquet(out / f"part-{i:05d}.parquet", compression=PARQUET_CODEC)
 
 
 def _identity_hash(identity: pl.Expr) -> pl.Expr:
@@ -259,7 +259,7 @@ def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out:
         return False
     for i, path in enumerate(files):
         link_or_copy(path, out / f"{CARRIED}{i:05d}.parquet")
-    gone.write_parquet(out / GONE_FILE)
+    gone.write_parquet(out / GONE_FILE, compression=PARQUET_CODEC)
     (out / BASES_FILE).write_text(json.dumps([o.name for o in olds]), "utf-8")
     new_rows = keys.filter(own)["row"]
     if new_rows.len():

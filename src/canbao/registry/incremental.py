@@ -112,14 +112,13 @@ _MASTER_COLUMNS = (
 )
 
 
-_ALL_COLUMNS = ", ".join(
-    dict.fromkeys(
-        c.strip()
-        for c in f"{_ANCHOR_COLUMNS}, {_NODE_COLUMNS}, {_LINK_COLUMNS}, {_MASTER_COLUMNS}".split(
-            ","
-        )
-    )
-)
+def _union(*columns: str) -> str:
+    return ", ".join(dict.fromkeys(c.strip() for cols in columns for c in cols.split(",")))
+
+
+# the columns of the records relinked or of a recomputed person (one read serves both)
+_RELINK_COLUMNS = _union(_LINK_COLUMNS, _MASTER_COLUMNS)
+_ALL_COLUMNS = _union(_ANCHOR_COLUMNS, _NODE_COLUMNS, _LINK_COLUMNS, _MASTER_COLUMNS)
 
 
 def _records(eng: Engine, out: str, columns: str, keys: str) -> None:
@@ -453,41 +452,13 @@ def update(
         "SELECT rec_key FROM r1_keys UNION SELECT rec_key FROM cb_members"
     )
     eng.execute(
-        "CREATE OR REPLACE TABLE rc_more AS SELECT rec_key FROM rc_keys "
-        "WHERE rec_key NOT IN (SELECT rec_key FROM r1_keys)"
-    )
-    _records(eng, "rc_more_recs", _LINK_COLUMNS, "rc_more")
-    eng.execute(
-        f"CREATE OR REPLACE TABLE rc_recs AS SELECT {_LINK_COLUMNS} FROM r1 "
-        "UNION ALL SELECT * FROM rc_more_recs"
-    )
-    eng.execute(
         "CREATE OR REPLACE TABLE rc_members AS SELECT * FROM node_members__rows "
         "UNION ALL SELECT * FROM cb_members WHERE rec_key NOT IN (SELECT rec_key FROM r1_keys)"
     )
     survivorship.record_clusters(eng, "rc_members", "repair_links", "b_cluster", "rc_cluster")
-    survivorship.links_of(eng, "rc_recs", "rc_cluster", "links__rows")
     eng.execute(
         "CREATE OR REPLACE TABLE links__gone AS "
         "SELECT rec_key FROM gone_recs UNION SELECT rec_key FROM rc_keys"
-    )
-    _merged(eng, "links", "p_links", "links__gone", "links__rows", ("rec_key",))
-    survivorship.corrections_of(eng, "rc_recs", "rc_cluster", "id_corrections__rows")
-    eng.execute(
-        """
-        CREATE OR REPLACE TABLE id_corrections__gone AS
-        SELECT batch_id, "row" FROM rc_recs
-        UNION SELECT batch_id, "row" FROM p_links
-            WHERE rec_key IN (SELECT rec_key FROM removed_records)
-        """
-    )
-    _merged(
-        eng,
-        "id_corrections",
-        "p_corr",
-        "id_corrections__gone",
-        "id_corrections__rows",
-        ("batch_id", "row"),
     )
     pkey = survivorship.person_key_of_id(d, "id18")
     eng.execute(
@@ -515,7 +486,47 @@ def update(
                ON p.person_key = l.person_key
         """
     )
-    _records(eng, "pk_records", _MASTER_COLUMNS, "pk_cluster")
+    # the records relinked (beyond r1) and those of the persons recomputed: read in one pass
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE rc_read AS
+        SELECT rec_key FROM rc_keys WHERE rec_key NOT IN (SELECT rec_key FROM r1_keys)
+        UNION SELECT rec_key FROM pk_cluster
+        """
+    )
+    _records(eng, "rc_read_recs", _RELINK_COLUMNS, "rc_read")
+    eng.execute(
+        f"CREATE OR REPLACE TABLE rc_recs AS SELECT {_LINK_COLUMNS} FROM r1 "
+        f"UNION ALL SELECT {_LINK_COLUMNS} FROM rc_read_recs "
+        "WHERE rec_key IN (SELECT rec_key FROM rc_keys) "
+        "AND rec_key NOT IN (SELECT rec_key FROM r1_keys)"
+    )
+    survivorship.links_of(eng, "rc_recs", "rc_cluster", "links__rows")
+    _merged(eng, "links", "p_links", "links__gone", "links__rows", ("rec_key",))
+    survivorship.corrections_of(eng, "rc_recs", "rc_cluster", "id_corrections__rows")
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE id_corrections__gone AS
+        SELECT batch_id, "row" FROM rc_recs
+        UNION SELECT batch_id, "row" FROM p_links
+            WHERE rec_key IN (SELECT rec_key FROM removed_records)
+        """
+    )
+    _merged(
+        eng,
+        "id_corrections",
+        "p_corr",
+        "id_corrections__gone",
+        "id_corrections__rows",
+        ("batch_id", "row"),
+    )
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE pk_records AS
+        SELECT {_MASTER_COLUMNS} FROM rc_read_recs
+        WHERE rec_key IN (SELECT rec_key FROM pk_cluster)
+        """
+    )
     survivorship.source_order(eng, "person_records")
     survivorship.persons_of(eng, "pk_records", "pk_cluster", "id_anchor", "persons__rows")
     _merged(eng, "persons", "p_persons", "persons__gone", "persons__rows", ("person_key",))

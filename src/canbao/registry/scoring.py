@@ -349,54 +349,89 @@ def candidates(eng: Engine, big: str, small: str, out: str, raw: str | None = No
     nodes of ``raw`` (a SELECT), the big side is matched on its raw nodes, each capped key in
     every form it can take (:func:`_raw_conditions`: no hot-key look-up over every node), and
     the capped keys are computed for the candidates only. Returns ``out``."""
+    if not _candidate_ids(eng, big, small, out, raw):
+        eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {big} LIMIT 0")
+    elif raw is None:
+        eng.execute(
+            f"CREATE OR REPLACE TABLE {out} AS SELECT x.* FROM {big} x "
+            f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
+        )
+    else:
+        _blocked_rows(eng, out, f"SELECT * FROM ({raw}) x")
+    _drop_parts(eng, out)
+    return out
+
+
+def candidates_of_raw(eng: Engine, jobs: list[tuple[str, str, str, str]], rows: str) -> None:
+    """:func:`candidates` for several ``(big, small, out, raw)`` whose ``raw`` SELECTs each
+    read rows of ``rows`` (a table or view of nodes): the candidates are found job by job, and
+    their full rows read from ``rows`` in one pass for all jobs (a wide read of every node
+    costs about the same however few it keeps)."""
+    live = [job for job in jobs if _candidate_ids(eng, *job)]
+    if live:
+        ids = " UNION ALL ".join(f"SELECT node_id FROM {out}__ids" for _b, _s, out, _r in live)
+        eng.execute(
+            f"CREATE OR REPLACE TABLE _cand_rows AS SELECT * FROM {rows} WHERE node_id IN ({ids})"
+        )
+    for big, _small, out, _raw in jobs:
+        if (big, _small, out, _raw) in live:
+            _blocked_rows(eng, out, "SELECT * FROM _cand_rows x")
+        else:
+            eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {big} LIMIT 0")
+        _drop_parts(eng, out)
+    eng.execute("DROP TABLE IF EXISTS _cand_rows")
+
+
+def _candidate_ids(eng: Engine, big: str, small: str, out: str, raw: str | None) -> bool:
+    """Table ``{out}__ids``: the node ids of :func:`candidates`. False (and no table) when
+    ``small`` is empty: nothing to pair with, no scan of the big side."""
     subs = "".join(
         f", substr({c}, {a}, {n}) AS {_substr_column(c, a, n)}" for c, a, n in _SUBSTR_COLUMNS
     )
     keep = ", ".join(("node_id", *BLOCK_INPUTS)) + subs
     eng.execute(f"CREATE OR REPLACE TABLE {out}__small AS SELECT {keep} FROM {small}")
-    if _count_rows(eng, f"{out}__small") == 0:  # nothing to pair with: no scan of the big side
-        eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {big} LIMIT 0")
-    else:
-        # each condition's two sides as one 64-bit key (a hash: equal values, equal keys), so
-        # the big side's narrow copy is a node id and one integer per condition, not the
-        # strings; a collision only adds a candidate
-        sides = [_sides(c) for c in (_semi_conditions() if raw is None else _raw_conditions())]
-        d = eng.dialect
-        # the big side hashes NULLs too (no test per row): the small side's keys never hold
-        # a NULL's hash, but as a collision, which only adds a candidate
-        big_keys = ", ".join(
-            d.key_hash(*[_expression(e) for e in b]) + f" AS k{i}"
-            for i, (b, _s) in enumerate(sides)
-        )
-        source = big if raw is None else f"({raw})"
-        eng.execute(
-            f"CREATE OR REPLACE TABLE {out}__big AS SELECT b.node_id, {big_keys} FROM {source} b"
-        )
-        small_keys = ", ".join(_key(d, s) + f" AS k{i}" for i, (_b, s) in enumerate(sides))
-        eng.execute(
-            f"CREATE OR REPLACE TABLE {out}__keys AS SELECT {small_keys} FROM {out}__small s"
-        )
-        ids = " UNION ".join(
-            f"SELECT node_id FROM {out}__big WHERE k{i} IN (SELECT k{i} FROM {out}__keys)"
-            for i in range(len(sides))
-        )
-        eng.execute(f"CREATE OR REPLACE TABLE {out}__ids AS {ids}")  # computed once
-        if raw is None:
-            eng.execute(
-                f"CREATE OR REPLACE TABLE {out} AS SELECT x.* FROM {big} x "
-                f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
-            )
-        else:
-            eng.execute(
-                f"CREATE OR REPLACE TABLE {out}__raw AS SELECT * FROM ({raw}) x "
-                f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
-            )
-            hotkeys.blocked_view(eng, f"{out}__raw", f"{out}__view")
-            eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {out}__view")
+    if _count_rows(eng, f"{out}__small") == 0:
+        return False
+    # each condition's two sides as one 64-bit key (a hash: equal values, equal keys), so
+    # the big side's narrow copy is a node id and one integer per condition, not the
+    # strings; a collision only adds a candidate
+    sides = [_sides(c) for c in (_semi_conditions() if raw is None else _raw_conditions())]
+    d = eng.dialect
+    # the big side hashes NULLs too (no test per row): the small side's keys never hold
+    # a NULL's hash, but as a collision, which only adds a candidate
+    big_keys = ", ".join(
+        d.key_hash(*[_expression(e) for e in b]) + f" AS k{i}" for i, (b, _s) in enumerate(sides)
+    )
+    source = big if raw is None else f"({raw})"
+    eng.execute(
+        f"CREATE OR REPLACE TABLE {out}__big AS SELECT b.node_id, {big_keys} FROM {source} b"
+    )
+    small_keys = ", ".join(_key(d, s) + f" AS k{i}" for i, (_b, s) in enumerate(sides))
+    eng.execute(f"CREATE OR REPLACE TABLE {out}__keys AS SELECT {small_keys} FROM {out}__small s")
+    ids = " UNION ".join(
+        f"SELECT node_id FROM {out}__big WHERE k{i} IN (SELECT k{i} FROM {out}__keys)"
+        for i in range(len(sides))
+    )
+    eng.execute(f"CREATE OR REPLACE TABLE {out}__ids AS {ids}")  # computed once
+    eng.execute(f"DROP TABLE IF EXISTS {out}__big")
+    return True
+
+
+def _blocked_rows(eng: Engine, out: str, rows: str) -> None:
+    """Table ``out``: the rows of ``rows`` (a SELECT with alias ``x``) among ``{out}__ids``,
+    with their capped blocking keys."""
+    eng.execute(
+        f"CREATE OR REPLACE TABLE {out}__raw AS {rows} "
+        f"WHERE x.node_id IN (SELECT node_id FROM {out}__ids)"
+    )
+    hotkeys.blocked_view(eng, f"{out}__raw", f"{out}__view")
+    eng.execute(f"CREATE OR REPLACE TABLE {out} AS SELECT * FROM {out}__view")
+
+
+def _drop_parts(eng: Engine, out: str) -> None:
     eng.drop(f"{out}__view")
     for part in ("big", "small", "keys", "ids", "raw"):
         eng.execute(f"DROP TABLE IF EXISTS {out}__{part}")
-    return out
 
 
 def _empty_pairs() -> str:
@@ -449,14 +484,13 @@ def score(
         ob_raw = f"SELECT * FROM {old_nodes} WHERE node_type = 'B'"
         # the big sides cut to the nodes a blocking rule can pair with a new node: the same
         # pairs, without Splink blocking (and the guard estimating) every rule over all nodes
-        results.append(
-            _run(
-                eng, linker, threshold, "between", "_nb", candidates(eng, "_a", "_nb", "_ca", a_raw)
-            )
-        )
         # the old B nodes new A or new B nodes can pair with: one set for both (a superset
-        # for each: one pass over the old nodes instead of two)
-        old_b = candidates(eng, "_ob", "_new_blocked", "_cob", ob_raw)
+        # for each: one pass over the old nodes instead of two); both sets' rows in one read
+        candidates_of_raw(
+            eng, [("_a", "_nb", "_ca", a_raw), ("_ob", "_new_blocked", "_cob", ob_raw)], "nodes"
+        )
+        results.append(_run(eng, linker, threshold, "between", "_nb", "_ca"))
+        old_b = "_cob"
         results.append(_run(eng, linker, threshold, "between", old_b, "_na"))
         results.append(_run(eng, linker, threshold, "within", "_nb"))
         results.append(_run(eng, linker, threshold, "between", "_nb", old_b))

@@ -100,6 +100,30 @@ def test_monthly_update_touches_only_what_changed(month: tuple[Path, Path, Path]
     assert cluster["cluster_id"][0] != "I:" + decided["right_key"][2:]
 
 
+def test_registry_files_are_written_with_lz4(month: tuple[Path, Path, Path]) -> None:
+    """Snapshot tables (whole and as layers) and the derived-record cache are LZ4 files: the
+    codec every incremental build reads fastest (docs/registry.md, "File format")."""
+    import pyarrow.parquet as pq
+
+    _city, inc, _full = month
+    snap = snapshot.require_current(inc)
+    files = [
+        snap.path / "links.delta.parquet",
+        snap.path / "review_items.parquet",
+        *sorted((inc / "registry" / "cache").glob("*/*/part-*.parquet"))[:3],
+    ]
+    prev = snap.path.parent / snap.info["previous"]
+    files.append(prev / "nodes.parquet")
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        codecs = {
+            meta.row_group(g).column(c).compression
+            for g in range(meta.num_row_groups)
+            for c in range(meta.num_columns)
+        }
+        assert codecs <= {"LZ4", "LZ4_RAW"} and codecs, (path.name, codecs)
+
+
 def test_the_demo_applies_a_month_incrementally(tmp_path: Path) -> None:
     from canbao.registry.demo import run_registry_demo
     from canbao.synth.month import new_enrolment_extract

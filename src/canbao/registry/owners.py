@@ -42,6 +42,17 @@ from canbao.registry.engine import Engine
 from canbao.warehouse import skew
 
 TABLE = "likely_owners"
+# the snapshot tables it reads (``decisions`` and the model's ``review_items`` are the engine's)
+SNAPSHOT_INPUTS = (
+    "persons",
+    "links",
+    "enrollments",
+    "employer_links",
+    "b_cluster",
+    "id_anchor",
+    "nodes",
+    "pairs",
+)
 REASON = "likely_owner"  # the review items' reason
 COLUMNS = (
     "other_key",
@@ -99,10 +110,13 @@ def _sides(eng: Engine) -> None:
         CREATE OR REPLACE TABLE lo_ul AS
         -- the records of the surrogate persons with an enrolment, read once for their pinyin,
         -- birth date and employers
-        SELECT l.person_key, l.batch_id, l."row", l.name_pinyin, l.birth_date FROM links l
-        WHERE l.person_key IN (
-            SELECT e.person_key FROM enrollments e
-            WHERE e.person_key IN (SELECT person_key FROM lo_s))
+        -- (joins: a nested IN over the incremental build's merged views plans far worse)
+        WITH enrolled AS (
+            SELECT DISTINCT e.person_key FROM enrollments e
+            JOIN lo_s s ON s.person_key = e.person_key
+        )
+        SELECT l.person_key, l.batch_id, l."row", l.name_pinyin, l.birth_date
+        FROM links l JOIN enrolled x ON x.person_key = l.person_key
         """
     )
     eng.execute(

@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from canbao.warehouse.datadir import require_dir
 __all__ = [
     "LAYERED",
     "SNAPSHOT_TABLES",
+    "Last",
     "Snapshot",
     "current",
     "load",
@@ -170,6 +171,16 @@ def new_build_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
+@dataclass(frozen=True)
+class Last:
+    """The last step of a publish: ``run`` is given the snapshot being written, whose other
+    tables can then be read (:meth:`Snapshot.register`: their files, one layer over each base),
+    and returns more of the build's info; then ``tables`` are written from the engine."""
+
+    tables: tuple[str, ...]
+    run: Callable[[Snapshot], dict[str, Any]]
+
+
 def publish(
     eng: Engine,
     data_dir: Path,
@@ -179,6 +190,7 @@ def publish(
     prev: Snapshot | None = None,
     changes: Iterable[str] = (),
     reuse: Iterable[str] = (),
+    last: Last | None = None,
 ) -> Snapshot:
     """Write the snapshot of build ``build_id`` and make it the current one (atomically).
 
@@ -188,7 +200,8 @@ def publish(
       ``{T}__gone`` (the key columns of every key whose rows changed or disappeared; a key that
       was in ``prev``'s table and has rows in ``{T}__rows`` MUST be in ``{T}__gone``): only the
       delta is written, or the whole table when the delta has outgrown the base (compaction);
-    - every other table is written in full from the engine table of that name.
+    - every other table is written in full from the engine table of that name;
+    - ``last``'s tables after its step has run over the others (:class:`Last`).
     """
     changes, reuse = tuple(changes), tuple(reuse)
     _check_publish(prev, changes, reuse)
@@ -202,6 +215,8 @@ def publish(
     layers: dict[str, dict[str, int]] = {}
     for table in SNAPSHOT_TABLES:
         entry = None
+        if last is not None and table in last.tables:
+            continue
         if table in reuse:
             assert prev is not None
             prev._base(table)  # raises StateError when prev has no such table
@@ -223,6 +238,10 @@ def publish(
     info = {k: v for k, v in info.items() if k != "layers"}
     if layers:
         info["layers"] = layers
+    if last is not None:
+        info.update(last.run(Snapshot(build_id, tmp, info)))
+        for table in last.tables:
+            eng.write_parquet(table, tmp / (table + ".parquet"))
     id_index.publish(
         tmp, prev.path if prev else None, reused="persons" in reuse, layered="persons" in layers
     )

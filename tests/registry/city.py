@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from canbao.errors import CanbaoError
@@ -57,20 +58,16 @@ def redeliver_population(city: Path, data: Path, files: Path, as_of: str, *, edi
     """The household register delivered again in full as of ``as_of``, in another encoding,
     column order and row order; with ``edit``: every 40th address edited, every 97th row gone
     and five new residents (new IDs)."""
-    import csv
-    import io
-
     from canbao.standards import citizen_id
 
-    f = next(f for f in manifest.load(city).files if f.kind == "population")
-    text = Path(f.path).read_text(f.encoding or "utf-8")
-    header, *rows = list(csv.reader(io.StringIO(text)))
-    address, ident, name = (
-        header.index("户籍地址"),
-        header.index("公民身份号码"),
-        header.index("姓名"),
-    )
-    if edit:
+    def edited(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+        if not edit:
+            return rows
+        address, ident, name = (
+            header.index("户籍地址"),
+            header.index("公民身份号码"),
+            header.index("姓名"),
+        )
         rows = [r for i, r in enumerate(rows) if i % 97 != 13]
         for i, r in enumerate(rows):
             if i % 40 == 7:
@@ -81,13 +78,44 @@ def redeliver_population(city: Path, data: Path, files: Path, as_of: str, *, edi
             new[ident] = body + citizen_id.compute_check_char(body)
             new[name] = "新居民" + "甲乙丙丁戊"[k]
             rows.append(new)
+        return rows
+
+    return redeliver(city, data, files, "police_hukou", as_of, edited)
+
+
+def source_rows(city: Path, source: str) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of the city's (CSV) extract of ``source``."""
+    import csv
+    import io
+
+    f = next(f for f in manifest.load(city).files if f.source == source)
+    text = Path(f.path).read_text(f.encoding or "utf-8")
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    return header, rows
+
+
+def redeliver(
+    city: Path,
+    data: Path,
+    files: Path,
+    source: str,
+    as_of: str,
+    edit: Callable[[list[str], list[list[str]]], list[list[str]]],
+) -> Path:
+    """The city's (CSV) extract of ``source`` delivered again in full as of ``as_of``, with
+    ``edit(header, rows)`` applied, in UTF-8, its columns and rows in reverse order."""
+    import csv
+
+    f = next(f for f in manifest.load(city).files if f.source == source)
+    header, rows = source_rows(city, source)
+    rows = edit(header, rows)
     rows.reverse()
     order = list(reversed(range(len(header))))  # the columns in another order
     files.mkdir(parents=True, exist_ok=True)
-    path = files / f"huji_{as_of}.csv"
+    path = files / f"{source}_{as_of}.csv"
     with path.open("w", encoding="utf-8", newline="") as out:
         w = csv.writer(out)
         w.writerow([header[i] for i in order])
         w.writerows([r[i] for i in order] for r in rows)
-    ingest_file(data, path, source=f.source, kind="population", as_of=as_of)
+    ingest_file(data, path, source=f.source, kind=f.kind, scheme=f.scheme, as_of=as_of)
     return path

@@ -181,11 +181,9 @@ def _build(
 
     say("读取人员记录 (reading person records)")
     cache_root = snapshot.registry_dir(data_dir) / "cache"
+    superseded = _superseded(data_dir) if ingested else None
     entries = record_cache.cached_batches(
-        source,
-        cache_root,
-        _batch_deriver(eng, data_dir, ingested),
-        _superseded(data_dir) if ingested else None,
+        source, cache_root, _batch_deriver(eng, data_dir, ingested), superseded
     )
     if entries:
         record_cache.view(eng, "person_records", entries)  # read where used: 22M rows × 50 cols
@@ -198,7 +196,10 @@ def _build(
     employer_fingerprint = employers.fingerprint(
         source, cache_root / "employer-fingerprint" if ingested else None
     )
-    employer_cache = cache_root if ingested else None  # ingested batches never change
+    # employer records are cached per batch too: ingested batches never change
+    read_employers = _EmployerRecords(eng, source, cache_root if ingested else None, superseded)
+    employer_batches = employers.batch_ids(source)
+
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     # person keys are digests keyed with the data directory's secret (registry.keys)
     eng.create_table_from_arrow(keys.TABLE, keys.secret_table(data_dir))
@@ -210,10 +211,10 @@ def _build(
         prev, model_dir, person_batches, source, cache_root, key_scheme, employer_fingerprint
     )
     if prev is not None and delta is not None:
-        changed, reuse = _incremental(eng, prev, delta, model_dir, source, employer_cache, say, lap)
+        changed, reuse = _incremental(eng, prev, delta, model_dir, source, read_employers, say, lap)
         mode = "incremental"
     else:
-        _full(eng, model_dir, retrain, source, employer_cache, say, lap)
+        _full(eng, model_dir, retrain, source, read_employers, say, lap)
         changed, reuse, mode, prev = [], [], "full", None
     eng.drop(*employers.WORK_TABLES)
 
@@ -250,6 +251,7 @@ def _build(
         "person_batches": person_batches,
         "person_origins": person_origins,
         "employer_fingerprint": employer_fingerprint,
+        "employer_batches": employer_batches,
     }
     if delta is not None and mode == "incremental":
         info["incremental"] = {
@@ -284,11 +286,11 @@ def _full(
     model_dir: Path,
     retrain: bool,
     source: RecordSource,
-    employer_cache: Path | None,
+    read_employers: _EmployerRecords,
     say: Progress,
     lap: Callable[[str], None],
 ) -> None:
-    employers.read_records(eng, source, employer_cache)
+    read_employers()
     _read_enrollments(eng, source)
     lap("read")
     say("确定性关联：可信身份证号 (deterministic: trusted IDs)")
@@ -401,7 +403,7 @@ def _incremental(
     delta: incremental.Delta,
     model_dir: Path,
     source: RecordSource,
-    employer_cache: Path | None,
+    read_employers: _EmployerRecords,
     say: Progress,
     lap: Callable[[str], None],
 ) -> tuple[list[str], list[str]]:
@@ -415,19 +417,62 @@ def _incremental(
         )
     lap("cluster")
     reuse: list[str] = []
+    layered: list[str] = []
     if not delta.employers_changed:
         prev.register(eng, "employers", "employers")
         prev.register(eng, "employer_links", "employer_links")  # read by owners.build
-        reuse = ["employers", "employer_links"]
+        reuse = ["employers", "employer_links", "employer_vkeys"]
     else:
         say("单位批次有变化：重新关联单位 (employer batches changed: linking employers again)")
         # only the new batches' records are read (the others' fields are cached)
-        employers.read_records(eng, source, employer_cache)
+        entries = read_employers()
         survivorship.source_order(eng, "person_records", "employer_records")
-        employers.link(eng)
+        employers.masters(eng)
+        came_went = _employer_batches_changed(prev, entries, read_employers)
+        if came_went is None:
+            employers.links(eng)
+        else:
+            employers.link_changes(eng, *came_went, "p_elinks", "p_evkeys")
+            layered.append("employer_links")
         lap("employers")
     incremental.enrollments(
-        eng, lambda keys: _read_enrollments(eng, source, keys), delta.employers_changed
+        eng,
+        lambda keys: _read_enrollments(eng, source, keys),
+        delta.employers_changed,
+        "employer_links" in layered,
     )
     lap("cluster")
-    return [*changed, "enrollments"], reuse
+    return [*changed, *layered, "enrollments"], reuse
+
+
+@dataclass(frozen=True)
+class _EmployerRecords:
+    """Reads ``employer_records`` (:func:`canbao.registry.employers.read_records`; cached per
+    batch when ``cache`` is given) and finds a batch's cache entry."""
+
+    eng: Engine
+    source: RecordSource
+    cache: Path | None
+    superseded: Callable[[str], list[str]] | None
+
+    def __call__(self) -> list[record_cache.Entry]:
+        return employers.read_records(self.eng, self.source, self.cache, self.superseded)
+
+    def entry(self, batch_id: str) -> record_cache.Entry | None:
+        return None if self.cache is None else employers.cached_entry(self.cache, batch_id)
+
+
+def _employer_batches_changed(
+    prev: snapshot.Snapshot, entries: list[record_cache.Entry], records: _EmployerRecords
+) -> tuple[list[record_cache.Entry], list[record_cache.Entry]] | None:
+    """The employer batches' cache entries that came and went since ``prev``, or None when the
+    links must be made afresh (no cache, or a gone batch's entry is not kept)."""
+    before = prev.info.get("employer_batches")
+    if not entries or before is None:
+        return None
+    came = [e for e in entries if e.batch_id not in set(before)]
+    now = {e.batch_id for e in entries}
+    went = [records.entry(b) for b in before if b not in now]
+    if any(e is None for e in went):
+        return None
+    return came, [e for e in went if e is not None]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,9 @@ import polars as pl
 
 from canbao.ingest.identity import as_origin, identity_key
 from canbao.ingest.kinds import EMPLOYER_KINDS
-from canbao.registry import survivorship
+from canbao.registry import record_cache, survivorship
 from canbao.registry.engine import Engine
+from canbao.registry.snapshot_layers import merged_sql
 from canbao.standards import credit_code
 
 EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
@@ -139,15 +141,22 @@ def _names_employers(schema: pl.Schema) -> bool:
     return "employer_name_norm" in schema or "credit_code" in schema
 
 
-def _identities(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
-    """The identities (``identity``) of the records of ``kind`` that :func:`_conformed` keeps
-    (those naming an employer); None when the kind names no employer."""
+def _bearing(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
+    """The delivered rows of ``kind`` that are employer records (those naming an employer, as
+    delivered: before :func:`~canbao.ingest.identity.as_origin`); None when the kind names no
+    employer."""
     schema = lf.collect_schema()
     if not _names_employers(schema):
         return None
     named = [pl.col(c).cast(EMPLOYER_COLUMNS[c], strict=False) for c in _BEARING if c in schema]
-    keep = pl.any_horizontal([c.is_not_null() for c in named])
-    return lf.filter(keep).select(identity=identity_key(lf))
+    return lf.filter(pl.any_horizontal([c.is_not_null() for c in named]))
+
+
+def _identities(kind: str, lf: pl.LazyFrame) -> pl.LazyFrame | None:
+    """The identities (``identity``) of the records of ``kind`` that :func:`_conformed` keeps
+    (those naming an employer); None when the kind names no employer."""
+    rows = _bearing(kind, lf)
+    return None if rows is None else rows.select(identity=identity_key(lf))
 
 
 def assemble(source: Callable[[str], pl.LazyFrame | None]) -> pl.LazyFrame:
@@ -207,6 +216,9 @@ WORK_TABLES = (
     "employer_name_index",
     "employer_variant_cluster",
     "employer_groups",
+    "ev_moved",
+    "er_new",
+    "er_dropped",
 )
 
 
@@ -223,41 +235,86 @@ def records_version() -> str:
 
 
 def read_records(
-    eng: Engine, source: Callable[[str], pl.LazyFrame | None], cache: Path | None = None
-) -> None:
+    eng: Engine,
+    source: Callable[[str], pl.LazyFrame | None],
+    cache: Path | None = None,
+    bases: Callable[[str], list[str]] | None = None,
+) -> list[record_cache.Entry]:
     """``employer_records``: every employer-bearing record with its linking fields
     (:func:`records`). With a ``cache`` directory (ingested batches, which never change) they
     are computed once per delivered batch and kept there, so a build reads only its new
-    batches' records and reads the others' fields from the cache."""
+    batches' records and reads the others' fields from the cache. A re-delivery (``bases``:
+    the batches it superseded) carries their records on and computes its new rows only, as the
+    person records do (:func:`canbao.registry.record_cache.carry`). Returns the cache entries
+    (none without a cache)."""
     if cache is None:
         eng.read_frame("employer_records_raw", assemble(source))
         records(eng)
-        return
+        return []
     folder = cache / f"employers-{records_version()}"
     folder.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for _kind, batch_id, batch in _delivered_batches(source):
-        final = folder / f"{batch_id}.parquet"
-        if not final.exists():
-            eng.read_frame("employer_records_raw", batch)
-            records(eng)
+    entries: list[record_cache.Entry] = []
+    for kind, batch_id, batch in _delivered_batches(source, _bearing):
+        final = folder / batch_id
+        if not final.is_dir():
             # a name of its own: another process caching the same batch never touches it
-            tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}.parquet"
-            eng.write_parquet("employer_records", tmp)
-            os.replace(tmp, final)
-            eng.drop("employer_records", "employer_records_raw", "org_only_codes")
-        paths.append(final)
-    if paths:
-        eng.parquet_view("employer_records", paths)
+            tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
+            tmp.mkdir()
+            olds = [folder / b for b in (bases(batch_id) if bases else [])]
+
+            def derive(rows: pl.LazyFrame, _n: int, out: Path, kind: str = kind) -> None:
+                _derive_part(eng, kind, rows, out)
+
+            if not (olds and record_cache.carry(batch, batch_id, olds, tmp, derive, GONE)):
+                shutil.rmtree(tmp)
+                tmp.mkdir()
+                derive(batch, 0, tmp)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if not final.is_dir():
+                    raise
+                shutil.rmtree(tmp)  # cached meanwhile by another process: same content
+        entries.append(record_cache.Entry.at(final))
+    if entries:
+        record_cache.view(eng, "employer_records", entries)
     else:
         eng.read_frame("employer_records_raw", assemble(source))
         records(eng)
+    return entries
+
+
+def batch_ids(source: Callable[[str], pl.LazyFrame | None]) -> list[str]:
+    """The delivered batches of the kinds that name employers (each has a cache entry)."""
+    return sorted(b for _kind, b, _lf in _delivered_batches(source, _bearing))
+
+
+def cached_entry(cache: Path, batch_id: str) -> record_cache.Entry | None:
+    """The cache entry of a batch's employer records (the running code's), if kept."""
+    folder = cache / f"employers-{records_version()}" / batch_id
+    return record_cache.Entry.at(folder) if folder.is_dir() else None
+
+
+# what a cache entry's gone list keeps of each record it no longer carries
+GONE: dict[str, pl.DataType] = {"rec_key": pl.Utf8(), "batch_id": pl.Utf8(), "row": pl.Int64()}
+_GONE_SQL = (("rec_key", "VARCHAR"), ("batch_id", "VARCHAR"), ("row", "BIGINT"))
+
+
+def _derive_part(eng: Engine, kind: str, rows: pl.LazyFrame, out: Path) -> None:
+    """The records of these delivered rows of ``kind``, written as ``out``'s one part."""
+    conformed = _conformed(kind, rows)
+    assert conformed is not None  # only employer-bearing kinds have batches here
+    eng.read_frame("employer_records_raw", conformed)
+    records(eng)
+    eng.write_parquet("employer_records", out / "part-00000.parquet")
+    eng.drop("employer_records", "employer_records_raw", "org_only_codes")
 
 
 def records(eng: Engine) -> None:
     """``employer_records`` from ``employer_records_raw``: a legacy organisation code checked,
-    the code that links (``link_org``) and the record's *variant* (``vkey``: organisation code,
-    name key, county, credit code). Each record's fields are its own (a batch's records can be
+    the code that links (``link_org``), the record's *variant* (``vkey``: organisation code,
+    name key, county, credit code) and its identity as one key (``rec_key``, as a person
+    record's). Each record's fields are its own (a batch's records can be
     computed alone)."""
     _org_only_codes(eng)
     cols = ", ".join(
@@ -282,16 +339,24 @@ def records(eng: Engine) -> None:
             SELECT *, CASE WHEN cc_valid AND length(org_code) = 9 THEN org_code END AS link_org
             FROM fixed
         )
-        SELECT *, {vkey} AS vkey FROM linked
+        SELECT *, {vkey} AS vkey, batch_id || ':' || CAST("row" AS VARCHAR) AS rec_key
+        FROM linked
         """
     )
 
 
 def link(eng: Engine) -> None:
-    """Link every employer record (``employer_records``) to a master employer: ``employers``
-    and ``employer_links``. The linking rules see only a record's *variant*: they run once per
-    distinct variant, not once per record (the tax file repeats each employer for every
-    employee and month), and the master's fields are aggregated per variant before per
+    """Link every employer record (``employer_records``) to a master employer: ``employers``,
+    ``employer_vkeys`` and ``employer_links``."""
+    masters(eng)
+    links(eng)
+
+
+def masters(eng: Engine) -> None:
+    """``employers`` and ``employer_vkeys`` (each variant's master employer and how it was
+    linked) from ``employer_records``. The linking rules see only a record's *variant*: they
+    run once per distinct variant, not once per record (the tax file repeats each employer for
+    every employee and month), and the master's fields are aggregated per variant before per
     employer."""
     d = eng.dialect
     ekey_o = "'E' || " + d.hash_hex("'canbao-employer:' || substr(cluster_id, 3)", 15)
@@ -304,14 +369,24 @@ def link(eng: Engine) -> None:
         FROM employer_records GROUP BY vkey
         """
     )
+    # the coded employers' names per county, and city-wide (county NULL). Not GROUPING SETS: a
+    # variant without county would give a per-county row with county NULL too, and a record of
+    # that name linked twice
     eng.execute(
         """
         CREATE OR REPLACE TABLE employer_name_index AS
+        WITH coded AS (
+            SELECT * FROM employer_variants
+            WHERE link_org IS NOT NULL AND employer_name_key IS NOT NULL
+        )
         SELECT employer_name_key, county_code, min(link_org) AS link_org,
                count(DISTINCT link_org) AS n_org
-        FROM employer_variants
-        WHERE link_org IS NOT NULL AND employer_name_key IS NOT NULL
-        GROUP BY GROUPING SETS ((employer_name_key, county_code), (employer_name_key))
+        FROM coded WHERE county_code IS NOT NULL
+        GROUP BY employer_name_key, county_code
+        UNION ALL
+        SELECT employer_name_key, CAST(NULL AS VARCHAR) AS county_code,
+               min(link_org) AS link_org, count(DISTINCT link_org) AS n_org
+        FROM coded GROUP BY employer_name_key
         """
     )
     eng.execute(
@@ -413,9 +488,83 @@ def link(eng: Engine) -> None:
         """
     )
     eng.execute(
-        """
+        "CREATE OR REPLACE TABLE employer_vkeys AS "
+        "SELECT vkey, employer_key, method FROM employer_variant_cluster"
+    )
+
+
+_LINK = 'r.source, r."row", c.employer_key, r.batch_id, r.kind, c.method'
+LINK_COLUMNS = ("source", "row", "employer_key", "batch_id", "kind", "method")
+
+
+def links(eng: Engine) -> None:
+    """``employer_links``: every record's master employer (its variant's)."""
+    eng.execute(
+        f"""
         CREATE OR REPLACE TABLE employer_links AS
-        SELECT r.source, r."row", c.employer_key, r.batch_id, r.kind, c.method
-        FROM employer_records r JOIN employer_variant_cluster c USING (vkey)
+        SELECT {_LINK} FROM employer_records r JOIN employer_variant_cluster c USING (vkey)
         """
+    )
+
+
+def link_changes(
+    eng: Engine,
+    added: list[record_cache.Entry],
+    removed: list[record_cache.Entry],
+    prev_links: str,
+    prev_vkeys: str,
+) -> None:
+    """``employer_links__rows`` / ``__gone`` (:mod:`canbao.registry.snapshot_layers`) and the
+    merged view ``employer_links``, once :func:`masters` has run: the links of the previous
+    build (``prev_links``, its variants' ``prev_vkeys``) updated by what changed since. The
+    cache entries ``added`` and ``removed`` are the employer batches that came and went.
+
+    A record's link is its variant's, so only these rows change: the records of the added
+    batches' own parts (a re-delivery's carried records are the superseded batch's, already
+    linked), the records whose variant links elsewhere now (another employer or method: a
+    name that became ambiguous, a code that appeared) and the records no batch carries any
+    more (gone)."""
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE ev_moved AS
+        SELECT n.vkey FROM employer_variant_cluster n
+        LEFT JOIN {prev_vkeys} o ON o.vkey = n.vkey
+        WHERE o.vkey IS NULL OR o.employer_key <> n.employer_key OR o.method <> n.method
+        """
+    )
+    own = [e.own for e in added if e.own]
+    fresh = "SELECT * FROM employer_records WHERE false"
+    if own:
+        eng.parquet_view("er_new", [p for parts in own for p in parts])
+        fresh = "SELECT * FROM er_new"
+    cols = 'source, "row", batch_id, kind, vkey'
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TABLE employer_links__rows AS
+        WITH r AS (
+            SELECT {cols} FROM ({fresh}) AS f
+            UNION
+            SELECT {cols} FROM employer_records
+            WHERE vkey IN (SELECT vkey FROM ev_moved)
+        )
+        SELECT {_LINK} FROM r JOIN employer_variant_cluster c USING (vkey)
+        """
+    )
+    record_cache.dropped(eng, "er_dropped", removed, added, _GONE_SQL)
+    eng.execute(
+        """
+        CREATE OR REPLACE TABLE employer_links__gone AS
+        SELECT batch_id, "row" FROM er_dropped
+        UNION SELECT batch_id, "row" FROM employer_links__rows
+        """
+    )
+    eng.create_view(
+        "employer_links",
+        merged_sql(
+            prev_links,
+            "employer_links__rows",
+            "employer_links__gone",
+            ("batch_id", "row"),
+            LINK_COLUMNS,
+        ),
     )

@@ -75,6 +75,7 @@ PREV = {
     "decisions": "p_decisions",
     "enrollments": "p_enroll",
     "employer_links": "p_elinks",
+    "employer_vkeys": "p_evkeys",
 }
 
 
@@ -547,14 +548,18 @@ def update(
 
 
 def enrollments(
-    eng: Engine, read_enrollments: Callable[[list[str]], None], employers_changed: bool
+    eng: Engine,
+    read_enrollments: Callable[[list[str]], None],
+    employers_changed: bool,
+    links_layered: bool = False,
 ) -> None:
     """``enrollments__rows`` / ``__gone`` and the merged view ``enrollments``, once the
     employer tables are settled (reused: ``p_elinks`` is ``employer_links``). An enrolment row
     depends on its record, its person and its record's employer link: the relinked records'
     rows are computed again (and those of removed records go); when the employers were linked
     again, the other records whose employer link changed keep their row with the new
-    employer."""
+    employer. ``links_layered``: the employer links were updated, not made afresh (only the
+    keys in ``employer_links__gone`` can have changed: their rows are in ``__rows``)."""
     keys = eng.fetch("SELECT rec_key FROM rc_recs WHERE kind = 'enrollment'")
     read_enrollments(keys["rec_key"].to_list())
     survivorship.enrollments_of(
@@ -565,14 +570,21 @@ def enrollments(
         eng.create_view("enrollments__gone", 'SELECT batch_id, "row" FROM id_corrections__gone')
     else:
         # enrolment records whose employer link is not what it was (new, other, or none)
+        new, old = "SELECT * FROM employer_links", "SELECT * FROM p_elinks"
+        if links_layered:
+            new = "SELECT * FROM employer_links__rows"
+            old = (
+                "SELECT p.* FROM p_elinks p JOIN employer_links__gone g "
+                'ON g.batch_id = p.batch_id AND g."row" = p."row"'
+            )
         eng.execute(
-            """
+            f"""
             CREATE OR REPLACE TABLE el_changed AS
             SELECT coalesce(n.batch_id, o.batch_id) AS batch_id,
                    coalesce(n."row", o."row") AS "row", n.employer_key
-            FROM (SELECT batch_id, "row", employer_key FROM employer_links
+            FROM (SELECT batch_id, "row", employer_key FROM ({new}) AS x
                   WHERE kind = 'enrollment') n
-            FULL OUTER JOIN (SELECT batch_id, "row", employer_key FROM p_elinks
+            FULL OUTER JOIN (SELECT batch_id, "row", employer_key FROM ({old}) AS y
                              WHERE kind = 'enrollment') o
               ON o.batch_id = n.batch_id AND o."row" = n."row"
             WHERE n.employer_key IS DISTINCT FROM o.employer_key

@@ -89,17 +89,19 @@ MAX_CARRIED_FILES = 24  # beyond this many carried files (two years of months) d
 CARRY_GONE_SHARE = 0.2  # … or when this share of the carried records is gone
 
 
-def view(eng: Engine, name: str, entries: list[Entry]) -> None:
+def view(eng: Engine, name: str, entries: list[Entry], empty: pl.DataFrame | None = None) -> None:
     """View ``name``: the records of these cache entries (the engine reads the files where the
     view is used). Own parts are read as one set; each re-delivery's carried parts without its
-    gone records (an anti join on ``rec_key``, the superseded batch's rows only)."""
+    gone records (an anti join on ``rec_key``, the superseded batch's rows only). ``empty``:
+    the table when there are no records (default: person records)."""
     own = [p for e in entries for p in e.own]
     layered = [e for e in entries if e.carried]
     if not layered:
         if own:
             eng.parquet_view(name, own)
         else:
-            eng.create_table_from_arrow(name, empty_derived("population").to_arrow())
+            frame = empty if empty is not None else empty_derived("population")
+            eng.create_table_from_arrow(name, frame.to_arrow())
         return
     parts = []
     if own:
@@ -119,11 +121,19 @@ def view(eng: Engine, name: str, entries: list[Entry]) -> None:
     eng.create_view(name, " UNION ALL ".join(parts))
 
 
-def dropped(eng: Engine, name: str, removed: list[Entry], added: list[Entry]) -> None:
-    """Table ``name`` (``rec_key``, ``id18``): the records of the ``removed`` (superseded)
-    entries that no ``added`` entry carries on. A re-delivery's are its gone list less its
-    bases' (the lists are cumulative: no record is read); the records of a superseded batch no
-    re-delivery carries from are found by an anti join with every added record."""
+def dropped(
+    eng: Engine,
+    name: str,
+    removed: list[Entry],
+    added: list[Entry],
+    columns: tuple[tuple[str, str], ...] = (("rec_key", "VARCHAR"), ("id18", "VARCHAR")),
+) -> None:
+    """Table ``name`` (``columns`` with their SQL types, the gone lists' own: ``rec_key`` and
+    what names a record elsewhere): the records of the ``removed`` (superseded) entries that no ``added`` entry
+    carries on. A re-delivery's are its gone list less its bases' (the lists are cumulative: no
+    record is read); the records of a superseded batch no re-delivery carries from are found by
+    an anti join with every added record."""
+    cols = ", ".join(f'"{c}"' for c, _ in columns)
     out_ids = {e.batch_id for e in removed}
     fast = [e for e in added if e.gone is not None and e.bases and set(e.bases) <= out_ids]
     covered = {b for e in fast for b in e.bases}
@@ -136,26 +146,25 @@ def dropped(eng: Engine, name: str, removed: list[Entry], added: list[Entry]) ->
         if before:
             eng.parquet_view(f"{name}__before{i}", before)
             parts.append(
-                f"SELECT rec_key, id18 FROM {name}__gone{i} "
+                f"SELECT {cols} FROM {name}__gone{i} "
                 f"WHERE rec_key NOT IN (SELECT rec_key FROM {name}__before{i})"
             )
         else:
-            parts.append(f"SELECT rec_key, id18 FROM {name}__gone{i}")
+            parts.append(f"SELECT {cols} FROM {name}__gone{i}")
     rest = [e for e in removed if e.batch_id not in covered]
     if rest:
         view(eng, f"{name}__out", rest)
         if added:
             view(eng, f"{name}__in", added)
             parts.append(
-                f"SELECT rec_key, id18 FROM {name}__out "
+                f"SELECT {cols} FROM {name}__out "
                 f"WHERE rec_key NOT IN (SELECT rec_key FROM {name}__in)"
             )
         else:
-            parts.append(f"SELECT rec_key, id18 FROM {name}__out")
+            parts.append(f"SELECT {cols} FROM {name}__out")
     if not parts:
-        parts.append(
-            "SELECT CAST(NULL AS VARCHAR) AS rec_key, CAST(NULL AS VARCHAR) AS id18 LIMIT 0"
-        )
+        nulls = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in columns)
+        parts.append(f"SELECT {nulls} LIMIT 0")
     eng.execute(f"CREATE OR REPLACE TABLE {name} AS " + " UNION ALL ".join(parts))
 
 
@@ -218,25 +227,45 @@ def _identity_hash(identity: pl.Expr) -> pl.Expr:
 
 
 def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out: Path) -> bool:
+    """:func:`carry` of a person-bearing batch (its rows are its records)."""
+
+    def derive(fresh: pl.LazyFrame, n: int, folder: Path) -> None:
+        _derive_parts(fresh, kind, n, folder)
+
+    return carry(batch, batch_id, olds, out, derive, {"rec_key": pl.Utf8(), "id18": pl.Utf8()})
+
+
+def carry(
+    batch: pl.LazyFrame,
+    batch_id: str,
+    olds: list[Path],
+    out: Path,
+    derive: Callable[[pl.LazyFrame, int, Path], None],
+    gone_columns: dict[str, pl.DataType],
+) -> bool:
     """Write a re-delivery's entry into ``out`` from the superseded batches' entries ``olds``:
     their files hard-linked (``carried-*``), the records of theirs this batch does not carry
-    on listed (``gone.parquet``), and only its new rows derived (their identity is their own
-    row: :mod:`canbao.ingest.redelivery`). An unchanged row's derived fields are a function of
-    its content and identity, which are the carried record's. False (nothing usable written)
-    when an entry is missing, the carried identities are not exactly superseded records (one
-    each), or the chain grew long or mostly gone: the batch is then derived whole."""
+    on listed (``gone.parquet``: ``gone_columns`` of those records, ``rec_key`` first), and
+    only its new rows derived (``derive(rows, n, out)`` writes their ``part-*`` files; their
+    identity is their own row: :mod:`canbao.ingest.redelivery`). ``batch`` holds the delivered
+    rows that are records (one record each). An unchanged row's derived fields are a function
+    of its content and identity, which are the carried record's. False (nothing usable
+    written) when an entry is missing, the carried identities are not exactly superseded
+    records (one each), or the chain grew long or mostly gone: the batch is then derived
+    whole."""
     if not all(o.is_dir() for o in olds):
         return False
     old_entries = [Entry.at(o) for o in olds]
     files = [p for e in old_entries for p in e.files()]
     if not files or len(files) > MAX_CARRIED_FILES:
         return False
-    old = pl.scan_parquet(files, glob=False).select("rec_key", "id18")
+    names = list(gone_columns)
+    old = pl.scan_parquet(files, glob=False).select(names)
     old_gone = [e.gone for e in old_entries if e.gone is not None]
     gone_before = (
-        pl.scan_parquet(old_gone, glob=False).select("rec_key", "id18").collect()
+        pl.scan_parquet(old_gone, glob=False).select(names).collect()
         if old_gone
-        else pl.DataFrame(schema={"rec_key": pl.Utf8, "id18": pl.Utf8})
+        else pl.DataFrame(schema=gone_columns)
     )
     current = old.join(gone_before.lazy().select("rec_key"), on="rec_key", how="anti").collect()
     n_files = current.height + gone_before.height
@@ -263,6 +292,5 @@ def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out:
     (out / BASES_FILE).write_text(json.dumps([o.name for o in olds]), "utf-8")
     new_rows = keys.filter(own)["row"]
     if new_rows.len():
-        fresh = batch.filter(pl.col("row").is_in(new_rows.implode()))
-        _derive_parts(fresh, kind, new_rows.len(), out)
+        derive(batch.filter(pl.col("row").is_in(new_rows.implode())), new_rows.len(), out)
     return True

@@ -64,6 +64,7 @@ SNAPSHOT_TABLES = (
     "id_corrections",
     "employers",
     "employer_links",
+    "employer_vkeys",  # each employer variant's master employer (incremental builds start here)
     "enrollments",
     "id_anchor",  # an ID's anchor name and owner's household (incremental builds start here)
     "b_cluster",  # the cluster of each B node (unresolved records' nodes)

@@ -97,6 +97,12 @@ def test_redelivery_counts_and_keeps_identity(tmp_path: Path) -> None:
     assert rep["changes"] == ch
     cur = api.current_records(data, "population").collect()
     assert cur["rec_id"].n_unique() == cur.height == 32
+    # the superseded identities it does not carry on: the old side of the changes and the
+    # removed rows, listed beside the batch (none beside a batch that supersedes nothing)
+    listed_gone = pl.read_parquet(data / "batches" / res.batch.batch_id / redelivery.GONE_FILE)
+    want = sorted(by_id[i] for i in (edited | gone))
+    assert listed_gone["rec_id"].to_list() == want
+    assert not (data / "batches" / first.batch_id / redelivery.GONE_FILE).exists()
 
 
 def test_identical_redelivery_and_chained_identity(tmp_path: Path) -> None:
@@ -168,6 +174,11 @@ def test_compare_counts_add_up(old: list[Row], new: list[Row]) -> None:
     kept = [i for i in out["rec_id"] if i.startswith("old:")]
     assert len(kept) == len(set(kept)) == common
     assert ch.identical == (Counter(old) == Counter(new))
+    # the superseded identities not carried on are exactly the others, each once
+    assert ch.gone is not None
+    olds = {f"old:{r}" for r in range(1, len(old) + 1)}
+    assert sorted(ch.gone.to_list()) == sorted(olds - set(kept))
+    assert ch.gone.len() == ch.removed + ch.changed
 
 
 def _count(rows: list[Row]) -> Counter[Row]:

@@ -367,6 +367,52 @@ def test_a_mostly_gone_redelivery_is_derived_whole(
     assert got.equals(want)
 
 
+@pytest.mark.parametrize("listed", ["as ingested", "one identity missing"])
+def test_a_redelivery_is_carried_by_ingests_list(
+    redelivered: tuple[Path, Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    listed: str,
+) -> None:
+    """With ingest's list of the identities a re-delivery does not carry on, the carry looks
+    those records up and reads no carried row's identity; a list whose counts do not add up
+    falls back to matching every identity. Either way the entry is the same."""
+    from canbao.ingest import redelivery
+    from canbao.registry import build, person_records
+
+    _city, inc, _full = redelivered
+    work = tmp_path / "data"
+    shutil.copytree(inc, work)
+    batch = next(b for b in ingest_api.batches(work) if b.as_of.isoformat() == "2018-01-31")
+    want = _entry(work, batch.batch_id)
+    assert want.gone is not None
+    gone_file = work / "batches" / batch.batch_id / redelivery.GONE_FILE
+    ids = pl.read_parquet(gone_file)
+    assert ids.height == pl.read_parquet(want.gone).height > 5
+    folder = work / "registry" / "cache" / person_records.derivation_version() / batch.batch_id
+    shutil.rmtree(folder)
+    by_keys = record_cache._gone_by_keys
+    matched: list[int] = []
+
+    def counting(*args: object) -> object:
+        matched.append(1)
+        return by_keys(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(record_cache, "_gone_by_keys", counting)
+    if listed != "as ingested":
+        ids.slice(1).write_parquet(gone_file)
+    record_cache.cached_batches(
+        build.ingest_source(work), work / "registry" / "cache", None, build._superseded(work)
+    )
+    got = _entry(work, batch.batch_id)
+    assert matched == ([] if listed == "as ingested" else [1])
+    assert got.carried and got.gone is not None
+    assert got.scan().collect().sort("rec_key").equals(want.scan().collect().sort("rec_key"))
+    assert (
+        pl.read_parquet(got.gone).sort("rec_key").equals(pl.read_parquet(want.gone).sort("rec_key"))
+    )
+
+
 def _carry_of(tmp_path: Path, identities: list[str]) -> bool:
     """``record_cache._carry`` of a re-delivery (batch ``b2``, one row per identity) from an
     entry of twenty records ``b1:1`` … ``b1:20``."""

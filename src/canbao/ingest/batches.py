@@ -316,7 +316,8 @@ def ingest_file(
     )
 
     step(4, STEPS[4])
-    final = _write_batch(layout, batch_id, accepted, quarantine, rep, batch_json)
+    gone = changes.gone if changes is not None else None
+    final = _write_batch(layout, batch_id, accepted, quarantine, rep, batch_json, gone)
     if final is None:  # a concurrent ingest of the same file finished first
         return IngestResult(info, True, f"文件“{path.name}”已导入（批次 {batch_id}）")
     if overrides:
@@ -391,13 +392,17 @@ def _write_batch(
     quarantine: pl.DataFrame,
     rep: dict[str, Any],
     batch_json: dict[str, Any],
+    gone: pl.Series | None = None,
 ) -> Path | None:
     """Write the batch into a temporary folder and rename it into place (whole or not at all);
-    None when the same batch appeared meanwhile."""
+    None when the same batch appeared meanwhile. ``gone``: a re-delivery's superseded
+    identities it does not carry on (:data:`redelivery.GONE_FILE`)."""
     layout.ensure()
     tmp = layout.new_tmp()
     try:
         accepted.write_parquet(tmp / "records.parquet", compression="zstd", compression_level=1)
+        if gone is not None:
+            gone.rename("rec_id").to_frame().write_parquet(tmp / redelivery.GONE_FILE)
         quarantine.write_parquet(
             tmp / "quarantine.parquet", compression="zstd", compression_level=1
         )

@@ -48,6 +48,9 @@ NOT_CONTENT = (
     "batch_id", "source", "kind", "as_of", "row", "warnings", "rec_id", "rec_as_of", "raw_digest",
 )  # fmt: skip
 IDENTITY_COLUMNS = ("rec_id", "rec_as_of")
+# beside a re-delivered batch's records: the identities it does not carry on (one column,
+# rec_id), so the registry finds what a re-delivery dropped without comparing every row again
+GONE_FILE = "superseded_gone.parquet"
 
 
 def content_columns(columns: list[str]) -> list[str]:
@@ -88,6 +91,9 @@ class Changes:
     changed: int = 0
     removed: int = 0
     by_county: dict[str, dict[str, int]] = field(default_factory=dict)
+    # the identities (rec_id) of the superseded rows this batch does not carry on (removed, or
+    # the old side of a change): kept beside the batch (GONE_FILE) for the registry
+    gone: pl.Series | None = field(default=None, repr=False, compare=False)
 
     @property
     def identical(self) -> bool:
@@ -246,6 +252,7 @@ def _diff(con: duckdb.DuckDBPyConnection, kind: str, batch_id: str, paths: list[
         """
     ).fetchall()
     changes = Changes(base=[p.parent.name for p in paths])
+    changes.gone = con.sql("SELECT rec_id FROM gone ORDER BY rec_id").pl()["rec_id"]
     for county, what, n in rows:
         setattr(changes, what, getattr(changes, what) + int(n))
         if what != "unchanged":

@@ -109,12 +109,19 @@ def _batch_deriver(
     return run
 
 
-def _superseded(data_dir: Path) -> Callable[[str], list[str]]:
-    """batch → the batches it superseded at ingest (its row-level difference's base)."""
-    from canbao.ingest import api
+def _superseded(data_dir: Path) -> record_cache.Superseded:
+    """batch → the batches it superseded at ingest (its row-level difference's base) and the
+    list of their identities it does not carry on."""
+    from canbao.ingest import api, redelivery
+    from canbao.warehouse.datadir import DataLayout
 
-    base = {b.batch_id: list((b.changes or {}).get("base") or []) for b in api.batches(data_dir)}
-    return lambda batch_id: base.get(batch_id, [])
+    layout = DataLayout(Path(data_dir))
+    found = {}
+    for b in api.batches(data_dir):
+        bases = list((b.changes or {}).get("base") or [])
+        gone = layout.batch(b.batch_id) / redelivery.GONE_FILE
+        found[b.batch_id] = record_cache.Redelivery(bases, gone if gone.is_file() else None)
+    return lambda batch_id: found.get(batch_id, record_cache.Redelivery([]))
 
 
 def _model_id(model_dir: Path) -> str:
@@ -453,7 +460,7 @@ class _EmployerRecords:
     eng: Engine
     source: RecordSource
     cache: Path | None
-    superseded: Callable[[str], list[str]] | None
+    superseded: record_cache.Superseded | None
 
     def __call__(self) -> list[record_cache.Entry]:
         return employers.read_records(self.eng, self.source, self.cache, self.superseded)

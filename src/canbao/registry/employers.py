@@ -238,7 +238,7 @@ def read_records(
     eng: Engine,
     source: Callable[[str], pl.LazyFrame | None],
     cache: Path | None = None,
-    bases: Callable[[str], list[str]] | None = None,
+    bases: record_cache.Superseded | None = None,
 ) -> list[record_cache.Entry]:
     """``employer_records``: every employer-bearing record with its linking fields
     (:func:`records`). With a ``cache`` directory (ingested batches, which never change) they
@@ -260,12 +260,16 @@ def read_records(
             # a name of its own: another process caching the same batch never touches it
             tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
             tmp.mkdir()
-            olds = [folder / b for b in (bases(batch_id) if bases else [])]
+            redelivery = bases(batch_id) if bases else record_cache.Redelivery([])
+            olds = [folder / b for b in redelivery.bases]
 
             def derive(rows: pl.LazyFrame, _n: int, out: Path, kind: str = kind) -> None:
                 _derive_part(eng, kind, rows, out)
 
-            if not (olds and record_cache.carry(batch, batch_id, olds, tmp, derive, GONE)):
+            carried = olds and record_cache.carry(
+                batch, batch_id, olds, tmp, derive, GONE, redelivery.gone
+            )
+            if not carried:
                 shutil.rmtree(tmp)
                 tmp.mkdir()
                 derive(batch, 0, tmp)

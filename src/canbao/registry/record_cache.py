@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from canbao.ingest.identity import identity_key
 from canbao.ingest.kinds import PERSON_KINDS
@@ -81,6 +82,19 @@ class Entry:
             frames.append(carried)
         return pl.concat(frames, how="vertical_relaxed")
 
+
+@dataclass(frozen=True)
+class Redelivery:
+    """What ingest knows of a re-delivered batch: the batches it superseded (``bases``) and
+    its list of their identities it does not carry on (``gone``,
+    :data:`canbao.ingest.redelivery.GONE_FILE`; None for batches ingested before it was
+    kept)."""
+
+    bases: list[str]
+    gone: Path | None = None
+
+
+Superseded = Callable[[str], Redelivery]  # a batch's Redelivery (bases [] when it is none)
 
 CARRIED = "carried-"  # a carried part's file name prefix
 GONE_FILE = "gone.parquet"
@@ -172,7 +186,7 @@ def cached_batches(
     source: RecordSource,
     cache_root: Path,
     derive: BatchDeriver | None = None,
-    bases: Callable[[str], list[str]] | None = None,
+    bases: Superseded | None = None,
 ) -> list[Entry]:
     """Derived records per batch, as Parquet files under ``cache_root`` (derived once per batch
     and reused by every later build: a monthly update derives only the new batches). A batch is
@@ -199,8 +213,9 @@ def cached_batches(
                 tmp = cache_dir / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
                 tmp.mkdir()
                 batch = lf.filter(pl.col("batch_id") == batch_id)
-                olds = [cache_dir / b for b in (bases(str(batch_id)) if bases else [])]
-                if not (olds and _carry(batch, kind, str(batch_id), olds, tmp)):
+                redelivery = bases(str(batch_id)) if bases else Redelivery([])
+                olds = [cache_dir / b for b in redelivery.bases]
+                if not (olds and _carry(batch, kind, str(batch_id), olds, tmp, redelivery.gone)):
                     shutil.rmtree(tmp)
                     if derive is None or not derive(str(batch_id), kind, tmp):
                         tmp.mkdir(exist_ok=True)
@@ -226,13 +241,21 @@ def _identity_hash(identity: pl.Expr) -> pl.Expr:
     return identity.hash(seed=20180131)
 
 
-def _carry(batch: pl.LazyFrame, kind: str, batch_id: str, olds: list[Path], out: Path) -> bool:
+def _carry(
+    batch: pl.LazyFrame,
+    kind: str,
+    batch_id: str,
+    olds: list[Path],
+    out: Path,
+    gone_ids: Path | None = None,
+) -> bool:
     """:func:`carry` of a person-bearing batch (its rows are its records)."""
 
     def derive(fresh: pl.LazyFrame, n: int, folder: Path) -> None:
         _derive_parts(fresh, kind, n, folder)
 
-    return carry(batch, batch_id, olds, out, derive, {"rec_key": pl.Utf8(), "id18": pl.Utf8()})
+    gone_columns: dict[str, pl.DataType] = {"rec_key": pl.Utf8(), "id18": pl.Utf8()}
+    return carry(batch, batch_id, olds, out, derive, gone_columns, gone_ids)
 
 
 def carry(
@@ -242,6 +265,7 @@ def carry(
     out: Path,
     derive: Callable[[pl.LazyFrame, int, Path], None],
     gone_columns: dict[str, pl.DataType],
+    gone_ids: Path | None = None,
 ) -> bool:
     """Write a re-delivery's entry into ``out`` from the superseded batches' entries ``olds``:
     their files hard-linked (``carried-*``), the records of theirs this batch does not carry
@@ -252,7 +276,12 @@ def carry(
     of its content and identity, which are the carried record's. False (nothing usable
     written) when an entry is missing, the carried identities are not exactly superseded
     records (one each), or the chain grew long or mostly gone: the batch is then derived
-    whole."""
+    whole.
+
+    With ingest's list of the superseded identities the batch does not carry on
+    (``gone_ids``), the superseded records are looked up by that list and the counts checked
+    (:func:`_gone_by_list`); no carried row's identity is read. Otherwise (or when the counts
+    disagree) every carried identity is matched with a superseded record."""
     if not all(o.is_dir() for o in olds):
         return False
     old_entries = [Entry.at(o) for o in olds]
@@ -267,8 +296,33 @@ def carry(
         if old_gone
         else pl.DataFrame(schema=gone_columns)
     )
+    by_list = _gone_by_list(batch, batch_id, files, old, gone_before, gone_ids)
+    if by_list is not None:
+        gone_now, new_rows, n_files = by_list
+    else:
+        found = _gone_by_keys(batch, batch_id, old, gone_before)
+        if found is None:
+            return False
+        gone_now, new_rows, n_files = found
+    gone = pl.concat([gone_before, gone_now])
+    if gone.height > CARRY_GONE_SHARE * n_files:
+        return False
+    for i, path in enumerate(files):
+        link_or_copy(path, out / f"{CARRIED}{i:05d}.parquet")
+    gone.write_parquet(out / GONE_FILE, compression=PARQUET_CODEC)
+    (out / BASES_FILE).write_text(json.dumps([o.name for o in olds]), "utf-8")
+    if new_rows.len():
+        derive(batch.filter(pl.col("row").is_in(new_rows.implode())), new_rows.len(), out)
+    return True
+
+
+def _gone_by_keys(
+    batch: pl.LazyFrame, batch_id: str, old: pl.LazyFrame, gone_before: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.Series, int] | None:
+    """(the superseded records not carried on, the batch's own rows, the records in the
+    superseded files) by matching every carried row's identity with a current superseded
+    record; None when they are not exactly those records, one each."""
     current = old.join(gone_before.lazy().select("rec_key"), on="rec_key", how="anti").collect()
-    n_files = current.height + gone_before.height
     # each row's identity, and whether it is its own (a new record) or a carried one
     keys = batch.select(k=identity_key(batch), row=pl.col("row")).collect()
     own = keys["k"] == (batch_id + ":" + keys["row"].cast(pl.Utf8))
@@ -281,16 +335,33 @@ def carry(
     kept = current.select(_identity_hash(pl.col("rec_key")).is_in(carried.implode()))
     kept_mask = kept.to_series()
     if int(kept_mask.sum()) != carried.len():
-        return False
-    gone_now = current.filter(~kept_mask)
-    gone = pl.concat([gone_before, gone_now])
-    if gone.height > CARRY_GONE_SHARE * n_files:
-        return False
-    for i, path in enumerate(files):
-        link_or_copy(path, out / f"{CARRIED}{i:05d}.parquet")
-    gone.write_parquet(out / GONE_FILE, compression=PARQUET_CODEC)
-    (out / BASES_FILE).write_text(json.dumps([o.name for o in olds]), "utf-8")
-    new_rows = keys.filter(own)["row"]
-    if new_rows.len():
-        derive(batch.filter(pl.col("row").is_in(new_rows.implode())), new_rows.len(), out)
-    return True
+        return None
+    return current.filter(~kept_mask), keys.filter(own)["row"], current.height + gone_before.height
+
+
+def _gone_by_list(
+    batch: pl.LazyFrame,
+    batch_id: str,
+    files: list[Path],
+    old: pl.LazyFrame,
+    gone_before: pl.DataFrame,
+    gone_ids: Path | None,
+) -> tuple[pl.DataFrame, pl.Series, int] | None:
+    """As :func:`_gone_by_keys`, from ingest's list of the superseded identities the batch
+    does not carry on: the current superseded records on that list are gone, and the others
+    are carried exactly when their count is the count of the batch's carried rows (ingest
+    pairs each superseded row with at most one new row). None without a list or when the
+    counts disagree (the identities are then matched one by one)."""
+    if gone_ids is None or not gone_ids.is_file():
+        return None
+    ids = pl.read_parquet(gone_ids, columns=["rec_id"])["rec_id"]
+    n_files = sum(pq.read_metadata(p).num_rows for p in files)
+    listed = old.filter(pl.col("rec_key").is_in(ids.implode()))
+    gone_now = listed.join(gone_before.lazy().select("rec_key"), on="rec_key", how="anti").collect()
+    rec = pl.col("rec_id") if "rec_id" in batch.collect_schema() else pl.lit(None, pl.Utf8)
+    own = rec.is_null() | rec.str.starts_with(batch_id + ":")
+    rows = batch.select(own=own, row=pl.col("row")).collect()
+    n_carried = rows.height - int(rows["own"].sum())
+    if n_files - gone_before.height - gone_now.height != n_carried:
+        return None
+    return gone_now, rows.filter(pl.col("own"))["row"], n_files

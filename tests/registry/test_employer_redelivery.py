@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from canbao.ingest import api as ingest_api
-from canbao.registry import api, employers, snapshot
+from canbao.registry import api, employer_records, snapshot
 from canbao.standards import credit_code
 from tests.registry.city import ingest, make_city, redeliver
 from tests.registry.test_monthly_update import KEYS
@@ -116,9 +116,9 @@ def test_the_redelivered_batches_carry_their_employer_records(months: Months) ->
     for batch in redelivered:
         ch = batch.changes
         assert ch is not None and ch["unchanged"] > 1000
-        entry = employers.cached_entry(cache, batch.batch_id)
+        entry = employer_records.cached_entry(cache, batch.batch_id)
         assert entry is not None and entry.carried and entry.gone is not None, batch.as_of
-        olds = [employers.cached_entry(cache, b) for b in ch["base"]]
+        olds = [employer_records.cached_entry(cache, b) for b in ch["base"]]
         assert [p.stat().st_ino for p in entry.carried] == [
             p.stat().st_ino for o in olds if o is not None for p in o.files()
         ]
@@ -126,7 +126,7 @@ def test_the_redelivered_batches_carry_their_employer_records(months: Months) ->
         assert (0 if own is None else own.height) == ch["added"] + ch["changed"]
         # the records equal the batch computed whole (the full rebuild's cache of its month)
         full = months.jan_full if batch.as_of.month == 1 else months.feb_full
-        whole = employers.cached_entry(full.path.parents[1] / "cache", batch.batch_id)
+        whole = employer_records.cached_entry(full.path.parents[1] / "cache", batch.batch_id)
         assert whole is not None and not whole.carried
         got = entry.scan().collect().sort("rec_key")
         assert got.height == batch.accepted

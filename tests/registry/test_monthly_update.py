@@ -220,46 +220,46 @@ def test_exports_name_the_rows_of_the_current_files(
 def test_the_employer_fingerprint_adds_up_per_batch(
     redelivered: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    from canbao.registry import build, employers
+    from canbao.registry import build, employer_records
 
     _city, inc, _full = redelivered
     source = build.ingest_source(inc)
-    whole = employers.fingerprint(source)
+    whole = employer_records.fingerprint(source)
     cache = tmp_path / "fp"
-    assert employers.fingerprint(source, cache) == whole
+    assert employer_records.fingerprint(source, cache) == whole
     parts = sorted(cache.rglob("*.json"))
     assert len(parts) >= 3  # one per employer-bearing batch
     assert sum(json.loads(p.read_text())[0] for p in parts) == int(whole.split(":")[0])
     # a later build reads the parts kept, not the records
     parts[0].write_text(json.dumps([0, 0]))
-    assert employers.fingerprint(source, cache) != whole
-    assert employers.fingerprint(source) == whole
+    assert employer_records.fingerprint(source, cache) != whole
+    assert employer_records.fingerprint(source) == whole
 
 
 def test_employer_records_are_computed_once_per_batch(
     redelivered: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from canbao.registry import build, employers
+    from canbao.registry import build, employer_records
     from canbao.registry.engine import DuckDBEngine
 
     _city, inc, _full = redelivered
     source = build.ingest_source(inc)
     order = ["batch_id", "row"]
     with DuckDBEngine(data_dir=tmp_path) as eng:
-        employers.read_records(eng, source)
+        employer_records.read_records(eng, source)
         whole = eng.fetch("SELECT * FROM employer_records").sort(order)
-        employers.read_records(eng, source, tmp_path / "cache")
+        employer_records.read_records(eng, source, tmp_path / "cache")
         cached = eng.fetch("SELECT * FROM employer_records").sort(order)
         assert cached.equals(whole.select(cached.columns)) and whole.height > 1000
         computed: list[int] = []
-        real = employers.records
+        real = employer_records.records
 
         def counting(e: DuckDBEngine) -> None:
             computed.append(1)
             real(e)
 
-        monkeypatch.setattr(employers, "records", counting)
-        employers.read_records(eng, source, tmp_path / "cache")  # a later build: all cached
+        monkeypatch.setattr(employer_records, "records", counting)
+        employer_records.read_records(eng, source, tmp_path / "cache")  # a later build: all cached
         assert computed == []
         assert eng.fetch("SELECT * FROM employer_records").sort(order).equals(cached)
 

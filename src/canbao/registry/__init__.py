@@ -15,7 +15,8 @@ Build steps (each set-based SQL on DuckDB; see :mod:`canbao.registry.dialect` fo
    trusted persons and against each other (Chinese-aware comparisons, TF-adjusted names).
 5. :mod:`.assign` — best-match assignment (never joins two trusted IDs), review queue for uncertain
    or ambiguous pairs, clustering of records without any trusted ID, stored decisions applied.
-6. :mod:`.survivorship`, :mod:`.keys`, :mod:`.employers`.
+6. :mod:`.survivorship`, :mod:`.keys`, :mod:`.employer_records` (read, cached) and
+   :mod:`.employers` (linked).
 7. :mod:`.owners` — the likely owners of records without ID (identified persons with the same name
    or pinyin in the county or at the employer); review decisions respected, open pairs queued.
 8. :mod:`.snapshot` — publishes the build.

@@ -15,6 +15,7 @@ from canbao.ingest.identity import as_origin, identity_key
 from canbao.registry import (
     assign,
     decisions,
+    employer_records,
     employers,
     hotkeys,
     incremental,
@@ -200,12 +201,12 @@ def _build(
     person_origins = sorted(
         eng.fetch("SELECT DISTINCT batch_id FROM person_records")["batch_id"].to_list()
     )
-    employer_fingerprint = employers.fingerprint(
+    employer_fingerprint = employer_records.fingerprint(
         source, cache_root / "employer-fingerprint" if ingested else None
     )
     # employer records are cached per batch too: ingested batches never change
     read_employers = _EmployerRecords(eng, source, cache_root if ingested else None, superseded)
-    employer_batches = employers.batch_ids(source)
+    employer_batches = employer_records.batch_ids(source)
 
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     # person keys are digests keyed with the data directory's secret (registry.keys)
@@ -454,7 +455,7 @@ def _incremental(
 
 @dataclass(frozen=True)
 class _EmployerRecords:
-    """Reads ``employer_records`` (:func:`canbao.registry.employers.read_records`; cached per
+    """Reads ``employer_records`` (:func:`canbao.registry.employer_records.read_records`; cached per
     batch when ``cache`` is given) and finds a batch's cache entry."""
 
     eng: Engine
@@ -463,10 +464,10 @@ class _EmployerRecords:
     superseded: record_cache.Superseded | None
 
     def __call__(self) -> list[record_cache.Entry]:
-        return employers.read_records(self.eng, self.source, self.cache, self.superseded)
+        return employer_records.read_records(self.eng, self.source, self.cache, self.superseded)
 
     def entry(self, batch_id: str) -> record_cache.Entry | None:
-        return None if self.cache is None else employers.cached_entry(self.cache, batch_id)
+        return None if self.cache is None else employer_records.cached_entry(self.cache, batch_id)
 
 
 def _employer_batches_changed(

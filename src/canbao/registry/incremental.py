@@ -20,7 +20,7 @@ follows one of them (the same SQL as the full build, run on the affected rows on
    record only for the persons those records left or joined, and for IDs whose anchor changed.
 6. **Employers** are reused while the employer-bearing batches are unchanged; else they are
    linked again from every employer record's cached fields
-   (:func:`canbao.registry.employers.read_records`: only new batches are read). **Enrolments**
+   (:func:`canbao.registry.employer_records.read_records`: only new batches are read). **Enrolments**
    (:func:`enrollments`) of relinked records are computed again; the other records' rows keep
    theirs, with the new employer where their employer link changed.
 

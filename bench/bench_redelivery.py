@@ -190,7 +190,8 @@ def run() -> dict:
             "and employer fields). Targets: (a) ingest ≤ 5× the raw read of the file, build "
             "≤ 10% of the full build; (b) build ≤ 20%. 'steps s' are the build's own "
             "seconds per step (read: records, and deriving the new batches' fields; cluster: "
-            "the incremental update; employers: linking employers again)."
+            "the incremental update; employers: the master employers made "
+            "again and the changed employer links)."
         ),
         "columns": ["step", "seconds", "peak MB", "vs full build", "detail"],
         "rows": rows,

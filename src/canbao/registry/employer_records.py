@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -240,31 +239,10 @@ def read_records(
     folder.mkdir(parents=True, exist_ok=True)
     entries: list[record_cache.Entry] = []
     for kind, batch_id, batch in _delivered_batches(source, _bearing):
-        final = folder / batch_id
-        if not final.is_dir():
-            # a name of its own: another process caching the same batch never touches it
-            tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
-            tmp.mkdir()
-            redelivery = bases(batch_id) if bases else record_cache.Redelivery([])
-            olds = [folder / b for b in redelivery.bases]
-
-            def derive(rows: pl.LazyFrame, _n: int, out: Path, kind: str = kind) -> None:
-                _derive_part(eng, kind, rows, out)
-
-            carried = olds and record_cache.carry(
-                batch, batch_id, olds, tmp, derive, GONE, redelivery.gone
-            )
-            if not carried:
-                shutil.rmtree(tmp)
-                tmp.mkdir()
-                derive(batch, 0, tmp)
-            try:
-                os.replace(tmp, final)
-            except OSError:
-                if not final.is_dir():
-                    raise
-                shutil.rmtree(tmp)  # cached meanwhile by another process: same content
-        entries.append(record_cache.Entry.at(final))
+        redelivery = bases(batch_id) if bases else record_cache.Redelivery([])
+        olds = [folder / b for b in redelivery.bases]
+        write = _writer(eng, kind, batch_id, batch, olds, redelivery.gone)
+        entries.append(record_cache.kept_entry(folder, batch_id, write))
     if entries:
         record_cache.view(eng, "employer_records", entries)
     else:
@@ -287,6 +265,30 @@ def cached_entry(cache: Path, batch_id: str) -> record_cache.Entry | None:
 # what a cache entry's gone list keeps of each record it no longer carries
 GONE: dict[str, pl.DataType] = {"rec_key": pl.Utf8(), "batch_id": pl.Utf8(), "row": pl.Int64()}
 GONE_SQL = (("rec_key", "VARCHAR"), ("batch_id", "VARCHAR"), ("row", "BIGINT"))
+
+
+def _writer(
+    eng: Engine,
+    kind: str,
+    batch_id: str,
+    batch: pl.LazyFrame,
+    olds: list[Path],
+    gone_ids: Path | None,
+) -> Callable[[Path], None]:
+    """Writes a batch's entry: carried from ``olds`` when it re-delivers them, else computed
+    whole."""
+
+    def derive(rows: pl.LazyFrame, _n: int, out: Path) -> None:
+        _derive_part(eng, kind, rows, out)
+
+    def write(tmp: Path) -> None:
+        if olds and record_cache.carry(batch, batch_id, olds, tmp, derive, GONE, gone_ids):
+            return
+        shutil.rmtree(tmp)
+        tmp.mkdir()
+        derive(batch, 0, tmp)
+
+    return write
 
 
 def _derive_part(eng: Engine, kind: str, rows: pl.LazyFrame, out: Path) -> None:

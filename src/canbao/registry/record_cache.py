@@ -207,27 +207,58 @@ def cached_batches(
         # by the delivered batch (a re-delivery's unchanged rows keep an older batch's identity)
         counts = lf.group_by("batch_id").agg(pl.len().alias("n")).collect().sort("batch_id")
         for batch_id, n in counts.iter_rows():
-            final = cache_dir / str(batch_id)
-            if not final.is_dir():
-                # a name of its own: another process deriving the same batch never touches it
-                tmp = cache_dir / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
-                tmp.mkdir()
-                batch = lf.filter(pl.col("batch_id") == batch_id)
-                redelivery = bases(str(batch_id)) if bases else Redelivery([])
-                olds = [cache_dir / b for b in redelivery.bases]
-                if not (olds and _carry(batch, kind, str(batch_id), olds, tmp, redelivery.gone)):
-                    shutil.rmtree(tmp)
-                    if derive is None or not derive(str(batch_id), kind, tmp):
-                        tmp.mkdir(exist_ok=True)
-                        _derive_parts(batch, kind, int(n), tmp)
-                try:
-                    os.replace(tmp, final)
-                except OSError:
-                    if not final.is_dir():
-                        raise
-                    shutil.rmtree(tmp)  # cached meanwhile by another process: same content
-            entries.append(Entry.at(final))
+            batch = lf.filter(pl.col("batch_id") == batch_id)
+            redelivery = bases(str(batch_id)) if bases else Redelivery([])
+            olds = [cache_dir / b for b in redelivery.bases]
+            write = _writer(batch, kind, str(batch_id), int(n), olds, redelivery.gone, derive)
+            entries.append(kept_entry(cache_dir, str(batch_id), write))
     return entries
+
+
+def _writer(
+    batch: pl.LazyFrame,
+    kind: str,
+    batch_id: str,
+    n: int,
+    olds: list[Path],
+    gone_ids: Path | None,
+    derive: BatchDeriver | None,
+) -> Callable[[Path], None]:
+    """Writes a batch's entry: carried from ``olds`` when it re-delivers them, else derived
+    whole (by ``derive`` where it does, else here)."""
+
+    def write(tmp: Path) -> None:
+        if olds and _carry(batch, kind, batch_id, olds, tmp, gone_ids):
+            return
+        shutil.rmtree(tmp)
+        if derive is None or not derive(batch_id, kind, tmp):
+            tmp.mkdir(exist_ok=True)
+            _derive_parts(batch, kind, n, tmp)
+
+    return write
+
+
+def kept_entry(folder: Path, batch_id: str, write: Callable[[Path], None]) -> Entry:
+    """The entry of ``batch_id`` under ``folder``; when it is not kept yet, ``write(tmp)``
+    writes it into a folder of its own first (another process writing the same batch never
+    touches it), renamed into place when complete. If another process finished first, its
+    entry stays (the same content)."""
+    final = folder / batch_id
+    if not final.is_dir():
+        tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        try:
+            write(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp)  # kept meanwhile by another process: the same content
+    return Entry.at(final)
 
 
 def _derive_parts(batch: pl.LazyFrame, kind: str, n: int, out: Path) -> None:

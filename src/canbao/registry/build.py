@@ -201,12 +201,15 @@ def _build(
     person_origins = sorted(
         eng.fetch("SELECT DISTINCT batch_id FROM person_records")["batch_id"].to_list()
     )
+    employer_delivered = employer_records.delivered(source)
     employer_fingerprint = employer_records.fingerprint(
-        source, cache_root / "employer-fingerprint" if ingested else None
+        source, cache_root / "employer-fingerprint" if ingested else None, employer_delivered
     )
     # employer records are cached per batch too: ingested batches never change
-    read_employers = _EmployerRecords(eng, source, cache_root if ingested else None, superseded)
-    employer_batches = employer_records.batch_ids(source)
+    read_employers = _EmployerRecords(
+        eng, source, cache_root if ingested else None, superseded, employer_delivered
+    )
+    employer_batches = sorted(b for ids in employer_delivered.values() for b in ids)
 
     eng.create_table_from_arrow("decisions", decisions.load(data_dir).to_arrow())
     # person keys are digests keyed with the data directory's secret (registry.keys)
@@ -462,9 +465,12 @@ class _EmployerRecords:
     source: RecordSource
     cache: Path | None
     superseded: record_cache.Superseded | None
+    delivered: employer_records.Delivered  # the batches (found once per build)
 
     def __call__(self) -> list[record_cache.Entry]:
-        return employer_records.read_records(self.eng, self.source, self.cache, self.superseded)
+        return employer_records.read_records(
+            self.eng, self.source, self.cache, self.superseded, self.delivered
+        )
 
     def entry(self, batch_id: str) -> record_cache.Entry | None:
         return None if self.cache is None else employer_records.cached_entry(self.cache, batch_id)

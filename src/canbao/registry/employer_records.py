@@ -55,7 +55,11 @@ EMPLOYER_COLUMNS: dict[str, pl.DataType] = {
 _FINGERPRINT_RULE = "identity-2"
 
 
-def fingerprint(source: Callable[[str], pl.LazyFrame | None], cache: Path | None = None) -> str:
+def fingerprint(
+    source: Callable[[str], pl.LazyFrame | None],
+    cache: Path | None = None,
+    known: Delivered | None = None,
+) -> str:
     """Names the set of employer-bearing records (their identities): equal between two builds
     exactly when the employer side's inputs are (an identical re-delivery keeps it). The hash
     is Polars' (stable within one version; another version only costs one employer rebuild).
@@ -69,7 +73,7 @@ def fingerprint(source: Callable[[str], pl.LazyFrame | None], cache: Path | None
         parts = [_identities(k, lf) for k in EMPLOYER_KINDS if (lf := source(k)) is not None]
         return _fingerprint_text(_digest([p for p in parts if p is not None]))
     n, h = 0, 0
-    for kind, batch_id, batch in _delivered_batches(source, _identities):
+    for kind, batch_id, batch in _delivered_batches(source, _identities, known):
         folder = cache / f"{pl.__version__}-{_FINGERPRINT_RULE}" / kind
         path = folder / f"{batch_id}.json"
         try:
@@ -88,21 +92,38 @@ def _fingerprint_text(part: tuple[int, int]) -> str:
     return f"{part[0]}:{part[1]}"
 
 
+Delivered = dict[str, list[str]]  # kind → its delivered batches (of the kinds naming employers)
+
+
+def delivered(source: Callable[[str], pl.LazyFrame | None]) -> Delivered:
+    """The delivered batches of each kind that names employers (each has a cache entry). A
+    build finds them once (a scan of every batch's ids) and hands them to :func:`fingerprint`
+    and :func:`read_records`."""
+    out: Delivered = {}
+    for kind in EMPLOYER_KINDS:
+        lf = source(kind)
+        if lf is None or _bearing(kind, lf) is None:
+            continue
+        ids = lf.select(pl.col("batch_id").unique()).collect()["batch_id"].to_list()
+        out[kind] = sorted(str(b) for b in ids)
+    return out
+
+
 def _delivered_batches(
     source: Callable[[str], pl.LazyFrame | None],
     view: Callable[[str, pl.LazyFrame], pl.LazyFrame | None] | None = None,
+    known: Delivered | None = None,
 ) -> list[tuple[str, str, pl.LazyFrame]]:
     """(kind, delivered batch id, its employer-bearing records) for every current batch of a
     kind that names employers (a batch never changes: what is computed of it can be kept).
-    The records as ``view`` gives them (default :func:`_conformed`)."""
+    The records as ``view`` gives them (default :func:`_conformed`); ``known``: the batches,
+    when :func:`delivered` has found them already."""
     view = view or _conformed
     out = []
-    for kind in EMPLOYER_KINDS:
+    for kind, ids in (known if known is not None else delivered(source)).items():
         lf = source(kind)
-        if lf is None or view(kind, lf) is None:
-            continue
-        ids = lf.select(pl.col("batch_id").unique()).collect()["batch_id"].to_list()
-        for batch_id in sorted(str(b) for b in ids):
+        assert lf is not None
+        for batch_id in ids:
             batch = view(kind, lf.filter(pl.col("batch_id") == batch_id))
             assert batch is not None  # the same schema as the kind's
             out.append((kind, batch_id, batch))
@@ -223,6 +244,7 @@ def read_records(
     source: Callable[[str], pl.LazyFrame | None],
     cache: Path | None = None,
     bases: record_cache.Superseded | None = None,
+    known: Delivered | None = None,
 ) -> list[record_cache.Entry]:
     """``employer_records``: every employer-bearing record with its linking fields
     (:func:`records`). With a ``cache`` directory (ingested batches, which never change) they
@@ -238,7 +260,7 @@ def read_records(
     folder = cache / f"employers-{records_version()}"
     folder.mkdir(parents=True, exist_ok=True)
     entries: list[record_cache.Entry] = []
-    for kind, batch_id, batch in _delivered_batches(source, _bearing):
+    for kind, batch_id, batch in _delivered_batches(source, _bearing, known):
         redelivery = bases(batch_id) if bases else record_cache.Redelivery([])
         olds = [folder / b for b in redelivery.bases]
         write = _writer(eng, kind, batch_id, batch, olds, redelivery.gone)
@@ -249,11 +271,6 @@ def read_records(
         eng.read_frame("employer_records_raw", assemble(source))
         records(eng)
     return entries
-
-
-def batch_ids(source: Callable[[str], pl.LazyFrame | None]) -> list[str]:
-    """The delivered batches of the kinds that name employers (each has a cache entry)."""
-    return sorted(b for _kind, b, _lf in _delivered_batches(source, _bearing))
 
 
 def cached_entry(cache: Path, batch_id: str) -> record_cache.Entry | None:

@@ -55,7 +55,7 @@ def _copy(data: Path, dest: Path) -> Path:
 def _state(build: Path) -> dict[str, pl.DataFrame]:
     """A published ledger's files as frames (linked rows per kind, all batches)."""
     out = {
-        "ledger": pl.read_parquet(build / "ledger.parquet"),
+        "ledger": published.scan(build).collect().sort(*published.KEYS),
         "accounts": pl.read_parquet(build / "accounts.parquet").sort("employer_key", "scheme"),
     }
     for kind in KINDS:
@@ -63,6 +63,10 @@ def _state(build: Path) -> dict[str, pl.DataFrame]:
         out[kind] = pl.concat([pl.read_parquet(f) for f in files]).sort("batch_id", "row")
         out[f"{kind}_files"] = pl.DataFrame({"file": [f.name for f in files]})
     return out
+
+
+def _rows(found: published.Published) -> pl.DataFrame:
+    return published.scan(found.path).collect().sort(*published.KEYS)
 
 
 def _meta(build: Path) -> dict[str, object]:
@@ -75,12 +79,12 @@ def test_a_month_later_the_incremental_ledger_equals_a_full_build(
 ) -> None:
     data = _copy(month[0], tmp_path / "data")
     first = month[1]
-    before = pl.read_parquet(first.path.parent / "ledger.parquet")
+    before = published.scan(first.path).collect()
     # the month's deliveries: what the incremental update has to get right
     sources = {b.source for b in ingest_api.current_batches(data, "payment")}
     assert {"si_payment_2018_01", "si_payment_counter"} <= sources
     # the counters' file was delivered again: its earlier batch is superseded
-    before_batches = json.loads((first.path.parent / "published.json").read_text())["batches"]
+    before_batches = json.loads((first.path / "published.json").read_text())["batches"]
     now = {b.batch_id for b in ingest_api.current_batches(data, "payment")}
     assert any(b.startswith("si_payment_counter") for b in set(before_batches["payment"]) - now)
     pays = ingest_api.current_records(data, "payment").collect()
@@ -94,12 +98,20 @@ def test_a_month_later_the_incremental_ledger_equals_a_full_build(
         "incremental", first.build_id, D2, None
     )  # fmt: skip
     assert 0 < (later.touched or 0) < before.height
-    build = later.path.parent
+    # written as layers over the first ledger's file: the rows that differ from it (the
+    # recomputed and the unpaid ones) and the keys of the base rows they replace
+    layers = _meta(later.path)["layers"]
+    assert isinstance(layers, dict) and layers["base"] == first.build_id
+    first_base = data / "ledger" / first.build_id / "ledger.parquet"  # in this copy
+    assert (later.path / "ledger.parquet").stat().st_ino == first_base.stat().st_ino
+    unpaid = before.filter(pl.col("balance") > 0).height
+    assert unpaid <= layers["delta"] < later.rows and layers["gone"] < before.height
+    build = later.path
     got = _state(build)
     saved = _copy(build, tmp_path / "incremental")
     full = published.publish(data, full=True)  # the same build, computed in full
     assert full is not None and full.mode == "full" and "--full" in (full.reason or "")
-    want = _state(full.path.parent)
+    want = _state(full.path)
     for name, frame in want.items():
         assert got[name].equals(frame), name
     # new rows: January's declarations, December's estimates for those that did not declare it
@@ -131,7 +143,7 @@ def _no_build(*args: object, **kwargs: object) -> None:
 def _full_because(data: Path) -> published.Published:
     found = published.publish(data)
     assert found is not None and found.mode == "full", found
-    meta = _meta(found.path.parent)
+    meta = _meta(found.path)
     assert (meta["mode"], meta["reason"], meta["reason_zh"]) == (
         "full", found.reason, found.reason_zh
     )  # fmt: skip
@@ -142,7 +154,7 @@ def test_an_approved_deferral_makes_a_full_build(
     month: tuple[Path, published.Published], tmp_path: Path
 ) -> None:
     data = _copy(month[0], tmp_path / "data")
-    row = pl.read_parquet(month[1].path).filter(pl.col("balance") > 0).row(0, named=True)
+    row = published.scan(month[1].path).collect().filter(pl.col("balance") > 0).row(0, named=True)
     store = open_store(data)
     try:
         emp = agreements.Employer(
@@ -168,7 +180,7 @@ def test_a_finished_audit_case_makes_a_full_build(
     from canbao.audit.findings import Finding, assess
 
     data = _copy(month[0], tmp_path / "data")
-    old = pl.read_parquet(month[1].path)
+    old = published.scan(month[1].path).collect()
     row = old.filter(
         (pl.col("scheme") == "employee_pension") & (pl.col("period") == "2017-06")
         & pl.col("county_code").is_not_null()
@@ -195,14 +207,14 @@ def test_a_finished_audit_case_makes_a_full_build(
     result = _full_because(data)
     assert result.reason == "the assessed audit findings changed"
     assert result.reason_zh == "稽核补缴核定有变化"
-    new = pl.read_parquet(result.path).filter(
+    new = published.scan(result.path).collect().filter(
         (pl.col("employer_key") == row["employer_key"]) & (pl.col("scheme") == "employee_pension")
         & (pl.col("period") == "2017-06")
     ).row(0, named=True)  # fmt: skip
     assert new["due"] >= row["due"] + found.unpaid_fen  # and January's deliveries on top
     again = published.publish(data)  # nothing changed since: incremental, the same rows
     assert again is not None and again.mode == "incremental"
-    assert pl.read_parquet(again.path).equals(pl.read_parquet(result.path))
+    assert _rows(again).equals(_rows(result))
 
 
 def test_a_changed_ledger_policy_makes_a_full_build(
@@ -221,7 +233,7 @@ def test_a_changed_ledger_policy_makes_a_full_build(
     found = _full_because(data)
     assert "late-fee rule" in (found.reason or "") and "滞纳金" in (found.reason_zh or "")
     # the new rate is applied: a row in arrears at 6 per 10,000 a day
-    led = pl.read_parquet(found.path).filter(pl.col("fee_e4") > 0)
+    led = published.scan(found.path).collect().filter(pl.col("fee_e4") > 0)
     assert (led["fee_e4"] % 6 == 0).all()
 
 
@@ -257,3 +269,44 @@ def test_canbao_build_says_how_it_published_the_ledger(
     assert run(["build", "--full", "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert "全量：指定了全量构建（--full）" in out
+
+
+def test_layers_over_layers_and_changed_employer_fields(
+    month: tuple[Path, published.Published], tmp_path: Path
+) -> None:
+    """An update of a layered ledger carries its delta on (the base stays the first full
+    ledger's), and the base rows of a master employer whose fields changed since the base was
+    written leave it: every row equals a full computation's."""
+    data = _copy(month[0], tmp_path / "data")
+    later = published.publish(data)
+    assert later is not None and _meta(later.path)["layers"]
+    # a paid-up row's employer, as if the registry had given it another name and code since the
+    # base was written: the base file and the fields written beside it say the old ones
+    rows = published.scan(later.path).collect()
+    key = rows.filter((pl.col("balance") <= 0) & pl.col("known"))["employer_key"][0]
+    base_file = later.path / "ledger.parquet"
+    base = pl.read_parquet(base_file)
+    old = {"employer_name": "旧名称有限公司", "credit_code": None}
+    assert base.filter(pl.col("employer_key") == key).height > 0
+    base_file.unlink()  # a hard link of the first ledger's: not written through
+    base.with_columns(
+        [pl.when(pl.col("employer_key") == key).then(pl.lit(v, pl.Utf8)).otherwise(pl.col(c))
+         .alias(c) for c, v in old.items()]
+    ).write_parquet(base_file)  # fmt: skip
+    fields = later.path / published.BASE_EMPLOYERS
+    emps = pl.read_parquet(fields)
+    fields.unlink()
+    emps.with_columns(
+        [pl.when(pl.col("employer_key") == key).then(pl.lit(v, pl.Utf8)).otherwise(pl.col(c))
+         .alias(c) for c, v in old.items()]
+    ).write_parquet(fields)  # fmt: skip
+    again = published.publish(data)  # the same build and date: from the layered ledger
+    assert again is not None and again.mode == "incremental" and again.touched == 0
+    layers = _meta(again.path)["layers"]
+    assert isinstance(layers, dict) and layers["base"] == month[1].build_id
+    got = _rows(again)
+    moved = got.filter(pl.col("employer_key") == key)
+    assert moved.height > 0 and "旧名称有限公司" not in moved["employer_name"].to_list()
+    full = published.publish(data, full=True)
+    assert full is not None and full.mode == "full"
+    assert got.equals(_rows(full))

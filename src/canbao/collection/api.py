@@ -69,7 +69,7 @@ def _build(s: Session, policy: ContributionPolicy | None, employer: str | None =
         if path is None:
             build_ledger_at(x, x.as_of, "ledger", policy or ledger_policy(x), employer)
             return
-        x.eng.parquet_view("ledger_published", [path])
+        published.register(x.eng, "ledger_published", path)
         names = ", ".join(LEDGER_COLUMNS)
         x.eng.create_view("ledger", f"SELECT {names} FROM ledger_published WHERE known")
 

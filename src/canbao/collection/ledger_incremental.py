@@ -52,7 +52,7 @@ recomputed anyway, or when the registry relinked many rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -74,6 +74,7 @@ from canbao.collection.ledger_inputs import (
     linked_sql,
     month_index_sql,
     month_of,
+    sql_list,
 )
 from canbao.collection.policy import ContributionPolicy
 from canbao.coverage.session import RECORD_COLUMNS, Session
@@ -92,10 +93,6 @@ def _on(a: str, b: str, cols: tuple[str, ...] = ("employer_key", "scheme", "peri
 
 def _acct(a: str, b: str) -> str:
     return _on(a, b, ("employer_key", "scheme"))
-
-
-def _list(items: list[str]) -> str:
-    return ", ".join("'" + i.replace("'", "''") + "'" for i in items) or "NULL"
 
 
 def _period(mi: int) -> str:
@@ -124,7 +121,7 @@ _NO_CHANGE = (
 def _changed_sql(kind: str, batch_id: str) -> str:
     """The rows of a kept batch whose master employer differs between the stored linked rows
     and ``employer_links`` (old_key or new_key NULL: a link lost or gained)."""
-    b = _list([batch_id])
+    b = sql_list([batch_id])
     return f"""
         SELECT {b} AS batch_id, coalesce(p."row", el."row") AS "row",
                p.employer_key AS old_key, el.employer_key AS new_key
@@ -205,12 +202,20 @@ def update(
     prev_batches: Mapping[str, list[str]],
     current_batches: Mapping[str, list[str]],
     first_period: str | None,
+    delivered: Mapping[str, Mapping[str, list[str]]] | None = None,
+    fresh: Mapping[str, list[str]] | None = None,
+    may_relink: Collection[str] | None = None,
 ) -> Update | Declined:
     """Build ``ledger_exact`` / ``ledger`` at ``day`` from the state at ``prev_day`` (tables
     above), ``ledger_accounts`` and, per kind, the view ``inc_linked_<kind>`` (the linked rows
     of the current batches: ``inc_keep_<kind>`` and ``inc_new_<kind>``). ``prev_batches`` /
     ``current_batches``: the batch ids per kind of the state and now; ``first_period``: the
-    state's earliest contribution month. Returns :class:`Declined` instead when a full build
+    state's earliest contribution month; ``delivered``: per kind, each current delivered batch
+    (file) and the batches of its rows' identities; ``fresh``: per kind, the delivered batches
+    the state did not have (the added batches' rows are read from their files only; None: every
+    file is read); ``may_relink``: the batches whose rows the registry may have linked to another
+    master employer since the state's build (None: every kept batch's links are compared).
+    Returns :class:`Declined` instead when a full build
     should be done (a full build in the same session replaces what was built so far)."""
     if day < prev_day:
         return Declined(
@@ -223,15 +228,19 @@ def update(
     for kind in KINDS:
         prev, now = set(prev_batches.get(kind, [])), set(current_batches.get(kind, []))
         added, removed, kept = sorted(now - prev), sorted(prev - now), sorted(prev & now)
+        files = None if fresh is None else list(fresh.get(kind, []))
         s.execute(
             f"CREATE OR REPLACE TABLE inc_added_{kind} AS "
-            f"SELECT * FROM {linked_sql(kind, batches=added)} x"
+            f"SELECT * FROM {linked_sql(kind, batches=added, files=files)} x"
         )
         # rows of kept batches whose master employer changed, lost or gained a link (batch by
         # batch: a join on the row number alone)
         s.execute(
             f"CREATE OR REPLACE TABLE inc_changed_{kind} AS "
-            + " UNION ALL ".join([_changed_sql(kind, b) for b in kept] or [_NO_CHANGE])
+            + " UNION ALL ".join(
+                [_changed_sql(kind, b) for b in kept if may_relink is None or b in may_relink]
+                or [_NO_CHANGE]
+            )
         )
         n_changed = int(s.eng.scalar(f"SELECT count(*) FROM inc_changed_{kind}"))
         changed_total += n_changed
@@ -246,12 +255,18 @@ def update(
                 CREATE OR REPLACE TABLE inc_keep_{kind} AS
                 SELECT p.* FROM prev_linked_{kind} p
                 LEFT JOIN inc_changed_{kind} c ON c.batch_id = p.batch_id AND c."row" = p."row"
-                WHERE p.batch_id IN ({_list(kept)}) AND c.batch_id IS NULL
+                WHERE p.batch_id IN ({sql_list(kept)}) AND c.batch_id IS NULL
                 """
             )
+            source = f"cov_{kind}"
+            if delivered is not None:  # only the files holding those identities
+                hold = [
+                    f for f, ids in delivered.get(kind, {}).items() if set(ids) & set(rewrite[kind])
+                ]
+                source = f"(SELECT * FROM cov_{kind} WHERE file_batch IN ({sql_list(hold)}))"
             relinked = (
                 f"UNION ALL SELECT c.new_key AS employer_key, {cols} "
-                f"FROM inc_changed_{kind} c JOIN cov_{kind} p "
+                f"FROM inc_changed_{kind} c JOIN {source} p "
                 f'ON p.batch_id = c.batch_id AND p."row" = c."row" WHERE c.new_key IS NOT NULL'
             )
             gone_relinked = (
@@ -262,7 +277,7 @@ def update(
         else:
             s.eng.create_view(
                 f"inc_keep_{kind}",
-                f"SELECT * FROM prev_linked_{kind} WHERE batch_id IN ({_list(kept)})",
+                f"SELECT * FROM prev_linked_{kind} WHERE batch_id IN ({sql_list(kept)})",
             )
             relinked = gone_relinked = ""
         s.execute(
@@ -274,7 +289,7 @@ def update(
         s.execute(
             f"""
             CREATE OR REPLACE TABLE inc_gone_{kind} AS
-            SELECT * FROM prev_linked_{kind} WHERE batch_id IN ({_list(removed)})
+            SELECT * FROM prev_linked_{kind} WHERE batch_id IN ({sql_list(removed)})
             {gone_relinked}
             """
         )
@@ -477,41 +492,50 @@ def _recompute(s: Session, day: dt.date, policy: ContributionPolicy) -> None:
     build_assessed_ledger(s, day, "ledger_inc", policy)
 
 
-def _merge(s: Session, prev_day: dt.date, day: dt.date, policy: ContributionPolicy) -> None:
-    """The views ``ledger_exact`` and ``ledger``: the previous rows not touched, carried to
-    ``day``, and the recomputed touched rows."""
+def carried_sql(source: str, prev_day: dt.date, day: dt.date, policy: ContributionPolicy) -> str:
+    """SELECT of the rows of ``source`` (ledger rows at ``prev_day``: :data:`LEDGER_COLUMNS`
+    and ``fee_e4``) whose key was not touched (``inc_t``), carried to ``day``: the unpaid
+    principal's late fee moves on by the days between the two dates, and the days past due and
+    the ageing bucket are those of ``day``."""
     rule, rate = policy.late_fee.day_rule, policy.late_fee.rate_per_10000_per_day
     more = (
         f"({late_fees.days_sql('due_date', day_sql(day), rule)}"
         f" - {late_fees.days_sql('due_date', day_sql(prev_day), rule)})"
     )
     past_due = f"greatest(date_diff('day', due_date, {day_sql(day)}), 0)"
-    cols = ", ".join(LEDGER_COLUMNS)
-    # a view: publishing writes it once (no table of the whole city in between)
-    s.eng.create_view(
-        "ledger_exact",
-        f"""
-        WITH c AS (
+    return f"""
+        SELECT employer_key, scheme, period, due_date, due, paid, balance,
+               CAST({late_fees.fee_from_numerator_sql("fee_e4")} AS BIGINT) AS late_fee,
+               days_past_due, {ageing_sql(policy, "days_past_due")} AS ageing, estimated,
+               source, fee_e4
+        FROM (
             SELECT p.employer_key, p.scheme, p.period, p.due_date, p.due, p.paid, p.balance,
                    p.estimated, p.source,
                    CAST(p.fee_e4 + greatest(p.balance, 0) * {rate} * {more} AS BIGINT)
                        AS fee_e4,
                    CAST(CASE WHEN p.balance > 0 THEN {past_due} ELSE 0 END AS BIGINT)
                        AS days_past_due
-            FROM prev_ledger p LEFT JOIN inc_t t ON {_on("t", "p")}
+            FROM {source} p LEFT JOIN inc_t t ON {_on("t", "p")}
             WHERE t.employer_key IS NULL
-        )
-        SELECT employer_key, scheme, period, due_date, due, paid, balance,
-               CAST({late_fees.fee_from_numerator_sql("fee_e4")} AS BIGINT) AS late_fee,
-               days_past_due, {ageing_sql(policy, "days_past_due")} AS ageing, estimated,
-               source, fee_e4
-        FROM c
-        UNION ALL
-        SELECT i.{cols.replace(", ", ", i.")}, i.fee_e4
-        FROM ledger_inc_exact i JOIN inc_t t ON {_on("t", "i")}
-        """,
+        ) c"""
+
+
+def recomputed_sql() -> str:
+    """SELECT of the recomputed rows of the touched keys (:data:`LEDGER_COLUMNS` and
+    ``fee_e4``)."""
+    cols = ", ".join(f"i.{c}" for c in LEDGER_COLUMNS)
+    return f"SELECT {cols}, i.fee_e4 FROM ledger_inc_exact i JOIN inc_t t ON {_on('t', 'i')}"
+
+
+def _merge(s: Session, prev_day: dt.date, day: dt.date, policy: ContributionPolicy) -> None:
+    """The views ``ledger_exact`` and ``ledger``: the previous rows not touched, carried to
+    ``day``, and the recomputed touched rows."""
+    # a view: publishing writes it once (no table of the whole city in between)
+    s.eng.create_view(
+        "ledger_exact",
+        f"{carried_sql('prev_ledger', prev_day, day, policy)} UNION ALL {recomputed_sql()}",
     )
-    s.eng.create_view("ledger", f"SELECT {cols} FROM ledger_exact")
+    s.eng.create_view("ledger", f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger_exact")
 
 
 def _accounts(s: Session) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 import pyarrow as pa
 
@@ -72,17 +73,31 @@ def employer_filter_sql(column: str, employer: str | None) -> str:
     return f" AND {column} = '{employer}'"
 
 
-def linked_sql(kind: str, employer: str | None = None, batches: list[str] | None = None) -> str:
+def sql_list(items: Iterable[str]) -> str:
+    """SQL string literals, comma-separated (``NULL`` for none: ``x IN (NULL)`` holds for no
+    row)."""
+    return ", ".join("'" + i.replace("'", "''") + "'" for i in items) or "NULL"
+
+
+def linked_sql(
+    kind: str,
+    employer: str | None = None,
+    batches: list[str] | None = None,
+    files: list[str] | None = None,
+) -> str:
     """``(SELECT …)``: the rows of the current batches of ``kind`` (``payment``,
     ``declaration`` or ``arrears``) linked to their master employer through ``employer_links``
     — employer_key, batch_id, row and :data:`LINKED` [kind] — every linked row, before the
     ledger's filters (:func:`counts_sql`); ``employer``: one master employer only;
-    ``batches``: these batches only. The builders below read this, or a table of the same
-    columns (the published ledger keeps them per batch, :mod:`canbao.collection.published`)."""
+    ``batches``: these batches only; ``files``: the rows in these delivered batches' files only
+    (``file_batch``: a re-delivery's unchanged rows keep an older batch's identity; only those
+    files are read). The builders below read this, or a table of the same columns (the
+    published ledger keeps them per batch, :mod:`canbao.collection.published`)."""
     only = employer_filter_sql("el.employer_key", employer)
     if batches is not None:
-        listed = ", ".join("'" + b.replace("'", "''") + "'" for b in batches) or "NULL"
-        only += f" AND r.batch_id IN ({listed})"
+        only += f" AND r.batch_id IN ({sql_list(batches)})"
+    if files is not None:
+        only += f" AND r.file_batch IN ({sql_list(files)})"
     cols = ", ".join(f"r.{c}" for c in LINKED[kind])
     return (
         f'(SELECT el.employer_key, r.batch_id, r."row", {cols} FROM cov_{kind} r '

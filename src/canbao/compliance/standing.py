@@ -80,7 +80,7 @@ def _ledger_rows(data_dir: Path, build_id: str) -> tuple[pl.LazyFrame, dt.date, 
     pointer = base / "CURRENT"
     if pointer.exists() and pointer.read_text(encoding="utf-8").strip() == build_id:
         meta = json.loads((base / build_id / "published.json").read_text(encoding="utf-8"))
-        frame = pl.scan_parquet(base / build_id / "ledger.parquet", glob=False)
+        frame = published.scan(base / build_id)
         if "known" in frame.collect_schema().names():
             frame = frame.filter(pl.col("known"))
         cols = frame.select("employer_key", "scheme", "period", "balance", "days_past_due")

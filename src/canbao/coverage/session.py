@@ -136,17 +136,26 @@ def _columns(files: list[Path]) -> set[str]:
 
 def records_view_sql(kind: str, have: set[str] | None) -> str:
     """``cov_<kind>``: the columns coverage reads from ``records_<kind>`` (NULL where the
-    batches lack one); an empty view when the kind was never ingested (``have`` is None)."""
+    batches lack one), then ``file_batch``: the batch whose file holds the row (``batch_id`` is
+    the row's identity's, an older batch for a re-delivery's unchanged row; a filter on
+    ``file_batch`` reads those files only); an empty view when the kind was never ingested
+    (``have`` is None)."""
     cols = RECORD_COLUMNS[kind]
     if have is None:
         sel = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items())
-        return f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} WHERE 1 = 0"
+        return (
+            f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel}, "
+            "CAST(NULL AS VARCHAR) AS file_batch WHERE 1 = 0"
+        )
     origin = _origin_columns(have)
     sel = ", ".join(
         origin[c] if c in origin else f'"{c}"' if c in have else f'CAST(NULL AS {t}) AS "{c}"'
         for c, t in cols.items()
     )
-    return f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel} FROM records_{kind}"
+    return (
+        f"CREATE OR REPLACE VIEW cov_{kind} AS SELECT {sel}, batch_id AS file_batch "
+        f"FROM records_{kind}"
+    )
 
 
 def _origin_columns(have: set[str]) -> dict[str, str]:

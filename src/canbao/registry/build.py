@@ -227,6 +227,7 @@ def _build(
     else:
         _full(eng, model_dir, retrain, source, read_employers, say, lap)
         changed, reuse, mode, prev = [], [], "full", None
+    links_changed = _employer_links_changed(eng, prev, changed, reuse)
     eng.drop(*employers.WORK_TABLES)
 
     def last(snap: snapshot.Snapshot) -> dict[str, Any]:
@@ -263,6 +264,7 @@ def _build(
         "person_origins": person_origins,
         "employer_fingerprint": employer_fingerprint,
         "employer_batches": employer_batches,
+        "employer_links_changed": links_changed,
     }
     if delta is not None and mode == "incremental":
         info["incremental"] = {
@@ -454,6 +456,27 @@ def _incremental(
     )
     lap("cluster")
     return [*changed, *layered, "enrollments"], reuse
+
+
+def _employer_links_changed(
+    eng: Engine, prev: snapshot.Snapshot | None, changed: list[str], reuse: list[str]
+) -> dict[str, Any] | None:
+    """``since`` (the previous build) and ``batches``: the batches some of whose rows may link
+    to another master employer, or to none, since then (the contribution ledger updates its
+    linked rows from this); None when not known (a full build, or the links made again)."""
+    if prev is None:
+        return None
+    if "employer_links" in reuse:
+        batches: list[str] = []
+    elif "employer_links" in changed:  # the rows written again and gone: employers.link_changes
+        found = eng.fetch(
+            "SELECT DISTINCT batch_id FROM employer_links__gone "
+            "UNION SELECT DISTINCT batch_id FROM employer_links__rows"
+        )
+        batches = sorted(str(b) for b in found["batch_id"].to_list())
+    else:
+        return None
+    return {"since": prev.build_id, "batches": batches}
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ def _debtor(data: Path) -> str | None:
     pointer = published.root(data) / "CURRENT"
     if not pointer.exists():
         return None
-    path = published.root(data) / pointer.read_text(encoding="utf-8").strip() / "ledger.parquet"
-    if not path.exists():
+    folder = published.root(data) / pointer.read_text(encoding="utf-8").strip()
+    if not (folder / "ledger.parquet").exists():
         return None
     found = (
-        pl.scan_parquet(path, glob=False)
+        published.scan(folder)
         .filter(pl.col("credit_code").is_not_null() & (pl.col("balance") > 0))
         .group_by("credit_code")
         .agg(pl.col("balance").sum())

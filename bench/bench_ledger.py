@@ -72,7 +72,9 @@ if base is not None:
     (data / "ledger" / "CURRENT").write_text(base, encoding="utf-8")
 r = published.publish(data, full={full!r})
 rows = published.scan(r.path).collect().hash_rows(seed=7).sort()
+layers = json.loads((r.path / "published.json").read_text(encoding="utf-8"))["layers"]
 print(json.dumps({{"build": r.build_id, "mode": r.mode, "reason": r.reason, "rows": r.rows,
+                  "layers": layers,
                   "touched": r.touched, "seconds": r.seconds, "steps": r.steps,
                   "digest": hashlib.sha256(rows.to_numpy().tobytes()).hexdigest()}}))
 """
@@ -115,6 +117,13 @@ def _median(runs: list[dict], key: str = "seconds") -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def _written(run: dict) -> str:
+    layers = run.get("layers")
+    if not layers:
+        return f"{run['rows']:,} (in full)"
+    return f"{layers['delta']:,} + {layers['gone']:,}"
+
+
 def _month(data: Path, base: str, repeat: int) -> list[dict]:
     rows = []
     for name, redeliver, label in (
@@ -141,6 +150,7 @@ def _month(data: Path, base: str, repeat: int) -> list[dict]:
                 "ledger rows": f"{inc[0]['rows']:,}",
                 "keys recomputed": f"{inc[0]['touched']:,} ({inc[0]['touched'] / inc[0]['rows']:.0%} of the rows)",
                 "full build s (baseline)": f"{f:.1f}",
+                "rows written (delta + gone keys)": _written(inc[0]),
                 "incremental s": f"{i:.1f}",
                 "incremental / full": f"{i / f:.0%}",
                 "incremental steps s": json.dumps(steps),
@@ -212,15 +222,18 @@ def run() -> dict:
                     "incremental ledger was checked equal to the full one (a digest of all "
                     "rows and columns). Keys recomputed: the employer × scheme × period keys "
                     "the month's deliveries and the later date can change (docs/ledger.md); "
-                    "the other rows are carried, their late fees moved on — the whole file is "
-                    "written again ('write ledger'), as every unpaid row's fee changes with "
-                    "the date."
+                    "the other rows are carried, their late fees moved on. The incremental "
+                    "ledger is written as layers over the file of the full one ('write "
+                    "ledger'): the rows that differ from it (recomputed, unpaid, or of an "
+                    "employer whose fields changed) and the keys they replace. Fixed costs in "
+                    "both: opening the store and the session, about 0.5 s."
                 ),
                 "columns": [
                     "residents",
                     "month",
                     "ledger rows",
                     "keys recomputed",
+                    "rows written (delta + gone keys)",
                     "full build s (baseline)",
                     "incremental s",
                     "incremental / full",

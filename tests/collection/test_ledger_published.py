@@ -310,3 +310,20 @@ def test_layers_over_layers_and_changed_employer_fields(
     full = published.publish(data, full=True)
     assert full is not None and full.mode == "full"
     assert got.equals(_rows(full))
+
+
+def test_a_delta_outgrowing_the_base_is_written_in_full(
+    month: tuple[Path, published.Published], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compaction: when the delta would hold more than COMPACT_SHARE of the base's rows, the
+    updated ledger is written in full as a new base (still computed incrementally)."""
+    data = _copy(month[0], tmp_path / "data")
+    monkeypatch.setattr(published, "COMPACT_SHARE", 0.0)
+    later = published.publish(data)
+    assert later is not None and later.mode == "incremental"
+    assert _meta(later.path)["layers"] is None
+    assert not (later.path / "ledger.delta.parquet").exists()
+    rows = _rows(later)
+    assert rows.height == later.rows
+    full = published.publish(data, full=True)
+    assert full is not None and rows.equals(_rows(full))

@@ -233,10 +233,11 @@ def test_the_registry_links_arrears_and_payment_rows(tmp_path: Path) -> None:
         pay = s.frame("SELECT * FROM cov_payment")
     finally:
         s.close()
-    assert got.columns == list(RECORD_COLUMNS["arrears"])
+    assert got.columns == [*RECORD_COLUMNS["arrears"], "file_batch"]
     assert got["amount"].to_list() == [10000, 550]
     assert got["arrears_as_of"].to_list() == [dt.date(2016, 12, 31)] * 2
-    assert pay.columns == list(RECORD_COLUMNS["payment"]) and pay["txn_id"].to_list() == ["T1"]
+    assert pay.columns == [*RECORD_COLUMNS["payment"], "file_batch"]
+    assert pay["txn_id"].to_list() == ["T1"]
 
 
 def test_a_kind_never_ingested_is_an_empty_view_with_its_columns() -> None:
@@ -244,7 +245,7 @@ def test_a_kind_never_ingested_is_an_empty_view_with_its_columns() -> None:
     for kind in ("arrears", "payment"):
         con.execute(records_view_sql(kind, None))
         rel = con.execute(f"SELECT * FROM cov_{kind}")
-        assert [d[0] for d in rel.description] == list(RECORD_COLUMNS[kind])
+        assert [d[0] for d in rel.description] == [*RECORD_COLUMNS[kind], "file_batch"]
         assert rel.fetchall() == []
     # a payment batch written before txn_id existed reads it as NULL
     con.execute("CREATE TABLE records_payment AS SELECT 'b' AS batch_id, 1::BIGINT AS \"row\"")

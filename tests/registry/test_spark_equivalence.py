@@ -557,7 +557,8 @@ def test_a_kind_never_ingested_is_an_empty_view_on_spark(spark_session: Any) -> 
         eng.close()
     assert empty.height == 0
     assert empty.schema["as_of"] == pl.Date and empty.schema["due"] == pl.Int64
-    assert empty.columns == list(RECORD_COLUMNS["declaration"])
+    assert empty.columns == [*RECORD_COLUMNS["declaration"], "file_batch"]
+    assert empty.schema["file_batch"] == pl.Utf8
 
 
 def test_coverage_commands_take_the_engine_options(

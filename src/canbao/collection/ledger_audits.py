@@ -23,7 +23,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import pyarrow as pa
+import polars as pl
 from sqlalchemy import select
 
 from canbao.collection.ledger_inputs import month_of
@@ -88,16 +88,14 @@ def load(s: Session, name: str, day: dt.date, employer: str | None = None) -> bo
         amount[(emp, scheme, period)] += fen
         cases[(emp, scheme, period)].add(case_id)
     keys = sorted(amount)
-    table = pa.table(
-        {
-            "employer_key": pa.array([k[0] for k in keys], pa.string()),
-            "scheme": pa.array([k[1] for k in keys], pa.string()),
-            "period": pa.array([k[2] for k in keys], pa.string()),
-            "amount": pa.array([amount[k] for k in keys], pa.int64()),
-            "case_ids": pa.array([",".join(map(str, sorted(cases[k]))) for k in keys], pa.string()),
-        }
-    )
-    s.eng.create_table_from_arrow(f"{name}_audit", table)
+    # through Polars: pyarrow's constructors import pandas (0.2 s a process)
+    frame = pl.DataFrame(
+        [(*k, amount[k], ",".join(map(str, sorted(cases[k])))) for k in keys],
+        schema={"employer_key": pl.Utf8, "scheme": pl.Utf8, "period": pl.Utf8,
+                "amount": pl.Int64, "case_ids": pl.Utf8},
+        orient="row",
+    )  # fmt: skip
+    s.eng.create_table_from_arrow(f"{name}_audit", frame.to_arrow())
     return True
 
 

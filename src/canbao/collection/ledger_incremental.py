@@ -55,8 +55,6 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from canbao.collection import late_fees, ledger_audits, ledger_deferrals
 from canbao.collection.ledger import (
     LEDGER_COLUMNS,
@@ -74,6 +72,7 @@ from canbao.collection.ledger_inputs import (
     linked_sql,
     month_index_sql,
     month_of,
+    months_table,
     sql_list,
 )
 from canbao.collection.policy import ContributionPolicy
@@ -380,15 +379,7 @@ def _touched_keys(
     starts = [_mi(p) for p in (low, first_period) if isinstance(p, str)] + [due1 + 1]
     last = _mi(m2)
     months = list(range(min(*starts, last), last + 1))
-    s.eng.create_table_from_arrow(
-        "inc_months",
-        pa.table(
-            {
-                "mi": pa.array(months, pa.int32()),
-                "period": pa.array([_period(m) for m in months], pa.string()),
-            }
-        ),
-    )
+    months_table(s, "inc_months", months)
     deferred = ledger_deferrals.load(s, "inc")
     whole = [
         f"""

@@ -36,6 +36,7 @@ LEDGER = """
 import json, time, datetime as dt
 from pathlib import Path
 from canbao.collection import api, kpi
+from canbao.collection.ledger import ledger_policy
 from canbao.collection.published import data_as_of
 from canbao.coverage.api import session
 from canbao.warehouse.scope import Scope
@@ -44,9 +45,11 @@ t = {{}}; c = [time.perf_counter()]
 def lap(name):
     now = time.perf_counter(); t[name] = round(now - c[0], 1); c[0] = now
 with session(data, scope, day) as s:
-    led = api.ledger_in(s); lap("ledger")
-    arr = api.arrears_in(s); lap("arrears")
-    k = kpi.kpis_in(s); lap("kpis")
+    # the region's policy given: computed, even when a published ledger answers the date
+    pol = ledger_policy(s)
+    led = api.ledger_in(s, pol); lap("ledger")
+    arr = api.arrears_in(s, policy=pol); lap("arrears")
+    k = kpi.kpis_in(s, policy=pol); lap("kpis")
 print(json.dumps({{"rows": led.height, "debtors": arr.height, "kpis": k.height,
                   "employers": led["employer_key"].n_unique(), "steps": t}}))
 """

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from canbao.collection import agreements, api, published
+from canbao.collection import agreements, api, kpi, published
 from canbao.collection import ledger as ledger_mod
 from canbao.collection.ledger_incremental import KINDS
 from canbao.coverage.api import session
@@ -327,3 +327,19 @@ def test_a_delta_outgrowing_the_base_is_written_in_full(
     assert rows.height == later.rows
     full = published.publish(data, full=True)
     assert full is not None and rows.equals(_rows(full))
+
+
+def test_kpis_in_a_session_that_read_the_published_ledger(
+    month: tuple[Path, published.Published], tmp_path: Path
+) -> None:
+    """A session whose ledger is the published one (the collectors' list read it) computes
+    its KPIs all the same — they need the payments as the computation applied them — and
+    they equal a session's of their own."""
+    data = _copy(month[0], tmp_path / "data")
+    assert published.publish(data) is not None
+    want = api.kpis(data, SYSTEM, D2.year, D2)
+    with session(data, SYSTEM, D2) as s:
+        assert api.arrears_in(s).height > 0
+        assert s.built(ledger_mod.PUBLISHED_VIEW)
+        got = kpi.kpis_in(s)
+    assert want.height > 0 and got.equals(want)

@@ -28,7 +28,12 @@ import polars as pl
 
 from canbao.collection import kpi as kpi_mod
 from canbao.collection import published, workflow_state
-from canbao.collection.ledger import LEDGER_COLUMNS, build_ledger_at, ledger_policy
+from canbao.collection.ledger import (
+    LEDGER_COLUMNS,
+    PUBLISHED_VIEW,
+    build_ledger_at,
+    ledger_policy,
+)
 from canbao.collection.policy import ContributionPolicy
 from canbao.coverage.api import check_county, session
 from canbao.coverage.session import Session, string_agg
@@ -69,9 +74,9 @@ def _build(s: Session, policy: ContributionPolicy | None, employer: str | None =
         if path is None:
             build_ledger_at(x, x.as_of, "ledger", policy or ledger_policy(x), employer)
             return
-        published.register(x.eng, "ledger_published", path)
+        x.ensure(PUBLISHED_VIEW, lambda y: published.register(y.eng, PUBLISHED_VIEW, path))
         names = ", ".join(LEDGER_COLUMNS)
-        x.eng.create_view("ledger", f"SELECT {names} FROM ledger_published WHERE known")
+        x.eng.create_view("ledger", f"SELECT {names} FROM {PUBLISHED_VIEW} WHERE known")
 
     s.ensure("ledger", make)
 

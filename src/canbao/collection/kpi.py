@@ -43,7 +43,12 @@ from canbao.collection.actuals import (
     unit_table,
     with_units,
 )
-from canbao.collection.ledger import build_inputs, build_ledger_at, ledger_policy
+from canbao.collection.ledger import (
+    PUBLISHED_VIEW,
+    build_inputs,
+    build_ledger_at,
+    ledger_policy,
+)
 from canbao.collection.ledger_inputs import day_sql
 from canbao.collection.policy import ContributionPolicy
 from canbao.coverage.session import Session
@@ -71,19 +76,24 @@ def kpi_day(year: int, as_of: dt.date) -> dt.date:
     return min(as_of, dt.date(year, 12, 31))
 
 
-def build_kpi_ledgers(s: Session, policy: ContributionPolicy | None = None) -> None:
-    """``ledger`` at the session's as-of date and ``ledger_open`` on 31 December before it,
-    both under the policy in force at the as-of date (one due-date rule for both)."""
+def build_kpi_ledgers(s: Session, policy: ContributionPolicy | None = None) -> str:
+    """The ledger at the session's as-of date and ``ledger_open`` on 31 December before it,
+    both computed under the policy in force at the as-of date (one due-date rule for both).
+    Returns the name of the first: ``ledger``, or ``kpi_ledger`` when the session's ``ledger``
+    is the published one (the KPIs need the payments as the computation applied them,
+    ``<name>_applied``)."""
     pol = policy or ledger_policy(s)
     opening_day = dt.date(s.as_of.year - 1, 12, 31)
-    s.ensure("ledger", lambda x: build_ledger_at(x, x.as_of, "ledger", pol))
+    name = "kpi_ledger" if s.built(PUBLISHED_VIEW) else "ledger"
+    s.ensure(name, lambda x: build_ledger_at(x, x.as_of, name, pol))
     s.ensure("ledger_open", lambda x: build_ledger_at(x, opening_day, "ledger_open", pol))
+    return name
 
 
 def employer_parts(s: Session, policy: ContributionPolicy | None = None) -> pl.DataFrame:
     """Per master employer with ledger rows: employer_key and the fen of :data:`PARTS` for the
     year of the session's as-of date D."""
-    build_kpi_ledgers(s, policy)
+    led = build_kpi_ledgers(s, policy)
     opening_day = dt.date(s.as_of.year - 1, 12, 31)
     start, day = day_sql(dt.date(s.as_of.year, 1, 1)), day_sql(s.as_of)
     in_year = f"due_date BETWEEN {start} AND {day}"
@@ -94,10 +104,10 @@ def employer_parts(s: Session, policy: ContributionPolicy | None = None) -> pl.D
                    sum(CASE WHEN {in_year} THEN due ELSE 0 END) AS dues_in_year,
                    sum(CASE WHEN {in_year} AND balance > 0 THEN balance ELSE 0 END) AS new_arrears,
                    0 AS opening_arrears, 0 AS recovered
-            FROM ledger GROUP BY employer_key
+            FROM {led} GROUP BY employer_key
         ), got AS (
             SELECT employer_key, scheme, period, sum(amount) AS amount
-            FROM ledger_applied WHERE received >= {start}
+            FROM {led}_applied WHERE received >= {start}
             GROUP BY employer_key, scheme, period
         ), o AS (
             SELECT o.employer_key, 0 AS dues_in_year, 0 AS new_arrears,

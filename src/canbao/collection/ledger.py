@@ -62,6 +62,9 @@ ESTIMATE_PERCENT = 110  # art. 62: 110 % of the previous month's due
 # registry status words (登记状态/经营状态) of an employer that no longer operates
 CLOSED_STATUS = ("注销", "吊销", "撤销", "关闭", "歇业", "停业", "破产", "终止")
 SOURCES = ("declared", "estimated", "opening", "payment", "audit")
+# the session's name of the published ledger; when a session's ``ledger`` is read from it, the
+# computation's working tables (``ledger_applied``, …) are not there
+PUBLISHED_VIEW = "ledger_published"
 LEDGER_COLUMNS = (
     "employer_key", "scheme", "period", "due_date", "due", "paid", "balance", "late_fee",
     "days_past_due", "ageing", "estimated", "source",

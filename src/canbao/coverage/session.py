@@ -103,6 +103,10 @@ class Session:
             builder(self)
             self._built.add(name)
 
+    def built(self, name: str) -> bool:
+        """Whether :meth:`ensure` has built ``name`` in this session."""
+        return name in self._built
+
     def execute(self, sql: str) -> None:
         self.eng.execute(sql)
 

@@ -73,6 +73,7 @@ from canbao.collection.ledger_inputs import (
     month_index_sql,
     month_of,
     months_table,
+    period_of,
     sql_list,
 )
 from canbao.collection.policy import ContributionPolicy
@@ -94,10 +95,6 @@ def _acct(a: str, b: str) -> str:
     return _on(a, b, ("employer_key", "scheme"))
 
 
-def _period(mi: int) -> str:
-    return f"{mi // 12:04d}-{mi % 12 + 1:02d}"
-
-
 def _mi(period: str) -> int:
     return int(period[:4]) * 12 + int(period[5:7]) - 1
 
@@ -106,7 +103,7 @@ def last_due_month(day: dt.date, policy: ContributionPolicy) -> int:
     """The month index (year × 12 + month − 1) of the last contribution month whose due date
     is on or before ``day`` (the ledger's ``last_mi`` when its calendar reaches that far)."""
     mi = day.year * 12 + day.month - 1
-    while late_fees.due_date(_period(mi), policy.due_date_rule) > day:
+    while late_fees.due_date(period_of(mi), policy.due_date_rule) > day:
         mi -= 1
     return mi
 

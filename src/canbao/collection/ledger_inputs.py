@@ -225,12 +225,17 @@ def build_declared(
     )
 
 
+def period_of(mi: int) -> str:
+    """The contribution month ``YYYY-MM`` of a month index (year × 12 + month − 1)."""
+    return f"{mi // 12:04d}-{mi % 12 + 1:02d}"
+
+
 def months_table(s: Session, name: str, months: list[int]) -> None:
     """The table ``name`` of ``months``: mi INTEGER (year × 12 + month − 1) and period
     (``YYYY-MM``). Built through Polars: pyarrow's constructors import pandas (0.2 s a
     process)."""
     frame = pl.DataFrame(
-        {"mi": months, "period": [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in months]},
+        {"mi": months, "period": [period_of(m) for m in months]},
         schema={"mi": pl.Int32, "period": pl.Utf8},
     )
     s.eng.create_table_from_arrow(name, frame.to_arrow())

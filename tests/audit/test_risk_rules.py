@@ -7,11 +7,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
-import tempfile
 import tomllib
 from collections.abc import Iterator
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -29,8 +27,8 @@ from canbao.registry.engine import DuckDBEngine
 from canbao.standards.money import div_half_up
 from canbao.warehouse.scope import Scope
 from tests.scopes import SYSTEM
+from tests.scratch import NOWHERE
 
-NOWHERE = Path(tempfile.mkdtemp(prefix="canbao-audit-test-"))
 DAY = dt.date(2017, 2, 28)
 MONTHS = ("2017-01", "2017-02")
 SCHEMES = ("employee_pension", "employee_medical", "work_injury", "maternity", "unemployment")

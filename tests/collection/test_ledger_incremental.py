@@ -13,7 +13,6 @@ data directories in test_ledger_published.py."""
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,10 +35,10 @@ from canbao.coverage.policy import policy_for as coverage_policy
 from canbao.coverage.session import Session
 from canbao.registry.engine import DuckDBEngine
 from tests.scopes import SYSTEM
+from tests.scratch import NOWHERE
 
 # the sessions have no data directory; anything that would open its store finds an empty one
 # here, never in the working directory
-NOWHERE = Path(tempfile.mkdtemp(prefix="canbao-ledger-test-"))
 
 SCHEMES = ("employee_pension", "work_injury")
 FIRST = 2016 * 12 + 10  # month index of 2016-11 (year × 12 + month − 1)

@@ -8,12 +8,10 @@ snapshot and the ingest views), so each example takes milliseconds."""
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,10 +25,10 @@ from canbao.coverage.session import Session
 from canbao.registry.engine import DuckDBEngine
 from canbao.standards.money import div_half_up
 from tests.scopes import SYSTEM
+from tests.scratch import NOWHERE
 
 # the sessions have no data directory; anything that would open its store finds an empty one
 # here, never in the working directory
-NOWHERE = Path(tempfile.mkdtemp(prefix="canbao-ledger-test-"))
 
 SCHEMES = ("employee_pension", "work_injury")
 FIRST = 2016 * 12 + 10  # month index of 2016-11 (year × 12 + month − 1)

@@ -13,6 +13,7 @@ from openpyxl import Workbook
 
 from canbao.cli import run
 from canbao.coverage.session import RECORD_COLUMNS, open_session, records_view_sql
+from canbao.errors import DataError
 from canbao.ingest import api, headers, kinds, validate
 from canbao.ingest.batches import ingest_file
 from canbao.registry import api as registry
@@ -266,3 +267,66 @@ def test_an_arrears_list_ingested_after_a_build_is_linked_by_the_next_build(
     assert registry.build(data).mode == "incremental"
     links = snapshot.require_current(data).scan("employer_links").collect()
     assert links.filter(pl.col("source") == "county_arrears").height == 1
+
+
+def test_amount_headers_naming_a_unit_map_and_scale() -> None:
+    m = headers.map_columns(
+        "payment",
+        ["单位名称", "实缴金额（元）", "应缴金额(元)", "费款所属期（YYYYMM）", "缴费时间"],
+    )
+    assert m.columns == {
+        "单位名称": "employer_name", "实缴金额（元）": "paid", "应缴金额(元)": "due",
+        "费款所属期（YYYYMM）": "period", "缴费时间": "paid_date",
+    }  # fmt: skip
+    assert m.money_units() == {}  # 元: the text is read as it is
+    big = headers.map_columns("arrears", ["单位名称", "欠费金额【万元】"])
+    assert big.columns["欠费金额【万元】"] == "amount"
+    assert big.money_units() == {"amount": 1_000_000}
+    # a qualifier that is not a unit: not the row's amount
+    part = headers.map_columns("payment", ["单位名称", "实缴金额（个人部分）"])
+    assert "实缴金额（个人部分）" in part.unmapped
+    # the exact header wins over a qualified one of the same field
+    both = headers.map_columns("payment", ["单位名称", "实缴金额（万元）", "实缴金额"])
+    assert both.columns["实缴金额"] == "paid" and both.money_units() == {}
+    # in a declaration, 缴费金额 is what was declared due; in a payment, what was paid
+    assert headers.map_columns("declaration", ["单位名称", "缴费金额"]).columns["缴费金额"] == "due"
+    assert headers.map_columns("payment", ["单位名称", "缴费金额"]).columns["缴费金额"] == "paid"
+
+
+def test_amounts_in_wan_yuan_are_scaled_to_fen_and_the_report_says_so(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "a.csv",
+        [
+            "单位名称,统一社会信用代码,险种,欠费所属期,欠费金额（万元）,截止日期",
+            f"甲商贸有限公司,{CC_A},养老保险,201605,1.2345,2016-12-31",
+            f"乙建材有限公司,{CC_B},工伤保险,201606,0.00000049,2016-12-31",
+            f"丙中学,{CC_C},医疗保险,201607,12,2016-12-31",
+        ],
+    )
+    res = ingest_file(tmp_path / "data", path, source="s", kind="arrears", as_of="2017-12-31")
+    rec = _records(tmp_path / "data", "arrears")
+    # 1.2345 万元 = 12,345.00 元; 0.00000049 万元 = 0.0049 元 → 0 fen; 12 万元 = 120,000 元
+    assert rec["amount"].to_list() == [1_234_500, 0, 12_000_000]
+    notes = res.report["notes"]
+    assert any("欠费金额（万元）" in n and "万元" in n for n in notes)
+
+
+def test_ledger_files_without_their_amount(tmp_path: Path) -> None:
+    arrears = write_csv(
+        tmp_path / "a.csv",
+        ["单位名称,统一社会信用代码,险种,欠费所属期,金额", f"甲,{CC_A},养老保险,201605,1"],
+    )
+    with pytest.raises(DataError, match="欠费金额") as err:
+        ingest_file(tmp_path / "data", arrears, source="s", kind="arrears", as_of="2017-12-31")
+    assert "--map" in str(err.value)
+    payments = write_csv(
+        tmp_path / "p.csv",
+        [
+            "单位名称,统一社会信用代码,险种,费款所属期,到账日期",
+            f"甲,{CC_A},养老保险,201605,2016-06-05",
+        ],
+    )
+    res = ingest_file(tmp_path / "data", payments, source="s", kind="payment", as_of="2017-12-31")
+    assert res.batch.accepted == 1  # still a record that the employer paid
+    notes = res.report["notes"]
+    assert any("实缴金额" in n and "不计入征缴台账" in n for n in notes)

@@ -184,3 +184,14 @@ def test_parse_yuan_agrees_with_parse_money(texts: list[str]) -> None:
                 parse_yuan(text)
         else:
             assert parse_yuan(text) == want, text
+
+
+@given(st.lists(st.from_regex(r"[+-]?[0-9]{1,11}(\.[0-9]{0,9})?", fullmatch=True), min_size=1))
+def test_parse_money_in_other_units_is_the_exact_amount_rounded_once(texts: list[str]) -> None:
+    frame = pl.DataFrame({"x": texts}, schema={"x": pl.Utf8})
+    for per_unit in (1, 100, 100_000, 1_000_000):
+        got = frame.select(fen=parse_money(pl.col("x"), per_unit))["fen"].to_list()
+        for text, fen in zip(texts, got, strict=True):
+            exact = D(text) * per_unit  # fen, exactly
+            want = int(exact.to_integral_value(rounding="ROUND_HALF_UP"))
+            assert fen == want, (text, per_unit)

@@ -211,6 +211,8 @@ def ingest_file(
     step(1, STEPS[1])
     m = headers.map_columns(kind, raw.data.columns, overrides, profile, path.name)
     headers.require_identity(kind, m, raw.data.columns, path.name)
+    notes.extend(headers.amount_notes(kind, m, raw.data.columns, path.name))
+    notes.extend(headers.unit_notes(m))
     f2c = m.field_to_column()
     n = raw.data.height
     text = raw.data.select(
@@ -237,7 +239,8 @@ def ingest_file(
     agency = agency_resolver(data_dir, notes) if "agency_code" in f2c else None
     superseded = catalog.would_supersede(data_dir, source, kind, scheme, as_of_date, path.name)
     present = normalize.present_fields(text, kind)
-    ctx = reuse.context(kind, scheme, present, _profile_digest(data_dir, f2c))
+    units = m.money_units()
+    ctx = reuse.context(kind, scheme, present, _profile_digest(data_dir, f2c), units)
     flags: dict[str, pl.Series | None] = {"id": numeric_id, **numeric_dates}
     raw_digest = reuse.raw_digests(text, flags)
     same = [layout.batch(b.batch_id) / "records.parquet" for b in superseded or []]
@@ -247,7 +250,7 @@ def ingest_file(
     todo = ~text["row"].is_in(carried["row"].implode()) if carried is not None else None
     records = normalize.normalize(
         text if todo is None else text.filter(todo), kind, scheme=scheme,
-        numeric_id=_part(numeric_id, todo), agency=agency, fields_present=present,
+        numeric_id=_part(numeric_id, todo), agency=agency, fields_present=present, money_units=units,
         numeric_cells={k: v for k, v in ((k, _part(v, todo)) for k, v in numeric_dates.items()) if v is not None},
     )  # fmt: skip
     if carried is not None and carried.height:

@@ -5,6 +5,12 @@ Mapping order: explicit overrides (``--map 列名=field`` and the source's saved
 then the Chinese header vocabulary of :mod:`canbao.ingest.kinds`. When two columns claim the
 same field (身份证号码 and 社会保障号码 both mean ``id``), the header listed earlier in the
 vocabulary wins and the other is reported as unmapped.
+
+A header with a trailing bracketed qualifier (``实缴金额（元）``, ``费款所属期(YYYYMM)``) is read
+as its word when the word alone is in the vocabulary (an exact header still wins over it). On an
+amount the qualifier must be a unit of :data:`MONEY_UNITS` (``金额（万元）`` is scaled to fen by
+it; ``实缴金额（个人部分）`` stays unmapped, it is not the row's amount); any other field takes any
+qualifier.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ IGNORE = "-"  # --map 列名=- ignores a column
 _DECOR_RE = re.compile(r"[\s*＊:：\u200b\ufeff]")
 _BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "(", "】": ")", "[": "(", "]": ")"})
 
+
+# the units an amount column's header may name → fen per unit (the text is scaled by it)
+MONEY_UNITS = {"元": 100, "人民币元": 100, "千元": 100_000, "万元": 1_000_000, "分": 1}
+_QUALIFIED_RE = re.compile(r"^(.+?)\(([^()]+)\)$")
+_QUALIFIED_RANK = 1000  # a qualified header ranks after every exact one of its field
 
 SHOWN_NAMES = 20  # column names listed in messages before "…等 N 列"
 
@@ -44,6 +55,38 @@ def clean_header(text: str | None) -> str:
     return _DECOR_RE.sub("", t)
 
 
+def money_unit(header: str | None) -> int | None:
+    """Fen per unit of the amount unit a header names in its trailing brackets (``欠费金额（万元）``
+    → 1,000,000), None when it names none."""
+    m = _QUALIFIED_RE.match(clean_header(header))
+    return MONEY_UNITS.get(m.group(2)) if m else None
+
+
+def lookup(kind: str, header: str | None) -> tuple[str, int] | None:
+    """(field, preference rank) of a header of ``kind`` (see the module docstring), or None."""
+    c = clean_header(header)
+    vocab = _vocabulary(kind)
+    hit = vocab.get(c)
+    if hit is not None:
+        return hit
+    m = _QUALIFIED_RE.match(c)
+    if m is None or m.group(1) not in vocab:
+        return None
+    f, rank = vocab[m.group(1)]
+    if f in kinds.MONEY_FIELDS and m.group(2) not in MONEY_UNITS:
+        return None
+    return f, rank + _QUALIFIED_RANK
+
+
+def _known(header: str | None) -> bool:
+    """A header some kind knows."""
+    c = clean_header(header)
+    if c in _all_headers():
+        return True
+    m = _QUALIFIED_RE.match(c)
+    return m is not None and any(lookup(k, c) for k in kinds.KINDS)
+
+
 @cache
 def _vocabulary(kind: str) -> dict[str, tuple[str, int]]:
     """clean header → (field, preference rank); lower rank = preferred."""
@@ -64,15 +107,13 @@ def _all_headers() -> frozenset[str]:
 
 
 def header_score(row: Sequence[str | None], kind: str, extra: Collection[str] = ()) -> int:
-    vocab = _vocabulary(kind)
-    known = _all_headers()
     mapped = {clean_header(e) for e in extra}
     score = 0
     for cell in row:
         c = clean_header(cell)
-        if c in vocab or (c and c in mapped):
+        if lookup(kind, c) is not None or (c and c in mapped):
             score += 2
-        elif c in known:
+        elif _known(c):
             score += 1
     return score
 
@@ -104,8 +145,6 @@ def compose_two_row_header(
     when every non-empty cell is a known header or repeats the cell above, and at least one is a
     known header that differs from the cell above.
     """
-    known = _all_headers()
-    vocab = _vocabulary(kind)
     filled = [(t, s) for t, s in zip(top, sub, strict=False) if s not in (None, "")]
     if not filled:
         return None
@@ -114,7 +153,7 @@ def compose_two_row_header(
         cs = clean_header(s)
         if cs == clean_header(t):
             continue
-        if cs not in known:
+        if not _known(cs):
             return None
         differs = True
     if not differs:
@@ -125,7 +164,7 @@ def compose_two_row_header(
         if ss and clean_header(ss) != clean_header(ts):
             # A sub-header under a group title: keep the sub-header when it is a field of this
             # kind, otherwise keep both words.
-            names.append(ss if clean_header(ss) in vocab or not ts else f"{ts}-{ss}")
+            names.append(ss if lookup(kind, ss) is not None or not ts else f"{ts}-{ss}")
         else:
             names.append(ts or ss)
     # Repeated sub-headers under different groups (养老/缴费基数, 医疗/缴费基数): keep the group.
@@ -182,9 +221,15 @@ class Mapping_:
     unmapped: list[str] = field(default_factory=list)
     shadowed: list[tuple[str, str]] = field(default_factory=list)  # (column, field) lost to another
     overridden: dict[str, str] = field(default_factory=dict)
+    units: dict[str, int] = field(default_factory=dict)  # amount column → fen per unit
 
     def field_to_column(self) -> dict[str, str]:
         return {f: c for c, f in self.columns.items()}
+
+    def money_units(self) -> dict[str, int]:
+        """Amount field → fen per unit of its column, where the header names a unit other than
+        元 (:data:`MONEY_UNITS`)."""
+        return {self.columns[c]: u for c, u in self.units.items() if u != MONEY_UNITS["元"]}
 
 
 def parse_map_args(items: Sequence[str]) -> dict[str, str]:
@@ -243,12 +288,11 @@ def map_columns(
     for col, f in explicit.items():
         if f != IGNORE:
             m.columns[col] = f
-    vocab = _vocabulary(kind)
     candidates: dict[str, list[tuple[int, int, str]]] = {}
     for pos, col in enumerate(columns):
         if col in explicit:
             continue
-        hit = vocab.get(clean_header(col))
+        hit = lookup(kind, col)
         if hit is None:
             m.unmapped.append(col)
             continue
@@ -262,7 +306,47 @@ def map_columns(
         m.columns[cands[0][2]] = f
         m.shadowed.extend((c, f) for _, _, c in cands[1:])
     m.columns = {c: m.columns[c] for c in columns if c in m.columns}
+    m.units = {
+        c: u
+        for c, f in m.columns.items()
+        if f in kinds.MONEY_FIELDS and (u := money_unit(c)) is not None
+    }
     return m
+
+
+# the amount a ledger kind is about (kind → field)
+LEDGER_AMOUNT = {"payment": "paid", "declaration": "due", "arrears": "amount"}
+
+
+def amount_notes(kind: str, mapping: Mapping_, columns: Sequence[str], file_name: str) -> list[str]:
+    """An opening-arrears list needs its 欠费金额 (:class:`DataError` without it); a payment or
+    declaration file without its amount is still a record of who paid or declared (coverage
+    and audit read them), but adds nothing to the contribution ledger: a report note says so."""
+    need = LEDGER_AMOUNT.get(kind)
+    if need is None or need in mapping.columns.values():
+        return []
+    label = next(f.label_zh for f in kinds.FIELDS[kind] if f.name == need)
+    if kind == "arrears":
+        raise DataError(
+            f"文件“{file_name}”中找不到可识别的{label}列（{kinds.KIND_LABELS_ZH[kind]}）。文件的列："
+            + shorten(columns)
+            + f"。可用 --map 列名={need} 指定",
+            f"no recognisable {need} column for kind {kind}",
+        )
+    return [
+        f"文件中没有可识别的{label}列：本批次不计入征缴台账的{label}"
+        f"（如有该列，可用 --map 列名={need} 指定后重新导入）"
+    ]
+
+
+def unit_notes(mapping: Mapping_) -> list[str]:
+    """Report notes on the amount columns scaled by the unit their header names."""
+    names = {u: n for n, u in MONEY_UNITS.items() if n != "人民币元"}
+    return [
+        f"金额列“{c}”以{names[u]}为单位，已换算为元"
+        for c, u in mapping.units.items()
+        if u != MONEY_UNITS["元"]
+    ]
 
 
 def require_identity(kind: str, mapping: Mapping_, columns: Sequence[str], file_name: str) -> None:

@@ -181,6 +181,8 @@ EMP_NAME = _f("employer_name", "单位名称", "企业名称", "用人单位名�
               "参保单位名称", "缴费单位名称", "名称")  # fmt: skip
 PERIOD = _f("period", "费款所属期", "所属期", "所得所属期", "缴费年月", "税款所属期", "申报月份")
 SCHEME = _f("scheme", "险种", "险种类型", "征收项目")
+DUE = _f("due", "应缴金额", "应缴费额", "应缴合计", "应缴费金额", "应缴额", "应缴总额",
+         "应缴纳金额", "应征金额", "核定应缴金额")  # fmt: skip
 # A payment's transaction number: idempotency key of the contribution ledger (the same payment in
 # two files, or a file ingested twice, counts once).
 TXN = _f("txn_id", "缴费流水号", "票据号", "交易流水号", "业务流水号", "电子票据号码", "缴款书号",
@@ -229,13 +231,15 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         CREDIT, ORG, EMP_NAME, PERIOD, SCHEME,
         _f("headcount", "申报人数", "参保人数", "缴费人数"),
         _f("base", "缴费基数", "申报缴费基数", "缴费工资总额", "缴费基数合计"),
-        _f("due", "应缴金额", "应缴费额", "应缴合计"),
+        # in a declaration the amount to pay is what was declared due
+        Field("due", DUE.label_zh, (*DUE.headers, "申报金额", "申报应缴金额", "缴费金额", "缴费额")),
     ),
     "payment": (
-        CREDIT, ORG, EMP_NAME, PERIOD, SCHEME,
-        _f("due", "应缴金额", "应缴费额", "应缴合计"),
-        _f("paid", "实缴金额", "实缴费额", "到账金额", "实缴合计"),
-        _f("paid_date", "缴费日期", "到账日期", "入库日期"),
+        CREDIT, ORG, EMP_NAME, PERIOD, SCHEME, DUE,
+        _f("paid", "实缴金额", "实缴费额", "到账金额", "实缴合计", "实缴费金额", "实缴额",
+           "缴费金额", "缴费额", "实收金额", "入账金额", "缴款金额", "到账额"),
+        _f("paid_date", "缴费日期", "到账日期", "入库日期", "缴费时间", "到账时间", "入库时间",
+           "缴款日期", "实缴日期", "收款日期", "入账日期"),
         TXN,
     ),
     # 期初欠费明细 / 附件2 重点欠费单位明细表: what an employer owed for a contribution month
@@ -263,6 +267,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 
 # Kinds whose rows are about a person (they carry id/name) and about an employer.
 PERSON_KINDS = ("population", "enrollment", "employment", "death", "special_group")
+# amount fields: yuan in the files, integer fen in the records
+MONEY_FIELDS = ("wage", "tax", "base", "due", "paid", "amount")
 EMPLOYER_KINDS = ("employer", "employment", "declaration", "payment", "arrears", "enrollment")
 
 

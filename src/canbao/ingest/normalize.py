@@ -33,7 +33,7 @@ DATE_FIELDS = (
     "event_date", "start_date", "end_date", "registered_date", "death_date", "paid_date",
     "arrears_as_of",
 )  # fmt: skip
-MONEY_FIELDS = ("wage", "tax", "base", "due", "paid", "amount")
+MONEY_FIELDS = kinds.MONEY_FIELDS
 INT_FIELDS = ("headcount",)
 # Coded fields that keep their cleaned text next to the code, as ``<field>_raw``.
 RAW_KEPT = ("benefit", "park")
@@ -180,17 +180,26 @@ def parse_period(expr: pl.Expr) -> pl.Expr:
 # --- money --------------------------------------------------------------------------------------
 
 
-def parse_money(expr: pl.Expr) -> pl.Expr:
-    """Yuan text → integer fen (Int64), exact decimal arithmetic, half-up beyond 2 decimals."""
+def parse_money(expr: pl.Expr, fen_per_unit: int = 100) -> pl.Expr:
+    """Amount text → integer fen (Int64), exact decimal arithmetic, half-up beyond the fen.
+    ``fen_per_unit``: what one unit of the text is worth — 100 for 元 (the default), 1,000,000
+    for 万元, 1 for 分 (a power of ten; the column's header names the unit,
+    :data:`canbao.ingest.headers.MONEY_UNITS`). At most 17 digits of fen before rounding
+    (15 digits of yuan)."""
+    k = len(str(fen_per_unit)) - 1
+    if fen_per_unit != 10**k:
+        raise ValueError(f"fen_per_unit must be a power of ten, not {fen_per_unit}")
     t = _clean(expr).str.replace_all(r"[,，¥￥元\s]", "")
     g = t.str.extract_groups(r"^(?<s>[+-]?)(?<i>\d+)(?:\.(?<f>\d*))?$")
     sign = pl.when(g.struct.field("s") == "-").then(-1).otherwise(1)
     whole = g.struct.field("i").cast(pl.Int64, strict=False)
-    frac = pl.concat_str(g.struct.field("f").fill_null(""), pl.lit("000")).str.slice(0, 3)
-    cents = frac.str.slice(0, 2).cast(pl.Int64, strict=False)
-    up = (frac.str.slice(2, 1).cast(pl.Int64, strict=False) >= 5).cast(pl.Int64)
-    return pl.when(whole.is_not_null() & (g.struct.field("i").str.len_chars() <= 15)).then(
-        sign * (whole * 100 + cents + up)
+    frac = pl.concat_str(g.struct.field("f").fill_null(""), pl.lit("0" * (k + 1))).str.slice(
+        0, k + 1
+    )
+    part = frac.str.slice(0, k).cast(pl.Int64, strict=False) if k else pl.lit(0, dtype=pl.Int64)
+    up = (frac.str.slice(k, 1).cast(pl.Int64, strict=False) >= 5).cast(pl.Int64)
+    return pl.when(whole.is_not_null() & (g.struct.field("i").str.len_chars() <= 17 - k)).then(
+        sign * (whole * fen_per_unit + part + up)
     )
 
 
@@ -292,6 +301,7 @@ def normalize(
     numeric_cells: Mapping[str, pl.Series] | None = None,
     agency: AgencyResolver | None = None,
     fields_present: set[str] | None = None,
+    money_units: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """``text`` has one Utf8 column per canonical field (null when the file lacks it), plus
     ``row``. Returns typed fields, derived identity columns and ``warnings`` (list[str]).
@@ -300,7 +310,9 @@ def normalize(
     has lost digits and becomes null, warning ``txn_id_excel_number``). ``agency``: the resolver of ``agency_code`` values
     (see the module docstring; None: values are kept as delivered, without spaces).
     ``fields_present``: the fields the whole file has (:func:`present_fields`), when ``text`` is only
-    some of its rows (a row's result never depends on the other rows but through this)."""
+    some of its rows (a row's result never depends on the other rows but through this).
+    ``money_units``: amount field → fen per unit of its column when not 元 (a header's 万元,
+    :func:`canbao.ingest.headers.money_unit`)."""
     fields = [f.name for f in kinds.FIELDS[kind]]
     numeric_cells = numeric_cells or {}
     text = _cleaned(text, kind)
@@ -347,7 +359,8 @@ def normalize(
             warns.append(_warn(f"{f}_invalid", present & full.is_null() & ym.is_null()))
             continue
         if f in MONEY_FIELDS:
-            value = _distinct(text[f], parse_money)
+            unit = (money_units or {}).get(f, 100)
+            value = _distinct(text[f], lambda e, u=unit: parse_money(e, u))
             name = f
         elif f in INT_FIELDS:
             value, name = _distinct(text[f], parse_int), f

@@ -251,3 +251,5 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(
             "未识别的列（未导入）：" + headers.shorten(report["unmapped_columns"]), markup=False
         )
+    for note in report["notes"]:
+        console.print("说明：" + note, markup=False)

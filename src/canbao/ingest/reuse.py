@@ -45,10 +45,20 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def context(kind: str, scheme: str | None, present: set[str], profile: str | None) -> str:
+def context(
+    kind: str,
+    scheme: str | None,
+    present: set[str],
+    profile: str | None,
+    money_units: Mapping[str, int] | None = None,
+) -> str:
     """Names what normalisation depends on besides a row's own text (``profile``: the region
-    profile's digest where agency codes are resolved, else None)."""
-    text = "|".join([code_version(), kind, scheme or "", ",".join(sorted(present)), profile or ""])
+    profile's digest where agency codes are resolved, else None; ``money_units``: the amount
+    fields whose header names a unit other than 元)."""
+    parts = [code_version(), kind, scheme or "", ",".join(sorted(present)), profile or ""]
+    if money_units:
+        parts.append(",".join(f"{f}={u}" for f, u in sorted(money_units.items())))
+    text = "|".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

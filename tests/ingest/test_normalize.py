@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -83,3 +84,30 @@ def test_payment_file_with_org_codes(tmp_path: Path) -> None:
 def test_by_distinct_equals_direct(values: list[str | None]) -> None:
     s = pl.Series("v", values, dtype=pl.Utf8)
     assert normalize.by_distinct(s, credit_code.check_frame).equals(credit_code.check_frame(s))
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("私营企业", "private"),
+        ("有限责任公司（自然人独资）", "private"),
+        ("股份有限公司(非上市、自然人投资或控股)", "private"),
+        ("有限责任公司（非自然人投资或控股的法人独资）", None),  # a subsidiary: unknown
+        ("股份有限公司（上市、国有控股）", "state"),
+        ("全民所有制", "state"),
+        ("集体所有制（股份合作）", "collective"),
+        ("个人独资企业", "private"),
+        ("普通合伙企业", "private"),
+        ("个体工商户", "individual"),
+        ("有限责任公司（台港澳法人独资）", "other"),
+        ("中外合资经营企业", "other"),
+        ("事业单位", "public_institution"),
+        ("173", "private"),
+        ("151", "state"),
+        ("农民专业合作社", None),
+        ("其他有限责任公司", None),
+    ],
+)
+def test_ownership_of_business_registry_types(text: str, code: str | None) -> None:
+    frame = pl.DataFrame({"x": [text, f" {text} "]})
+    assert frame.select(normalize.parse_ownership(pl.col("x")))["x"].to_list() == [code, code]

@@ -107,12 +107,34 @@ ENROLLMENT_STATUS = {
     "ended": ["终止参保", "终止", "注销", "退保", "3"],
 }
 OWNERSHIP = {
-    "private": ["私营企业", "民营企业", "私营", "有限责任公司(自然人投资或控股)"],
-    "state": ["国有企业", "国有", "国有独资"],
-    "collective": ["集体企业", "集体"],
-    "public_institution": ["事业单位", "机关事业单位", "机关"],
-    "individual": ["个体工商户", "个体"],
-}
+    "private": ["私营企业", "民营企业", "私营", "有限责任公司(自然人投资或控股)", "民营",
+                "私营有限责任公司", "私营股份有限公司", "私营独资企业", "私营合伙企业",
+                "个人独资企业", "合伙企业", "普通合伙企业", "有限合伙企业",
+                "171", "172", "173", "174"],
+    "state": ["国有企业", "国有", "国有独资", "国有独资公司", "国有控股", "国有控股企业",
+              "全民所有制", "全民所有制企业", "110", "151"],
+    "collective": ["集体企业", "集体", "集体所有制", "集体所有制企业", "股份合作制",
+                   "股份合作企业", "股份合作", "120", "130"],
+    "public_institution": ["事业单位", "机关事业单位", "机关", "事业法人", "机关法人",
+                           "行政机关", "国家机关"],
+    "individual": ["个体工商户", "个体", "个体户", "个体经营"],
+    # recognised, in neither of the plan's groups (民营私营 / 国有集体企业和事业单位)
+    "other": ["其他", "外商投资企业", "外资企业", "外商独资企业", "中外合资经营企业",
+              "中外合作经营企业", "港澳台投资企业", "港澳台商投资企业", "社会团体",
+              "民办非企业单位", "社会组织", "其他企业"],
+}  # fmt: skip
+# A business-registry 企业类型 that is not one of the words above (有限责任公司（自然人独资）,
+# 股份有限公司（上市、国有控股）) is read by the first of these patterns it contains; ``非自然人``
+# does not count as 自然人 (a company's subsidiary: unknown). GB/T 12402 codes are listed above.
+OWNERSHIP_PATTERNS = (
+    (r"外商|外资|外国|中外|港澳台|台港澳|港资|台资|澳资", "other"),
+    (r"国有|全民所有制", "state"),
+    (r"集体|股份合作", "collective"),
+    (r"个体", "individual"),
+    (r"自然人|私营|民营|个人独资|合伙", "private"),
+    (r"事业单位|事业法人|机关", "public_institution"),
+)
+
 # 待遇状态 (enrollment ``benefit``): is a benefit (pension) being paid to the person? ``receiving``
 # is the only code that means money goes out; the others all mean "not receiving". A value outside
 # these lists becomes null (warning ``benefit_invalid``; the text stays in ``benefit_raw``).

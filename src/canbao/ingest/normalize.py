@@ -117,6 +117,18 @@ def coded(expr: pl.Expr, values: Mapping[str, list[str]]) -> pl.Expr:
     return key.replace_strict(src, dst, default=None, return_dtype=pl.Utf8)
 
 
+def parse_ownership(expr: pl.Expr) -> pl.Expr:
+    """经济类型 / 企业类型 → an :data:`~canbao.ingest.kinds.OWNERSHIP` code or null: a listed
+    word or code, else the first of :data:`~canbao.ingest.kinds.OWNERSHIP_PATTERNS` the text
+    contains (full-width brackets and spaces aside)."""
+    word = coded(expr, kinds.OWNERSHIP)
+    key = _clean(expr).str.replace_all(r"\s", "").str.replace_all("非自然人", "〇")
+    by_pattern = pl.lit(None, dtype=pl.Utf8)
+    for pattern, code in reversed(kinds.OWNERSHIP_PATTERNS):
+        by_pattern = pl.when(key.str.contains(pattern)).then(pl.lit(code)).otherwise(by_pattern)
+    return pl.coalesce(word, by_pattern)
+
+
 def parse_park(expr: pl.Expr) -> pl.Expr:
     """园区企业 → ``yes`` / ``no`` / null: a yes/no word, else a park's name (text with a park
     marker such as 园 or 开发区; ``no`` when it starts with a negation such as 非)."""
@@ -374,7 +386,7 @@ def normalize(
             warns.append(_warn("status_invalid", present & st.is_null()))
             continue
         elif f == "ownership":
-            value, name = coded(c, kinds.OWNERSHIP), f
+            value, name = _distinct(text[f], parse_ownership), f
         elif f == "group":
             value, name = coded(c, kinds.SPECIAL_GROUPS), f
         elif f in RAW_KEPT:

@@ -48,10 +48,21 @@ def test_dates_and_periods() -> None:
     d = dt.date(2017, 3, 5)
     assert dates == [d, d, d, d, d, None, None, None]
     p = pl.DataFrame(
-        {"p": ["201703", "2017-3", "2017年03月", "2017.03", "2017-03-01", "201713", "x"]}
+        {
+            "p": [
+                "201703",
+                "2017-3",
+                "2017年03月",
+                "2017.03",
+                "2017-03-01",
+                "201713",
+                "x",
+                "2017年3月份",
+            ]
+        }
     )
     assert p.select(normalize.parse_period(pl.col("p"))).to_series().to_list() == [
-        "2017-03", "2017-03", "2017-03", "2017-03", "2017-03", None, None,
+        "2017-03", "2017-03", "2017-03", "2017-03", "2017-03", None, None, "2017-03",
     ]  # fmt: skip
 
 
@@ -111,3 +122,28 @@ def test_by_distinct_equals_direct(values: list[str | None]) -> None:
 def test_ownership_of_business_registry_types(text: str, code: str | None) -> None:
     frame = pl.DataFrame({"x": [text, f" {text} "]})
     assert frame.select(normalize.parse_ownership(pl.col("x")))["x"].to_list() == [code, code]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("养老保险", "employee_pension"),
+        ("城镇职工基本医疗保险", "employee_medical"),
+        ("企业职工基本养老保险（单位缴纳）", "employee_pension"),  # 征收品目 of the tax bureau
+        ("机关事业单位工作人员基本养老保险", "employee_pension"),
+        ("基本养老保险费", "employee_pension"),  # 征收项目
+        ("职工基本医疗保险(含生育保险)", "employee_medical"),
+        ("工伤保险费", "work_injury"),
+        ("失业保险费", "unemployment"),
+        ("生育保险费", "maternity"),
+        ("城乡居民基本养老保险", "resident_pension"),
+        ("新型农村合作医疗", "resident_medical"),
+        ("职工大额医疗费用补助", None),  # not a scheme of its own
+        ("补充医疗保险", None),
+        ("职业年金", None),
+        ("410", "work_injury"),
+    ],
+)
+def test_scheme_words(text: str, code: str | None) -> None:
+    frame = pl.DataFrame({"x": [text, f" {text}"]})
+    assert frame.select(normalize.parse_scheme(pl.col("x")))["x"].to_list() == [code, code]

@@ -98,6 +98,21 @@ SCHEME_VALUES = {
     "maternity": ["生育保险", "生育", "510", "51"],
     "unemployment": ["失业保险", "失业", "210", "21"],
 }  # fmt: skip
+# A 险种 / 征收项目 / 征收品目 text that is not one of the words above (基本养老保险费,
+# 城镇职工基本医疗保险, 企业职工基本养老保险（单位缴纳）) is read by the words it contains: not a
+# scheme of its own when it has one of SCHEME_NOT_BASE (大额医疗费用补助, 补充医疗); else 养老 →
+# a pension, 医疗/医保 → medical (resident when it has one of SCHEME_RESIDENT, else the
+# employees'), 工伤, 失业, 生育 → their scheme, first match in that order (职工基本医疗保险（含生育）
+# is medical).
+SCHEME_NOT_BASE = "大额|补充|补助|公务员|意外|商业|大病|年金"
+SCHEME_RESIDENT = "居民|农村|新农|城乡"
+SCHEME_WORDS = (
+    ("养老", "pension"),
+    ("医疗|医保", "medical"),
+    ("工伤", "work_injury"),
+    ("失业", "unemployment"),
+    ("生育", "maternity"),
+)
 
 # Values of coded fields (canonical codes; ingest maps the Chinese words listed here).
 SEX_VALUES = {"M": ["男", "1", "M", "男性"], "F": ["女", "2", "F", "女性"]}

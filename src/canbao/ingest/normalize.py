@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import polars as pl
 
@@ -117,6 +118,28 @@ def coded(expr: pl.Expr, values: Mapping[str, list[str]]) -> pl.Expr:
     return key.replace_strict(src, dst, default=None, return_dtype=pl.Utf8)
 
 
+def parse_scheme(expr: pl.Expr) -> pl.Expr:
+    """险种 → a scheme code or null: a listed word or code
+    (:data:`~canbao.ingest.kinds.SCHEME_VALUES`, the labels), else by the words it contains
+    (:data:`~canbao.ingest.kinds.SCHEME_WORDS`)."""
+    words = {k: [kinds.SCHEME_LABELS_ZH[k], *v] for k, v in kinds.SCHEME_VALUES.items()}
+    word = coded(expr, words)
+    key = _clean(expr).str.replace_all(r"\s", "")
+    resident = key.str.contains(kinds.SCHEME_RESIDENT)
+    out = pl.lit(None, dtype=pl.Utf8)
+    for pattern, code in reversed(kinds.SCHEME_WORDS):
+        hit = pl.lit(code)
+        if code in ("pension", "medical"):
+            hit = (
+                pl.when(resident)
+                .then(pl.lit(f"resident_{code}"))
+                .otherwise(pl.lit(f"employee_{code}"))
+            )
+        out = pl.when(key.str.contains(pattern)).then(hit).otherwise(out)
+    out = pl.when(key.str.contains(kinds.SCHEME_NOT_BASE)).then(None).otherwise(out)
+    return pl.coalesce(word, out)
+
+
 def parse_ownership(expr: pl.Expr) -> pl.Expr:
     """经济类型 / 企业类型 → an :data:`~canbao.ingest.kinds.OWNERSHIP` code or null: a listed
     word or code, else the first of :data:`~canbao.ingest.kinds.OWNERSHIP_PATTERNS` the text
@@ -147,7 +170,7 @@ def _date_text(expr: pl.Expr) -> pl.Expr:
     """Unify separators: 1990年5月1日 / 1990.05.01 / 1990/5/1 / '1990-05-01 00:00:00' → 1990-5-1."""
     t = _clean(expr)
     t = t.str.replace(r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
-    t = t.str.replace_all(r"[年月/.]", "-").str.replace_all(r"[日号]", "").str.strip_chars("-")
+    t = t.str.replace_all(r"[年月/.]", "-").str.replace_all(r"[日号份]", "").str.strip_chars("-")
     return t
 
 
@@ -371,8 +394,9 @@ def normalize(
             warns.append(_warn(f"{f}_invalid", present & full.is_null() & ym.is_null()))
             continue
         if f in MONEY_FIELDS:
-            unit = (money_units or {}).get(f, 100)
-            value = _distinct(text[f], lambda e, u=unit: parse_money(e, u))
+            value = _distinct(
+                text[f], partial(parse_money, fen_per_unit=(money_units or {}).get(f, 100))
+            )
             name = f
         elif f in INT_FIELDS:
             value, name = _distinct(text[f], parse_int), f
@@ -394,8 +418,7 @@ def normalize(
             value, name = _distinct(text[f], parse), f
             exprs.append(c.alias(f"{f}_raw"))
         elif f == "scheme":
-            words = {k: [kinds.SCHEME_LABELS_ZH[k], *v] for k, v in kinds.SCHEME_VALUES.items()}
-            sc = coded(c, words)
+            sc = _distinct(text[f], parse_scheme)
             exprs.append(pl.coalesce(sc, pl.lit(scheme, dtype=pl.Utf8)).alias(f))
             warns.append(_warn("scheme_invalid", present & sc.is_null()))
             continue

@@ -5,6 +5,7 @@ and no data."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import polars as pl
@@ -173,9 +174,22 @@ def _other_county_objects(city: City) -> dict[str, str]:
     snap = snapshot.require_current(city.data)
     person = snap.scan("persons").filter(pl.col("county_code") == city.there)
     employer = snap.scan("employers").filter(pl.col("county_code") == city.there)
+    from canbao.collection import dunning
+    from canbao.store import Actor
+
+    row = employer.select("employer_key", "name", "credit_code").head(1).collect().row(0)
+    system = Scope.system("route test")
     store = open_store(city.data)
     try:
-        there = case_api.list_cases(store, Scope.system("route test"), county=city.there)
+        there = case_api.list_cases(store, system, county=city.there)
+        # a dunning case of a 浔阳区 employer (opened once per test session)
+        dun = dunning.cases(store, system, employer_key=row[0]) or [
+            dunning.start(
+                store, Actor.operator(), system,
+                dunning.Employer(row[0], row[1] or "", row[2] or "", city.there),
+                ["employee_pension"], 100, on=dt.date(2017, 12, 1),
+            )
+        ]  # fmt: skip
     finally:
         store.dispose()
     return {
@@ -192,6 +206,8 @@ def _other_county_objects(city: City) -> dict[str, str]:
         # county and a case of another answer 404 (tests/web/test_audit_cases.py)
         "audit_case_id": "999999",
         "which": "notice",
+        "dunning_case_id": str(dun[0].id),
+        "seq": "1",
     }
 
 

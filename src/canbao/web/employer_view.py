@@ -204,6 +204,7 @@ class DunningStep(BaseModel):
     doc_no: str
     note: str
     recorded_by: str
+    has_document: bool = False  # a 文书 (notice, order, referral, enforcement) to download
 
 
 class DunningCase(BaseModel):
@@ -216,6 +217,8 @@ class DunningCase(BaseModel):
     amount_fen: int
     last_step_on: dt.date | None
     steps: list[DunningStep]
+    version: int = 0  # what a step form carries back (乐观锁)
+    next_steps: list[str] = []  # the steps the law allows now (none once closed)
 
 
 class Employer360(BaseModel):
@@ -460,7 +463,7 @@ def _dunning(st: WebState, scope: Scope, key: str) -> list[DunningCase]:
                 seq=s.seq, kind=s.kind, label=dunning.STEP_LABELS.get(s.kind, s.kind),
                 taken_on=s.taken_on, deadline=s.deadline, amount_fen=s.amount_fen,
                 late_fee_fen=s.late_fee_fen, doc_no=s.doc_no, note=s.note,
-                recorded_by=s.recorded_by,
+                recorded_by=s.recorded_by, has_document=s.kind in dunning.DOCUMENTS,
             )
             for s in c.steps
         ]  # fmt: skip
@@ -469,7 +472,8 @@ def _dunning(st: WebState, scope: Scope, key: str) -> list[DunningCase]:
                 id=c.id, state=c.state, state_label=dunning.STATE_LABELS.get(c.state, c.state),
                 schemes=list(c.schemes), scheme_labels=_scheme_labels(c.schemes),
                 periods=list(c.periods), amount_fen=c.amount_fen,
-                last_step_on=c.last_step_on, steps=steps,
+                last_step_on=c.last_step_on, steps=steps, version=c.version,
+                next_steps=c.next_steps,
             )
         )  # fmt: skip
     return out

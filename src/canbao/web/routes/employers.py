@@ -2,21 +2,30 @@
 with arrears and late fees, agreements, dunning steps, compliance flags and cases. Nothing
 personal; money is integer fen (the ``yuan`` filter on the page). The ledger, agreements and
 dunning need ``ledger.read``; cases ``worklist.read``. An employer outside the viewer's
-counties is not found (404). Data: :mod:`canbao.web.employer_view`."""
+counties is not found (404). Data: :mod:`canbao.web.employer_view`. The dunning forms on the
+page post to :mod:`canbao.web.routes.dunning`, which answers a refusal with this page."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
-from canbao.ingest.kinds import SCHEME_LABELS_ZH
+from canbao.collection import dunning
+from canbao.errors import CanbaoError
+from canbao.ingest.kinds import EMPLOYER_SCHEMES, SCHEME_LABELS_ZH
+from canbao.standards.money import yuan_text
 from canbao.web import employer_view
 from canbao.web.auth import Viewer, need
 from canbao.web.state import state_of
 
 router = APIRouter()
+DONE = {
+    "dunning": "已立催缴案件并登记催缴通知",
+    **{k: f"已登记：{v}" for k, v in dunning.STEP_LABELS.items()},
+}
 
 
 def _view(request: Request, who: Viewer, employer_key: str) -> employer_view.Employer360:
@@ -29,13 +38,31 @@ def _view(request: Request, who: Viewer, employer_key: str) -> employer_view.Emp
     )
 
 
-@router.get("/employers/{employer_key}", response_class=HTMLResponse, include_in_schema=False)
-def employer_page(
+def _overdue(view: employer_view.Employer360) -> dict[str, Any]:
+    """What a new dunning case is about by default: the schemes and periods past due with a
+    positive balance, and their sum (yuan text)."""
+    rows = [
+        r for r in (view.ledger.rows if view.ledger else []) if r.balance > 0 and r.days_past_due
+    ]
+    return {
+        "schemes": sorted({r.scheme for r in rows}),
+        "periods": sorted({r.period for r in rows}),
+        "amount": yuan_text(sum(r.balance for r in rows)),
+    }
+
+
+def employer_response(
     request: Request,
+    who: Viewer,
     employer_key: str,
-    who: Annotated[Viewer, Depends(need("ledger.read"))],
+    *,
+    done: str | None = None,
+    error: CanbaoError | None = None,
+    entered: Mapping[str, Any] | None = None,
 ) -> Response:
+    """The page; after a refused form, with the reason and what was typed, at its status."""
     view = _view(request, who, employer_key)
+    can_dun = who.can("dunning.write") and view.dunning is not None
     context: dict[str, Any] = {
         "viewer": who,
         "e": view,
@@ -43,8 +70,30 @@ def employer_page(
         "months_schemes": sorted({s for m in view.months for s in m.declared}),
         "scheme_labels": SCHEME_LABELS_ZH,
         "ledger_sources": employer_view.LEDGER_SOURCE_ZH,
+        "can_dun": can_dun,
+        "overdue": _overdue(view),
+        "open_dunning": any(c.next_steps for c in view.dunning or []),
+        "step_labels": dunning.STEP_LABELS,
+        "dunning_schemes": [(k, SCHEME_LABELS_ZH[k]) for k in EMPLOYER_SCHEMES],
+        "today": dunning.today().isoformat(),
+        "done": DONE.get(done or ""),
+        "error": error,
+        "entered": dict(entered or {}),
     }
-    return state_of(request).templates.TemplateResponse(request, "employer.html", context)
+    status = error.status if error is not None else 200
+    return state_of(request).templates.TemplateResponse(
+        request, "employer.html", context, status_code=status
+    )
+
+
+@router.get("/employers/{employer_key}", response_class=HTMLResponse, include_in_schema=False)
+def employer_page(
+    request: Request,
+    employer_key: str,
+    who: Annotated[Viewer, Depends(need("ledger.read"))],
+    done: str | None = None,
+) -> Response:
+    return employer_response(request, who, employer_key, done=done)
 
 
 @router.get(

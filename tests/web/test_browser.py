@@ -327,3 +327,20 @@ def test_a_collector_works_an_employer_in_arrears(page: Page, site: Site) -> Non
     assert after.state == "order" and after.order is not None
     assert after.order.deadline == deadline
     shot(page, "employer-dunning")
+    # an instalment agreement proposed from the page: 待批准, its schedule shown
+    page.click("#agreements summary")
+    propose = page.locator(f"form[action='/employers/{key}/agreements']")
+    propose.locator("input[name=instalments]").fill("3")
+    first_due = dunning.today() + dt.timedelta(days=30)
+    propose.locator("input[name=first_due]").fill(first_due.isoformat())
+    propose.locator("input[name=guarantee]").fill("法定代表人个人连带责任担保（浏览器测试）")
+    propose.locator("button[type=submit]").click()
+    page.wait_for_selector("#agreements .notice")
+    from canbao.collection import agreements
+
+    (a,) = agreements.agreements(site.store, SYSTEM, employer_key=key)
+    assert a.status == "proposed" and len(a.instalments) == 3 and a.case_id == case.id
+    assert a.principal_fen == case.amount_fen  # the form came filled with the overdue sum
+    assert "待批准" in page.inner_text("#agreements")
+    assert "已拟定协议" in page.inner_text("#agreements .notice")
+    shot(page, "employer-agreement")

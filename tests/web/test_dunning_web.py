@@ -18,8 +18,8 @@ import pytest
 from docx import Document
 from fastapi.testclient import TestClient
 
+from canbao.collection import agreements, dunning
 from canbao.collection import api as collection
-from canbao.collection import dunning
 from canbao.collection.published import data_as_of
 from canbao.store import audit_log, open_store
 from canbao.store.db import Store
@@ -138,3 +138,76 @@ def test_another_countys_employer_and_case_are_not_found(site: Site) -> None:
     assert r.status_code == 404 and "浔阳" not in r.text
     assert site.client.get(f"/dunning/{case.id}/steps/1/document").status_code == 404
     assert dunning.get(site.store, SYSTEM, case.id).state == "notice"
+
+
+def _propose(site: Site, key: str, **fields: str) -> Any:
+    form = {
+        "csrf_token": csrf_of(site.client), "kind": "instalment", "scheme": "employee_pension",
+        "principal": "1200.50", "instalments": "3",
+        "first_due": (dunning.today() + dt.timedelta(days=30)).isoformat(),
+        "guarantee": "法定代表人个人连带责任担保（测试）",
+    }  # fmt: skip
+    form.update(fields)
+    return site.client.post(f"/employers/{key}/agreements", data=form, follow_redirects=False)
+
+
+def test_an_agreement_proposed_then_approved_by_another_person(site: Site) -> None:
+    signed_in(site.client, "w_collector")
+    bad = _propose(site, site.here_key, guarantee="", reason="资金周转困难（测试）")
+    assert bad.status_code == 400 and "担保" in bad.text
+    assert "资金周转困难（测试）" in bad.text  # what was typed comes back
+    assert _propose(site, site.here_key, instalments="三").status_code == 400
+    ok = _propose(site, site.here_key)
+    assert ok.status_code == 303 and ok.headers["location"].endswith("#agreements")
+    (a,) = agreements.agreements(site.store, SYSTEM, employer_key=site.here_key)
+    assert (a.status, a.kind, a.principal_fen) == ("proposed", "instalment", 120050)
+    assert sum(i.amount_fen for i in a.instalments) == 120050 and len(a.instalments) == 3
+    (case,) = dunning.cases(site.store, SYSTEM, employer_key=site.here_key)
+    assert a.case_id == case.id  # the employer's open case for the scheme
+    # a second active agreement for the same scheme: refused, naming the first
+    again = _propose(site, site.here_key)
+    assert again.status_code == 409 and f"#{a.id}" in again.text
+    # the collector may not approve; city staff may, and the case moves to 协议履行中
+    approve = f"/agreements/{a.id}/approve"
+    form = {"csrf_token": csrf_of(site.client), "version": str(a.version)}
+    assert site.client.post(approve, data=form).status_code == 403
+    signed_in(site.client, "w_city")
+    page = site.client.get(f"/employers/{site.here_key}")
+    assert f'action="{approve}"' in page.text
+    form = {"csrf_token": csrf_of(site.client), "version": str(a.version)}
+    r = site.client.post(approve, data=form, follow_redirects=False)
+    assert r.status_code == 303
+    assert agreements.get(site.store, SYSTEM, a.id).status == "approved"
+    assert dunning.get(site.store, SYSTEM, case.id).state == "agreement"
+    doc = site.client.get(f"/agreements/{a.id}/document")
+    assert doc.status_code == 200 and doc.content[:2] == b"PK"
+    # cancelling needs a reason; with one, the case resumes dunning
+    cancel = f"/agreements/{a.id}/cancel"
+    version = str(agreements.get(site.store, SYSTEM, a.id).version)
+    form = {"csrf_token": csrf_of(site.client), "version": version}
+    assert site.client.post(cancel, data=form).status_code == 400
+    r = site.client.post(cancel, data={**form, "reason": "单位未提供担保材料（测试）"},
+                         follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    assert agreements.get(site.store, SYSTEM, a.id).status == "cancelled"
+    assert dunning.get(site.store, SYSTEM, case.id).state == "notice"
+
+
+def test_own_proposal_and_another_countys_agreement(site: Site) -> None:
+    signed_in(site.client, "w_city")
+    assert _propose(site, site.there_key, scheme="unemployment").status_code == 303
+    (a,) = [
+        x for x in agreements.agreements(site.store, SYSTEM, employer_key=site.there_key)
+        if x.status == "proposed"
+    ]  # fmt: skip
+    page = site.client.get(f"/employers/{site.there_key}")
+    assert f'action="/agreements/{a.id}/approve"' not in page.text  # not one's own
+    form = {"csrf_token": csrf_of(site.client), "version": str(a.version)}
+    r = site.client.post(f"/agreements/{a.id}/approve", data=form)
+    assert r.status_code == 403 and "另一位" in r.text
+    signed_in(site.client, "w_collector")  # 修水县 only
+    for url in (f"/agreements/{a.id}/approve", f"/agreements/{a.id}/cancel"):
+        r = site.client.post(url, data={**form, "csrf_token": csrf_of(site.client)})
+        assert r.status_code in (403, 404) and "浔阳" not in r.text
+    assert site.client.get(f"/agreements/{a.id}/document").status_code == 404
+    assert agreements.get(site.store, SYSTEM, a.id).status == "proposed"

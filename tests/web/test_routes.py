@@ -174,7 +174,7 @@ def _other_county_objects(city: City) -> dict[str, str]:
     snap = snapshot.require_current(city.data)
     person = snap.scan("persons").filter(pl.col("county_code") == city.there)
     employer = snap.scan("employers").filter(pl.col("county_code") == city.there)
-    from canbao.collection import dunning
+    from canbao.collection import agreements, dunning
     from canbao.store import Actor
 
     row = employer.select("employer_key", "name", "credit_code").head(1).collect().row(0)
@@ -188,6 +188,14 @@ def _other_county_objects(city: City) -> dict[str, str]:
                 store, Actor.operator(), system,
                 dunning.Employer(row[0], row[1] or "", row[2] or "", city.there),
                 ["employee_pension"], 100, on=dt.date(2017, 12, 1),
+            )
+        ]  # fmt: skip
+        agreed = agreements.agreements(store, system, employer_key=row[0]) or [
+            agreements.propose(
+                store, Actor.operator(), system,
+                dunning.Employer(row[0], row[1] or "", row[2] or "", city.there),
+                ["unemployment"], "deferral", 100, guarantee_note="担保（路由测试）",
+                start=dt.date(2017, 12, 1), end=dt.date(2018, 3, 31),
             )
         ]  # fmt: skip
     finally:
@@ -208,6 +216,7 @@ def _other_county_objects(city: City) -> dict[str, str]:
         "which": "notice",
         "dunning_case_id": str(dun[0].id),
         "seq": "1",
+        "agreement_id": str(agreed[0].id),
     }
 
 

@@ -191,6 +191,8 @@ class AgreementSummary(BaseModel):
     created_by: str
     approved_by: str | None
     instalments: list[Instalment]
+    guarantee_note: str = ""
+    version: int = 0  # what an action's form carries back (乐观锁)
 
 
 class DunningStep(BaseModel):
@@ -450,6 +452,7 @@ def _agreements(st: WebState, scope: Scope, key: str) -> list[AgreementSummary]:
                 start_date=a.start_date, end_date=a.end_date, created_by=a.created_by,
                 approved_by=a.approved_by,
                 instalments=[Instalment(**vars(i)) for i in a.instalments],
+                guarantee_note=a.guarantee_note, version=a.version,
             )
         )  # fmt: skip
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from canbao.web.routes import (
+    agreements,
     api,
     audit_cases,
     audit_plan,
@@ -37,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     ledger.router,
     dunning.router,
+    agreements.router,
     audit_plan.router,
     audit_cases.router,
     reminders.router,

@@ -9,16 +9,19 @@ endpoints made in :func:`add_step_routes`, which name a local permission.
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from canbao.errors import CanbaoError, UsageError
+from canbao.errors import CanbaoError, NotFoundError, UsageError
+from canbao.standards.money import parse_yuan
 from canbao.web.auth import Viewer, need
 from canbao.web.errors import is_htmx
 from canbao.web.state import WebState, state_of
+
+T = TypeVar("T")
 
 
 def form_date(text: str | None, what: str) -> dt.date | None:
@@ -32,6 +35,29 @@ def form_date(text: str | None, what: str) -> dt.date | None:
         raise UsageError(
             f"{what}不是有效日期：“{value[:20]}”（应为 YYYY-MM-DD）", f"bad date for {what}"
         ) from None
+
+
+def scoped(fetch: Callable[[], T], missing_zh: str, missing_en: str) -> T:
+    """``fetch()`` of an object in the viewer's scope; one outside it (403) answers like a
+    missing one (404, ``missing_zh``): nothing says which."""
+    try:
+        return fetch()
+    except CanbaoError as e:
+        if isinstance(e, NotFoundError) or e.status == 403:
+            raise NotFoundError(missing_zh, missing_en) from None
+        raise
+
+
+def form_fen(form: Mapping[str, Any], key: str, what: str) -> int | None:
+    """A yuan amount from a form field as integer fen; blank is None, anything else that is
+    not an amount a UsageError naming the field."""
+    text = str(form.get(key) or "").strip()
+    if not text:
+        return None
+    try:
+        return parse_yuan(text)
+    except CanbaoError as e:
+        raise UsageError(f"{what}：{e.message_zh}", f"bad amount in {key}", field=key) from None
 
 
 def form_version(form: Mapping[str, Any]) -> int:

@@ -39,6 +39,7 @@ from canbao.web.routes._steps import (
     add_step_routes,
     form_date,
     form_version,
+    scoped,
     take_step,
     text_fields,
 )
@@ -72,14 +73,11 @@ EVENT_WORDS = {
 
 def _find(st: WebState, who: Viewer, case_id: int) -> int:
     """The case's number when it is in the viewer's scope; 404 otherwise (nothing says which)."""
-    try:
-        audit_cases.view(st.store, who.scope, case_id)
-    except CanbaoError as e:
-        if isinstance(e, NotFoundError) or e.status == 403:
-            raise NotFoundError(
-                f"没有稽核案件 #{case_id}（或不在您负责的区县）", "no such audit case in scope"
-            ) from None
-        raise
+    scoped(
+        partial(audit_cases.view, st.store, who.scope, case_id),
+        f"没有稽核案件 #{case_id}（或不在您负责的区县）",
+        "no such audit case in scope",
+    )
     return case_id
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -21,11 +22,10 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from canbao.collection import dunning
-from canbao.errors import CanbaoError, NotFoundError, UsageError
-from canbao.standards.money import parse_yuan
+from canbao.errors import CanbaoError, UsageError
 from canbao.web import employer_view
 from canbao.web.auth import Viewer, need
-from canbao.web.routes._steps import form_date, form_version, text_fields
+from canbao.web.routes._steps import form_date, form_fen, form_version, scoped, text_fields
 from canbao.web.routes.employers import employer_response
 from canbao.web.state import WebState, state_of
 
@@ -34,32 +34,19 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _case(st: WebState, who: Viewer, case_id: int) -> dunning.CaseView:
-    """The case when it is in the viewer's scope; 404 otherwise (nothing says which)."""
-    try:
-        return dunning.get(st.store, who.scope, case_id)
-    except CanbaoError as e:
-        if isinstance(e, NotFoundError) or e.status == 403:
-            raise NotFoundError(
-                f"没有催缴案件 #{case_id}（或不在您负责的区县）", "no such dunning case in scope"
-            ) from None
-        raise
-
-
-def _fen(form: Mapping[str, str], key: str, what: str) -> int | None:
-    text = (form.get(key) or "").strip()
-    if not text:
-        return None
-    try:
-        return parse_yuan(text)
-    except CanbaoError as e:
-        raise UsageError(f"{what}：{e.message_zh}", f"bad amount in {key}", field=key) from None
+    """The case when it is in the viewer's scope; 404 otherwise."""
+    return scoped(
+        partial(dunning.get, st.store, who.scope, case_id),
+        f"没有催缴案件 #{case_id}（或不在您负责的区县）",
+        "no such dunning case in scope",
+    )
 
 
 def _start(
     st: WebState, who: Viewer, key: str, form: Mapping[str, str], schemes: list[str]
 ) -> None:
     reg = employer_view.registration(st, who.scope, key)
-    amount = _fen(form, "amount", "欠费金额")
+    amount = form_fen(form, "amount", "欠费金额")
     if amount is None:
         raise UsageError("请填写欠费金额（元）", "amount required", field="amount")
     periods = [p for p in (form.get("periods") or "").replace("，", ",").split(",") if p.strip()]
@@ -69,7 +56,7 @@ def _start(
         schemes, amount, periods=[p.strip() for p in periods],
         on=form_date(form.get("on"), "催缴通知日期"),
         deadline=form_date(form.get("deadline"), "缴纳期限"),
-        note=(form.get("note") or "").strip(), late_fee_fen=_fen(form, "late_fee", "滞纳金"),
+        note=(form.get("note") or "").strip(), late_fee_fen=form_fen(form, "late_fee", "滞纳金"),
         doc_no=(form.get("doc_no") or "").strip(),
     )  # fmt: skip
 
@@ -100,7 +87,7 @@ def _step(st: WebState, who: Viewer, case_id: int, form: Mapping[str, str]) -> s
     dunning.step(
         st.store, who.actor, who.scope, case_id, kind, on=on,
         deadline=form_date(form.get("deadline"), "缴纳期限"),
-        note=(form.get("note") or "").strip(), amount_fen=_fen(form, "amount", "金额"),
+        note=(form.get("note") or "").strip(), amount_fen=form_fen(form, "amount", "金额"),
         doc_no=(form.get("doc_no") or "").strip(), version=form_version(form),
     )  # fmt: skip
     return kind

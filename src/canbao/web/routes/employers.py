@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
-from canbao.collection import dunning
+from canbao.collection import agreements, dunning
 from canbao.errors import CanbaoError
 from canbao.ingest.kinds import EMPLOYER_SCHEMES, SCHEME_LABELS_ZH
 from canbao.standards.money import yuan_text
@@ -24,8 +24,14 @@ from canbao.web.state import state_of
 router = APIRouter()
 DONE = {
     "dunning": "已立催缴案件并登记催缴通知",
+    "agreement-proposed": "已拟定协议，待另一位有批准权限的人员批准",
+    "agreement-approved": "协议已批准（有催缴案件的，转为协议履行中）",
+    "agreement-cancelled": "协议已撤销（有催缴案件的，恢复催缴）",
     **{k: f"已登记：{v}" for k, v in dunning.STEP_LABELS.items()},
 }
+
+
+AGREEMENT_DONE = ("agreement-proposed", "agreement-approved", "agreement-cancelled")
 
 
 def _view(request: Request, who: Viewer, employer_key: str) -> employer_view.Employer360:
@@ -71,12 +77,20 @@ def employer_response(
         "scheme_labels": SCHEME_LABELS_ZH,
         "ledger_sources": employer_view.LEDGER_SOURCE_ZH,
         "can_dun": can_dun,
+        "can_agree": who.can("agreements.write") and view.agreements is not None,
+        "can_approve": who.can("agreements.approve"),
+        "agreement_kinds": agreements.KINDS,
         "overdue": _overdue(view),
         "open_dunning": any(c.next_steps for c in view.dunning or []),
         "step_labels": dunning.STEP_LABELS,
         "dunning_schemes": [(k, SCHEME_LABELS_ZH[k]) for k in EMPLOYER_SCHEMES],
         "today": dunning.today().isoformat(),
         "done": DONE.get(done or ""),
+        # which section says what was done or refused: the one whose form it was
+        "notice_at": "agreements"
+        if done in AGREEMENT_DONE
+        or str((entered or {}).get("form", "")).startswith(("agreement", "approve", "cancel"))
+        else "dunning",
         "error": error,
         "entered": dict(entered or {}),
     }

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -33,6 +32,7 @@ from canbao.cases.lifecycle import today
 from canbao.collection.dunning import Employer
 from canbao.errors import CanbaoError, NotFoundError, UsageError
 from canbao.standards.money import yuan_text
+from canbao.web.attachment import document
 from canbao.web.auth import Viewer, need
 from canbao.web.routes._steps import (
     CasePage,
@@ -47,7 +47,6 @@ from canbao.web.routes.cases import county_choices
 from canbao.web.state import WebState, state_of
 
 router = APIRouter()
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 UPLOAD_MAX = 10 * 1024 * 1024
 STATE_CHOICES = {"open": "未结（全部）", **audit_cases.STATE_LABELS, "all": "全部状态"}
 DONE = {
@@ -329,12 +328,8 @@ def audit_document(
     """The 稽核通知书 (``notice``) or 稽核意见书 (``opinion``) as .docx."""
     st = state_of(request)
     cid = _find(st, who, audit_case_id)
-    with tempfile.TemporaryDirectory(prefix="canbao-audit-doc-") as tmp:
-        path = audit_documents.document(
-            st.store, who.scope, st.profile, cid, which, Path(tmp), data_dir=st.data_dir
-        )
-        body = path.read_bytes()
-        words = path.name
-    plain = f"audit-{cid}-{which}.docx"
-    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(words)}"
-    return Response(body, media_type=DOCX, headers={"Content-Disposition": disposition})
+    return document(
+        partial(audit_documents.document, st.store, who.scope, st.profile, cid, which,
+                data_dir=st.data_dir),
+        f"audit-{cid}-{which}.docx",
+    )  # fmt: skip

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -51,6 +51,7 @@ from canbao.profile import Profile
 from canbao.standards import masking
 from canbao.store import Store, accounts, roles
 from canbao.store.models import Case
+from canbao.web.attachment import XLSX, attachment
 from canbao.web.auth import Viewer, need
 from canbao.web.routes._steps import (
     CasePage,
@@ -66,7 +67,6 @@ router = APIRouter()
 PAGE_SIZE = 50
 API_PAGE_MAX = 500
 UPLOAD_MAX = 30 * 1024 * 1024  # a returned workbook: a county's open cases fit many times over
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATE_CHOICES = {"open": "未办结（全部）", **lifecycle.STATE_LABELS, "all": "全部状态"}
 DONE = {
     "assign": "已分派",
@@ -366,8 +366,7 @@ def export_cases(
         body = out.read_bytes()
     plain = f"cases-{code}-{f.kind or 'all'}.xlsx"
     words = f"{st.profile.unit_name(code) or code}-{KINDS[f.kind].label if f.kind else '全部'}"
-    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(words + '个案.xlsx')}"
-    return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition})
+    return attachment(body, plain, words + "个案.xlsx", XLSX)
 
 
 def _upload_name(upload: UploadFile) -> str:

@@ -10,27 +10,22 @@ viewer's counties answers 404, like a missing one."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from functools import partial
-from pathlib import Path
-from typing import Annotated
-from urllib.parse import quote
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from canbao.collection import dunning
-from canbao.errors import CanbaoError, UsageError
-from canbao.web import employer_view
+from canbao.errors import UsageError
+from canbao.web.attachment import document
 from canbao.web.auth import Viewer, need
-from canbao.web.routes._steps import form_date, form_fen, form_version, scoped, text_fields
-from canbao.web.routes.employers import employer_response
+from canbao.web.routes._steps import form_date, form_fen, form_version, scoped
+from canbao.web.routes.employers import act_on_page, form_periods, registered
 from canbao.web.state import WebState, state_of
 
 router = APIRouter()
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _case(st: WebState, who: Viewer, case_id: int) -> dunning.CaseView:
@@ -42,23 +37,22 @@ def _case(st: WebState, who: Viewer, case_id: int) -> dunning.CaseView:
     )
 
 
-def _start(
-    st: WebState, who: Viewer, key: str, form: Mapping[str, str], schemes: list[str]
-) -> None:
-    reg = employer_view.registration(st, who.scope, key)
+def _start(st: WebState, who: Viewer, key: str, form: Mapping[str, Any]) -> str:
+    employer = registered(st, who, key)
     amount = form_fen(form, "amount", "欠费金额")
     if amount is None:
         raise UsageError("请填写欠费金额（元）", "amount required", field="amount")
-    periods = [p for p in (form.get("periods") or "").replace("，", ",").split(",") if p.strip()]
     dunning.start(
         st.store, who.actor, who.scope,
-        dunning.Employer(reg.employer_key, reg.name or "", reg.credit_code or "", reg.county_code),
-        schemes, amount, periods=[p.strip() for p in periods],
+        employer,
+        form["schemes"], amount, periods=form_periods(form),
         on=form_date(form.get("on"), "催缴通知日期"),
         deadline=form_date(form.get("deadline"), "缴纳期限"),
-        note=(form.get("note") or "").strip(), late_fee_fen=form_fen(form, "late_fee", "滞纳金"),
-        doc_no=(form.get("doc_no") or "").strip(),
+        note=str(form.get("note") or "").strip(),
+        late_fee_fen=form_fen(form, "late_fee", "滞纳金"),
+        doc_no=str(form.get("doc_no") or "").strip(),
     )  # fmt: skip
+    return f"/employers/{key}?done=dunning#dunning"
 
 
 @router.post("/employers/{employer_key}/dunning", include_in_schema=False)
@@ -67,30 +61,21 @@ async def start_dunning(
     employer_key: str,
     who: Annotated[Viewer, Depends(need("dunning.write"))],
 ) -> Response:
-    st = state_of(request)
-    raw = await request.form()
-    form = text_fields(raw)
-    schemes = [str(v) for v in raw.getlist("scheme")]
-    try:
-        await run_in_threadpool(_start, st, who, employer_key, form, schemes)
-    except CanbaoError as err:
-        entered = {**form, "form": "start", "schemes": schemes}
-        return employer_response(request, who, employer_key, error=err, entered=entered)
-    return RedirectResponse(f"/employers/{employer_key}?done=dunning#dunning", status_code=303)
+    act = partial(_start, state_of(request), who, employer_key)
+    return await act_on_page(request, who, employer_key, "start", act)
 
 
-def _step(st: WebState, who: Viewer, case_id: int, form: Mapping[str, str]) -> str:
-    kind = (form.get("kind") or "").strip()
+def _step(st: WebState, who: Viewer, case: dunning.CaseView, form: Mapping[str, Any]) -> str:
+    kind = str(form.get("kind") or "").strip()
     if kind not in dunning.STEP_LABELS:
         raise UsageError("请选择要登记的催缴步骤", "no dunning step chosen", field="kind")
-    on = form_date(form.get("on"), "步骤日期")
     dunning.step(
-        st.store, who.actor, who.scope, case_id, kind, on=on,
+        st.store, who.actor, who.scope, case.id, kind, on=form_date(form.get("on"), "步骤日期"),
         deadline=form_date(form.get("deadline"), "缴纳期限"),
-        note=(form.get("note") or "").strip(), amount_fen=form_fen(form, "amount", "金额"),
-        doc_no=(form.get("doc_no") or "").strip(), version=form_version(form),
+        note=str(form.get("note") or "").strip(), amount_fen=form_fen(form, "amount", "金额"),
+        doc_no=str(form.get("doc_no") or "").strip(), version=form_version(form),
     )  # fmt: skip
-    return kind
+    return f"/employers/{case.employer_key}?done={kind}#dunning-{case.id}"
 
 
 @router.post("/dunning/{dunning_case_id}/step", include_in_schema=False)
@@ -100,16 +85,9 @@ async def dunning_step(
     who: Annotated[Viewer, Depends(need("dunning.write"))],
 ) -> Response:
     st = state_of(request)
-    case_id = dunning_case_id
-    case = await run_in_threadpool(_case, st, who, case_id)
-    form = text_fields(await request.form())
-    try:
-        kind = await run_in_threadpool(_step, st, who, case_id, form)
-    except CanbaoError as err:
-        entered = {**form, "form": f"step-{case_id}"}
-        return employer_response(request, who, case.employer_key, error=err, entered=entered)
-    url = f"/employers/{case.employer_key}?done={kind}#dunning-{case_id}"
-    return RedirectResponse(url, status_code=303)
+    case = await run_in_threadpool(_case, st, who, dunning_case_id)
+    act = partial(_step, st, who, case)
+    return await act_on_page(request, who, case.employer_key, f"step-{case.id}", act)
 
 
 @router.get("/dunning/{dunning_case_id}/steps/{seq}/document", include_in_schema=False)
@@ -123,11 +101,8 @@ def dunning_document(
     the bureau's template when it has one; an audit-log entry."""
     st = state_of(request)
     case_id = _case(st, who, dunning_case_id).id
-    with tempfile.TemporaryDirectory(prefix="canbao-dunning-doc-") as tmp:
-        path = dunning.document(
-            st.store, who.scope, st.profile, case_id, Path(tmp), seq=seq, data_dir=st.data_dir
-        )
-        body, words = path.read_bytes(), path.name
-    plain = f"dunning-{case_id}-{seq}.docx"
-    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(words)}"
-    return Response(body, media_type=DOCX, headers={"Content-Disposition": disposition})
+    return document(
+        partial(dunning.document, st.store, who.scope, st.profile, case_id, seq=seq,
+                data_dir=st.data_dir),
+        f"dunning-{case_id}-{seq}.docx",
+    )  # fmt: skip

@@ -7,11 +7,12 @@ page post to :mod:`canbao.web.routes.dunning`, which answers a refusal with this
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from canbao.collection import agreements, dunning
 from canbao.errors import CanbaoError
@@ -19,7 +20,8 @@ from canbao.ingest.kinds import EMPLOYER_SCHEMES, SCHEME_LABELS_ZH
 from canbao.standards.money import yuan_text
 from canbao.web import employer_view
 from canbao.web.auth import Viewer, need
-from canbao.web.state import state_of
+from canbao.web.routes._steps import text_fields
+from canbao.web.state import WebState, state_of
 
 router = APIRouter()
 DONE = {
@@ -98,6 +100,41 @@ def employer_response(
     return state_of(request).templates.TemplateResponse(
         request, "employer.html", context, status_code=status
     )
+
+
+def registered(st: WebState, who: Viewer, employer_key: str) -> dunning.Employer:
+    """The master employer a dunning case or an agreement is about (404 outside the scope)."""
+    reg = employer_view.registration(st, who.scope, employer_key)
+    return dunning.Employer(
+        reg.employer_key, reg.name or "", reg.credit_code or "", reg.county_code
+    )
+
+
+def form_periods(form: Mapping[str, Any]) -> list[str]:
+    """The contribution months typed in ``periods`` (comma-separated, either comma)."""
+    text = str(form.get("periods") or "").replace("，", ",")
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+async def act_on_page(
+    request: Request,
+    who: Viewer,
+    employer_key: str,
+    form_name: str,
+    act: Callable[[dict[str, Any]], str],
+) -> Response:
+    """A form of the employer's page (``form_name``: which, for what was typed to come back
+    into it): ``act(form)`` in a worker thread — the form's text fields and ``schemes``, the
+    ticked ``scheme`` boxes — returns where to go next (a redirect); refused, the page comes
+    back with the reason and what was typed, at the error's status."""
+    raw = await request.form()
+    form: dict[str, Any] = {**text_fields(raw), "schemes": [str(v) for v in raw.getlist("scheme")]}
+    try:
+        url = await run_in_threadpool(act, form)
+    except CanbaoError as err:
+        entered = {**form, "form": form_name}
+        return employer_response(request, who, employer_key, error=err, entered=entered)
+    return RedirectResponse(url, status_code=303)
 
 
 @router.get("/employers/{employer_key}", response_class=HTMLResponse, include_in_schema=False)

@@ -115,3 +115,21 @@ def test_bad_formats_and_years(
     capsys.readouterr()
     assert run(["kpi", "--year", "2018", "--as-of", "2017-06-30", *dd]) == 2
     assert "早于" in capsys.readouterr().err
+
+
+def test_the_ledger_on_a_day_before_the_coverage_policy(data: Path, tmp_path: Path) -> None:
+    """The opening balances as of 2016-12-31, a day no version of the coverage policy covers
+    (it starts 2017-01-01): the ledger does not use it, so the export works; the gap lists,
+    which do, still refuse with the policy's message."""
+    out = tmp_path / "期初.csv"
+    dd = ["--data-dir", str(data)]
+    assert run(["ledger", "export", "--as-of", "2016-12-31", "--out", str(out), *dd]) == 0
+    frame = pl.read_csv(out, infer_schema_length=0).filter(pl.col("credit_code") == codes()["B"])
+    # B's opening list: 2016-10 800.00 due 2016-11-30, 31 days × 0.05 % by 2016-12-31; 2016-11
+    # 500.00 due that day (its 200.00 paid on 2016-12-20 is already netted); 2017-01 not yet
+    assert frame.select("period", "balance", "late_fee").rows() == [
+        ("2016-10", "800.00", "12.40"), ("2016-11", "500.00", "0.00"),
+    ]  # fmt: skip
+    code = run(["gaps", "--kind", "uninsured", "--as-of", "2016-12-31",
+                "--out", str(tmp_path / "g.xlsx"), *dd])  # fmt: skip
+    assert code != 0 and not (tmp_path / "g.xlsx").exists()

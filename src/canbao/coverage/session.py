@@ -22,12 +22,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from canbao.coverage.policy import Policy, policy_for
-from canbao.errors import StateError
+from canbao.errors import CanbaoError, NotFoundError, StateError
 from canbao.registry import snapshot
 from canbao.registry.dialect import Dialect
 from canbao.registry.engine import DuckDBEngine, Engine, engine_name, open_engine
@@ -115,6 +116,25 @@ class Session:
 
     def close(self) -> None:
         self.eng.close()
+
+
+class _NoPolicy:
+    """Stands for the coverage policy on a date no version of it covers (a ledger as of a day
+    before the bureau's first version): the contribution ledger, the arrears list and the KPIs
+    never read it; a rule that does raises the policy's own error then."""
+
+    def __init__(self, error: CanbaoError) -> None:
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._error
+
+
+def _policy_on(day: dt.date, path: Path | None) -> Policy:
+    try:
+        return policy_for(day, path)
+    except NotFoundError as e:
+        return cast(Policy, _NoPolicy(e))
 
 
 def _data_as_of(eng: Engine) -> dt.date | None:
@@ -219,7 +239,7 @@ def open_session(
                 eng.parquet_view(f"records_{kind}", files[kind])
             eng.execute(records_view_sql(kind, _columns(files[kind]) if kind in files else None))
         day = as_of or _data_as_of(eng) or dt.date.today()
-        session = Session(data_dir, eng, day, policy_for(day, policy_path), snap.build_id, scope)
+        session = Session(data_dir, eng, day, _policy_on(day, policy_path), snap.build_id, scope)
         opened = True
         return session
     finally:

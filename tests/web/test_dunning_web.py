@@ -77,6 +77,9 @@ def test_the_collector_opens_steps_and_downloads(site: Site) -> None:
     assert 'role="alert"' in bad.text and "修人社催〔2017〕9号" in bad.text
     bad = _start(site, site.here_key, amount="一千元")
     assert bad.status_code == 400 and "欠费金额" in bad.text
+    # longer than the store keeps (a 文号 column of 64): refused in Chinese, not a server error
+    bad = _start(site, site.here_key, doc_no="号" * 65)
+    assert bad.status_code == 400 and "文号过长" in bad.text
     ok = _start(site, site.here_key, deadline=(dunning.today() + dt.timedelta(days=10)).isoformat())
     assert ok.status_code == 303
     (case,) = dunning.cases(site.store, SYSTEM, employer_key=site.here_key)
@@ -157,6 +160,8 @@ def test_an_agreement_proposed_then_approved_by_another_person(site: Site) -> No
     assert bad.status_code == 400 and "担保" in bad.text
     assert "资金周转困难（测试）" in bad.text  # what was typed comes back
     assert _propose(site, site.here_key, instalments="三").status_code == 400
+    long = _propose(site, site.here_key, guarantee="担" * 2001)
+    assert long.status_code == 400 and "担保情况过长" in long.text
     ok = _propose(site, site.here_key)
     assert ok.status_code == 303 and ok.headers["location"].endswith("#agreements")
     (a,) = agreements.agreements(site.store, SYSTEM, employer_key=site.here_key)

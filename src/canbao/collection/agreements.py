@@ -47,6 +47,7 @@ from canbao.collection.dunning import (
     check_employer,
     check_periods,
     check_schemes,
+    check_text,
     check_version,
     in_scope,
 )
@@ -409,7 +410,8 @@ def propose(
     codes = check_schemes(schemes)
     months = check_periods(periods)
     check_amount(principal_fen, "协议金额")
-    if not guarantee_note.strip():
+    guarantee_note, reason = check_text(guarantee_note, "担保情况"), check_text(reason, "原因")
+    if not guarantee_note:
         raise UsageError(
             "须写明担保情况（社会保险法第六十三条：提供担保，签订延期缴费协议）",
             "a guarantee note is required",
@@ -541,7 +543,8 @@ def cancel(
     """Cancel an agreement (a proposed one: ``agreements.write``; an approved one:
     ``agreements.approve``, and its dunning case resumes)."""
     roles.require(actor.role, "agreements.write", actor.name)
-    if not reason.strip():
+    reason = check_text(reason, "撤销原因")
+    if not reason:
         raise UsageError("撤销协议须写明原因（--reason）", "a reason is required")
     day = check_date(on, "撤销日期")
     with store.transaction() as s:

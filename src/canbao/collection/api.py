@@ -281,6 +281,12 @@ def employer_ledger_in(
     return s.frame("SELECT * FROM ledger ORDER BY scheme, period")
 
 
+def overdue(rows: pl.DataFrame) -> pl.DataFrame:
+    """The ledger rows in arrears: a positive balance past its due date (what the compliance
+    status, the arrears list's figures and a new dunning case count)."""
+    return rows.filter((pl.col("balance") > 0) & (pl.col("days_past_due") > 0))
+
+
 def compliance_in(
     s: Session,
     employer_key: str,
@@ -292,7 +298,7 @@ def compliance_in(
     read through ``store`` when given, else the data directory's store."""
     emp = _employer(s, employer_key)
     rows = employer_ledger_in(s, employer_key, policy)
-    owed = rows.filter((pl.col("balance") > 0) & (pl.col("days_past_due") > 0))
+    owed = overdue(rows)
     oldest = owed.sort("period").head(1)
     recorded = workflow_state.states(
         s.data_dir, s.scope, store=store, employer_key=emp["employer_key"]

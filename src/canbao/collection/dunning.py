@@ -218,6 +218,18 @@ def check_periods(periods: Iterable[str]) -> list[str]:
     return out
 
 
+NOTE_MAX = 2000  # characters of a note, a reason or a guarantee
+DOC_NO_MAX = 64  # of a document number (the store's column)
+
+
+def check_text(value: str, what: str, limit: int = NOTE_MAX) -> str:
+    """``value`` stripped; longer than ``limit`` characters is refused, naming the field."""
+    out = (value or "").strip()
+    if len(out) > limit:
+        raise UsageError(f"{what}过长（最多 {limit} 字，现为 {len(out)} 字）", f"{what}: too long")
+    return out
+
+
 def check_amount(fen: int, what: str = "金额") -> int:
     if isinstance(fen, bool) or not isinstance(fen, int) or fen <= 0:
         raise UsageError(f"{what}须为大于零的金额（分）", f"{what}: not a positive amount: {fen!r}")
@@ -430,6 +442,7 @@ def record_in(
 ) -> DunningStep:
     """Record a step on ``case`` in the caller's transaction (the table, the guards, the state,
     the audit entry). The caller has checked the role, the scope and the version."""
+    note, doc_no = check_text(note, "情况说明"), check_text(doc_no, "文号", DOC_NO_MAX)
     steps = _steps(session, case.id) if case.id is not None else []
     to = _target(case.state, kind, steps)
     _guard(kind, on, deadline, note, steps)

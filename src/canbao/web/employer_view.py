@@ -165,6 +165,8 @@ class Ledger(BaseModel):
     total_balance: int
     total_late_fee: int
     status: dict[str, Any]  # canbao.collection.api.compliance
+    overdue_schemes: list[str] = []  # the schemes and periods in arrears (collection_api.overdue)
+    overdue_periods: list[str] = []
 
 
 class Instalment(BaseModel):
@@ -425,7 +427,10 @@ def _ledger(rows: pl.DataFrame, status: dict[str, Any], as_of: dt.date) -> Ledge
     )
     items = [LedgerRow(**r) for r in shown.select(*LedgerRow.model_fields).to_dicts()]
     total = {c: int(rows[c].sum()) for c in ("due", "paid", "balance", "late_fee")}
+    owed = collection_api.overdue(rows)
     return Ledger(
+        overdue_schemes=sorted(set(owed["scheme"].to_list())),
+        overdue_periods=sorted(set(owed["period"].to_list())),
         as_of=as_of,
         rows=items,
         total_due=total["due"],

@@ -2,8 +2,10 @@
 with arrears and late fees, agreements, dunning steps, compliance flags and cases. Nothing
 personal; money is integer fen (the ``yuan`` filter on the page). The ledger, agreements and
 dunning need ``ledger.read``; cases ``worklist.read``. An employer outside the viewer's
-counties is not found (404). Data: :mod:`canbao.web.employer_view`. The dunning forms on the
-page post to :mod:`canbao.web.routes.dunning`, which answers a refusal with this page."""
+counties is not found (404). Data: :mod:`canbao.web.employer_view`. The dunning and agreement
+forms on the page post to :mod:`canbao.web.routes.dunning` and
+:mod:`canbao.web.routes.agreements`, which answer a refusal with this page
+(:func:`act_on_page`)."""
 
 from __future__ import annotations
 
@@ -47,15 +49,15 @@ def _view(request: Request, who: Viewer, employer_key: str) -> employer_view.Emp
 
 
 def _overdue(view: employer_view.Employer360) -> dict[str, Any]:
-    """What a new dunning case is about by default: the schemes and periods past due with a
-    positive balance, and their sum (yuan text)."""
-    rows = [
-        r for r in (view.ledger.rows if view.ledger else []) if r.balance > 0 and r.days_past_due
-    ]
+    """What a new dunning case or agreement is about by default: the schemes and periods in
+    arrears and their sum (yuan text), as the compliance status counts them."""
+    book = view.ledger
+    if book is None:
+        return {"schemes": [], "periods": [], "amount": ""}
     return {
-        "schemes": sorted({r.scheme for r in rows}),
-        "periods": sorted({r.period for r in rows}),
-        "amount": yuan_text(sum(r.balance for r in rows)),
+        "schemes": book.overdue_schemes,
+        "periods": book.overdue_periods,
+        "amount": yuan_text(int(book.status["arrears_fen"])),
     }
 
 
